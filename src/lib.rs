@@ -1,0 +1,7 @@
+//! Crosstie: provisions cloud infrastructure the Crossplane way and syncs Git the Flux way.
+//!
+//! `main.rs` only wires; everything testable lives here.
+
+pub mod cli;
+pub mod crds;
+pub mod telemetry;

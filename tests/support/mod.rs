@@ -1,0 +1,5 @@
+//! Shared helpers for integration and end-to-end tests. Each test binary includes this module
+//! with `mod support;`; not every binary uses every helper.
+#![allow(dead_code)]
+
+pub mod tools;
