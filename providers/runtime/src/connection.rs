@@ -57,8 +57,7 @@ pub async fn publish<M: Managed>(
     let api_error =
         |source| PublishError::Api { namespace: namespace.clone(), name: name.clone(), source };
     let api: Api<Secret> = Api::namespaced(client.clone(), &target.namespace);
-    let owner =
-        mr.controller_owner_ref(&()).expect("a managed resource read from the API has a uid");
+    let owner = crate::managed::controller_reference(mr);
     let Some(existing) = api.get_opt(&name).await.map_err(api_error)? else {
         let secret = Secret {
             metadata: ObjectMeta {

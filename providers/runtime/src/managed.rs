@@ -36,3 +36,15 @@ pub trait Managed:
         async { Ok(()) }
     }
 }
+
+/// The controller reference the engine puts on objects it creates for `mr` (connection Secret,
+/// ProviderConfig usage), blocking foreground deletion of `mr` until they are gone, like
+/// Crossplane's `meta.AsController`.
+pub(crate) fn controller_reference<M: Managed>(
+    mr: &M,
+) -> k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference {
+    let mut owner =
+        mr.controller_owner_ref(&()).expect("a managed resource read from the API has a uid");
+    owner.block_owner_deletion = Some(true);
+    owner
+}

@@ -32,18 +32,22 @@ pub fn merge_diff(old: &Value, new: &Value) -> Option<Value> {
     }
 }
 
-/// JSON patch adding `finalizer`, guarded by a `test` of the current list so a concurrent
-/// change makes it fail (422) instead of clobbering another controller's finalizer.
+/// JSON patch adding `finalizer`, guarded by a `test` so that a concurrent change makes it fail
+/// (422) instead of clobbering another controller's finalizer. An existing list is tested
+/// directly; a missing one through `resourceVersion`, because testing an absent path for `null`
+/// (kube-runtime's way) is rejected by RFC 6902 implementations other than the Kubernetes one.
 pub fn add_finalizer<K: Resource>(obj: &K, finalizer: &str) -> json_patch::Patch {
-    let patch = match &obj.meta().finalizers {
-        Some(current) if !current.is_empty() => json!([
+    let meta = obj.meta();
+    let patch = match (&meta.finalizers, &meta.resource_version) {
+        (Some(current), _) if !current.is_empty() => json!([
             { "op": "test", "path": "/metadata/finalizers", "value": current },
             { "op": "add", "path": "/metadata/finalizers/-", "value": finalizer },
         ]),
-        _ => json!([
-            { "op": "test", "path": "/metadata/finalizers", "value": null },
+        (_, Some(version)) => json!([
+            { "op": "test", "path": "/metadata/resourceVersion", "value": version },
             { "op": "add", "path": "/metadata/finalizers", "value": [finalizer] },
         ]),
+        (_, None) => json!([{ "op": "add", "path": "/metadata/finalizers", "value": [finalizer] }]),
     };
     serde_json::from_value(patch).expect("a well-formed JSON patch")
 }

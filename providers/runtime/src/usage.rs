@@ -74,8 +74,7 @@ pub async fn track<M: Managed>(
 
     let usages: Api<DynamicObject> = Api::all_with(client.clone(), &kinds.usage);
     let name = mr.uid().expect("a managed resource read from the API has a uid");
-    let owner =
-        mr.controller_owner_ref(&()).expect("a managed resource read from the API has a uid");
+    let owner = crate::managed::controller_reference(mr);
     let desired = json!({
         "providerConfigRef": { "name": pc_name },
         "resourceRef": { "apiVersion": M::api_version(&()), "kind": M::kind(&()), "name": mr.name_any() },
