@@ -14,6 +14,7 @@ pub mod config;
 pub mod connection;
 pub mod controller;
 pub mod external;
+mod failure;
 pub mod managed;
 pub mod metrics;
 pub mod patch;

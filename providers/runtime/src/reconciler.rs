@@ -32,12 +32,13 @@ use kube::{Client, ResourceExt};
 use serde_json::{Value, json};
 
 use crate::annotations::{
-    EXTERNAL_CREATE_FAILED, EXTERNAL_CREATE_PENDING, EXTERNAL_CREATE_SUCCEEDED, EXTERNAL_NAME,
-    PAUSED,
+    self, EXTERNAL_CREATE_FAILED, EXTERNAL_CREATE_PENDING, EXTERNAL_CREATE_SUCCEEDED,
+    EXTERNAL_NAME, PAUSED,
 };
 use crate::conditions;
 use crate::config::Config;
 use crate::connection::{self, PublishError};
+use crate::failure::{Done, Failure, Retry, Stop};
 use crate::metrics::Metrics;
 use crate::patch::{self, has_finalizer, merge_diff};
 use crate::policy::Policies;
@@ -46,7 +47,7 @@ use crate::reference::Resolver;
 use crate::requeue::{Backoff, jittered, poll_interval};
 use crate::spec::ManagementAction;
 use crate::usage::{self, ProviderConfigKinds};
-use crate::{ConnectionDetails, Connector, ExternalClient, ExternalError, Managed, Readiness};
+use crate::{ConnectionDetails, Connector, ExternalClient, Managed, Readiness};
 
 /// The finalizer that keeps a managed resource until its external resource is gone.
 pub const FINALIZER: &str = "finalizer.managedresource.crossplane.io";
@@ -119,59 +120,6 @@ impl<C> Context<C> {
     /// The engine's metrics.
     pub fn metrics(&self) -> &Metrics {
         &self.metrics
-    }
-}
-
-/// How soon to retry after a failure.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Retry {
-    /// Exponential per-object backoff.
-    Backoff,
-    /// The poll interval: retrying sooner will not help.
-    Poll,
-    /// Only when the object changes.
-    OnChange,
-}
-
-/// A failed step, reported on the resource rather than returned to kube-runtime.
-#[derive(Debug)]
-struct Failure {
-    reason: &'static str,
-    message: String,
-    retry: Retry,
-}
-
-impl Failure {
-    fn new(reason: &'static str, message: impl std::fmt::Display, retry: Retry) -> Self {
-        Self { reason, message: message.to_string(), retry }
-    }
-
-    fn external(reason: &'static str, what: &str, err: &ExternalError) -> Self {
-        let retry = match err {
-            ExternalError::Terminal(_) => Retry::Poll,
-            ExternalError::Transient { .. } => Retry::Backoff,
-        };
-        Self::new(reason, format!("{what}: {err}"), retry)
-    }
-}
-
-/// The end of a pass that did not fail.
-enum Done {
-    /// Requeue after this long (or on change), having written status if it changed.
-    After(Option<Duration>),
-    /// The finalizer is gone: the object may no longer exist, so write nothing more.
-    Released,
-}
-
-/// Why a pass stopped: a reported failure, or an API write that must be retried.
-enum Stop {
-    Failed(Failure),
-    Api(Error),
-}
-
-impl From<Error> for Stop {
-    fn from(err: Error) -> Self {
-        Self::Api(err)
     }
 }
 
@@ -270,12 +218,9 @@ where
         if paused || policies.as_ref().is_ok_and(Policies::paused) {
             return self.pause().await;
         }
-        let policies = policies
-            .map_err(|err| Failure::new(reason::CANNOT_RECONCILE, err, Retry::Poll))
-            .map_err(Stop::Failed)?;
-        poll_interval(&self.mr, &self.ctx.config).map_err(|err| {
-            Stop::Failed(Failure::new(reason::CANNOT_RECONCILE, err, Retry::Poll))
-        })?;
+        let policies = policies.map_err(|err| Failure::poll(reason::CANNOT_RECONCILE, err))?;
+        poll_interval(&self.mr, &self.ctx.config)
+            .map_err(|err| Failure::poll(reason::CANNOT_RECONCILE, err))?;
         let deleting = self.mr.meta().deletion_timestamp.is_some();
 
         if deleting && !policies.should_delete() {
@@ -284,35 +229,29 @@ where
         if self.annotation(EXTERNAL_NAME).is_none() {
             self.set_annotations(json!({ EXTERNAL_NAME: self.name }), None).await?;
         }
-        if self.create_incomplete() {
+        if annotations::create_incomplete(&self.mr) {
             self.set(conditions::creating());
-            return Err(Stop::Failed(Failure::new(
-                reason::CANNOT_INITIALIZE,
-                reason::MSG_CREATE_INCOMPLETE,
-                Retry::OnChange,
-            )));
+            let message = reason::MSG_CREATE_INCOMPLETE;
+            return Err(Failure::new(reason::CANNOT_INITIALIZE, message, Retry::OnChange).into());
         }
         if !deleting {
             self.resolve_references().await?;
         }
 
-        usage::track(&self.ctx.client, &self.ctx.provider_configs, &self.mr)
+        usage::track(&self.ctx.client, &self.ctx.provider_configs, &self.mr).await.map_err(
+            |err| Failure::backoff(reason::CANNOT_CONNECT, format!("connect failed: {err}")),
+        )?;
+        let external = self
+            .ctx
+            .connector
+            .connect(&self.mr)
             .await
-            .map_err(|err| {
-                Failure::new(
-                    reason::CANNOT_CONNECT,
-                    format!("connect failed: {err}"),
-                    Retry::Backoff,
-                )
-            })
-            .map_err(Stop::Failed)?;
-        let external = self.ctx.connector.connect(&self.mr).await.map_err(|err| {
-            Stop::Failed(Failure::external(reason::CANNOT_CONNECT, "connect failed", &err))
-        })?;
+            .map_err(|err| Failure::external(reason::CANNOT_CONNECT, "connect failed", &err))?;
         self.call("observe");
-        let observation = external.observe(&mut self.mr).await.map_err(|err| {
-            Stop::Failed(Failure::external(reason::CANNOT_OBSERVE, "observe failed", &err))
-        })?;
+        let observation = external
+            .observe(&mut self.mr)
+            .await
+            .map_err(|err| Failure::external(reason::CANNOT_OBSERVE, "observe failed", &err))?;
         self.set_readiness(&observation.readiness);
 
         if deleting {
@@ -321,11 +260,7 @@ where
         if !observation.resource_exists {
             if !policies.allows(ManagementAction::Create) {
                 let message = "observe failed: external resource does not exist";
-                return Err(Stop::Failed(Failure::new(
-                    reason::CANNOT_OBSERVE,
-                    message,
-                    Retry::Poll,
-                )));
+                return Err(Failure::poll(reason::CANNOT_OBSERVE, message).into());
             }
             if let Some(wait) = self.creation_grace_left() {
                 return Ok(Done::After(Some(wait)));
@@ -361,9 +296,10 @@ where
             return Ok(Done::After(Some(self.poll())));
         }
         self.call("update");
-        let update = external.update(&mut self.mr).await.map_err(|err| {
-            Stop::Failed(Failure::external(reason::CANNOT_UPDATE, "update failed", &err))
-        })?;
+        let update = external
+            .update(&mut self.mr)
+            .await
+            .map_err(|err| Failure::external(reason::CANNOT_UPDATE, "update failed", &err))?;
         let mut details = observation.connection_details;
         details.extend(update.connection_details);
         self.publish(&details).await?;
@@ -398,9 +334,9 @@ where
 
     /// Let the managed resource go without touching the external resource.
     async fn release(&mut self) -> Result<Done, Stop> {
-        usage::release(&self.ctx.client, &self.ctx.provider_configs, &self.mr).await.map_err(
-            |err| Stop::Failed(Failure::new(reason::CANNOT_UPDATE_MANAGED, err, Retry::Backoff)),
-        )?;
+        usage::release(&self.ctx.client, &self.ctx.provider_configs, &self.mr)
+            .await
+            .map_err(|err| Failure::backoff(reason::CANNOT_UPDATE_MANAGED, err))?;
         if let Some(remove) = patch::remove_finalizer(&self.mr, FINALIZER) {
             patch::json(&self.api, &self.name, remove)
                 .await
@@ -414,9 +350,10 @@ where
             return self.release().await;
         }
         self.call("delete");
-        external.delete(&mut self.mr).await.map_err(|err| {
-            Stop::Failed(Failure::external(reason::CANNOT_DELETE, "delete failed", &err))
-        })?;
+        external
+            .delete(&mut self.mr)
+            .await
+            .map_err(|err| Failure::external(reason::CANNOT_DELETE, "delete failed", &err))?;
         self.event(EventType::Normal, reason::DELETED, "Delete", None).await;
         self.set(conditions::deleting());
         self.set(conditions::reconcile_success(""));
@@ -441,11 +378,7 @@ where
             Err(err) => {
                 self.set_annotations(json!({ EXTERNAL_CREATE_FAILED: self.now.to_string() }), None)
                     .await?;
-                return Err(Stop::Failed(Failure::external(
-                    reason::CANNOT_CREATE,
-                    "create failed",
-                    &err,
-                )));
+                return Err(Failure::external(reason::CANNOT_CREATE, "create failed", &err).into());
             }
         };
         let mut annotations = json!({ EXTERNAL_CREATE_SUCCEEDED: self.now.to_string() });
@@ -466,9 +399,10 @@ where
         let controller =
             self.mr.owner_references().iter().find(|o| o.controller == Some(true)).cloned();
         let resolver = Resolver::new(self.ctx.client.clone(), controller);
-        self.mr.resolve_references(&resolver).await.map_err(|err| {
-            Stop::Failed(Failure::new(reason::CANNOT_RESOLVE_REFERENCES, err, Retry::Backoff))
-        })?;
+        self.mr
+            .resolve_references(&resolver)
+            .await
+            .map_err(|err| Failure::backoff(reason::CANNOT_RESOLVE_REFERENCES, err))?;
         self.save_spec(reason::CANNOT_RESOLVE_REFERENCES).await
     }
 
@@ -482,11 +416,7 @@ where
         let Some(diff) = merge_diff(&self.spec_persisted, &spec) else { return Ok(()) };
         let patched =
             patch::merge(&self.api, &self.name, &json!({ "spec": diff })).await.map_err(|err| {
-                Stop::Failed(Failure::new(
-                    failure_reason,
-                    format!("cannot update spec: {err}"),
-                    Retry::Backoff,
-                ))
+                Failure::backoff(failure_reason, format!("cannot update spec: {err}"))
             })?;
         *self.mr.meta_mut() = patched.meta().clone();
         self.spec_persisted = spec;
@@ -499,7 +429,7 @@ where
                 PublishError::ControlledByOther { .. } => Retry::Poll,
                 PublishError::Api { .. } => Retry::Backoff,
             };
-            Stop::Failed(Failure::new(reason::CANNOT_PUBLISH_CONNECTION, err, retry))
+            Failure::new(reason::CANNOT_PUBLISH_CONNECTION, err, retry)
         })?;
         Ok(())
     }
@@ -537,23 +467,11 @@ where
         Ok(())
     }
 
-    /// `-pending` is newer than both `-succeeded` and `-failed`: a create may have happened.
-    fn create_incomplete(&self) -> bool {
-        let pending = self.timestamp(EXTERNAL_CREATE_PENDING);
-        pending.is_some()
-            && pending > self.timestamp(EXTERNAL_CREATE_SUCCEEDED)
-            && pending > self.timestamp(EXTERNAL_CREATE_FAILED)
-    }
-
     /// A create succeeded so recently that an absent resource is probably still appearing.
     fn creation_grace_left(&self) -> Option<Duration> {
-        let succeeded = self.timestamp(EXTERNAL_CREATE_SUCCEEDED)?;
+        let succeeded = annotations::timestamp(&self.mr, EXTERNAL_CREATE_SUCCEEDED)?;
         let age = Duration::try_from(self.now.duration_since(succeeded)).unwrap_or_default();
         self.ctx.config.creation_grace.checked_sub(age).filter(|left| !left.is_zero())
-    }
-
-    fn timestamp(&self, annotation: &str) -> Option<Timestamp> {
-        self.annotation(annotation)?.parse().ok()
     }
 
     fn annotation(&self, key: &str) -> Option<&str> {
