@@ -125,3 +125,27 @@ impl Metrics {
         out
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metrics_are_encoded_by_kind_result_reason_and_operation() {
+        let metrics = Metrics::default();
+        metrics.reconciled("RDSInstance", true, Duration::from_millis(20));
+        metrics.failed("RDSInstance", "CannotObserveExternalResource");
+        metrics.external_call("RDSInstance", "observe");
+        metrics.external_call("RDSInstance", "observe");
+
+        let text = metrics.encode();
+        for line in [
+            r#"crosstie_managed_reconciles_total{kind="RDSInstance",result="success"} 1"#,
+            r#"crosstie_managed_errors_total{kind="RDSInstance",reason="CannotObserveExternalResource"} 1"#,
+            r#"crosstie_managed_external_calls_total{kind="RDSInstance",operation="observe"} 2"#,
+            r#"crosstie_managed_reconcile_duration_seconds_count{kind="RDSInstance"} 1"#,
+        ] {
+            assert!(text.lines().any(|l| l == line), "missing {line} in\n{text}");
+        }
+    }
+}

@@ -383,3 +383,38 @@ async fn unsupported_management_policies_are_reported_without_touching_the_cloud
     assert_eq!(reconcile(&db, &cloud, script).await.unwrap(), poll());
     assert_eq!(cloud.calls(), []);
 }
+
+#[tokio::test]
+async fn references_are_resolved_and_saved_before_connecting() {
+    let db = Database::named("db").created().replicating("primary");
+    let primary = Database::named("primary").annotated(EXTERNAL_NAME, "primary-ext");
+    let cloud = Cloud::in_sync();
+    let script = steps([
+        vec![
+            get("/apis/test.crosstie.dev/v1/databases/primary").returns(primary.json()),
+            patch(path("db"), json!({ "spec": { "forProvider": { "replicaOf": "primary-ext" } } })),
+        ],
+        usage_already_recorded(&db),
+    ]);
+
+    assert_eq!(reconcile(&db, &cloud, script).await.unwrap(), poll());
+    assert_eq!(cloud.calls(), [Call::Observe]);
+}
+
+#[tokio::test]
+async fn an_unresolvable_reference_is_reported_and_retried_with_backoff() {
+    let db = Database::named("db").created().replicating("primary");
+    let cloud = Cloud::in_sync();
+    let message =
+        "cannot resolve spec.forProvider.replicaOf: referenced Database \"primary\" not found";
+    let script = vec![
+        get("/apis/test.crosstie.dev/v1/databases/primary").not_found(),
+        warning("CannotResolveResourceReferences", message),
+        status_patch(&db, json!([ready_available(), sync_failed(message)])),
+    ];
+
+    let action = reconcile(&db, &cloud, script).await.unwrap();
+
+    assert_eq!(action, Action::requeue(Duration::from_secs(1)));
+    assert_eq!(cloud.calls(), []);
+}
