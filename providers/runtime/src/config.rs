@@ -22,6 +22,8 @@ pub struct Config {
     /// How long after a recorded successful create an absent resource is assumed to be
     /// still appearing (eventually consistent APIs) rather than re-created.
     pub creation_grace: Duration,
+    /// Longest wait for one provider call (`connect`, `observe`, …), as Crossplane's 1m.
+    pub external_timeout: Duration,
     /// Reconciles of one kind running at once.
     pub concurrency: u16,
     /// The controller name reported on events.
@@ -38,6 +40,7 @@ impl Default for Config {
             max_backoff: Duration::from_secs(60),
             deletion_check_interval: Duration::from_secs(10),
             creation_grace: Duration::from_secs(30),
+            external_timeout: Duration::from_secs(60),
             concurrency: 10,
             controller_name: "crosstie".to_owned(),
         }

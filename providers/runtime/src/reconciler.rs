@@ -47,7 +47,7 @@ use crate::reference::Resolver;
 use crate::requeue::{Backoff, jittered, poll_interval};
 use crate::spec::ManagementAction;
 use crate::usage::{self, ProviderConfigKinds};
-use crate::{ConnectionDetails, Connector, ExternalClient, Managed, Readiness};
+use crate::{ConnectionDetails, Connector, ExternalClient, ExternalError, Managed, Readiness};
 
 /// The finalizer that keeps a managed resource until its external resource is gone.
 pub const FINALIZER: &str = "finalizer.managedresource.crossplane.io";
@@ -146,6 +146,22 @@ where
     Action::requeue(ctx.backoff.failed(&key(mr.as_ref()), &ctx.config))
 }
 
+/// Await one provider call for at most `timeout`; `what` (e.g. `observe`) names it in messages.
+async fn bounded<T>(
+    timeout: Duration,
+    reason: &'static str,
+    what: &str,
+    call: impl Future<Output = Result<T, ExternalError>>,
+) -> Result<T, Failure> {
+    match tokio::time::timeout(timeout, call).await {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(err)) => Err(Failure::external(reason, &format!("{what} failed"), &err)),
+        Err(_) => {
+            Err(Failure::backoff(reason, format!("{what} failed: no answer within {timeout:?}")))
+        }
+    }
+}
+
 fn key<M: Managed>(mr: &M) -> String {
     format!("{}/{}", M::kind(&()), mr.name_any())
 }
@@ -241,17 +257,12 @@ where
         usage::track(&self.ctx.client, &self.ctx.provider_configs, &self.mr).await.map_err(
             |err| Failure::backoff(reason::CANNOT_CONNECT, format!("connect failed: {err}")),
         )?;
-        let external = self
-            .ctx
-            .connector
-            .connect(&self.mr)
-            .await
-            .map_err(|err| Failure::external(reason::CANNOT_CONNECT, "connect failed", &err))?;
+        let timeout = self.ctx.config.external_timeout;
+        let connect = self.ctx.connector.connect(&self.mr);
+        let external = bounded(timeout, reason::CANNOT_CONNECT, "connect", connect).await?;
         self.call("observe");
-        let observation = external
-            .observe(&mut self.mr)
-            .await
-            .map_err(|err| Failure::external(reason::CANNOT_OBSERVE, "observe failed", &err))?;
+        let observe = external.observe(&mut self.mr);
+        let observation = bounded(timeout, reason::CANNOT_OBSERVE, "observe", observe).await?;
         self.set_readiness(&observation.readiness);
 
         if deleting {
@@ -296,10 +307,8 @@ where
             return Ok(Done::After(Some(self.poll())));
         }
         self.call("update");
-        let update = external
-            .update(&mut self.mr)
-            .await
-            .map_err(|err| Failure::external(reason::CANNOT_UPDATE, "update failed", &err))?;
+        let update = external.update(&mut self.mr);
+        let update = bounded(timeout, reason::CANNOT_UPDATE, "update", update).await?;
         let mut details = observation.connection_details;
         details.extend(update.connection_details);
         self.publish(&details).await?;
@@ -350,10 +359,8 @@ where
             return self.release().await;
         }
         self.call("delete");
-        external
-            .delete(&mut self.mr)
-            .await
-            .map_err(|err| Failure::external(reason::CANNOT_DELETE, "delete failed", &err))?;
+        let delete = external.delete(&mut self.mr);
+        bounded(self.ctx.config.external_timeout, reason::CANNOT_DELETE, "delete", delete).await?;
         self.event(EventType::Normal, reason::DELETED, "Delete", None).await;
         self.set(conditions::deleting());
         self.set(conditions::reconcile_success(""));
@@ -371,11 +378,18 @@ where
             .await?;
         self.call("create");
         let name_before = self.annotation(EXTERNAL_NAME).map(str::to_owned);
-        let created = external.create(&mut self.mr).await;
+        let timeout = self.ctx.config.external_timeout;
+        let created = tokio::time::timeout(timeout, external.create(&mut self.mr)).await;
         self.set(conditions::creating());
         let creation = match created {
-            Ok(creation) => creation,
-            Err(err) => {
+            Ok(Ok(creation)) => creation,
+            // The result is unknown, so `-pending` stays the newest record: the leak guard
+            // stops the next pass until someone checks the cloud.
+            Err(_) => {
+                let message = format!("create failed: no answer within {timeout:?}");
+                return Err(Failure::backoff(reason::CANNOT_CREATE, message).into());
+            }
+            Ok(Err(err)) => {
                 self.set_annotations(json!({ EXTERNAL_CREATE_FAILED: self.now.to_string() }), None)
                     .await?;
                 return Err(Failure::external(reason::CANNOT_CREATE, "create failed", &err).into());

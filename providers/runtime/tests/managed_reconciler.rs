@@ -5,6 +5,7 @@ mod fixture;
 
 use std::time::Duration;
 
+use crosstie_runtime::Config;
 use crosstie_runtime::ManagementAction::Observe;
 use crosstie_runtime::annotations::{
     EXTERNAL_CREATE_FAILED, EXTERNAL_CREATE_PENDING, EXTERNAL_CREATE_SUCCEEDED, EXTERNAL_NAME,
@@ -417,4 +418,50 @@ async fn an_unresolvable_reference_is_reported_and_retried_with_backoff() {
 
     assert_eq!(action, Action::requeue(Duration::from_secs(1)));
     assert_eq!(cloud.calls(), []);
+}
+
+#[tokio::test]
+async fn a_create_that_never_answers_keeps_pending_so_it_is_never_repeated() {
+    let db = Database::named("db").annotated(EXTERNAL_NAME, "db").finalized();
+    let cloud = Cloud::absent().hanging_on_create();
+    let unanswered = "create failed: no answer within 10ms";
+    let config = Config { external_timeout: Duration::from_millis(10), ..config() };
+    let engine = Engine::configured(
+        config,
+        &db,
+        &cloud,
+        steps([
+            usage_already_recorded(&db),
+            vec![
+                patch(
+                    path("db"),
+                    json!({ "metadata": { "resourceVersion": "1", "annotations": { EXTERNAL_CREATE_PENDING: NOW } } }),
+                ),
+                warning("CannotCreateExternalResource", unanswered),
+                status_patch(
+                    &db,
+                    json!([condition("Ready", "False", "Creating", ""), sync_failed(unanswered)]),
+                ),
+                warning("CannotInitializeManagedResource", MSG_CREATE_INCOMPLETE),
+                status_patch(
+                    &db,
+                    json!([
+                        condition("Ready", "False", "Creating", ""),
+                        sync_failed(MSG_CREATE_INCOMPLETE)
+                    ]),
+                ),
+            ],
+        ]),
+    );
+
+    engine.reconcile(&db).await.unwrap();
+    let pending = db.clone().annotated(EXTERNAL_CREATE_PENDING, NOW).with_conditions(json!([
+        condition("Ready", "False", "Creating", ""),
+        sync_failed(unanswered)
+    ]));
+    let next = engine.reconcile(&pending).await.unwrap();
+    engine.verify().await;
+
+    assert_eq!(cloud.calls(), [Call::Observe, Call::Create]);
+    assert_eq!(next, Action::await_change());
 }
