@@ -25,8 +25,8 @@ pub const RECONCILE_PAUSED: &str = "ReconcilePaused";
 /// Event: reconciliation is paused by annotation or management policies.
 pub const RECONCILIATION_PAUSED: &str = "ReconciliationPaused";
 /// Event: the management policies are not a supported combination.
-pub const CANNOT_RECONCILE: &str = "CannotReconcile";
-/// Event: the external-name or leak-guard annotations could not be written or trusted.
+pub const INVALID_MANAGEMENT_POLICY: &str = "CannotUseInvalidManagementPolicy";
+/// Event: an annotation the engine reads is invalid, or a create may have leaked.
 pub const CANNOT_INITIALIZE: &str = "CannotInitializeManagedResource";
 /// Event: a reference could not be resolved.
 pub const CANNOT_RESOLVE_REFERENCES: &str = "CannotResolveResourceReferences";
@@ -42,9 +42,7 @@ pub const CANNOT_UPDATE: &str = "CannotUpdateExternalResource";
 pub const CANNOT_DELETE: &str = "CannotDeleteExternalResource";
 /// Event: the connection Secret could not be written.
 pub const CANNOT_PUBLISH_CONNECTION: &str = "CannotPublishConnectionDetails";
-/// Event: the late-initialized spec could not be saved.
-pub const CANNOT_LATE_INITIALIZE: &str = "CannotLateInitializeManagedResource";
-/// Event: the finalizer could not be added or removed.
+/// Event: the managed resource itself (late-initialized spec, usage) could not be updated.
 pub const CANNOT_UPDATE_MANAGED: &str = "CannotUpdateManagedResource";
 /// Event: the external resource was created.
 pub const CREATED: &str = "CreatedExternalResource";

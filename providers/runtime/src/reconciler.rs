@@ -162,6 +162,20 @@ async fn bounded<T>(
     }
 }
 
+/// The API server rejects event notes over 1 kB; a long diff is cut rather than lost.
+fn truncate_note(mut note: String) -> String {
+    const MAX: usize = 1024;
+    if note.len() > MAX {
+        let mut end = MAX - "…".len();
+        while !note.is_char_boundary(end) {
+            end -= 1;
+        }
+        note.truncate(end);
+        note.push('…');
+    }
+    note
+}
+
 fn key<M: Managed>(mr: &M) -> String {
     format!("{}/{}", M::kind(&()), mr.name_any())
 }
@@ -234,9 +248,10 @@ where
         if paused || policies.as_ref().is_ok_and(Policies::paused) {
             return self.pause().await;
         }
-        let policies = policies.map_err(|err| Failure::poll(reason::CANNOT_RECONCILE, err))?;
+        let policies =
+            policies.map_err(|err| Failure::poll(reason::INVALID_MANAGEMENT_POLICY, err))?;
         poll_interval(&self.mr, &self.ctx.config)
-            .map_err(|err| Failure::poll(reason::CANNOT_RECONCILE, err))?;
+            .map_err(|err| Failure::poll(reason::CANNOT_INITIALIZE, err))?;
         let deleting = self.mr.meta().deletion_timestamp.is_some();
 
         if deleting && !policies.should_delete() {
@@ -292,7 +307,7 @@ where
         if observation.resource_late_initialized
             && policies.allows(ManagementAction::LateInitialize)
         {
-            self.save_spec(reason::CANNOT_LATE_INITIALIZE).await?;
+            self.save_spec(reason::CANNOT_UPDATE_MANAGED).await?;
         }
         if observation.resource_up_to_date {
             self.set(conditions::reconcile_success(""));
@@ -528,10 +543,27 @@ where
 
     /// Publish an event; a failure to do so is logged, never fails the reconcile.
     async fn event(&self, type_: EventType, reason: &str, action: &str, note: Option<String>) {
-        let event =
-            Event { type_, reason: reason.into(), note, action: action.into(), secondary: None };
+        let event = Event {
+            type_,
+            reason: reason.into(),
+            note: note.map(truncate_note),
+            action: action.into(),
+            secondary: None,
+        };
         if let Err(err) = self.ctx.recorder.publish(&event, &self.mr.object_ref(&())).await {
             tracing::warn!(error = %err, kind = %self.kind, name = %self.name, reason, "cannot publish event");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::truncate_note;
+
+    #[test]
+    fn long_event_notes_are_cut_to_the_api_limit_on_a_char_boundary() {
+        assert_eq!(truncate_note("short".into()), "short");
+        let cut = truncate_note("é".repeat(600));
+        assert!(cut.len() <= 1024 && cut.ends_with('…'), "{} bytes", cut.len());
     }
 }

@@ -377,7 +377,7 @@ async fn unsupported_management_policies_are_reported_without_touching_the_cloud
     let cloud = Cloud::in_sync();
     let message = "spec.managementPolicies [Create] is not a supported combination; use [\"*\"], [\"Observe\"], or \"Observe\" plus \"Create\" with any of \"Update\", \"Delete\", \"LateInitialize\"";
     let script = vec![
-        warning("CannotReconcile", message),
+        warning("CannotUseInvalidManagementPolicy", message),
         status_patch(&db, json!([ready_available(), sync_failed(message)])),
     ];
 
