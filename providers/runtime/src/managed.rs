@@ -35,6 +35,15 @@ pub trait Managed:
         let _ = resolver;
         async { Ok(()) }
     }
+
+    /// The external resource is found by a name known before `create` (the external name, as
+    /// for RDS instances), so a create whose result went unrecorded is found again by the next
+    /// `observe`: the leak guard then does not stop the resource (Crossplane's
+    /// `WithDeterministicExternalName`). Kinds whose cloud picks the identifier keep the
+    /// default, `false`.
+    fn external_name_is_deterministic(&self) -> bool {
+        false
+    }
 }
 
 /// The controller reference the engine puts on objects it creates for `mr` (connection Secret,

@@ -8,7 +8,8 @@
 //! 3. Deleted while the policies keep the external resource ⇒ drop the finalizer only.
 //! 4. Default `crossplane.io/external-name` to `metadata.name`.
 //! 5. Leak guard: a `-pending` create newer than `-succeeded` and `-failed` may have created an
-//!    external resource nobody recorded ⇒ stop and say so; never create twice.
+//!    external resource nobody recorded ⇒ stop and say so; never create twice. Kinds with
+//!    deterministic external names skip it: `observe` finds such a resource by name.
 //! 6. Resolve references (not while deleting), record ProviderConfig usage, connect, observe.
 //! 7. Deleting ⇒ delete the external resource and requeue until it is gone, then drop the
 //!    finalizer.
@@ -260,7 +261,7 @@ where
         if self.annotation(EXTERNAL_NAME).is_none() {
             self.set_annotations(json!({ EXTERNAL_NAME: self.name }), None).await?;
         }
-        if annotations::create_incomplete(&self.mr) {
+        if annotations::create_incomplete(&self.mr) && !self.mr.external_name_is_deterministic() {
             self.set(conditions::creating());
             let message = reason::MSG_CREATE_INCOMPLETE;
             return Err(Failure::new(reason::CANNOT_INITIALIZE, message, Retry::OnChange).into());

@@ -465,3 +465,20 @@ async fn a_create_that_never_answers_keeps_pending_so_it_is_never_repeated() {
     assert_eq!(cloud.calls(), [Call::Observe, Call::Create]);
     assert_eq!(next, Action::await_change());
 }
+
+#[tokio::test]
+async fn a_pending_create_of_a_deterministically_named_resource_is_found_by_observing() {
+    let db = Database::named("db")
+        .deterministic()
+        .annotated(EXTERNAL_NAME, "db")
+        .annotated(EXTERNAL_CREATE_PENDING, NOW)
+        .finalized();
+    let cloud = Cloud::in_sync();
+    let script = steps([
+        usage_already_recorded(&db),
+        vec![status_patch(&db, json!([ready_available(), synced()]))],
+    ]);
+
+    assert_eq!(reconcile(&db, &cloud, script).await.unwrap(), poll());
+    assert_eq!(cloud.calls(), [Call::Observe]);
+}
