@@ -20,7 +20,9 @@
 //! Every failure sets `Synced=False` with the error, emits a Warning event and requeues with
 //! per-object exponential backoff (terminal provider errors wait for the poll interval). Writes
 //! are patches of just the fields the engine owns, and a resource whose owned fields are
-//! unchanged gets no write at all.
+//! unchanged gets no write at all. A watch event that only echoes the engine's own last write
+//! does not start a new pass (see [`crate::requeue::Echoes`]), so writes never double the
+//! cloud calls or defeat the error backoff.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -45,7 +47,7 @@ use crate::patch::{self, has_finalizer, merge_diff};
 use crate::policy::Policies;
 use crate::reason;
 use crate::reference::Resolver;
-use crate::requeue::{Backoff, jittered, poll_interval};
+use crate::requeue::{Backoff, Echoes, jittered, poll_interval};
 use crate::spec::ManagementAction;
 use crate::usage::{self, ProviderConfigKinds};
 use crate::{ConnectionDetails, Connector, ExternalClient, ExternalError, Managed, Readiness};
@@ -80,6 +82,7 @@ pub struct Context<C> {
     metrics: Arc<Metrics>,
     recorder: Recorder,
     backoff: Backoff,
+    echoes: Echoes,
     clock: fn() -> Timestamp,
 }
 
@@ -107,6 +110,7 @@ impl<C> Context<C> {
             provider_configs,
             metrics,
             backoff: Backoff::default(),
+            echoes: Echoes::default(),
             clock: Timestamp::now,
         }
     }
@@ -131,6 +135,9 @@ where
     M: Managed,
     C: Connector<M>,
 {
+    if let Some(action) = ctx.echoes.echo(&key(mr.as_ref()), mr.resource_version().as_deref()) {
+        return Ok(action);
+    }
     let started = Instant::now();
     let kind = M::kind(&()).into_owned();
     let result = Pass::new(mr.as_ref(), &ctx).run().await;
@@ -192,6 +199,8 @@ struct Pass<'a, M, C> {
     spec_persisted: Value,
     /// `status` as read, to write only what this pass changed.
     status_read: Value,
+    /// `metadata.resourceVersion` as read; it differs at the end when this pass wrote.
+    read_version: Option<String>,
     now: Timestamp,
 }
 
@@ -210,6 +219,7 @@ where
             name: mr.name_any(),
             spec_persisted: value.get("spec").cloned().unwrap_or_default(),
             status_read: value.get("status").cloned().unwrap_or_default(),
+            read_version: mr.resource_version(),
             now: (ctx.clock)(),
         }
     }
@@ -235,9 +245,15 @@ where
             }
         };
         match done {
-            Done::Released => Ok(Action::await_change()),
+            Done::Released => {
+                self.ctx.echoes.forget(&key);
+                Ok(Action::await_change())
+            }
             Done::After(requeue) => {
                 self.write_status().await?;
+                if self.mr.resource_version() != self.read_version {
+                    self.ctx.echoes.wrote(key, self.mr.resource_version(), requeue);
+                }
                 Ok(requeue.map_or_else(Action::await_change, Action::requeue))
             }
         }
@@ -489,10 +505,12 @@ where
             .unwrap_or_default();
         let Some(diff) = merge_diff(&self.status_read, &status) else { return Ok(()) };
         let patch = Patch::Merge(json!({ "status": diff }));
-        self.api
+        let patched = self
+            .api
             .patch_status(&self.name, &PatchParams::default(), &patch)
             .await
             .map_err(self.api_error("patch status of"))?;
+        *self.mr.meta_mut() = patched.meta().clone();
         self.status_read = status;
         Ok(())
     }

@@ -6,9 +6,10 @@
 
 use std::collections::HashMap;
 use std::sync::Mutex;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use kube::Resource;
+use kube::runtime::controller::Action;
 use rand::Rng;
 
 use crate::annotations::POLL_INTERVAL;
@@ -95,6 +96,49 @@ impl Backoff {
     }
 }
 
+/// The engine's own writes come back through the watch as new versions of the object. Like
+/// Crossplane's `DesiredStateChanged` filter, a trigger carrying exactly the version the engine
+/// wrote last is no reason to call the cloud again before the pass's requeue is due; any other
+/// change (spec, annotations, deletion) carries a newer version and is reconciled at once.
+#[derive(Debug, Default)]
+pub struct Echoes {
+    /// Per object: the version its last pass wrote, and when it is next due (`None`: on change).
+    written: Mutex<HashMap<String, (String, Option<Instant>)>>,
+}
+
+impl Echoes {
+    /// A pass over `key` ended having written `version`, asking to run again after `requeue`.
+    pub fn wrote(&self, key: String, version: Option<String>, requeue: Option<Duration>) {
+        let mut written = self.written.lock().unwrap_or_else(|e| e.into_inner());
+        match version {
+            Some(version) => written.insert(key, (version, requeue.map(|d| Instant::now() + d))),
+            None => written.remove(&key),
+        };
+    }
+
+    /// If `version` of `key` is the echo of the engine's own last write, how to requeue instead
+    /// of reconciling.
+    pub fn echo(&self, key: &str, version: Option<&str>) -> Option<Action> {
+        let written = self.written.lock().unwrap_or_else(|e| e.into_inner());
+        let (ours, due) = written.get(key)?;
+        if version != Some(ours.as_str()) {
+            return None;
+        }
+        match due {
+            None => Some(Action::await_change()),
+            Some(due) => {
+                let left = due.saturating_duration_since(Instant::now());
+                (!left.is_zero()).then(|| Action::requeue(left))
+            }
+        }
+    }
+
+    /// Stop tracking `key` (its finalizer is gone).
+    pub fn forget(&self, key: &str) {
+        self.written.lock().unwrap_or_else(|e| e.into_inner()).remove(key);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -122,6 +166,22 @@ mod tests {
         assert_eq!(backoff.failed("b", &config).as_secs(), 1);
         backoff.succeeded("a");
         assert_eq!(backoff.failed("a", &config).as_secs(), 1);
+    }
+
+    #[test]
+    fn only_the_version_the_engine_wrote_is_an_echo() {
+        let echoes = Echoes::default();
+        echoes.wrote("a".into(), Some("5".into()), Some(Duration::from_secs(60)));
+        echoes.wrote("paused".into(), Some("9".into()), None);
+        echoes.wrote("due".into(), Some("3".into()), Some(Duration::ZERO));
+
+        assert!(echoes.echo("a", Some("5")).is_some());
+        assert_eq!(echoes.echo("a", Some("6")), None);
+        assert_eq!(echoes.echo("b", Some("5")), None);
+        assert_eq!(echoes.echo("paused", Some("9")), Some(Action::await_change()));
+        assert_eq!(echoes.echo("due", Some("3")), None);
+        echoes.forget("a");
+        assert_eq!(echoes.echo("a", Some("5")), None);
     }
 
     #[test]

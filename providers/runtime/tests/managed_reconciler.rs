@@ -482,3 +482,27 @@ async fn a_pending_create_of_a_deterministically_named_resource_is_found_by_obse
     assert_eq!(reconcile(&db, &cloud, script).await.unwrap(), poll());
     assert_eq!(cloud.calls(), [Call::Observe]);
 }
+
+#[tokio::test]
+async fn the_echo_of_its_own_status_write_does_not_call_the_cloud_again() {
+    let db = Database::named("db").created().with_conditions(json!([]));
+    let cloud = Cloud::in_sync();
+    let engine = Engine::start(
+        &db,
+        &cloud,
+        steps([
+            usage_already_recorded(&db),
+            vec![status_patch(&db, json!([ready_available(), synced()]))],
+            usage_already_recorded(&db),
+        ]),
+    );
+
+    engine.reconcile(&db).await.unwrap();
+    let echo = db.clone().at_version("2").with_conditions(json!([ready_available(), synced()]));
+    engine.reconcile(&echo).await.unwrap();
+    let edited = echo.clone().at_version("3").sized(30);
+    engine.reconcile(&edited).await.unwrap();
+    engine.verify().await;
+
+    assert_eq!(cloud.calls(), [Call::Observe, Call::Observe]);
+}
