@@ -38,6 +38,12 @@ fn finalizer_removed() -> Exchange {
     )
 }
 
+/// `-pending` recorded with a resourceVersion precondition, before `create`.
+fn create_pending(resource_version: &str) -> Exchange {
+    let metadata = json!({ "resourceVersion": resource_version, "annotations": { EXTERNAL_CREATE_PENDING: NOW } });
+    patch(path("db"), json!({ "metadata": metadata }))
+}
+
 fn annotated(annotations: Value) -> Exchange {
     patch(path("db"), json!({ "metadata": { "annotations": annotations } }))
 }
@@ -55,10 +61,7 @@ async fn first_reconcile_creates_the_external_resource_and_records_its_name() {
         usage_recorded(&db),
         vec![
             finalizer_added("2"),
-            patch(
-                path("db"),
-                json!({ "metadata": { "resourceVersion": "3", "annotations": { EXTERNAL_CREATE_PENDING: NOW } } }),
-            ),
+            create_pending("3"),
             annotated(json!({ EXTERNAL_CREATE_SUCCEEDED: NOW })),
             event("CreatedExternalResource", None),
             status_patch(&db, json!([condition("Ready", "False", "Creating", ""), synced()])),
@@ -278,16 +281,7 @@ async fn a_pending_create_without_a_recorded_result_stops_and_never_creates_agai
 async fn a_conflicting_pending_write_prevents_a_second_create() {
     let db = Database::named("db").annotated(EXTERNAL_NAME, "db").finalized();
     let cloud = Cloud::absent();
-    let script = steps([
-        usage_already_recorded(&db),
-        vec![
-            patch(
-                path("db"),
-                json!({ "metadata": { "resourceVersion": "1", "annotations": { EXTERNAL_CREATE_PENDING: NOW } } }),
-            )
-            .conflict(),
-        ],
-    ]);
+    let script = steps([usage_already_recorded(&db), vec![create_pending("1").conflict()]]);
 
     let result = reconcile(&db, &cloud, script).await;
 
@@ -433,10 +427,7 @@ async fn a_create_that_never_answers_keeps_pending_so_it_is_never_repeated() {
         steps([
             usage_already_recorded(&db),
             vec![
-                patch(
-                    path("db"),
-                    json!({ "metadata": { "resourceVersion": "1", "annotations": { EXTERNAL_CREATE_PENDING: NOW } } }),
-                ),
+                create_pending("1"),
                 warning("CannotCreateExternalResource", unanswered),
                 status_patch(
                     &db,
