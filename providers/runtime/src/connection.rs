@@ -45,6 +45,9 @@ pub enum PublishError {
 }
 
 /// Write `details` to `mr`'s connection Secret, if it names one. Returns whether a write was made.
+///
+/// # Panics
+/// If `mr` has no `metadata.uid` (it was not read from the API server).
 pub async fn publish<M: Managed>(
     client: &Client,
     mr: &M,

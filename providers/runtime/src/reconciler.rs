@@ -138,6 +138,10 @@ where
     if let Some(action) = ctx.echoes.echo(&key(mr.as_ref()), mr.resource_version().as_deref()) {
         return Ok(action);
     }
+    if mr.uid().is_none() {
+        // Only objects read from the API server are reconciled; they always have a uid.
+        return Ok(Action::await_change());
+    }
     let started = Instant::now();
     let kind = M::kind(&()).into_owned();
     let result = Pass::new(mr.as_ref(), &ctx).run().await;

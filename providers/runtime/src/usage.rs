@@ -56,6 +56,9 @@ pub enum UsageError {
 
 /// Ensure `mr`'s ProviderConfig exists and a usage records that `mr` uses it. Writes only when
 /// the usage is missing or names another ProviderConfig.
+///
+/// # Panics
+/// If `mr` has no `metadata.uid` (it was not read from the API server).
 pub async fn track<M: Managed>(
     client: &Client,
     kinds: &ProviderConfigKinds,
