@@ -1,5 +1,6 @@
 //! Crossplane's well-known annotations and accessors for them.
 
+use jiff::Timestamp;
 use kube::Resource;
 
 /// The identifier of the external resource; defaults to `metadata.name`.
@@ -18,4 +19,44 @@ pub const POLL_INTERVAL: &str = "crossplane.io/poll-interval";
 /// The external name of `obj`, if annotated.
 pub fn external_name<T: Resource>(obj: &T) -> Option<&str> {
     obj.meta().annotations.as_ref()?.get(EXTERNAL_NAME).map(String::as_str)
+}
+
+/// The RFC 3339 time recorded in annotation `key` of `obj`, if present and valid.
+pub fn timestamp<T: Resource>(obj: &T, key: &str) -> Option<Timestamp> {
+    obj.meta().annotations.as_ref()?.get(key)?.parse().ok()
+}
+
+/// A create was started (`-pending`) after the last recorded result (`-succeeded`, `-failed`):
+/// it may have created an external resource nobody recorded, so creating again could leak one.
+pub fn create_incomplete<T: Resource>(obj: &T) -> bool {
+    let pending = timestamp(obj, EXTERNAL_CREATE_PENDING);
+    pending.is_some()
+        && pending > timestamp(obj, EXTERNAL_CREATE_SUCCEEDED)
+        && pending > timestamp(obj, EXTERNAL_CREATE_FAILED)
+}
+
+#[cfg(test)]
+mod tests {
+    use k8s_openapi::api::core::v1::ConfigMap;
+
+    use super::*;
+
+    fn annotated(pairs: &[(&str, &str)]) -> ConfigMap {
+        let mut obj = ConfigMap::default();
+        obj.metadata.annotations =
+            Some(pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect());
+        obj
+    }
+
+    #[test]
+    fn a_create_is_incomplete_only_while_pending_is_the_newest_record() {
+        let (t1, t2) = ("2026-01-01T00:00:00Z", "2026-01-01T00:00:01Z");
+        let incomplete = |pairs: &[(&str, &str)]| create_incomplete(&annotated(pairs));
+        assert!(!incomplete(&[]));
+        assert!(incomplete(&[(EXTERNAL_CREATE_PENDING, t1)]));
+        assert!(incomplete(&[(EXTERNAL_CREATE_PENDING, t2), (EXTERNAL_CREATE_SUCCEEDED, t1)]));
+        assert!(!incomplete(&[(EXTERNAL_CREATE_PENDING, t1), (EXTERNAL_CREATE_SUCCEEDED, t1)]));
+        assert!(!incomplete(&[(EXTERNAL_CREATE_PENDING, t1), (EXTERNAL_CREATE_FAILED, t2)]));
+        assert!(!incomplete(&[(EXTERNAL_CREATE_PENDING, "garbage")]));
+    }
 }

@@ -133,8 +133,10 @@ pub trait ExternalClient<M: Managed>: Send + Sync {
     ) -> impl Future<Output = Result<ExternalCreation, ExternalError>> + Send;
 
     /// Bring the external resource in line with the spec.
-    fn update(&self, mr: &mut M)
-    -> impl Future<Output = Result<ExternalUpdate, ExternalError>> + Send;
+    fn update(
+        &self,
+        mr: &mut M,
+    ) -> impl Future<Output = Result<ExternalUpdate, ExternalError>> + Send;
 
     /// Delete the external resource. Succeeds when it is already deleting or gone.
     fn delete(&self, mr: &mut M) -> impl Future<Output = Result<(), ExternalError>> + Send;

@@ -35,4 +35,25 @@ pub trait Managed:
         let _ = resolver;
         async { Ok(()) }
     }
+
+    /// The external resource is found by a name known before `create` (the external name, as
+    /// for RDS instances), so a create whose result went unrecorded is found again by the next
+    /// `observe`: the leak guard then does not stop the resource (Crossplane's
+    /// `WithDeterministicExternalName`). Kinds whose cloud picks the identifier keep the
+    /// default, `false`.
+    fn external_name_is_deterministic(&self) -> bool {
+        false
+    }
+}
+
+/// The controller reference the engine puts on objects it creates for `mr` (connection Secret,
+/// ProviderConfig usage), blocking foreground deletion of `mr` until they are gone, like
+/// Crossplane's `meta.AsController`.
+pub(crate) fn controller_reference<M: Managed>(
+    mr: &M,
+) -> k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference {
+    let mut owner =
+        mr.controller_owner_ref(&()).expect("a managed resource read from the API has a uid");
+    owner.block_owner_deletion = Some(true);
+    owner
 }

@@ -46,7 +46,9 @@ pub enum DeletionPolicy {
 }
 
 /// One action the engine may take on the external resource.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Deserialize, Serialize, JsonSchema)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Deserialize, Serialize, JsonSchema,
+)]
 pub enum ManagementAction {
     /// Read the external resource.
     Observe,

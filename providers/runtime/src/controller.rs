@@ -1,0 +1,144 @@
+//! Running the controllers: one per managed kind, plus the ProviderConfig controller.
+//!
+//! ```no_run
+//! # async fn wire<M: crosstie_runtime::Managed, C: crosstie_runtime::Connector<M>>(client: kube::Client, connector: C) {
+//! use std::sync::Arc;
+//! use crosstie_runtime::{Config, Metrics, ProviderConfigKinds, Runtime};
+//!
+//! Runtime::new(client, Config::default(), ProviderConfigKinds::crossplane("aws.crossplane.io", "v1beta1"), Arc::new(Metrics::default()))
+//!     .manage::<M, _>(connector)
+//!     .run()
+//!     .await;
+//! # }
+//! ```
+
+use std::sync::Arc;
+
+use futures::StreamExt;
+use futures::future::BoxFuture;
+use kube::Client;
+use kube::api::{Api, DynamicObject};
+use kube::runtime::controller::{self, Controller};
+use kube::runtime::reflector::ObjectRef;
+use kube::runtime::watcher;
+
+use crate::config::Config;
+use crate::metrics::Metrics;
+use crate::usage::ProviderConfigKinds;
+use crate::{Connector, Managed, provider_config, reconciler};
+
+/// Run the controller of managed kind `M` until shutdown (SIGTERM / Ctrl-C).
+pub async fn run<M, C>(
+    client: Client,
+    connector: C,
+    config: Config,
+    usage: ProviderConfigKinds,
+    metrics: Arc<Metrics>,
+) where
+    M: Managed,
+    C: Connector<M>,
+{
+    let concurrency = config.concurrency;
+    let ctx = Arc::new(reconciler::Context::new(client.clone(), connector, config, usage, metrics));
+    Controller::new(Api::<M>::all(client), watcher::Config::default().any_semantic())
+        .with_config(controller::Config::default().concurrency(concurrency))
+        .shutdown_on_signal()
+        .run(reconciler::reconcile, reconciler::error_policy, ctx)
+        .for_each(|result| async move {
+            if let Err(err) = result {
+                tracing::debug!(kind = %M::kind(&()), error = %err, "reconcile failed");
+            }
+        })
+        .await;
+}
+
+/// Run the ProviderConfig controller of `kinds` until shutdown; usage changes re-count the
+/// ProviderConfig they name.
+pub async fn run_provider_config_controller(
+    client: Client,
+    kinds: ProviderConfigKinds,
+    config: &Config,
+) {
+    let configs: Api<DynamicObject> = Api::all_with(client.clone(), &kinds.provider_config);
+    let usages: Api<DynamicObject> = Api::all_with(client.clone(), &kinds.usage);
+    let provider_config = kinds.provider_config.clone();
+    let ctx =
+        Arc::new(provider_config::Context::new(client, kinds.clone(), &config.controller_name));
+    Controller::new_with(
+        configs,
+        watcher::Config::default().any_semantic(),
+        kinds.provider_config.clone(),
+    )
+    .watches_with(
+        usages,
+        kinds.usage.clone(),
+        watcher::Config::default().any_semantic(),
+        move |usage| {
+            provider_config::used_config(&usage)
+                .map(|name| ObjectRef::new_with(&name, provider_config.clone()))
+        },
+    )
+    .shutdown_on_signal()
+    .run(provider_config::reconcile, provider_config::error_policy, ctx)
+    .for_each(|result| async move {
+        if let Err(err) = result {
+            tracing::debug!(error = %err, "ProviderConfig reconcile failed");
+        }
+    })
+    .await;
+}
+
+/// All controllers of one provider: register each managed kind with its connector, then run.
+#[must_use = "a Runtime does nothing until `run` is awaited"]
+pub struct Runtime {
+    client: Client,
+    config: Config,
+    kinds: ProviderConfigKinds,
+    metrics: Arc<Metrics>,
+    controllers: Vec<BoxFuture<'static, ()>>,
+}
+
+impl std::fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runtime")
+            .field("kinds", &self.kinds)
+            .field("controllers", &self.controllers.len())
+            .finish()
+    }
+}
+
+impl Runtime {
+    /// A runtime for a provider whose ProviderConfig kinds are `kinds`.
+    pub fn new(
+        client: Client,
+        config: Config,
+        kinds: ProviderConfigKinds,
+        metrics: Arc<Metrics>,
+    ) -> Self {
+        Self { client, config, kinds, metrics, controllers: Vec::new() }
+    }
+
+    /// Reconcile managed kind `M` through `connector`.
+    pub fn manage<M, C>(mut self, connector: C) -> Self
+    where
+        M: Managed,
+        C: Connector<M>,
+    {
+        let run = run::<M, C>(
+            self.client.clone(),
+            connector,
+            self.config.clone(),
+            self.kinds.clone(),
+            self.metrics.clone(),
+        );
+        self.controllers.push(Box::pin(run));
+        self
+    }
+
+    /// Run every registered controller and the ProviderConfig controller until shutdown.
+    pub async fn run(self) {
+        let provider_configs =
+            run_provider_config_controller(self.client, self.kinds, &self.config);
+        futures::future::join(provider_configs, futures::future::join_all(self.controllers)).await;
+    }
+}

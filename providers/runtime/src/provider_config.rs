@@ -1,0 +1,158 @@
+//! The generic ProviderConfig reconciler: a ProviderConfig in use cannot be deleted.
+//!
+//! As crossplane-runtime's `providerconfig.Reconciler`: every ProviderConfig carries the
+//! `in-use.crossplane.io` finalizer and `status.users` (the number of usages naming it). When
+//! it is deleted the finalizer is dropped only once no usage is left; until then a `Terminating`
+//! condition and a Warning event say how many resources still use it.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use jiff::Timestamp;
+use kube::api::{Api, DynamicObject, ListParams, Patch, PatchParams};
+use kube::runtime::controller::Action;
+use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+use kube::{Client, Resource, ResourceExt};
+use serde_json::{Value, json};
+
+use crate::patch::{self, has_finalizer};
+use crate::reason;
+use crate::spec::ResourceStatus;
+use crate::usage::{PROVIDER_CONFIG_LABEL, ProviderConfigKinds};
+
+/// The finalizer that keeps a ProviderConfig while resources use it.
+pub const FINALIZER: &str = "in-use.crossplane.io";
+
+/// Condition type set on a ProviderConfig whose deletion is blocked.
+pub const TERMINATING: &str = "Terminating";
+
+/// How often ProviderConfigs are re-counted even without usage events (watches can miss some).
+const RESYNC: Duration = Duration::from_secs(300);
+
+/// Reading usages or writing the ProviderConfig failed; retried with backoff.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot {action} ProviderConfig {name:?}: {source}")]
+pub struct Error {
+    /// What failed, e.g. `count usages of`.
+    pub action: &'static str,
+    /// The ProviderConfig's name.
+    pub name: String,
+    /// The API error.
+    #[source]
+    pub source: kube::Error,
+}
+
+/// What the ProviderConfig reconciler needs.
+pub struct Context {
+    client: Client,
+    kinds: ProviderConfigKinds,
+    recorder: Recorder,
+    clock: fn() -> Timestamp,
+}
+
+impl std::fmt::Debug for Context {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Context").field("kinds", &self.kinds).finish_non_exhaustive()
+    }
+}
+
+impl Context {
+    /// A context for the ProviderConfig kind in `kinds`, reporting events as `controller`.
+    pub fn new(client: Client, kinds: ProviderConfigKinds, controller: &str) -> Self {
+        let reporter = Reporter { controller: controller.to_owned(), instance: None };
+        Self {
+            recorder: Recorder::new(client.clone(), reporter),
+            client,
+            kinds,
+            clock: Timestamp::now,
+        }
+    }
+
+    /// Use `clock` for condition transition times (tests pin it).
+    #[must_use]
+    pub fn with_clock(mut self, clock: fn() -> Timestamp) -> Self {
+        self.clock = clock;
+        self
+    }
+}
+
+/// Reconcile one ProviderConfig: count its usages, keep or release its finalizer.
+pub async fn reconcile(pc: Arc<DynamicObject>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let name = pc.name_any();
+    let fail = |action| {
+        let name = name.clone();
+        move |source| Error { action, name, source }
+    };
+    let configs: Api<DynamicObject> = Api::all_with(ctx.client.clone(), &ctx.kinds.provider_config);
+    let usages: Api<DynamicObject> = Api::all_with(ctx.client.clone(), &ctx.kinds.usage);
+    let selector = format!("{PROVIDER_CONFIG_LABEL}={name}");
+    let users = usages
+        .list_metadata(&ListParams::default().labels(&selector))
+        .await
+        .map_err(fail("count usages of"))?
+        .items
+        .len();
+
+    let deleting = pc.meta().deletion_timestamp.is_some();
+    if deleting && users == 0 {
+        if let Some(remove) = patch::remove_finalizer(pc.as_ref(), FINALIZER) {
+            patch::json(&configs, &name, remove).await.map_err(fail("remove finalizer from"))?;
+        }
+        return Ok(Action::await_change());
+    }
+    if !deleting && !has_finalizer(pc.as_ref(), FINALIZER) {
+        let add = patch::add_finalizer(pc.as_ref(), FINALIZER);
+        patch::json(&configs, &name, add).await.map_err(fail("add finalizer to"))?;
+    }
+
+    let read = pc.data.get("status").cloned().unwrap_or_default();
+    let mut status: ResourceStatus = serde_json::from_value(read.clone()).unwrap_or_default();
+    if deleting {
+        let message = format!(
+            "cannot delete ProviderConfig {name:?}: it is in use by {users} managed resources"
+        );
+        let in_use = crate::Condition {
+            type_: TERMINATING.to_owned(),
+            status: "True".to_owned(),
+            reason: reason::IN_USE.to_owned(),
+            message: message.clone(),
+            ..Default::default()
+        };
+        status.set_condition(in_use, pc.meta().generation, (ctx.clock)());
+        let event = Event {
+            type_: EventType::Warning,
+            reason: reason::IN_USE.into(),
+            note: Some(message),
+            action: "Delete".into(),
+            secondary: None,
+        };
+        if let Err(err) =
+            ctx.recorder.publish(&event, &pc.object_ref(&ctx.kinds.provider_config)).await
+        {
+            tracing::warn!(error = %err, name, "cannot publish event");
+        }
+    }
+    let mut desired = serde_json::to_value(&status).unwrap_or_else(|_| json!({}));
+    desired["users"] = json!(users);
+    if let Some(diff) = patch::merge_diff(&read, &desired) {
+        let body = Patch::Merge(json!({ "status": diff }));
+        configs
+            .patch_status(&name, &PatchParams::default(), &body)
+            .await
+            .map_err(fail("patch status of"))?;
+    }
+    Ok(Action::requeue(RESYNC))
+}
+
+/// Retry a failed ProviderConfig reconcile after a short wait.
+pub fn error_policy(_pc: Arc<DynamicObject>, err: &Error, _ctx: Arc<Context>) -> Action {
+    tracing::warn!(error = %err, "ProviderConfig reconcile failed");
+    Action::requeue(Duration::from_secs(5))
+}
+
+/// The ProviderConfig a usage object counts towards.
+pub(crate) fn used_config(usage: &DynamicObject) -> Option<String> {
+    usage.labels().get(PROVIDER_CONFIG_LABEL).cloned().or_else(|| {
+        usage.data.get("providerConfigRef")?.get("name").and_then(Value::as_str).map(str::to_owned)
+    })
+}

@@ -1,0 +1,194 @@
+//! When to look at a managed resource again: poll interval with jitter, and per-object
+//! exponential backoff after errors.
+//!
+//! kube-runtime's `error_policy` never sees successes (kube-rs/kube#1916), so the failure count
+//! lives here, keyed by object, and the reconciler resets it on every success.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use kube::Resource;
+use kube::runtime::controller::Action;
+use rand::Rng;
+
+use crate::annotations::POLL_INTERVAL;
+use crate::config::Config;
+
+/// A `crossplane.io/poll-interval` value is not a Go duration.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "annotation {POLL_INTERVAL}: {value:?} is not a duration such as \"30s\", \"5m\" or \"1h30m\""
+)]
+pub struct InvalidDuration {
+    /// The rejected value.
+    pub value: String,
+}
+
+/// Parse a Go duration (`300ms`, `30s`, `5m`, `1h30m`, `1.5h`; units ns, us, µs, ms, s, m, h).
+pub fn parse_go_duration(value: &str) -> Result<Duration, InvalidDuration> {
+    let invalid = || InvalidDuration { value: value.to_owned() };
+    let mut rest = value.trim();
+    if rest == "0" {
+        return Ok(Duration::ZERO);
+    }
+    if rest.is_empty() {
+        return Err(invalid());
+    }
+    let mut total = 0f64;
+    while !rest.is_empty() {
+        let number_len =
+            rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).ok_or_else(invalid)?;
+        let number: f64 = rest[..number_len].parse().map_err(|_| invalid())?;
+        rest = &rest[number_len..];
+        let unit_len = rest.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(rest.len());
+        let seconds = match &rest[..unit_len] {
+            "ns" => 1e-9,
+            "us" | "µs" => 1e-6,
+            "ms" => 1e-3,
+            "s" => 1.0,
+            "m" => 60.0,
+            "h" => 3600.0,
+            _ => return Err(invalid()),
+        };
+        rest = &rest[unit_len..];
+        total += number * seconds;
+    }
+    Duration::try_from_secs_f64(total).map_err(|_| invalid())
+}
+
+/// The poll interval for `obj`: its annotation (clamped to the minimum) or the global default.
+pub fn poll_interval<K: Resource>(obj: &K, config: &Config) -> Result<Duration, InvalidDuration> {
+    match obj.meta().annotations.as_ref().and_then(|a| a.get(POLL_INTERVAL)) {
+        Some(value) => Ok(parse_go_duration(value)?.max(config.min_poll_interval)),
+        None => Ok(config.poll_interval),
+    }
+}
+
+/// `interval` moved uniformly by up to ±`jitter` of itself.
+pub fn jittered(interval: Duration, jitter: f64) -> Duration {
+    if jitter <= 0.0 {
+        return interval;
+    }
+    let factor = rand::rng().random_range(1.0 - jitter..=1.0 + jitter);
+    interval.mul_f64(factor.max(0.0))
+}
+
+/// Consecutive failures per object; the delay doubles from `min` up to `max`.
+#[derive(Debug, Default)]
+pub struct Backoff {
+    failures: Mutex<HashMap<String, u32>>,
+}
+
+impl Backoff {
+    /// Record a failure of `key` and return how long to wait before retrying.
+    pub fn failed(&self, key: &str, config: &Config) -> Duration {
+        let mut failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+        let count = failures.entry(key.to_owned()).or_default();
+        let delay = config.min_backoff.saturating_mul(2u32.saturating_pow(*count));
+        *count = count.saturating_add(1);
+        delay.min(config.max_backoff)
+    }
+
+    /// Forget the failures of `key` after a successful reconcile.
+    pub fn succeeded(&self, key: &str) {
+        self.failures.lock().unwrap_or_else(|e| e.into_inner()).remove(key);
+    }
+}
+
+/// The engine's own writes come back through the watch as new versions of the object. Like
+/// Crossplane's `DesiredStateChanged` filter, a trigger carrying exactly the version the engine
+/// wrote last is no reason to call the cloud again before the pass's requeue is due; any other
+/// change (spec, annotations, deletion) carries a newer version and is reconciled at once.
+#[derive(Debug, Default)]
+pub struct Echoes {
+    /// Per object: the version its last pass wrote, and when it is next due (`None`: on change).
+    written: Mutex<HashMap<String, (String, Option<Instant>)>>,
+}
+
+impl Echoes {
+    /// A pass over `key` ended having written `version`, asking to run again after `requeue`.
+    pub fn wrote(&self, key: String, version: Option<String>, requeue: Option<Duration>) {
+        let mut written = self.written.lock().unwrap_or_else(|e| e.into_inner());
+        match version {
+            Some(version) => written.insert(key, (version, requeue.map(|d| Instant::now() + d))),
+            None => written.remove(&key),
+        };
+    }
+
+    /// If `version` of `key` is the echo of the engine's own last write, how to requeue instead
+    /// of reconciling.
+    pub fn echo(&self, key: &str, version: Option<&str>) -> Option<Action> {
+        let written = self.written.lock().unwrap_or_else(|e| e.into_inner());
+        let (ours, due) = written.get(key)?;
+        if version != Some(ours.as_str()) {
+            return None;
+        }
+        match due {
+            None => Some(Action::await_change()),
+            Some(due) => {
+                let left = due.saturating_duration_since(Instant::now());
+                (!left.is_zero()).then(|| Action::requeue(left))
+            }
+        }
+    }
+
+    /// Stop tracking `key` (its finalizer is gone).
+    pub fn forget(&self, key: &str) {
+        self.written.lock().unwrap_or_else(|e| e.into_inner()).remove(key);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn go_durations_parse_like_time_parse_duration() {
+        let secs = |s: &str| parse_go_duration(s).unwrap().as_secs_f64();
+        assert_eq!(secs("30s"), 30.0);
+        assert_eq!(secs("5m"), 300.0);
+        assert_eq!(secs("1h30m"), 5400.0);
+        assert_eq!(secs("1.5h"), 5400.0);
+        assert_eq!(secs("250ms"), 0.25);
+        assert_eq!(secs("0"), 0.0);
+        for bad in ["", "5", "5d", "m", "-1s", "1h 5m"] {
+            assert!(parse_go_duration(bad).is_err(), "{bad:?} should be rejected");
+        }
+    }
+
+    #[test]
+    fn backoff_doubles_to_the_cap_and_resets_on_success() {
+        let config = Config::default();
+        let backoff = Backoff::default();
+        let delays: Vec<u64> = (0..8).map(|_| backoff.failed("a", &config).as_secs()).collect();
+        assert_eq!(delays, [1, 2, 4, 8, 16, 32, 60, 60]);
+        assert_eq!(backoff.failed("b", &config).as_secs(), 1);
+        backoff.succeeded("a");
+        assert_eq!(backoff.failed("a", &config).as_secs(), 1);
+    }
+
+    #[test]
+    fn only_the_version_the_engine_wrote_is_an_echo() {
+        let echoes = Echoes::default();
+        echoes.wrote("a".into(), Some("5".into()), Some(Duration::from_secs(60)));
+        echoes.wrote("paused".into(), Some("9".into()), None);
+        echoes.wrote("due".into(), Some("3".into()), Some(Duration::ZERO));
+
+        assert!(echoes.echo("a", Some("5")).is_some());
+        assert_eq!(echoes.echo("a", Some("6")), None);
+        assert_eq!(echoes.echo("b", Some("5")), None);
+        assert_eq!(echoes.echo("paused", Some("9")), Some(Action::await_change()));
+        assert_eq!(echoes.echo("due", Some("3")), None);
+        echoes.forget("a");
+        assert_eq!(echoes.echo("a", Some("5")), None);
+    }
+
+    #[test]
+    fn jitter_stays_within_bounds() {
+        for _ in 0..100 {
+            let d = jittered(Duration::from_secs(100), 0.1).as_secs_f64();
+            assert!((90.0..=110.0).contains(&d), "{d}");
+        }
+    }
+}

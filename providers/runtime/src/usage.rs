@@ -1,0 +1,124 @@
+//! ProviderConfig usage tracking, so a ProviderConfig in use cannot be deleted.
+//!
+//! Before connecting, the engine makes sure a usage object exists for the managed resource
+//! (named after its UID, labelled with the ProviderConfig's name, controlled by the resource),
+//! exactly like crossplane-runtime's `ProviderConfigUsageTracker`. The ProviderConfig
+//! controller ([`crate::provider_config`]) counts them.
+
+use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, GroupVersionKind, PostParams};
+use kube::{Client, ResourceExt};
+use serde_json::json;
+
+use crate::Managed;
+
+/// Label on each usage naming the ProviderConfig it uses.
+pub const PROVIDER_CONFIG_LABEL: &str = "crossplane.io/provider-config";
+
+/// A provider's ProviderConfig kind and its usage kind, e.g. `aws.crossplane.io/v1beta1`
+/// `ProviderConfig` and `ProviderConfigUsage` (both cluster-scoped).
+#[derive(Clone, Debug)]
+pub struct ProviderConfigKinds {
+    /// The ProviderConfig kind.
+    pub provider_config: ApiResource,
+    /// The ProviderConfigUsage kind.
+    pub usage: ApiResource,
+}
+
+impl ProviderConfigKinds {
+    /// `ProviderConfig` and `ProviderConfigUsage` in `group`/`version`.
+    pub fn crossplane(group: &str, version: &str) -> Self {
+        let kind = |kind| ApiResource::from_gvk(&GroupVersionKind::gvk(group, version, kind));
+        Self { provider_config: kind("ProviderConfig"), usage: kind("ProviderConfigUsage") }
+    }
+}
+
+/// Usage tracking failed.
+#[derive(Debug, thiserror::Error)]
+pub enum UsageError {
+    /// The ProviderConfig named by the resource does not exist.
+    #[error("cannot get {kind} {name:?}: not found")]
+    MissingProviderConfig {
+        /// The ProviderConfig kind.
+        kind: String,
+        /// The name the resource asked for.
+        name: String,
+    },
+    /// Reading or writing the ProviderConfig or usage failed.
+    #[error("cannot track {kind} usage: {source}")]
+    Api {
+        /// The ProviderConfig kind.
+        kind: String,
+        /// The API error.
+        #[source]
+        source: kube::Error,
+    },
+}
+
+/// Ensure `mr`'s ProviderConfig exists and a usage records that `mr` uses it. Writes only when
+/// the usage is missing or names another ProviderConfig.
+///
+/// # Panics
+/// If `mr` has no `metadata.uid` (it was not read from the API server).
+pub async fn track<M: Managed>(
+    client: &Client,
+    kinds: &ProviderConfigKinds,
+    mr: &M,
+) -> Result<(), UsageError> {
+    let kind = kinds.provider_config.kind.clone();
+    let api_error = |source| UsageError::Api { kind: kind.clone(), source };
+    let pc_name = mr.resource_spec().provider_config_name();
+    let configs: Api<DynamicObject> = Api::all_with(client.clone(), &kinds.provider_config);
+    if configs.get_opt(pc_name).await.map_err(api_error)?.is_none() {
+        return Err(UsageError::MissingProviderConfig {
+            kind: kind.clone(),
+            name: pc_name.to_owned(),
+        });
+    }
+
+    let usages: Api<DynamicObject> = Api::all_with(client.clone(), &kinds.usage);
+    let name = mr.uid().expect("a managed resource read from the API has a uid");
+    let owner = crate::managed::controller_reference(mr);
+    let desired = json!({
+        "providerConfigRef": { "name": pc_name },
+        "resourceRef": { "apiVersion": M::api_version(&()), "kind": M::kind(&()), "name": mr.name_any() },
+    });
+    match usages.get_opt(&name).await.map_err(api_error)? {
+        None => {
+            let mut usage = DynamicObject::new(&name, &kinds.usage).data(desired);
+            usage.metadata.labels =
+                Some([(PROVIDER_CONFIG_LABEL.to_owned(), pc_name.to_owned())].into());
+            usage.metadata.owner_references = Some(vec![owner]);
+            usages.create(&PostParams::default(), &usage).await.map_err(api_error)?;
+        }
+        Some(usage)
+            if usage.labels().get(PROVIDER_CONFIG_LABEL).map(String::as_str) != Some(pc_name)
+                || ["providerConfigRef", "resourceRef"]
+                    .iter()
+                    .any(|f| usage.data.get(f) != desired.get(f)) =>
+        {
+            let mut patch = desired;
+            patch["metadata"] = json!({ "labels": { PROVIDER_CONFIG_LABEL: pc_name } });
+            crate::patch::merge(&usages, &name, &patch).await.map_err(api_error)?;
+        }
+        Some(_) => {}
+    }
+    Ok(())
+}
+
+/// Delete `mr`'s usage so its ProviderConfig may be deleted; a missing usage is fine.
+///
+/// The usage's owner reference lets the garbage collector do this too, but not every API
+/// server runs one, and releasing promptly unblocks ProviderConfig deletion at once.
+pub async fn release<M: Managed>(
+    client: &Client,
+    kinds: &ProviderConfigKinds,
+    mr: &M,
+) -> Result<(), UsageError> {
+    let usages: Api<DynamicObject> = Api::all_with(client.clone(), &kinds.usage);
+    let Some(name) = mr.uid() else { return Ok(()) };
+    match usages.delete(&name, &DeleteParams::default()).await {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(status)) if status.code == 404 => Ok(()),
+        Err(source) => Err(UsageError::Api { kind: kinds.provider_config.kind.clone(), source }),
+    }
+}
