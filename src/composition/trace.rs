@@ -182,3 +182,114 @@ fn flatten<'a>(
         flatten(child, child_indent.clone(), Some(i + 1 == node.children.len()), rows);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn claim() -> Value {
+        json!({
+            "apiVersion": "database.crosstie.io/v1alpha1",
+            "kind": "PostgreSQLInstance",
+            "metadata": {"name": "orders-db", "namespace": "team-a"},
+            "spec": {
+                "resourceRef": {"apiVersion": "database.crosstie.io/v1alpha1", "kind": "XPostgreSQLInstance", "name": "orders-db-x7k2p"},
+                "writeConnectionSecretToRef": {"name": "orders-db-connection"},
+            },
+            "status": {"conditions": [
+                {"type": "Synced", "status": "True", "reason": "ReconcileSuccess"},
+                {"type": "Ready", "status": "False", "reason": "Creating", "message": "Unready resources: rdsinstance"},
+            ]},
+        })
+    }
+
+    fn composite() -> Value {
+        json!({
+            "apiVersion": "database.crosstie.io/v1alpha1",
+            "kind": "XPostgreSQLInstance",
+            "metadata": {"name": "orders-db-x7k2p"},
+            "spec": {
+                "resourceRefs": [
+                    {"apiVersion": "database.aws.crossplane.io/v1beta1", "kind": "DBSubnetGroup", "name": "orders-db-x7k2p-subnets"},
+                    {"apiVersion": "database.aws.crossplane.io/v1beta1", "kind": "RDSInstance", "name": "orders-db-x7k2p-7d0f1"},
+                ],
+                "writeConnectionSecretToRef": {"name": "3b9d7c52", "namespace": "crossplane-system"},
+            },
+            "status": {"conditions": [
+                {"type": "Synced", "status": "True", "reason": "ReconcileSuccess"},
+                {"type": "Ready", "status": "False", "reason": "Creating", "message": "Unready resources: rdsinstance"},
+            ]},
+        })
+    }
+
+    fn subnet_group() -> Value {
+        json!({
+            "apiVersion": "database.aws.crossplane.io/v1beta1",
+            "kind": "DBSubnetGroup",
+            "metadata": {"name": "orders-db-x7k2p-subnets"},
+            "status": {"conditions": [
+                {"type": "Synced", "status": "True", "reason": "ReconcileSuccess"},
+                {"type": "Ready", "status": "True", "reason": "Available"},
+            ]},
+        })
+    }
+
+    fn secret(name: &str, namespace: &str) -> Value {
+        json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name, "namespace": namespace}})
+    }
+
+    #[test]
+    fn a_claim_traces_to_its_composite_resources_and_secrets() {
+        let rds = json!({
+            "apiVersion": "database.aws.crossplane.io/v1beta1",
+            "kind": "RDSInstance",
+            "metadata": {"name": "orders-db-x7k2p-7d0f1"},
+            "spec": {"writeConnectionSecretToRef": {"name": "3b9d7c52-postgresql", "namespace": "crossplane-system"}},
+            "status": {"conditions": [
+                {"type": "Synced", "status": "False", "reason": "ReconcileError", "message": "create failed: InvalidSubnetID.NotFound"},
+                {"type": "Ready", "status": "False", "reason": "Creating"},
+            ]},
+        });
+        let objects = [
+            composite(),
+            subnet_group(),
+            rds,
+            secret("orders-db-connection", "team-a"),
+            secret("3b9d7c52", "crossplane-system"),
+        ];
+        let tree = tree(&claim(), &objects);
+        let want = "\
+NAME                                                     SYNCED  READY  STATUS
+PostgreSQLInstance/orders-db (team-a)                    True    False  Creating: Unready resources: rdsinstance
+├─ XPostgreSQLInstance/orders-db-x7k2p                   True    False  Creating: Unready resources: rdsinstance
+│  ├─ DBSubnetGroup/orders-db-x7k2p-subnets              True    True   Available
+│  ├─ RDSInstance/orders-db-x7k2p-7d0f1                  False   False  ReconcileError: create failed: InvalidSubnetID.NotFound
+│  │  └─ Secret/3b9d7c52-postgresql (crossplane-system)  -       -      NotFound
+│  └─ Secret/3b9d7c52 (crossplane-system)                -       -
+└─ Secret/orders-db-connection (team-a)                  -       -
+";
+        assert_eq!(table(&tree), want);
+    }
+
+    #[test]
+    fn children_of_a_claim_are_its_composite_and_its_secret_in_its_namespace() {
+        assert_eq!(
+            children(&claim()),
+            [
+                ObjectRef {
+                    api_version: "database.crosstie.io/v1alpha1".into(),
+                    kind: "XPostgreSQLInstance".into(),
+                    name: "orders-db-x7k2p".into(),
+                    namespace: None,
+                },
+                ObjectRef {
+                    api_version: "v1".into(),
+                    kind: "Secret".into(),
+                    name: "orders-db-connection".into(),
+                    namespace: Some("team-a".into()),
+                },
+            ]
+        );
+    }
+}

@@ -333,3 +333,163 @@ fn strip_nulls(value: Value) -> Value {
         other => other,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn shipped() -> CompositeResourceDefinition {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/compositions/xrd-postgresqlinstance.yaml");
+        serde_saphyr::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    }
+
+    fn json_of(crd: &CustomResourceDefinition) -> Value {
+        serde_json::to_value(crd).unwrap()
+    }
+
+    fn column_names(crd: &Value) -> Vec<String> {
+        crd["spec"]["versions"][0]["additionalPrinterColumns"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["name"].as_str().unwrap().to_owned())
+            .collect()
+    }
+
+    #[test]
+    fn the_shipped_xrd_yields_a_cluster_scoped_composite_crd_with_crossplane_fields() {
+        let crds = crds_for(&shipped()).unwrap();
+        let crd = json_of(&crds.composite);
+        assert_eq!(crd["metadata"]["name"], "xpostgresqlinstances.database.crosstie.io");
+        assert_eq!(crd["spec"]["scope"], "Cluster");
+        assert_eq!(crd["spec"]["names"]["categories"], json!(["composite"]));
+        assert_eq!(crd["spec"]["names"]["listKind"], "XPostgreSQLInstanceList");
+        assert_eq!(
+            column_names(&crd),
+            ["SIZE", "STORAGE", "ENDPOINT", "SYNCED", "READY", "COMPOSITION", "AGE"]
+        );
+        let version = &crd["spec"]["versions"][0];
+        assert_eq!(version["storage"], true);
+        assert_eq!(version["subresources"], json!({"status": {}}));
+        let schema = &version["schema"]["openAPIV3Schema"]["properties"];
+        let spec = schema["spec"]["properties"].as_object().unwrap();
+        for field in [
+            "parameters",
+            "compositionRef",
+            "compositionSelector",
+            "compositionRevisionRef",
+            "claimRef",
+            "resourceRefs",
+            "writeConnectionSecretToRef",
+        ] {
+            assert!(spec.contains_key(field), "composite spec lacks {field}");
+        }
+        assert_eq!(spec["writeConnectionSecretToRef"]["required"], json!(["name", "namespace"]));
+        assert_eq!(
+            spec["parameters"]["properties"]["size"]["enum"],
+            json!(["small", "medium", "large"])
+        );
+        let status = &schema["status"]["properties"];
+        assert_eq!(status["conditions"]["type"], "array");
+        assert_eq!(
+            status["connectionDetails"]["properties"]["lastPublishedTime"]["format"],
+            "date-time"
+        );
+        assert_eq!(status["endpoint"]["type"], "string", "the XRD's own status fields are kept");
+        assert_eq!(crds.composite_kind.api_version(), "database.crosstie.io/v1alpha1");
+    }
+
+    #[test]
+    fn the_shipped_xrd_yields_a_namespaced_claim_crd_with_claim_fields() {
+        let crds = crds_for(&shipped()).unwrap();
+        let crd = json_of(crds.claim.as_ref().unwrap());
+        assert_eq!(crd["metadata"]["name"], "postgresqlinstances.database.crosstie.io");
+        assert_eq!(crd["spec"]["scope"], "Namespaced");
+        assert_eq!(crd["spec"]["names"]["kind"], "PostgreSQLInstance");
+        assert_eq!(crd["spec"]["names"]["categories"], json!(["claim"]));
+        assert_eq!(
+            column_names(&crd),
+            ["SIZE", "STORAGE", "ENDPOINT", "SYNCED", "READY", "CONNECTION-SECRET", "AGE"]
+        );
+        let spec = &crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]["properties"];
+        assert_eq!(spec["writeConnectionSecretToRef"]["required"], json!(["name"]));
+        assert!(spec["resourceRef"].is_object());
+        assert!(spec["claimRef"].is_null(), "claims have no claimRef");
+        assert!(spec["resourceRefs"].is_null(), "claims have no resourceRefs");
+        assert_eq!(crds.claim_kind.unwrap().kind, "PostgreSQLInstance");
+    }
+
+    #[test]
+    fn an_xrd_without_claim_names_serves_only_the_composite() {
+        let mut xrd = shipped();
+        xrd.spec.claim_names = None;
+        let crds = crds_for(&xrd).unwrap();
+        assert!(crds.claim.is_none() && crds.claim_kind.is_none());
+    }
+
+    #[test]
+    fn invalid_xrds_are_rejected_with_the_field_and_reason() {
+        type Edit = fn(&mut CompositeResourceDefinition);
+        let cases: [(&str, Edit, &str); 8] = [
+            (
+                "no versions",
+                |x| x.spec.versions.clear(),
+                "spec.versions: at least one version is required",
+            ),
+            (
+                "two referenceable versions",
+                |x| {
+                    let mut v = x.spec.versions[0].clone();
+                    v.name = "v1beta1".into();
+                    x.spec.versions.push(v);
+                },
+                "spec.versions: exactly one version must be referenceable, found 2",
+            ),
+            (
+                "no referenceable version",
+                |x| x.spec.versions[0].referenceable = false,
+                "spec.versions: exactly one version must be referenceable, found 0",
+            ),
+            (
+                "claim kind equals composite kind",
+                |x| x.spec.claim_names.as_mut().unwrap().kind = "XPostgreSQLInstance".into(),
+                "spec.claimNames.kind: must differ from spec.names.kind (\"XPostgreSQLInstance\")",
+            ),
+            (
+                "name not matching plural and group",
+                |x| x.metadata.name = Some("postgres.database.crosstie.io".into()),
+                "metadata.name: must be <spec.names.plural>.<spec.group> \
+                 (\"xpostgresqlinstances.database.crosstie.io\"), got \"postgres.database.crosstie.io\"",
+            ),
+            (
+                "claims on a Cluster-scoped XRD",
+                |x| x.spec.scope = Some("Cluster".into()),
+                "spec.claimNames: claims need scope LegacyCluster, not Cluster",
+            ),
+            (
+                "group without a dot",
+                |x| x.spec.group = "database".into(),
+                "spec.group: \"database\" must be a DNS subdomain with a dot, e.g. example.org",
+            ),
+            (
+                "schema that is not an object",
+                |x| {
+                    x.spec.versions[0].schema.as_mut().unwrap().open_api_v3_schema =
+                        Some(json!({"type": "string"}))
+                },
+                "spec.versions[].schema.openAPIV3Schema: version \"v1alpha1\": type must be object, got \"string\"",
+            ),
+        ];
+        for (reason, edit, want) in cases {
+            let mut xrd = shipped();
+            edit(&mut xrd);
+            let err = crds_for(&xrd).unwrap_err();
+            assert_eq!(
+                err.to_string(),
+                format!("invalid CompositeResourceDefinition: {want}"),
+                "{reason}"
+            );
+        }
+    }
+}
