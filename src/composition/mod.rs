@@ -4,7 +4,9 @@
 //! composed resources, [`trace`] builds the claim → composite → resources tree — and the
 //! controllers in [`controller`] are thin IO around it.
 
+pub mod claim;
 pub mod command;
+pub mod composite;
 pub mod fieldpath;
 pub mod format;
 pub mod patch;
