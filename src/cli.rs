@@ -1,5 +1,7 @@
 //! Command-line interface definitions.
 
+use std::path::PathBuf;
+
 use clap::{Parser, Subcommand};
 
 /// Crosstie: cloud infrastructure the Crossplane way, Git sync the Flux way, in one binary.
@@ -19,4 +21,22 @@ pub struct Cli {
 pub enum Command {
     /// Print every CustomResourceDefinition Crosstie serves, as multi-document YAML.
     Crds,
+    /// Print the resources a composite would produce with a Composition, offline.
+    Render {
+        /// The composite resource (XR) YAML.
+        xr: PathBuf,
+        /// The Composition YAML.
+        composition: PathBuf,
+        /// Directory of observed composed resources (YAML), as a controller would see them.
+        #[arg(long)]
+        observed: Option<PathBuf>,
+    },
+    /// Print a claim or composite and everything it composed, with Synced/Ready status.
+    Trace {
+        /// `KIND/NAME`, e.g. `PostgreSQLInstance/my-db`.
+        target: String,
+        /// Namespace of a namespaced object (claims).
+        #[arg(short, long)]
+        namespace: Option<String>,
+    },
 }

@@ -3,5 +3,6 @@
 //! `main.rs` only wires; everything testable lives here.
 
 pub mod cli;
+pub mod composition;
 pub mod crds;
 pub mod telemetry;

@@ -1,0 +1,136 @@
+//! Composite decisions (pure): what to record on the composite and which composed resources to
+//! delete after a render.
+
+use serde_json::{Value, json};
+
+use super::render::{Observed, Rendered};
+use super::types::Composition;
+
+/// `{apiVersion, kind, name}` of an object, as `spec.resourceRefs` holds it.
+pub fn reference(object: &Value) -> Value {
+    json!({
+        "apiVersion": object["apiVersion"],
+        "kind": object["kind"],
+        "name": object["metadata"]["name"],
+    })
+}
+
+/// `spec.resourceRefs` after a render: every rendered resource, plus observed ones whose render
+/// failed (they are kept, not orphaned), in Composition order.
+pub fn resource_refs(rendered: &Rendered, observed: &Observed) -> Vec<Value> {
+    rendered
+        .resources
+        .iter()
+        .filter_map(|r| match &r.desired {
+            Ok(desired) => Some(reference(desired)),
+            Err(_) => observed.resources.get(&r.name).map(reference),
+        })
+        .collect()
+}
+
+/// Observed composed resources the Composition no longer renders: to be deleted.
+pub fn stale<'a>(rendered: &Rendered, observed: &'a Observed) -> Vec<&'a Value> {
+    observed
+        .resources
+        .iter()
+        .filter(|(name, _)| !rendered.resources.iter().any(|r| &r.name == *name))
+        .map(|(_, object)| object)
+        .collect()
+}
+
+/// Fields the controller fills in on a composite before rendering, as a merge patch: the
+/// selected Composition and, when the Composition publishes connection Secrets, where the
+/// composite's Secret goes (named by the composite's UID, like Crossplane).
+pub fn defaults(xr: &Value, composition: &Composition) -> Option<Value> {
+    let mut spec = serde_json::Map::new();
+    if xr["spec"]["compositionRef"]["name"].as_str().is_none() {
+        spec.insert("compositionRef".into(), json!({"name": composition.metadata.name}));
+    }
+    let namespace = composition.spec.write_connection_secrets_to_namespace.as_deref();
+    if let (Some(namespace), Some(uid), true) = (
+        namespace,
+        xr["metadata"]["uid"].as_str(),
+        xr["spec"]["writeConnectionSecretToRef"].is_null(),
+    ) {
+        spec.insert(
+            "writeConnectionSecretToRef".into(),
+            json!({"name": uid, "namespace": namespace}),
+        );
+    }
+    (!spec.is_empty()).then(|| json!({"spec": spec}))
+}
+
+/// A merge patch for what `ToCompositeFieldPath` patches changed outside `status`, if anything.
+pub fn spec_patch(before: &Value, after: &Value) -> Option<Value> {
+    let mut patch = serde_json::Map::new();
+    for section in ["spec", "metadata"] {
+        if before[section] != after[section] {
+            patch.insert(section.into(), after[section].clone());
+        }
+    }
+    (!patch.is_empty()).then_some(Value::Object(patch))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::composition::render::ComposedResource;
+
+    fn resource(name: &str, desired: Result<Value, String>) -> ComposedResource {
+        ComposedResource { name: name.into(), desired, ready: false }
+    }
+
+    fn object(kind: &str, name: &str, resource: &str) -> Value {
+        json!({
+            "apiVersion": "x/v1", "kind": kind,
+            "metadata": {"name": name, "annotations": {"crossplane.io/composition-resource-name": resource}},
+        })
+    }
+
+    #[test]
+    fn a_failed_resource_keeps_its_reference_and_is_not_deleted() {
+        let observed = Observed::from_objects([
+            object("A", "xr-a", "a"),
+            object("B", "xr-b", "b"),
+            object("C", "xr-c", "removed"),
+        ]);
+        let rendered = Rendered {
+            composite: json!({}),
+            resources: vec![
+                resource("a", Ok(object("A", "xr-a", "a"))),
+                resource("b", Err("boom".into())),
+            ],
+            connection_details: Default::default(),
+        };
+        assert_eq!(
+            resource_refs(&rendered, &observed),
+            [
+                json!({"apiVersion": "x/v1", "kind": "A", "name": "xr-a"}),
+                json!({"apiVersion": "x/v1", "kind": "B", "name": "xr-b"})
+            ]
+        );
+        let stale = stale(&rendered, &observed);
+        assert_eq!(stale.len(), 1);
+        assert_eq!(stale[0]["metadata"]["name"], "xr-c");
+    }
+
+    #[test]
+    fn defaults_record_the_composition_and_a_secret_named_by_uid() {
+        let composition: Composition = serde_json::from_value(json!({
+            "apiVersion": "apiextensions.crossplane.io/v1", "kind": "Composition",
+            "metadata": {"name": "aws"},
+            "spec": {"compositeTypeRef": {"apiVersion": "x/v1", "kind": "X"}, "writeConnectionSecretsToNamespace": "crossplane-system"},
+        }))
+        .unwrap();
+        let xr = json!({"metadata": {"uid": "u-1"}, "spec": {}});
+        assert_eq!(
+            defaults(&xr, &composition),
+            Some(json!({"spec": {
+                "compositionRef": {"name": "aws"},
+                "writeConnectionSecretToRef": {"name": "u-1", "namespace": "crossplane-system"},
+            }}))
+        );
+        let done = json!({"metadata": {"uid": "u-1"}, "spec": {"compositionRef": {"name": "aws"}, "writeConnectionSecretToRef": {"name": "mine", "namespace": "ns"}}});
+        assert_eq!(defaults(&done, &composition), None);
+    }
+}
