@@ -5,3 +5,4 @@
 pub mod cli;
 pub mod crds;
 pub mod telemetry;
+pub mod gitops;
