@@ -9,6 +9,7 @@
 //! - [`receiver`]: the webhook router.
 
 pub mod api;
+pub mod build;
 pub mod source;
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
