@@ -10,6 +10,7 @@
 
 pub mod api;
 pub mod build;
+pub mod receiver;
 pub mod source;
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
