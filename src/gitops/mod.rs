@@ -10,6 +10,8 @@
 
 pub mod api;
 pub mod build;
+pub mod drift;
+pub mod health;
 pub mod receiver;
 pub mod source;
 
