@@ -9,6 +9,7 @@ use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomRe
 pub fn all() -> Vec<CustomResourceDefinition> {
     let mut crds = crosstie_provider_aws::crds();
     crds.extend(crate::composition::crds());
+    crds.extend(crate::gitops::crds());
     crds.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
     crds
 }

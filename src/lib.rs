@@ -6,3 +6,4 @@ pub mod cli;
 pub mod composition;
 pub mod crds;
 pub mod telemetry;
+pub mod gitops;

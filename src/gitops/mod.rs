@@ -1,0 +1,24 @@
+//! The Flux-compatible Git loop: GitRepository sources, Kustomization builds and applies, and
+//! Receiver webhooks, with Flux's API groups, field names, annotations and condition reasons.
+//!
+//! - [`api`]: the CRD types;
+//! - [`source`]: Git caches, ref selection and artifacts (git2);
+//! - [`build`]: artifact directory → objects (pure where possible);
+//! - [`apply`]: staged server-side apply, drift, prune and health (thin Kubernetes IO);
+//! - [`controller`]: the reconcilers and [`controller::run`];
+//! - [`receiver`]: the webhook router.
+
+pub mod api;
+pub mod build;
+pub mod drift;
+pub mod health;
+pub mod receiver;
+pub mod source;
+
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::CustomResourceExt;
+
+/// The CRDs of the Git loop: GitRepository, Kustomization, Receiver.
+pub fn crds() -> Vec<CustomResourceDefinition> {
+    vec![api::GitRepository::crd(), api::Kustomization::crd(), api::Receiver::crd()]
+}

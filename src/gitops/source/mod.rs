@@ -1,0 +1,280 @@
+//! The Git source: a persistent bare cache per GitRepository, ref selection with Flux's
+//! precedence, incremental fetches and artifacts written as directory trees.
+//!
+//! A poll is a pipeline of small steps ([`GitStorage::reconcile`]):
+//! 1. `check_remote`: one `ls-remote` (skipped for a pinned commit);
+//! 2. `select`: the ref and commit the spec asks for ([`refs::select`]);
+//! 3. `unchanged?`: same revision and ignore rules as the stored artifact ⇒ stop here;
+//! 4. `fetch`: only when the commit is not in the cache yet;
+//! 5. `export`: write the artifact tree ([`artifact::export`]) and drop older artifacts.
+
+pub mod artifact;
+pub mod auth;
+pub mod ignore;
+pub mod refs;
+pub mod remote;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use git2::{Oid, Repository};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+
+pub use auth::Auth;
+use refs::{Selected, Wanted};
+
+use crate::gitops::api::conditions::reason;
+use crate::gitops::api::{Artifact, GitRepositoryRef};
+
+/// Default `spec.timeout` for Git operations.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Why a source reconcile failed.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Credentials missing, malformed or rejected.
+    #[error("authentication failed: {0}")]
+    Auth(String),
+    /// A transport or repository error from libgit2.
+    #[error("git operation failed: {0}")]
+    Git(String),
+    /// The operation exceeded `spec.timeout`.
+    #[error("git operation timed out (spec.timeout)")]
+    Timeout,
+    /// The requested ref or commit does not exist on the remote.
+    #[error("reference not found: {0}")]
+    RefNotFound(String),
+    /// The spec cannot work as written.
+    #[error("{0}")]
+    InvalidSpec(String),
+    /// Writing the cache or artifact failed.
+    #[error("storage operation failed: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+impl From<git2::Error> for Error {
+    fn from(e: git2::Error) -> Self {
+        Error::Git(e.message().to_owned())
+    }
+}
+
+impl Error {
+    /// The `FetchFailed` condition reason Flux uses for this error.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Error::Auth(_) => reason::AUTHENTICATION_FAILED,
+            Error::InvalidSpec(_) => reason::INVALID_SPEC,
+            _ => reason::GIT_OPERATION_FAILED,
+        }
+    }
+
+    /// Whether retrying cannot help until the spec changes (Flux's `Stalled`).
+    pub fn is_stalling(&self) -> bool {
+        matches!(self, Error::InvalidSpec(_))
+    }
+}
+
+/// Everything one source reconcile needs, resolved from the GitRepository and its Secret.
+#[derive(Clone, Debug)]
+pub struct SourceRequest {
+    /// GitRepository namespace.
+    pub namespace: String,
+    /// GitRepository name.
+    pub name: String,
+    /// `spec.url`.
+    pub url: String,
+    /// `spec.ref`.
+    pub reference: Option<GitRepositoryRef>,
+    /// Credentials from `spec.secretRef`.
+    pub auth: Auth,
+    /// `spec.timeout`.
+    pub timeout: Duration,
+    /// `spec.ignore`.
+    pub ignore: Option<String>,
+    /// `status.artifact` from the last success.
+    pub last_artifact: Option<Artifact>,
+    /// `status.observedIgnore` from the last success.
+    pub last_ignore: Option<String>,
+}
+
+/// The result of a source reconcile.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Outcome {
+    /// The remote head and content settings match the stored artifact: nothing was fetched.
+    Unchanged,
+    /// A new artifact was written.
+    NewArtifact(Artifact),
+}
+
+/// The on-disk home of Git caches (`git/<ns>/<name>.git`) and artifacts
+/// (`gitrepository/<ns>/<name>/<sha>/`) under the controller's data dir.
+#[derive(Clone, Debug)]
+pub struct GitStorage {
+    root: PathBuf,
+}
+
+impl GitStorage {
+    /// Storage rooted at `data_dir`.
+    pub fn new(data_dir: impl Into<PathBuf>) -> Self {
+        GitStorage { root: data_dir.into() }
+    }
+
+    /// The absolute directory of an artifact (from its `path`).
+    pub fn artifact_dir(&self, artifact: &Artifact) -> PathBuf {
+        self.root.join(&artifact.path)
+    }
+
+    /// Run the pipeline on a blocking thread, bounded by `timeout`.
+    pub async fn reconcile_async(&self, request: SourceRequest) -> Result<Outcome, Error> {
+        let storage = self.clone();
+        let timeout = request.timeout;
+        let task = tokio::task::spawn_blocking(move || storage.reconcile(&request));
+        match tokio::time::timeout(timeout, task).await {
+            Ok(joined) => joined.map_err(|e| Error::Git(format!("git task failed: {e}")))?,
+            Err(_) => Err(Error::Timeout),
+        }
+    }
+
+    /// Check the remote, and fetch and export only if the wanted revision is new. Blocking.
+    pub fn reconcile(&self, request: &SourceRequest) -> Result<Outcome, Error> {
+        let deadline = Instant::now() + request.timeout;
+        let wanted = Wanted::from_spec(request.reference.as_ref())?;
+        let repo = self.open_cache(&request.namespace, &request.name)?;
+
+        let heads = match wanted {
+            Wanted::Commit { branch: None, .. } => None,
+            _ => Some(remote::list(&repo, &request.url, &request.auth, deadline)?),
+        };
+        let selected = refs::select(&wanted, heads.as_deref())?;
+        let revision = selected.revision();
+
+        let artifact_path =
+            format!("gitrepository/{}/{}/{}", request.namespace, request.name, selected.commit);
+        let last = request.last_artifact.as_ref();
+        if last.is_some_and(|a| a.revision == revision && a.path == artifact_path)
+            && request.last_ignore == request.ignore
+            && self.root.join(&artifact_path).is_dir()
+        {
+            return Ok(Outcome::Unchanged);
+        }
+
+        let commit = self.ensure_commit(&repo, request, &wanted, &selected, deadline)?;
+        if let (Wanted::Commit { branch: Some(branch), .. }, Some(name)) =
+            (&wanted, &selected.ref_name)
+        {
+            let tip = self.ensure_ref_tip(&repo, request, name, heads.as_deref(), deadline)?;
+            if tip != commit && !repo.graph_descendant_of(tip, commit)? {
+                return Err(Error::RefNotFound(format!(
+                    "commit {commit} is not on branch {branch:?}"
+                )));
+            }
+        }
+
+        let written = self.write_artifact(&repo, commit, request, &artifact_path)?;
+        Ok(Outcome::NewArtifact(Artifact {
+            url: format!("file://{}", self.root.join(&artifact_path).display()),
+            path: artifact_path,
+            revision,
+            digest: Some(written.digest),
+            last_update_time: Time(jiff::Timestamp::now()),
+            size: Some(written.size as i64),
+        }))
+    }
+
+    fn open_cache(&self, namespace: &str, name: &str) -> Result<Repository, Error> {
+        let dir = self.root.join("git").join(namespace).join(format!("{name}.git"));
+        match Repository::open_bare(&dir) {
+            Ok(repo) => Ok(repo),
+            Err(_) => {
+                fs::create_dir_all(&dir)?;
+                Ok(Repository::init_bare(&dir)?)
+            }
+        }
+    }
+
+    /// Fetch only when the commit is missing from the cache: a force-push back to a known commit
+    /// or a second ref at the same commit costs nothing.
+    fn ensure_commit(
+        &self,
+        repo: &Repository,
+        request: &SourceRequest,
+        wanted: &Wanted,
+        selected: &Selected,
+        deadline: Instant,
+    ) -> Result<Oid, Error> {
+        let oid = Oid::from_str(&selected.commit)?;
+        if repo.find_commit(oid).is_err() {
+            remote::fetch(
+                repo,
+                &request.url,
+                &request.auth,
+                &wanted.fetch_refspecs(selected),
+                deadline,
+            )?;
+        }
+        repo.find_commit(oid).map(|c| c.id()).map_err(|_| {
+            Error::RefNotFound(format!("commit {} not found on the remote", selected.commit))
+        })
+    }
+
+    fn ensure_ref_tip(
+        &self,
+        repo: &Repository,
+        request: &SourceRequest,
+        name: &str,
+        heads: Option<&[refs::RemoteRef]>,
+        deadline: Instant,
+    ) -> Result<Oid, Error> {
+        let tip = heads
+            .and_then(|h| h.iter().find(|r| r.name == name))
+            .ok_or_else(|| Error::RefNotFound(name.to_owned()))?;
+        let oid = Oid::from_str(&tip.commit)?;
+        if repo.find_commit(oid).is_err() {
+            remote::fetch(
+                repo,
+                &request.url,
+                &request.auth,
+                &[format!("+{name}:{name}")],
+                deadline,
+            )?;
+        }
+        Ok(oid)
+    }
+
+    /// Export into a temporary directory and rename it into place, so readers never see a
+    /// half-written artifact; then remove older artifacts except the previous one, which a
+    /// Kustomization may still be reading.
+    fn write_artifact(
+        &self,
+        repo: &Repository,
+        commit: Oid,
+        request: &SourceRequest,
+        artifact_path: &str,
+    ) -> Result<artifact::Written, Error> {
+        let dest = self.root.join(artifact_path);
+        let parent = dest.parent().expect("artifact path has a parent");
+        fs::create_dir_all(parent)?;
+        let staging = parent.join(format!(".tmp-{commit}"));
+        remove_dir_if_exists(&staging)?;
+        let written = artifact::export(repo, commit, request.ignore.as_deref(), &staging)?;
+        remove_dir_if_exists(&dest)?;
+        fs::rename(&staging, &dest)?;
+
+        let keep_previous = request.last_artifact.as_ref().map(|a| self.root.join(&a.path));
+        for entry in fs::read_dir(parent)? {
+            let path = entry?.path();
+            if path != dest && Some(&path) != keep_previous.as_ref() {
+                remove_dir_if_exists(&path)?;
+            }
+        }
+        Ok(written)
+    }
+}
+
+fn remove_dir_if_exists(path: &Path) -> std::io::Result<()> {
+    match fs::remove_dir_all(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+        _ => Ok(()),
+    }
+}

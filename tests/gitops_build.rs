@@ -1,0 +1,176 @@
+//! Building Kustomizations from artifact directories: plain YAML trees, kustomization folders
+//! (real kubectl kustomize), broken YAML, substitution, target namespaces and labels.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use crosstie::gitops::build::{BuildRequest, Error, build};
+use serde_json::json;
+
+fn write(root: &Path, files: &[(&str, &str)]) {
+    for (path, contents) in files {
+        let p = root.join(path);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, contents).unwrap();
+    }
+}
+
+fn request(root: &Path, path: &str) -> BuildRequest {
+    BuildRequest {
+        artifact_dir: root.to_owned(),
+        path: Some(path.into()),
+        name: "myapp".into(),
+        namespace: "flux-system".into(),
+        ..Default::default()
+    }
+}
+
+const CM: &str =
+    "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cfg\n  namespace: apps\ndata:\n  k: v\n";
+
+#[test]
+fn every_yaml_file_is_read_recursively_and_labelled_with_its_kustomization() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        &[
+            ("myapp/manifests/a.yaml", CM),
+            (
+                "myapp/manifests/nested/b.yml",
+                "---\n---\napiVersion: v1\nkind: Namespace\nmetadata:\n  name: apps\n---\n",
+            ),
+            ("myapp/manifests/notes.txt", "not yaml: ["),
+            ("other/c.yaml", "apiVersion: v1\nkind: Secret\nmetadata:\n  name: other\n"),
+        ],
+    );
+    let objects = build(&request(dir.path(), "./myapp/manifests")).unwrap();
+    let kinds: Vec<&str> = objects.iter().map(|o| o["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["ConfigMap", "Namespace"]);
+    for o in &objects {
+        assert_eq!(o["metadata"]["labels"]["kustomize.toolkit.fluxcd.io/name"], "myapp");
+        assert_eq!(o["metadata"]["labels"]["kustomize.toolkit.fluxcd.io/namespace"], "flux-system");
+    }
+}
+
+#[test]
+fn broken_yaml_fails_the_build_naming_the_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        &[
+            ("deploy/good.yaml", CM),
+            (
+                "deploy/bad.yaml",
+                &format!("{CM}---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: [oops\n"),
+            ),
+        ],
+    );
+    let err = build(&request(dir.path(), "deploy")).unwrap_err();
+    let Error::InvalidYaml { file, line, .. } = &err else { panic!("{err:?}") };
+    assert_eq!(file, "deploy/bad.yaml");
+    assert!((12..=13).contains(line), "line {line}: {err}");
+    assert!(err.to_string().starts_with(&format!("deploy/bad.yaml:{line}: invalid YAML")), "{err}");
+}
+
+#[test]
+fn documents_that_are_not_objects_are_rejected_with_their_location() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), &[("d/x.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {}\n")]);
+    let err = build(&request(dir.path(), "d")).unwrap_err().to_string();
+    assert_eq!(err, "d/x.yaml:1: missing metadata.name");
+    write(dir.path(), &[("e/x.yaml", CM), ("e/y.yaml", CM)]);
+    let err = build(&request(dir.path(), "e")).unwrap_err().to_string();
+    assert!(err.contains("duplicate object apps_cfg__ConfigMap"), "{err}");
+}
+
+#[test]
+fn a_missing_or_escaping_path_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let err = build(&request(dir.path(), "./nope")).unwrap_err().to_string();
+    assert!(err.starts_with("spec.path:") && err.contains("not found"), "{err}");
+    let err = build(&request(dir.path(), "../etc")).unwrap_err().to_string();
+    assert!(err.starts_with("spec.path:"), "{err}");
+}
+
+#[test]
+fn post_build_substitution_respects_types_defaults_escapes_and_opt_out() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        &[
+            (
+                "s/deploy.yaml",
+                "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web-${env}\nspec:\n  replicas: ${replicas}\n  template:\n    metadata:\n      annotations:\n        region: ${region:=eu-west-1}\n        literal: $${env}\n",
+            ),
+            (
+                "s/raw.yaml",
+                "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: raw\n  annotations:\n    kustomize.toolkit.fluxcd.io/substitute: disabled\ndata:\n  script: echo ${env}\n",
+            ),
+        ],
+    );
+    let mut req = request(dir.path(), "s");
+    req.vars =
+        Some(BTreeMap::from([("env".into(), "prod".into()), ("replicas".into(), "3".into())]));
+    let objects = build(&req).unwrap();
+    let deploy = objects.iter().find(|o| o["kind"] == "Deployment").unwrap();
+    assert_eq!(deploy["metadata"]["name"], "web-prod");
+    assert_eq!(deploy["spec"]["replicas"], json!(3), "numbers stay numbers");
+    assert_eq!(deploy["spec"]["template"]["metadata"]["annotations"]["region"], "eu-west-1");
+    assert_eq!(deploy["spec"]["template"]["metadata"]["annotations"]["literal"], "${env}");
+    let raw = objects.iter().find(|o| o["kind"] == "ConfigMap").unwrap();
+    assert_eq!(raw["data"]["script"], "echo ${env}");
+
+    req.vars = None;
+    let untouched = build(&req).unwrap();
+    assert_eq!(
+        untouched.iter().find(|o| o["kind"] == "Deployment").unwrap()["metadata"]["name"],
+        "web-${env}"
+    );
+}
+
+#[test]
+fn target_namespace_overrides_namespaced_objects_only() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        &[(
+            "t/a.yaml",
+            &format!("{CM}---\napiVersion: v1\nkind: Namespace\nmetadata:\n  name: apps\n"),
+        )],
+    );
+    let mut req = request(dir.path(), "t");
+    req.target_namespace = Some("team-a".into());
+    let objects = build(&req).unwrap();
+    assert_eq!(objects[0]["metadata"]["namespace"], "team-a");
+    assert!(objects[1]["metadata"].get("namespace").is_none());
+}
+
+#[test]
+fn a_kustomization_folder_is_built_by_kubectl_kustomize() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        &[
+            (
+                "k/kustomization.yaml",
+                "resources:\n- cm.yaml\nnamePrefix: dev-\ncommonLabels:\n  team: a\n",
+            ),
+            ("k/cm.yaml", CM),
+            ("k/ignored.yaml", "apiVersion: v1\nkind: Secret\nmetadata:\n  name: not-listed\n"),
+        ],
+    );
+    let mut req = request(dir.path(), "k");
+    req.kubectl = Some(support::tools::kubectl());
+    let objects = build(&req).unwrap();
+    assert_eq!(objects.len(), 1, "only resources listed in kustomization.yaml");
+    assert_eq!(objects[0]["metadata"]["name"], "dev-cfg");
+    assert_eq!(objects[0]["metadata"]["labels"]["team"], "a");
+    assert_eq!(objects[0]["metadata"]["labels"]["kustomize.toolkit.fluxcd.io/name"], "myapp");
+
+    req.kubectl = Some(dir.path().join("no-such-kubectl"));
+    let err = build(&req).unwrap_err();
+    assert!(matches!(err, Error::KustomizeUnavailable), "{err:?}");
+    assert!(err.to_string().contains("kubectl was not found"));
+}

@@ -1,0 +1,214 @@
+//! Git fixtures for the gitops tests: repositories made with the `git` CLI in temp dirs, and a
+//! smart-HTTP server (`git http-backend` behind a tiny CGI bridge) on 127.0.0.1 with basic auth
+//! that records every request, so tests can count remote operations.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
+
+use base64::Engine;
+
+/// Run `git` in `dir`, panicking with its output on failure; returns trimmed stdout.
+pub fn git(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .current_dir(dir)
+        .args([
+            "-c",
+            "user.name=Test",
+            "-c",
+            "user.email=test@example.com",
+            "-c",
+            "init.defaultBranch=main",
+        ])
+        .args(args)
+        .output()
+        .expect("run git");
+    assert!(out.status.success(), "git {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+/// A working repository pushed to a bare "server" repository, both in one temp dir.
+pub struct Repo {
+    pub tmp: tempfile::TempDir,
+    pub work: PathBuf,
+    pub bare: PathBuf,
+}
+
+impl Repo {
+    /// An empty working repository on branch `main` with a bare remote `origin`.
+    pub fn new() -> Self {
+        let tmp = tempfile::tempdir().unwrap();
+        let work = tmp.path().join("work");
+        let bare = tmp.path().join("srv").join("repo.git");
+        std::fs::create_dir_all(&work).unwrap();
+        std::fs::create_dir_all(&bare).unwrap();
+        git(&bare, &["init", "--bare", "-b", "main"]);
+        git(&work, &["init", "-b", "main"]);
+        git(&work, &["remote", "add", "origin", bare.to_str().unwrap()]);
+        Repo { tmp, work, bare }
+    }
+
+    /// Write files (path, contents), commit them and push `main`; returns the commit SHA.
+    pub fn commit(&self, files: &[(&str, &str)], message: &str) -> String {
+        for (path, contents) in files {
+            let p = self.work.join(path);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, contents).unwrap();
+        }
+        git(&self.work, &["add", "-A"]);
+        git(&self.work, &["commit", "--allow-empty", "-m", message]);
+        git(&self.work, &["push", "-q", "origin", "HEAD:main"]);
+        git(&self.work, &["rev-parse", "HEAD"])
+    }
+
+    /// Tag HEAD (annotated) and push the tag.
+    pub fn tag(&self, tag: &str) {
+        git(&self.work, &["tag", "-a", tag, "-m", tag]);
+        git(&self.work, &["push", "-q", "origin", tag]);
+    }
+
+    /// `file://` URL of the bare repository.
+    pub fn file_url(&self) -> String {
+        format!("file://{}", self.bare.display())
+    }
+}
+
+/// A smart-HTTP git server serving the parent dir of a bare repo, requiring basic auth.
+pub struct HttpServer {
+    /// `http://127.0.0.1:PORT/repo.git`
+    pub url: String,
+    /// `METHOD PATH?QUERY` of every request, in order.
+    pub requests: Arc<Mutex<Vec<String>>>,
+}
+
+impl HttpServer {
+    /// Serve `bare`'s parent directory; requests must carry `username:password`.
+    pub fn start(bare: &Path, username: &str, password: &str) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let root = bare.parent().unwrap().to_owned();
+        let name = bare.file_name().unwrap().to_str().unwrap().to_owned();
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let expected = format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(format!("{username}:{password}"))
+        );
+        let log = requests.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let (root, expected, log) = (root.clone(), expected.clone(), log.clone());
+                std::thread::spawn(move || serve(stream, &root, &expected, &log));
+            }
+        });
+        HttpServer { url: format!("http://127.0.0.1:{port}/{name}"), requests }
+    }
+
+    /// Take and clear the request log.
+    pub fn take_requests(&self) -> Vec<String> {
+        std::mem::take(&mut *self.requests.lock().unwrap())
+    }
+}
+
+fn serve(stream: TcpStream, root: &Path, expected_auth: &str, log: &Mutex<Vec<String>>) {
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let mut writer = stream;
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+            return;
+        }
+        let mut parts = line.split_whitespace();
+        let (method, target) =
+            (parts.next().unwrap_or("").to_owned(), parts.next().unwrap_or("").to_owned());
+        let mut headers = Vec::new();
+        loop {
+            let mut h = String::new();
+            reader.read_line(&mut h).unwrap();
+            let h = h.trim_end().to_owned();
+            if h.is_empty() {
+                break;
+            }
+            if let Some((k, v)) = h.split_once(':') {
+                headers.push((k.trim().to_ascii_lowercase(), v.trim().to_owned()));
+            }
+        }
+        let header = |k: &str| headers.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+        let body = read_body(&mut reader, header("content-length"), header("transfer-encoding"));
+        log.lock().unwrap().push(format!("{method} {target}"));
+
+        if header("authorization").as_deref() != Some(expected_auth) {
+            let _ = writer.write_all(
+                b"HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic realm=\"git\"\r\nContent-Length: 0\r\n\r\n",
+            );
+            continue;
+        }
+        let (path, query) = target.split_once('?').unwrap_or((&target, ""));
+        let mut child = Command::new("git")
+            .arg("http-backend")
+            .env("GIT_PROJECT_ROOT", root)
+            .env("GIT_HTTP_EXPORT_ALL", "1")
+            .env("PATH_INFO", path)
+            .env("QUERY_STRING", query)
+            .env("REQUEST_METHOD", &method)
+            .env("CONTENT_TYPE", header("content-type").unwrap_or_default())
+            .env("CONTENT_LENGTH", body.len().to_string())
+            .env("REMOTE_USER", "test")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(&body).unwrap();
+        let out = child.wait_with_output().unwrap().stdout;
+        let split = out
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .map(|i| (i, 4))
+            .or_else(|| out.windows(2).position(|w| w == b"\n\n").map(|i| (i, 2)))
+            .unwrap();
+        let cgi_headers = String::from_utf8_lossy(&out[..split.0]).to_string();
+        let cgi_body = &out[split.0 + split.1..];
+        let mut status = "200 OK".to_owned();
+        let mut response = String::new();
+        for h in cgi_headers.lines() {
+            match h.split_once(':') {
+                Some((k, v)) if k.eq_ignore_ascii_case("status") => status = v.trim().to_owned(),
+                Some(_) => response.push_str(&format!("{h}\r\n")),
+                None => {}
+            }
+        }
+        let head =
+            format!("HTTP/1.1 {status}\r\n{response}Content-Length: {}\r\n\r\n", cgi_body.len());
+        if writer.write_all(head.as_bytes()).and_then(|_| writer.write_all(cgi_body)).is_err() {
+            return;
+        }
+    }
+}
+
+fn read_body(
+    reader: &mut impl BufRead,
+    length: Option<String>,
+    encoding: Option<String>,
+) -> Vec<u8> {
+    let mut body = Vec::new();
+    if encoding.is_some_and(|e| e.eq_ignore_ascii_case("chunked")) {
+        loop {
+            let mut size = String::new();
+            reader.read_line(&mut size).unwrap();
+            let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+            let mut chunk = vec![0; n + 2];
+            reader.read_exact(&mut chunk).unwrap();
+            if n == 0 {
+                return body;
+            }
+            body.extend_from_slice(&chunk[..n]);
+        }
+    }
+    if let Some(n) = length.and_then(|l| l.parse::<usize>().ok()) {
+        body.resize(n, 0);
+        reader.read_exact(&mut body).unwrap();
+    }
+    body
+}
