@@ -16,6 +16,10 @@ pub const PROVIDER_CONFIG_LABEL: &str = "crossplane.io/provider-config";
 
 /// A provider's ProviderConfig kind and its usage kind, e.g. `aws.crossplane.io/v1beta1`
 /// `ProviderConfig` and `ProviderConfigUsage` (both cluster-scoped).
+///
+/// As in Crossplane, a usage carries `providerConfigRef {name}` and
+/// `resourceRef {apiVersion, kind, name}` at the top level (next to `metadata`, no `spec`), and
+/// a ProviderConfig's status has `users` and `conditions`; the CRDs must declare them.
 #[derive(Clone, Debug)]
 pub struct ProviderConfigKinds {
     /// The ProviderConfig kind.
@@ -90,11 +94,11 @@ pub async fn track<M: Managed>(
             usage.metadata.owner_references = Some(vec![owner]);
             usages.create(&PostParams::default(), &usage).await.map_err(api_error)?;
         }
+        // The label is what the ProviderConfig controller counts, so it alone decides whether
+        // the usage is current: comparing the body too would rewrite it on every pass wherever
+        // the usage CRD prunes fields it does not declare.
         Some(usage)
-            if usage.labels().get(PROVIDER_CONFIG_LABEL).map(String::as_str) != Some(pc_name)
-                || ["providerConfigRef", "resourceRef"]
-                    .iter()
-                    .any(|f| usage.data.get(f) != desired.get(f)) =>
+            if usage.labels().get(PROVIDER_CONFIG_LABEL).map(String::as_str) != Some(pc_name) =>
         {
             let mut patch = desired;
             patch["metadata"] = json!({ "labels": { PROVIDER_CONFIG_LABEL: pc_name } });

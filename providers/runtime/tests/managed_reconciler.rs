@@ -497,3 +497,24 @@ async fn the_echo_of_its_own_status_write_does_not_call_the_cloud_again() {
 
     assert_eq!(cloud.calls(), [Call::Observe, Call::Observe]);
 }
+
+#[tokio::test]
+async fn a_usage_naming_another_provider_config_is_relabelled() {
+    let db = Database::named("db").created();
+    let mut stale = usage(&db);
+    stale["metadata"]["labels"]["crossplane.io/provider-config"] = json!("old");
+    stale["providerConfigRef"]["name"] = json!("old");
+    let usage_path = "/apis/aws.crossplane.io/v1beta1/providerconfigusages/uid-db";
+    let relabel = json!({
+        "metadata": { "labels": { "crossplane.io/provider-config": "default" } },
+        "providerConfigRef": { "name": "default" },
+        "resourceRef": usage(&db)["resourceRef"],
+    });
+    let script = vec![
+        get(provider_config_path("default")).returns(provider_config("default")),
+        get(usage_path).returns(stale),
+        patch(format!("{usage_path}?"), relabel).returns(usage(&db)),
+    ];
+
+    assert_eq!(reconcile(&db, &Cloud::in_sync(), script).await.unwrap(), poll());
+}
