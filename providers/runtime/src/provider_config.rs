@@ -31,7 +31,7 @@ const RESYNC: Duration = Duration::from_secs(300);
 
 /// Reading usages or writing the ProviderConfig failed; retried with backoff.
 #[derive(Debug, thiserror::Error)]
-#[error("cannot {action} ProviderConfig {name:?}: {source}")]
+#[error("cannot {action} ProviderConfig {name:?}: {}", crate::patch::describe(source))]
 pub struct Error {
     /// What failed, e.g. `count usages of`.
     pub action: &'static str,

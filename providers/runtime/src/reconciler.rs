@@ -60,7 +60,7 @@ pub const FINALIZER: &str = "finalizer.managedresource.crossplane.io";
 /// Provider and reference failures are not errors of the reconcile: they are reported on the
 /// resource (`Synced=False`, Warning event) and retried from within [`reconcile`].
 #[derive(Debug, thiserror::Error)]
-#[error("cannot {action} {kind} {name:?}: {source}")]
+#[error("cannot {action} {kind} {name:?}: {}", crate::patch::describe(source))]
 pub struct Error {
     /// What the engine tried to write, e.g. `patch status of`.
     pub action: &'static str,
@@ -229,6 +229,19 @@ where
     }
 
     async fn run(mut self) -> Result<Action, Error> {
+        let result = self.finish().await;
+        if let Err(err) = &result {
+            // A conflict means another writer won the race: retry quietly, as Crossplane does.
+            if !matches!(&err.source, kube::Error::Api(status) if status.code == 409) {
+                self.ctx.metrics.failed(&self.kind, reason::CANNOT_UPDATE_MANAGED);
+                self.warn(reason::CANNOT_UPDATE_MANAGED, &err.to_string()).await;
+            }
+        }
+        result
+    }
+
+    /// Run the steps, report a failure on the resource, and write the status.
+    async fn finish(&mut self) -> Result<Action, Error> {
         let key = key(&self.mr);
         let done = match self.steps().await {
             Ok(done) => {
@@ -466,7 +479,10 @@ where
         let Some(diff) = merge_diff(&self.spec_persisted, &spec) else { return Ok(()) };
         let patched =
             patch::merge(&self.api, &self.name, &json!({ "spec": diff })).await.map_err(|err| {
-                Failure::backoff(failure_reason, format!("cannot update spec: {err}"))
+                Failure::backoff(
+                    failure_reason,
+                    format!("cannot update spec: {}", patch::describe(&err)),
+                )
             })?;
         *self.mr.meta_mut() = patched.meta().clone();
         self.spec_persisted = spec;

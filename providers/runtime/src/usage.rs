@@ -48,7 +48,7 @@ pub enum UsageError {
         name: String,
     },
     /// Reading or writing the ProviderConfig or usage failed.
-    #[error("cannot track {kind} usage: {source}")]
+    #[error("cannot track {kind} usage: {}", crate::patch::describe(source))]
     Api {
         /// The ProviderConfig kind.
         kind: String,

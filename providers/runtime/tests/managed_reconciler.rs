@@ -290,6 +290,23 @@ async fn a_conflicting_pending_write_prevents_a_second_create() {
 }
 
 #[tokio::test]
+async fn a_failed_write_of_the_resource_is_reported_in_a_warning_event() {
+    let db = Database::named("db").created().with_conditions(json!([]));
+    let message = "cannot patch status of Database \"db\": Forbidden";
+    let script = steps([
+        usage_already_recorded(&db),
+        vec![
+            status_patch(&db, json!([ready_available(), synced()])).fails(403, "Forbidden"),
+            warning("CannotUpdateManagedResource", message),
+        ],
+    ]);
+
+    let result = reconcile(&db, &Cloud::in_sync(), script).await;
+
+    assert_eq!(result.unwrap_err().to_string(), message);
+}
+
+#[tokio::test]
 async fn an_absent_resource_created_moments_ago_is_not_created_again() {
     let db = Database::named("db")
         .created()
