@@ -590,7 +590,8 @@ where
             secondary: None,
         };
         if let Err(err) = self.ctx.recorder.publish(&event, &self.mr.object_ref(&())).await {
-            tracing::warn!(error = %err, kind = %self.kind, name = %self.name, reason, "cannot publish event");
+            let (kind, name) = (&self.kind, &self.name);
+            tracing::warn!(error = %err, kind, name, reason, "cannot publish event");
         }
     }
 }

@@ -84,7 +84,11 @@ pub async fn track<M: Managed>(
     let owner = crate::managed::controller_reference(mr);
     let desired = json!({
         "providerConfigRef": { "name": pc_name },
-        "resourceRef": { "apiVersion": M::api_version(&()), "kind": M::kind(&()), "name": mr.name_any() },
+        "resourceRef": {
+            "apiVersion": M::api_version(&()),
+            "kind": M::kind(&()),
+            "name": mr.name_any(),
+        },
     });
     match usages.get_opt(&name).await.map_err(api_error)? {
         None => {

@@ -40,7 +40,8 @@ fn finalizer_removed() -> Exchange {
 
 /// `-pending` recorded with a resourceVersion precondition, before `create`.
 fn create_pending(resource_version: &str) -> Exchange {
-    let metadata = json!({ "resourceVersion": resource_version, "annotations": { EXTERNAL_CREATE_PENDING: NOW } });
+    let annotations = json!({ EXTERNAL_CREATE_PENDING: NOW });
+    let metadata = json!({ "resourceVersion": resource_version, "annotations": annotations });
     patch(path("db"), json!({ "metadata": metadata }))
 }
 
