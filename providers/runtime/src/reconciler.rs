@@ -47,7 +47,7 @@ use crate::patch::{self, has_finalizer, merge_diff};
 use crate::policy::Policies;
 use crate::reason;
 use crate::reference::Resolver;
-use crate::requeue::{Backoff, Echoes, jittered, poll_interval};
+use crate::requeue::{Backoff, Echoes, RateLimiter, jittered, poll_interval};
 use crate::spec::ManagementAction;
 use crate::usage::{self, ProviderConfigKinds};
 use crate::{ConnectionDetails, Connector, ExternalClient, ExternalError, Managed, Readiness};
@@ -83,6 +83,7 @@ pub struct Context<C> {
     recorder: Recorder,
     backoff: Backoff,
     echoes: Echoes,
+    rate: RateLimiter,
     clock: fn() -> Timestamp,
 }
 
@@ -104,6 +105,7 @@ impl<C> Context<C> {
         let reporter = Reporter { controller: config.controller_name.clone(), instance: None };
         Self {
             recorder: Recorder::new(client.clone(), reporter),
+            rate: RateLimiter::new(config.max_reconcile_rate),
             client,
             connector,
             config,
@@ -141,6 +143,10 @@ where
     if mr.uid().is_none() {
         // Only objects read from the API server are reconciled; they always have a uid.
         return Ok(Action::await_change());
+    }
+    let wait = ctx.rate.reserve();
+    if !wait.is_zero() {
+        tokio::time::sleep(wait).await;
     }
     let started = Instant::now();
     let kind = M::kind(&()).into_owned();
