@@ -87,7 +87,7 @@ pub async fn reconcile(pc: Arc<DynamicObject>, ctx: Arc<Context>) -> Result<Acti
     let usages: Api<DynamicObject> = Api::all_with(ctx.client.clone(), &ctx.kinds.usage);
     let selector = format!("{PROVIDER_CONFIG_LABEL}={name}");
     let users = usages
-        .list_metadata(&ListParams::default().labels(&selector))
+        .list(&ListParams::default().labels(&selector))
         .await
         .map_err(fail("count usages of"))?
         .items

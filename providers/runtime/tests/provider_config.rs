@@ -42,8 +42,8 @@ fn usages(count: usize) -> Exchange {
         })
         .collect();
     get(USAGES).returns(json!({
-        "apiVersion": "meta.k8s.io/v1",
-        "kind": "PartialObjectMetadataList",
+        "apiVersion": "aws.crossplane.io/v1beta1",
+        "kind": "ProviderConfigUsageList",
         "metadata": {},
         "items": items,
     }))
