@@ -11,6 +11,9 @@
 //! refresh, so a reconcile right after a write sees the write; so is an instance missing from
 //! the snapshot, so a create is never based on a stale "absent".
 //!
+//! The price: a change made outside Crosstie is seen up to one freshness window later than
+//! with per-resource describes (at most two poll intervals after it happened).
+//!
 //! [`DESCRIBE_PAGE_SIZE`]: crate::api::DESCRIBE_PAGE_SIZE
 
 use std::collections::{HashMap, HashSet};

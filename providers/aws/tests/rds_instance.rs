@@ -19,7 +19,9 @@ use crosstie_provider_aws::api::{ApiError, InstancePage, Rds, RdsApi};
 use crosstie_provider_aws::config::AwsClient;
 use crosstie_provider_aws::{AwsMetrics, RdsInstance, RdsInstanceExternal};
 use crosstie_runtime::annotations::EXTERNAL_NAME;
-use crosstie_runtime::{ExternalClient, ExternalError, Readiness};
+use crosstie_runtime::{
+    ConnectionDetails, ExternalClient, ExternalError, Readiness, SecretKeySelector,
+};
 use support::tools::Moto;
 
 const REGION: &str = "ap-northeast-2";
@@ -111,6 +113,51 @@ async fn a_create_retried_after_a_lost_success_does_not_fail() {
     let retry = external.create(&mut mr).await.expect("retried create succeeds");
     assert!(retry.connection_details.contains_key("password"), "a usable password is published");
     assert_eq!(metrics.calls("ModifyDBInstance"), 1, "the password was reset to the published one");
+}
+
+#[tokio::test]
+async fn a_new_master_password_in_the_referenced_secret_is_applied_and_published() {
+    let moto = Moto::start();
+    let metrics = AwsMetrics::default();
+    let secrets = MemorySecrets::default();
+    let external = RdsInstanceExternal::new(aws(&moto.endpoint, REGION, &metrics), secrets.clone());
+    let one = |pw: &str| ConnectionDetails::from([("pw".to_owned(), pw.as_bytes().to_vec())]);
+    secrets.publish("payments-prod", "master", &one("first-password"));
+    let mut mr = payments_db_prod();
+    mr.spec.for_provider.master_password_secret_ref = Some(SecretKeySelector {
+        namespace: "payments-prod".into(),
+        name: "master".into(),
+        key: "pw".into(),
+    });
+    external
+        .create(&mut mr)
+        .await
+        .map(|c| secrets.publish_for(&mr, &c.connection_details))
+        .unwrap();
+    let secret = |key| secrets.value("payments-prod", "payments-db-credentials", key);
+    assert_eq!(
+        secret("password").as_deref(),
+        Some("first-password"),
+        "the referenced password is used"
+    );
+    assert!(external.observe(&mut mr).await.unwrap().resource_up_to_date, "published = desired");
+
+    secrets.publish("payments-prod", "master", &one("second-password"));
+    let changed = external.observe(&mut mr).await.unwrap();
+    assert!(!changed.resource_up_to_date);
+    assert!(
+        changed.diff.contains("masterPasswordSecretRef")
+            && !changed.diff.contains("second-password")
+    );
+    let update = external.update(&mut mr).await.expect("update");
+    assert_eq!(metrics.calls("ModifyDBInstance"), 1, "the password is sent once");
+    secrets.publish_for(&mr, &update.connection_details);
+    assert_eq!(
+        secret("password").as_deref(),
+        Some("second-password"),
+        "the new password is published"
+    );
+    assert!(external.observe(&mut mr).await.unwrap().resource_up_to_date, "settled");
 }
 
 #[tokio::test]

@@ -4,7 +4,8 @@
 //! random alphanumerics) at creation. The *current* password is the `password` key of the
 //! resource's own connection Secret (`writeConnectionSecretToRef`), as in classic provider-aws:
 //! AWS never returns passwords, so a value in `masterPasswordSecretRef` that differs from the
-//! published one is a password change, applied by `update` and then published.
+//! published one is a password change, applied by `update` and then published. Without a
+//! `writeConnectionSecretToRef`, password changes are not detected.
 
 use std::sync::Arc;
 
@@ -91,7 +92,11 @@ impl<A: RdsApi, S: SecretStore> RdsInstanceExternal<A, S> {
     }
 
     /// The new password to set, when `masterPasswordSecretRef` differs from the published one.
+    /// Without a connection Secret there is nothing to compare with, so no change is detected.
     async fn password_change(&self, mr: &RdsInstance) -> Result<Option<String>, ExternalError> {
+        if mr.spec.resource_spec.write_connection_secret_to_ref.is_none() {
+            return Ok(None);
+        }
         let Some(desired) = self.desired_password(mr).await? else { return Ok(None) };
         let published = self.published_password(mr).await?;
         Ok((published.as_deref() != Some(desired.as_str())).then_some(desired))
