@@ -61,3 +61,28 @@ pub const WRITE_OPERATIONS: &[&str] = &[
     "ModifyDBSubnetGroup",
     "DeleteDBSubnetGroup",
 ];
+
+#[cfg(test)]
+mod tests {
+    use prometheus_client::encoding::text::encode;
+
+    use super::*;
+
+    #[test]
+    fn calls_are_exposed_per_operation() {
+        let metrics = AwsMetrics::default();
+        let mut registry = Registry::default();
+        metrics.register(&mut registry);
+        metrics.record("DescribeDBInstances");
+        metrics.record("DescribeDBInstances");
+        metrics.record("ModifyDBInstance");
+        let mut text = String::new();
+        encode(&mut text, &registry).unwrap();
+        assert!(
+            text.contains(r#"crosstie_aws_api_calls_total{operation="DescribeDBInstances"} 2"#),
+            "{text}"
+        );
+        assert_eq!(metrics.calls("ModifyDBInstance"), 1);
+        assert_eq!(metrics.write_calls(), 1, "describes are not writes");
+    }
+}

@@ -467,4 +467,14 @@ async fn a_steady_state_cycle_over_500_instances_stays_within_the_describe_budge
         "{describes} DescribeDBInstances calls for {INSTANCES} instances (budget {budget})"
     );
     assert_eq!(metrics.write_calls(), 0, "observing never writes");
+
+    for mr in &mut resources {
+        let external = RdsInstanceExternal::new(client.clone(), MemorySecrets::default());
+        external.observe(mr).await.expect("observe again");
+    }
+    assert_eq!(
+        metrics.calls("DescribeDBInstances"),
+        describes,
+        "within the poll interval: no calls"
+    );
 }
