@@ -102,6 +102,24 @@ async fn the_issues_manifest_creates_the_instance_with_connection_details() {
 }
 
 #[tokio::test]
+async fn an_instance_this_provider_wrote_is_described_individually_once() {
+    let moto = Moto::start();
+    let metrics = AwsMetrics::default();
+    let external =
+        RdsInstanceExternal::new(aws(&moto.endpoint, REGION, &metrics), MemorySecrets::default());
+    let describes = || metrics.calls("DescribeDBInstances");
+    let mut mr = payments_db_prod();
+
+    external.observe(&mut mr).await.unwrap();
+    assert_eq!(describes(), 2, "one snapshot page, then one describe because it is missing");
+    external.create(&mut mr).await.unwrap();
+    external.observe(&mut mr).await.unwrap();
+    assert_eq!(describes(), 3, "right after create: one individual describe");
+    external.observe(&mut mr).await.unwrap();
+    assert_eq!(describes(), 3, "then served from the snapshot");
+}
+
+#[tokio::test]
 async fn a_create_retried_after_a_lost_success_does_not_fail() {
     let moto = Moto::start();
     let metrics = AwsMetrics::default();
@@ -203,16 +221,23 @@ async fn a_change_aws_cannot_make_in_place_is_a_terminal_error_naming_the_field(
 }
 
 #[tokio::test]
-async fn delete_removes_the_instance_and_repeating_it_succeeds() {
+async fn delete_takes_the_final_snapshot_removes_the_instance_and_can_repeat() {
     let moto = Moto::start();
     let metrics = AwsMetrics::default();
     let secrets = MemorySecrets::default();
     let external = RdsInstanceExternal::new(aws(&moto.endpoint, REGION, &metrics), secrets.clone());
     let mut mr = created(&external, &secrets).await;
-    mr.spec.for_provider.skip_final_snapshot_before_deletion = Some(true);
+    mr.spec.for_provider.final_db_snapshot_identifier = Some("payments-db-prod-final".into());
 
     external.delete(&mut mr).await.expect("delete");
     assert!(describe(&moto, "payments-db-prod").await.is_none(), "gone from moto");
+    let snapshots = sdk(&moto.endpoint, REGION)
+        .describe_db_snapshots()
+        .db_snapshot_identifier("payments-db-prod-final")
+        .send()
+        .await
+        .expect("the final snapshot was taken");
+    assert_eq!(snapshots.db_snapshots().len(), 1);
     external.delete(&mut mr).await.expect("deleting a gone instance succeeds");
     let after = external.observe(&mut mr).await.expect("observe");
     assert!(!after.resource_exists, "observe sees it gone");
