@@ -24,6 +24,8 @@ pub struct Config {
     pub creation_grace: Duration,
     /// Longest wait for one provider call (`connect`, `observe`, …), as Crossplane's 1m.
     pub external_timeout: Duration,
+    /// Reconciles of one kind started per second on average (bursts of ten times as many).
+    pub max_reconcile_rate: u32,
     /// Reconciles of one kind running at once.
     pub concurrency: u16,
     /// The controller name reported on events.
@@ -41,6 +43,7 @@ impl Default for Config {
             deletion_check_interval: Duration::from_secs(10),
             creation_grace: Duration::from_secs(30),
             external_timeout: Duration::from_secs(60),
+            max_reconcile_rate: 10,
             concurrency: 10,
             controller_name: "crosstie".to_owned(),
         }

@@ -32,7 +32,10 @@ pub enum PublishError {
         owner: String,
     },
     /// Reading or writing the Secret failed.
-    #[error("cannot publish connection details to Secret {namespace}/{name}: {source}")]
+    #[error(
+        "cannot publish connection details to Secret {namespace}/{name}: {}",
+        crate::patch::describe(source)
+    )]
     Api {
         /// Namespace of the Secret.
         namespace: String,

@@ -1,12 +1,15 @@
 //! Running the controllers: one per managed kind, plus the ProviderConfig controller.
 //!
 //! ```no_run
-//! # async fn wire<M: crosstie_runtime::Managed, C: crosstie_runtime::Connector<M>>(client: kube::Client, connector: C) {
+//! # use crosstie_runtime::{Connector, Managed};
+//! # async fn wire<M: Managed, C: Connector<M>>(client: kube::Client, connector: C) {
 //! use std::sync::Arc;
 //! use crosstie_runtime::{Config, Metrics, ProviderConfigKinds, Runtime};
 //!
-//! Runtime::new(client, Config::default(), ProviderConfigKinds::crossplane("aws.crossplane.io", "v1beta1"), Arc::new(Metrics::default()))
-//!     .manage::<M, _>(connector)
+//! let kinds = ProviderConfigKinds::crossplane("aws.crossplane.io", "v1beta1");
+//! let metrics = Arc::new(Metrics::default()); // serve `metrics.encode()` at /metrics
+//! Runtime::new(client, Config::default(), kinds, metrics)
+//!     .manage::<M, _>(connector) // once per managed kind
 //!     .run()
 //!     .await;
 //! # }

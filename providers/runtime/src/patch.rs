@@ -63,6 +63,14 @@ pub fn remove_finalizer<K: Resource>(obj: &K, finalizer: &str) -> Option<json_pa
     Some(serde_json::from_value(patch).expect("a well-formed JSON patch"))
 }
 
+/// An API error as a person reads it: the server's message rather than the whole `Status`.
+pub fn describe(err: &kube::Error) -> String {
+    match err {
+        kube::Error::Api(status) if !status.message.is_empty() => status.message.clone(),
+        other => other.to_string(),
+    }
+}
+
 /// `obj` carries `finalizer`.
 pub fn has_finalizer<K: Resource>(obj: &K, finalizer: &str) -> bool {
     obj.meta().finalizers.as_ref().is_some_and(|f| f.iter().any(|x| x == finalizer))

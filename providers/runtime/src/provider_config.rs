@@ -31,7 +31,7 @@ const RESYNC: Duration = Duration::from_secs(300);
 
 /// Reading usages or writing the ProviderConfig failed; retried with backoff.
 #[derive(Debug, thiserror::Error)]
-#[error("cannot {action} ProviderConfig {name:?}: {source}")]
+#[error("cannot {action} ProviderConfig {name:?}: {}", crate::patch::describe(source))]
 pub struct Error {
     /// What failed, e.g. `count usages of`.
     pub action: &'static str,
@@ -87,7 +87,7 @@ pub async fn reconcile(pc: Arc<DynamicObject>, ctx: Arc<Context>) -> Result<Acti
     let usages: Api<DynamicObject> = Api::all_with(ctx.client.clone(), &ctx.kinds.usage);
     let selector = format!("{PROVIDER_CONFIG_LABEL}={name}");
     let users = usages
-        .list_metadata(&ListParams::default().labels(&selector))
+        .list(&ListParams::default().labels(&selector))
         .await
         .map_err(fail("count usages of"))?
         .items

@@ -47,7 +47,7 @@ use crate::patch::{self, has_finalizer, merge_diff};
 use crate::policy::Policies;
 use crate::reason;
 use crate::reference::Resolver;
-use crate::requeue::{Backoff, Echoes, jittered, poll_interval};
+use crate::requeue::{Backoff, Echoes, RateLimiter, jittered, poll_interval};
 use crate::spec::ManagementAction;
 use crate::usage::{self, ProviderConfigKinds};
 use crate::{ConnectionDetails, Connector, ExternalClient, ExternalError, Managed, Readiness};
@@ -60,7 +60,7 @@ pub const FINALIZER: &str = "finalizer.managedresource.crossplane.io";
 /// Provider and reference failures are not errors of the reconcile: they are reported on the
 /// resource (`Synced=False`, Warning event) and retried from within [`reconcile`].
 #[derive(Debug, thiserror::Error)]
-#[error("cannot {action} {kind} {name:?}: {source}")]
+#[error("cannot {action} {kind} {name:?}: {}", crate::patch::describe(source))]
 pub struct Error {
     /// What the engine tried to write, e.g. `patch status of`.
     pub action: &'static str,
@@ -83,6 +83,7 @@ pub struct Context<C> {
     recorder: Recorder,
     backoff: Backoff,
     echoes: Echoes,
+    rate: RateLimiter,
     clock: fn() -> Timestamp,
 }
 
@@ -104,6 +105,7 @@ impl<C> Context<C> {
         let reporter = Reporter { controller: config.controller_name.clone(), instance: None };
         Self {
             recorder: Recorder::new(client.clone(), reporter),
+            rate: RateLimiter::new(config.max_reconcile_rate),
             client,
             connector,
             config,
@@ -141,6 +143,10 @@ where
     if mr.uid().is_none() {
         // Only objects read from the API server are reconciled; they always have a uid.
         return Ok(Action::await_change());
+    }
+    let wait = ctx.rate.reserve();
+    if !wait.is_zero() {
+        tokio::time::sleep(wait).await;
     }
     let started = Instant::now();
     let kind = M::kind(&()).into_owned();
@@ -229,6 +235,19 @@ where
     }
 
     async fn run(mut self) -> Result<Action, Error> {
+        let result = self.finish().await;
+        if let Err(err) = &result {
+            // A conflict means another writer won the race: retry quietly, as Crossplane does.
+            if !matches!(&err.source, kube::Error::Api(status) if status.code == 409) {
+                self.ctx.metrics.failed(&self.kind, reason::CANNOT_UPDATE_MANAGED);
+                self.warn(reason::CANNOT_UPDATE_MANAGED, &err.to_string()).await;
+            }
+        }
+        result
+    }
+
+    /// Run the steps, report a failure on the resource, and write the status.
+    async fn finish(&mut self) -> Result<Action, Error> {
         let key = key(&self.mr);
         let done = match self.steps().await {
             Ok(done) => {
@@ -466,7 +485,10 @@ where
         let Some(diff) = merge_diff(&self.spec_persisted, &spec) else { return Ok(()) };
         let patched =
             patch::merge(&self.api, &self.name, &json!({ "spec": diff })).await.map_err(|err| {
-                Failure::backoff(failure_reason, format!("cannot update spec: {err}"))
+                Failure::backoff(
+                    failure_reason,
+                    format!("cannot update spec: {}", patch::describe(&err)),
+                )
             })?;
         *self.mr.meta_mut() = patched.meta().clone();
         self.spec_persisted = spec;
@@ -574,7 +596,8 @@ where
             secondary: None,
         };
         if let Err(err) = self.ctx.recorder.publish(&event, &self.mr.object_ref(&())).await {
-            tracing::warn!(error = %err, kind = %self.kind, name = %self.name, reason, "cannot publish event");
+            let (kind, name) = (&self.kind, &self.name);
+            tracing::warn!(error = %err, kind, name, reason, "cannot publish event");
         }
     }
 }

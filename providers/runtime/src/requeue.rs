@@ -139,6 +139,39 @@ impl Echoes {
     }
 }
 
+/// A token bucket bounding how many reconciles per second start, so a large fleet polls the
+/// cloud at a steady rate instead of in bursts (Crossplane's `--max-reconcile-rate`, with a
+/// burst of ten times the rate).
+#[derive(Debug)]
+pub struct RateLimiter {
+    per_second: f64,
+    burst: f64,
+    /// Tokens left (negative: reserved ahead) and when they were counted.
+    bucket: Mutex<(f64, Instant)>,
+}
+
+impl RateLimiter {
+    /// `per_second` reconciles per second on average, up to `10 × per_second` at once.
+    pub fn new(per_second: u32) -> Self {
+        let per_second = f64::from(per_second.max(1));
+        let burst = per_second * 10.0;
+        Self { per_second, burst, bucket: Mutex::new((burst, Instant::now())) }
+    }
+
+    /// Take a token; returns how long to wait before using it (zero while within the burst).
+    pub fn reserve(&self) -> Duration {
+        let mut bucket = self.bucket.lock().unwrap_or_else(|e| e.into_inner());
+        let now = Instant::now();
+        let refilled = bucket.0 + now.duration_since(bucket.1).as_secs_f64() * self.per_second;
+        *bucket = (refilled.min(self.burst) - 1.0, now);
+        if bucket.0 >= 0.0 {
+            Duration::ZERO
+        } else {
+            Duration::from_secs_f64(-bucket.0 / self.per_second)
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -182,6 +215,16 @@ mod tests {
         assert_eq!(echoes.echo("due", Some("3")), None);
         echoes.forget("a");
         assert_eq!(echoes.echo("a", Some("5")), None);
+    }
+
+    #[test]
+    fn the_rate_limiter_allows_a_burst_then_spaces_reconciles_out() {
+        let limiter = RateLimiter::new(1);
+        let waits: Vec<Duration> = (0..12).map(|_| limiter.reserve()).collect();
+        assert!(waits[..10].iter().all(Duration::is_zero), "{waits:?}");
+        // Tokens refill while the test runs, so the waits may be slightly shorter than 1s, 2s.
+        assert!((0.5..=1.0).contains(&waits[10].as_secs_f64()), "{waits:?}");
+        assert!((1.5..=2.0).contains(&waits[11].as_secs_f64()), "{waits:?}");
     }
 
     #[test]

@@ -16,6 +16,10 @@ pub const PROVIDER_CONFIG_LABEL: &str = "crossplane.io/provider-config";
 
 /// A provider's ProviderConfig kind and its usage kind, e.g. `aws.crossplane.io/v1beta1`
 /// `ProviderConfig` and `ProviderConfigUsage` (both cluster-scoped).
+///
+/// As in Crossplane, a usage carries `providerConfigRef {name}` and
+/// `resourceRef {apiVersion, kind, name}` at the top level (next to `metadata`, no `spec`), and
+/// a ProviderConfig's status has `users` and `conditions`; the CRDs must declare them.
 #[derive(Clone, Debug)]
 pub struct ProviderConfigKinds {
     /// The ProviderConfig kind.
@@ -44,7 +48,7 @@ pub enum UsageError {
         name: String,
     },
     /// Reading or writing the ProviderConfig or usage failed.
-    #[error("cannot track {kind} usage: {source}")]
+    #[error("cannot track {kind} usage: {}", crate::patch::describe(source))]
     Api {
         /// The ProviderConfig kind.
         kind: String,
@@ -80,7 +84,11 @@ pub async fn track<M: Managed>(
     let owner = crate::managed::controller_reference(mr);
     let desired = json!({
         "providerConfigRef": { "name": pc_name },
-        "resourceRef": { "apiVersion": M::api_version(&()), "kind": M::kind(&()), "name": mr.name_any() },
+        "resourceRef": {
+            "apiVersion": M::api_version(&()),
+            "kind": M::kind(&()),
+            "name": mr.name_any(),
+        },
     });
     match usages.get_opt(&name).await.map_err(api_error)? {
         None => {
@@ -90,11 +98,11 @@ pub async fn track<M: Managed>(
             usage.metadata.owner_references = Some(vec![owner]);
             usages.create(&PostParams::default(), &usage).await.map_err(api_error)?;
         }
+        // The label is what the ProviderConfig controller counts, so it alone decides whether
+        // the usage is current: comparing the body too would rewrite it on every pass wherever
+        // the usage CRD prunes fields it does not declare.
         Some(usage)
-            if usage.labels().get(PROVIDER_CONFIG_LABEL).map(String::as_str) != Some(pc_name)
-                || ["providerConfigRef", "resourceRef"]
-                    .iter()
-                    .any(|f| usage.data.get(f) != desired.get(f)) =>
+            if usage.labels().get(PROVIDER_CONFIG_LABEL).map(String::as_str) != Some(pc_name) =>
         {
             let mut patch = desired;
             patch["metadata"] = json!({ "labels": { PROVIDER_CONFIG_LABEL: pc_name } });

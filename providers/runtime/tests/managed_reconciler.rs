@@ -40,7 +40,8 @@ fn finalizer_removed() -> Exchange {
 
 /// `-pending` recorded with a resourceVersion precondition, before `create`.
 fn create_pending(resource_version: &str) -> Exchange {
-    let metadata = json!({ "resourceVersion": resource_version, "annotations": { EXTERNAL_CREATE_PENDING: NOW } });
+    let annotations = json!({ EXTERNAL_CREATE_PENDING: NOW });
+    let metadata = json!({ "resourceVersion": resource_version, "annotations": annotations });
     patch(path("db"), json!({ "metadata": metadata }))
 }
 
@@ -290,6 +291,23 @@ async fn a_conflicting_pending_write_prevents_a_second_create() {
 }
 
 #[tokio::test]
+async fn a_failed_write_of_the_resource_is_reported_in_a_warning_event() {
+    let db = Database::named("db").created().with_conditions(json!([]));
+    let message = "cannot patch status of Database \"db\": Forbidden";
+    let script = steps([
+        usage_already_recorded(&db),
+        vec![
+            status_patch(&db, json!([ready_available(), synced()])).fails(403, "Forbidden"),
+            warning("CannotUpdateManagedResource", message),
+        ],
+    ]);
+
+    let result = reconcile(&db, &Cloud::in_sync(), script).await;
+
+    assert_eq!(result.unwrap_err().to_string(), message);
+}
+
+#[tokio::test]
 async fn an_absent_resource_created_moments_ago_is_not_created_again() {
     let db = Database::named("db")
         .created()
@@ -496,4 +514,25 @@ async fn the_echo_of_its_own_status_write_does_not_call_the_cloud_again() {
     engine.verify().await;
 
     assert_eq!(cloud.calls(), [Call::Observe, Call::Observe]);
+}
+
+#[tokio::test]
+async fn a_usage_naming_another_provider_config_is_relabelled() {
+    let db = Database::named("db").created();
+    let mut stale = usage(&db);
+    stale["metadata"]["labels"]["crossplane.io/provider-config"] = json!("old");
+    stale["providerConfigRef"]["name"] = json!("old");
+    let usage_path = "/apis/aws.crossplane.io/v1beta1/providerconfigusages/uid-db";
+    let relabel = json!({
+        "metadata": { "labels": { "crossplane.io/provider-config": "default" } },
+        "providerConfigRef": { "name": "default" },
+        "resourceRef": usage(&db)["resourceRef"],
+    });
+    let script = vec![
+        get(provider_config_path("default")).returns(provider_config("default")),
+        get(usage_path).returns(stale),
+        patch(format!("{usage_path}?"), relabel).returns(usage(&db)),
+    ];
+
+    assert_eq!(reconcile(&db, &Cloud::in_sync(), script).await.unwrap(), poll());
 }

@@ -33,9 +33,20 @@ fn config(finalizers: &[&str], deleted: bool, status: Value) -> Value {
 /// The usages listed for `default`: `count` of them.
 fn usages(count: usize) -> Exchange {
     let items: Vec<Value> = (0..count)
-        .map(|i| json!({ "apiVersion": "aws.crossplane.io/v1beta1", "kind": "ProviderConfigUsage", "metadata": { "name": format!("uid-{i}") } }))
+        .map(|i| {
+            json!({
+                "apiVersion": "aws.crossplane.io/v1beta1",
+                "kind": "ProviderConfigUsage",
+                "metadata": { "name": format!("uid-{i}") },
+            })
+        })
         .collect();
-    get(USAGES).returns(json!({ "apiVersion": "meta.k8s.io/v1", "kind": "PartialObjectMetadataList", "metadata": {}, "items": items }))
+    get(USAGES).returns(json!({
+        "apiVersion": "aws.crossplane.io/v1beta1",
+        "kind": "ProviderConfigUsageList",
+        "metadata": {},
+        "items": items,
+    }))
 }
 
 fn in_use_by(users: usize) -> Value {

@@ -1,0 +1,243 @@
+//! The RDSInstance external client: observe / create / update / delete against RDS.
+//!
+//! Passwords: the master password comes from `masterPasswordSecretRef`, or is generated (32
+//! random alphanumerics) at creation. The *current* password is the `password` key of the
+//! resource's own connection Secret (`writeConnectionSecretToRef`), as in classic provider-aws:
+//! AWS never returns passwords, so a value in `masterPasswordSecretRef` that differs from the
+//! published one is a password change, applied by `update` and then published. Without a
+//! `writeConnectionSecretToRef`, password changes are not detected.
+
+use std::sync::Arc;
+
+use aws_sdk_rds::operation::modify_db_instance::builders::ModifyDbInstanceInputBuilder;
+use aws_sdk_rds::types::DbInstance;
+use crosstie_runtime::annotations::external_name;
+use crosstie_runtime::{
+    ConnectionDetails, Connector, ExternalClient, ExternalCreation, ExternalError,
+    ExternalObservation, ExternalUpdate, SecretKeySelector,
+};
+use kube::ResourceExt;
+use rand::Rng;
+use rand::distr::Alphanumeric;
+
+use super::convert::{
+    connection_details, create_input, default_master_username, delete_input, drift, is_busy,
+    late_initialize, observation, readiness,
+};
+use super::types::{RdsInstance, RdsInstanceStatus};
+use crate::api::{ApiErrorKind, Rds, RdsApi};
+use crate::config::{AwsClient, AwsConnector};
+use crate::secrets::SecretStore;
+
+/// Length of generated master passwords.
+const GENERATED_PASSWORD_LEN: usize = 32;
+
+/// Operations on the DB instance behind one RDSInstance.
+#[derive(Debug)]
+pub struct RdsInstanceExternal<A, S> {
+    client: Arc<AwsClient<A>>,
+    secrets: S,
+}
+
+impl<A: RdsApi, S: SecretStore> RdsInstanceExternal<A, S> {
+    /// A client using `client` for AWS and `secrets` for password Secrets.
+    pub fn new(client: Arc<AwsClient<A>>, secrets: S) -> Self {
+        Self { client, secrets }
+    }
+
+    async fn instance(&self, id: &str) -> Result<Option<DbInstance>, ExternalError> {
+        Ok(self.client.instances.get(&self.client.api, id).await?)
+    }
+
+    /// The password `masterPasswordSecretRef` asks for, if set.
+    async fn desired_password(&self, mr: &RdsInstance) -> Result<Option<String>, ExternalError> {
+        let Some(selector) = &mr.spec.for_provider.master_password_secret_ref else {
+            return Ok(None);
+        };
+        let value = self.secret_value(selector).await?.ok_or_else(|| {
+            ExternalError::terminal(format!(
+                "spec.forProvider.masterPasswordSecretRef: Secret {}/{} has no key {:?}",
+                selector.namespace, selector.name, selector.key
+            ))
+        })?;
+        Ok(Some(value))
+    }
+
+    /// The password published in the connection Secret, if any.
+    async fn published_password(&self, mr: &RdsInstance) -> Result<Option<String>, ExternalError> {
+        let Some(target) = &mr.spec.resource_spec.write_connection_secret_to_ref else {
+            return Ok(None);
+        };
+        let selector = SecretKeySelector {
+            namespace: target.namespace.clone(),
+            name: target.name.clone(),
+            key: "password".to_owned(),
+        };
+        self.secret_value(&selector).await
+    }
+
+    async fn secret_value(
+        &self,
+        selector: &SecretKeySelector,
+    ) -> Result<Option<String>, ExternalError> {
+        let data = self
+            .secrets
+            .secret_data(&selector.namespace, &selector.name)
+            .await
+            .map_err(|e| ExternalError::wrap("cannot read password", e))?;
+        Ok(data
+            .and_then(|mut d| d.remove(&selector.key))
+            .map(|v| String::from_utf8_lossy(&v).into_owned())
+            .filter(|v| !v.is_empty()))
+    }
+
+    /// The new password to set, when `masterPasswordSecretRef` differs from the published one.
+    /// Without a connection Secret there is nothing to compare with, so no change is detected.
+    async fn password_change(&self, mr: &RdsInstance) -> Result<Option<String>, ExternalError> {
+        if mr.spec.resource_spec.write_connection_secret_to_ref.is_none() {
+            return Ok(None);
+        }
+        let Some(desired) = self.desired_password(mr).await? else { return Ok(None) };
+        let published = self.published_password(mr).await?;
+        Ok((published.as_deref() != Some(desired.as_str())).then_some(desired))
+    }
+}
+
+/// The AWS identifier of `mr`: its external name, else its name.
+fn instance_id(mr: &RdsInstance) -> String {
+    external_name(mr).map_or_else(|| mr.name_any(), str::to_owned)
+}
+
+fn generate_password() -> String {
+    rand::rng().sample_iter(Alphanumeric).take(GENERATED_PASSWORD_LEN).map(char::from).collect()
+}
+
+impl<A: RdsApi, S: SecretStore> ExternalClient<RdsInstance> for RdsInstanceExternal<A, S> {
+    async fn observe(&self, mr: &mut RdsInstance) -> Result<ExternalObservation, ExternalError> {
+        let id = instance_id(mr);
+        let Some(instance) = self.instance(&id).await? else {
+            return Ok(ExternalObservation::default());
+        };
+        let late_initialized = late_initialize(&mut mr.spec.for_provider, &instance);
+        mr.status.get_or_insert_with(RdsInstanceStatus::default).at_provider =
+            Some(observation(&instance));
+        let new_password = self.password_change(mr).await?;
+        let drift = drift(&id, &mr.spec.for_provider, &instance, new_password.as_deref());
+        Ok(ExternalObservation {
+            resource_exists: true,
+            resource_up_to_date: drift.is_up_to_date(),
+            resource_late_initialized: late_initialized,
+            readiness: readiness(instance.db_instance_status.as_deref()),
+            connection_details: connection_details(&instance),
+            diff: drift.diff(),
+        })
+    }
+
+    async fn create(&self, mr: &mut RdsInstance) -> Result<ExternalCreation, ExternalError> {
+        let id = instance_id(mr);
+        let params = &mr.spec.for_provider;
+        let username = params
+            .master_username
+            .clone()
+            .unwrap_or_else(|| default_master_username(&params.engine).to_owned());
+        // Reuse a password published by an earlier attempt, so a retry keeps it valid.
+        let password = match self.desired_password(mr).await? {
+            Some(password) => password,
+            None => self.published_password(mr).await?.unwrap_or_else(generate_password),
+        };
+        let input = create_input(&id, params, &username, &password);
+        let created = match self.client.api.create_db_instance(input).await {
+            Ok(instance) => instance,
+            // An earlier create succeeded but its result was lost: the instance is ours (its
+            // name is deterministic), so make the password we are about to publish true.
+            Err(err) if err.kind == ApiErrorKind::AlreadyExists => {
+                let reset = ModifyDbInstanceInputBuilder::default()
+                    .db_instance_identifier(&id)
+                    .master_user_password(&password)
+                    .apply_immediately(true);
+                self.client.api.modify_db_instance(reset).await?
+            }
+            Err(err) => return Err(err.into()),
+        };
+        let mut details = connection_details(&created);
+        details.insert("username".to_owned(), username.into_bytes());
+        details.insert("password".to_owned(), password.into_bytes());
+        self.client.instances.written(&id, Some(created)).await;
+        Ok(ExternalCreation { connection_details: details })
+    }
+
+    async fn update(&self, mr: &mut RdsInstance) -> Result<ExternalUpdate, ExternalError> {
+        let id = instance_id(mr);
+        let instance = self.instance(&id).await?.ok_or_else(|| {
+            ExternalError::transient(format!("DB instance {id:?} disappeared before update"))
+        })?;
+        if is_busy(instance.db_instance_status.as_deref()) {
+            return Ok(ExternalUpdate::default());
+        }
+        let new_password = self.password_change(mr).await?;
+        let drift = drift(&id, &mr.spec.for_provider, &instance, new_password.as_deref());
+        if let Some(message) = drift.immutable_error() {
+            return Err(ExternalError::terminal(message));
+        }
+        let mut written = None;
+        if !drift.changes.is_empty() {
+            written = Some(self.client.api.modify_db_instance(drift.modify).await?);
+        }
+        let arn = instance.db_instance_arn.clone().unwrap_or_default();
+        if !drift.remove_tags.is_empty() {
+            self.client.api.remove_tags(&arn, drift.remove_tags).await?;
+        }
+        if !drift.add_tags.is_empty() {
+            self.client.api.add_tags(&arn, drift.add_tags).await?;
+        }
+        // Describe individually on the next observe, whatever was written.
+        self.client.instances.written(&id, written).await;
+        let mut details = ConnectionDetails::new();
+        if let Some(password) = new_password {
+            details.insert("password".to_owned(), password.into_bytes());
+        }
+        Ok(ExternalUpdate { connection_details: details })
+    }
+
+    async fn delete(&self, mr: &mut RdsInstance) -> Result<(), ExternalError> {
+        let id = instance_id(mr);
+        let Some(instance) = self.instance(&id).await? else { return Ok(()) };
+        if instance.db_instance_status.as_deref() == Some("deleting") {
+            return Ok(());
+        }
+        if instance.deletion_protection == Some(true) {
+            if mr.spec.for_provider.deletion_protection != Some(false) {
+                return Err(ExternalError::terminal(format!(
+                    "DB instance {id:?} has deletion protection: set spec.forProvider.deletionProtection: false first"
+                )));
+            }
+            // The spec already asks for no protection; the update may not have run yet.
+            let unprotect = ModifyDbInstanceInputBuilder::default()
+                .db_instance_identifier(&id)
+                .deletion_protection(false)
+                .apply_immediately(true);
+            self.client.api.modify_db_instance(unprotect).await?;
+        }
+        match self.client.api.delete_db_instance(delete_input(&id, &mr.spec.for_provider)).await {
+            Ok(()) => {}
+            Err(err) if err.is_not_found() => {}
+            Err(err) => return Err(err.into()),
+        }
+        self.client.instances.written(&id, None).await;
+        Ok(())
+    }
+}
+
+impl Connector<RdsInstance> for AwsConnector {
+    type Client = RdsInstanceExternal<Rds, kube::Client>;
+
+    async fn connect(&self, mr: &RdsInstance) -> Result<Self::Client, ExternalError> {
+        let client = self
+            .client(
+                mr.spec.resource_spec.provider_config_name(),
+                mr.spec.for_provider.region.as_deref(),
+            )
+            .await?;
+        Ok(RdsInstanceExternal::new(client, self.kube().clone()))
+    }
+}

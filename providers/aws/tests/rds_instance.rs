@@ -1,0 +1,505 @@
+//! RDSInstance against a real moto server: create, observe, update, delete, import, and the
+//! states moto never shows (creating, modifying) through a status-rewriting `RdsApi` wrapper.
+
+#[path = "../../../tests/support/mod.rs"]
+mod support;
+
+mod common;
+
+use std::sync::{Arc, Mutex};
+
+use aws_sdk_rds::operation::create_db_instance::builders::CreateDbInstanceInputBuilder;
+use aws_sdk_rds::operation::create_db_subnet_group::builders::CreateDbSubnetGroupInputBuilder;
+use aws_sdk_rds::operation::delete_db_instance::builders::DeleteDbInstanceInputBuilder;
+use aws_sdk_rds::operation::modify_db_instance::builders::ModifyDbInstanceInputBuilder;
+use aws_sdk_rds::operation::modify_db_subnet_group::builders::ModifyDbSubnetGroupInputBuilder;
+use aws_sdk_rds::types::{DbInstance, DbSubnetGroup, Tag};
+use common::{MemorySecrets, POLL, aws, payments_db_prod, sdk};
+use crosstie_provider_aws::api::{ApiError, InstancePage, Rds, RdsApi};
+use crosstie_provider_aws::config::AwsClient;
+use crosstie_provider_aws::{AwsMetrics, RdsInstance, RdsInstanceExternal};
+use crosstie_runtime::annotations::EXTERNAL_NAME;
+use crosstie_runtime::{
+    ConnectionDetails, ExternalClient, ExternalError, Readiness, SecretKeySelector,
+};
+use support::tools::Moto;
+
+const REGION: &str = "ap-northeast-2";
+
+async fn describe(moto: &Moto, id: &str) -> Option<DbInstance> {
+    match sdk(&moto.endpoint, REGION)
+        .describe_db_instances()
+        .db_instance_identifier(id)
+        .send()
+        .await
+    {
+        Ok(out) => out.db_instances.unwrap_or_default().into_iter().next(),
+        Err(err) if err.as_service_error().is_some_and(|e| e.is_db_instance_not_found_fault()) => {
+            None
+        }
+        Err(err) => panic!("describe {id}: {err:?}"),
+    }
+}
+
+/// Create the issue's instance through the provider and publish its details, as the engine would.
+async fn created(
+    external: &RdsInstanceExternal<Rds, MemorySecrets>,
+    secrets: &MemorySecrets,
+) -> RdsInstance {
+    let mut mr = payments_db_prod();
+    let absent = external.observe(&mut mr).await.expect("observe before create");
+    assert!(!absent.resource_exists, "nothing in moto yet");
+    let creation = external.create(&mut mr).await.expect("create");
+    secrets.publish_for(&mr, &creation.connection_details);
+    let observation = external.observe(&mut mr).await.expect("observe after create");
+    secrets.publish_for(&mr, &observation.connection_details);
+    mr
+}
+
+#[tokio::test]
+async fn the_issues_manifest_creates_the_instance_with_connection_details() {
+    let moto = Moto::start();
+    let metrics = AwsMetrics::default();
+    let secrets = MemorySecrets::default();
+    let external = RdsInstanceExternal::new(aws(&moto.endpoint, REGION, &metrics), secrets.clone());
+
+    let mut mr = created(&external, &secrets).await;
+
+    let instance = describe(&moto, "payments-db-prod").await.expect("instance exists in moto");
+    assert_eq!(instance.db_instance_class.as_deref(), Some("db.r6g.xlarge"));
+    assert_eq!(instance.engine.as_deref(), Some("postgres"));
+    assert_eq!(instance.allocated_storage, Some(100));
+    assert_eq!(instance.multi_az, Some(true));
+    assert_eq!(instance.storage_encrypted, Some(true));
+    assert_eq!(instance.backup_retention_period, Some(7));
+    assert_eq!(instance.master_username.as_deref(), Some("postgres"), "per-engine default user");
+
+    let secret = |key| secrets.value("payments-prod", "payments-db-credentials", key);
+    let address = instance.endpoint.as_ref().and_then(|e| e.address.clone());
+    assert_eq!(secret("endpoint"), address, "endpoint published");
+    assert_eq!(secret("port").as_deref(), Some("5432"), "port published");
+    assert_eq!(secret("username").as_deref(), Some("postgres"), "username published");
+    let password = secret("password").expect("password published");
+    assert!(
+        password.len() >= 32 && password.chars().all(|c| c.is_ascii_alphanumeric()),
+        "strong: {password}"
+    );
+
+    let steady = external.observe(&mut mr).await.expect("observe");
+    assert!(steady.resource_exists);
+    assert_eq!(steady.readiness, Readiness::Available);
+    assert!(steady.resource_up_to_date, "no drift right after creation: {}", steady.diff);
+    assert!(!steady.resource_late_initialized, "late-initialization happened once, before");
+    let at = mr.status.as_ref().and_then(|s| s.at_provider.as_ref()).expect("atProvider");
+    assert_eq!(at.db_instance_status.as_deref(), Some("available"));
+    assert!(at.db_instance_arn.as_deref().is_some_and(|a| a.ends_with(":db:payments-db-prod")));
+    assert_eq!(
+        mr.spec.for_provider.engine_version.as_deref(),
+        Some("15"),
+        "the user's value is kept"
+    );
+    assert!(mr.spec.for_provider.storage_type.is_some(), "AWS defaults are late-initialized");
+}
+
+#[tokio::test]
+async fn an_instance_this_provider_wrote_is_described_individually_once() {
+    let moto = Moto::start();
+    let metrics = AwsMetrics::default();
+    let external =
+        RdsInstanceExternal::new(aws(&moto.endpoint, REGION, &metrics), MemorySecrets::default());
+    let describes = || metrics.calls("DescribeDBInstances");
+    let mut mr = payments_db_prod();
+
+    external.observe(&mut mr).await.unwrap();
+    assert_eq!(describes(), 2, "one snapshot page, then one describe because it is missing");
+    external.create(&mut mr).await.unwrap();
+    external.observe(&mut mr).await.unwrap();
+    assert_eq!(describes(), 3, "right after create: one individual describe");
+    external.observe(&mut mr).await.unwrap();
+    assert_eq!(describes(), 3, "then served from the snapshot");
+}
+
+#[tokio::test]
+async fn a_create_retried_after_a_lost_success_does_not_fail() {
+    let moto = Moto::start();
+    let metrics = AwsMetrics::default();
+    let secrets = MemorySecrets::default();
+    let external = RdsInstanceExternal::new(aws(&moto.endpoint, REGION, &metrics), secrets.clone());
+    let mut mr = payments_db_prod();
+    external.create(&mut mr).await.expect("first create");
+    // The engine crashed before recording the result and publishing the password.
+    let retry = external.create(&mut mr).await.expect("retried create succeeds");
+    assert!(retry.connection_details.contains_key("password"), "a usable password is published");
+    assert_eq!(metrics.calls("ModifyDBInstance"), 1, "the password was reset to the published one");
+}
+
+#[tokio::test]
+async fn a_new_master_password_in_the_referenced_secret_is_applied_and_published() {
+    let moto = Moto::start();
+    let metrics = AwsMetrics::default();
+    let secrets = MemorySecrets::default();
+    let external = RdsInstanceExternal::new(aws(&moto.endpoint, REGION, &metrics), secrets.clone());
+    let one = |pw: &str| ConnectionDetails::from([("pw".to_owned(), pw.as_bytes().to_vec())]);
+    secrets.publish("payments-prod", "master", &one("first-password"));
+    let mut mr = payments_db_prod();
+    mr.spec.for_provider.master_password_secret_ref = Some(SecretKeySelector {
+        namespace: "payments-prod".into(),
+        name: "master".into(),
+        key: "pw".into(),
+    });
+    external
+        .create(&mut mr)
+        .await
+        .map(|c| secrets.publish_for(&mr, &c.connection_details))
+        .unwrap();
+    let secret = |key| secrets.value("payments-prod", "payments-db-credentials", key);
+    assert_eq!(
+        secret("password").as_deref(),
+        Some("first-password"),
+        "the referenced password is used"
+    );
+    assert!(external.observe(&mut mr).await.unwrap().resource_up_to_date, "published = desired");
+
+    secrets.publish("payments-prod", "master", &one("second-password"));
+    let changed = external.observe(&mut mr).await.unwrap();
+    assert!(!changed.resource_up_to_date);
+    assert!(
+        changed.diff.contains("masterPasswordSecretRef")
+            && !changed.diff.contains("second-password")
+    );
+    let update = external.update(&mut mr).await.expect("update");
+    assert_eq!(metrics.calls("ModifyDBInstance"), 1, "the password is sent once");
+    secrets.publish_for(&mr, &update.connection_details);
+    assert_eq!(
+        secret("password").as_deref(),
+        Some("second-password"),
+        "the new password is published"
+    );
+    assert!(external.observe(&mut mr).await.unwrap().resource_up_to_date, "settled");
+}
+
+#[tokio::test]
+async fn an_allocated_storage_change_makes_exactly_one_modify_call() {
+    let moto = Moto::start();
+    let metrics = AwsMetrics::default();
+    let secrets = MemorySecrets::default();
+    let external = RdsInstanceExternal::new(aws(&moto.endpoint, REGION, &metrics), secrets.clone());
+    let mut mr = created(&external, &secrets).await;
+
+    mr.spec.for_provider.allocated_storage = Some(200);
+    let writes_before = metrics.write_calls();
+    let drifted = external.observe(&mut mr).await.expect("observe");
+    assert!(!drifted.resource_up_to_date);
+    assert_eq!(drifted.diff, "spec.forProvider.allocatedStorage: desired 200, AWS has 100");
+    external.update(&mut mr).await.expect("update");
+
+    assert_eq!(metrics.calls("ModifyDBInstance"), 1, "one ModifyDBInstance");
+    assert_eq!(metrics.write_calls(), writes_before + 1, "no other write");
+    let instance = describe(&moto, "payments-db-prod").await.unwrap();
+    assert_eq!(instance.allocated_storage, Some(200), "moto shows the new size");
+    let settled = external.observe(&mut mr).await.expect("observe");
+    assert!(settled.resource_up_to_date, "converged: {}", settled.diff);
+}
+
+#[tokio::test]
+async fn a_change_aws_cannot_make_in_place_is_a_terminal_error_naming_the_field() {
+    let moto = Moto::start();
+    let metrics = AwsMetrics::default();
+    let secrets = MemorySecrets::default();
+    let external = RdsInstanceExternal::new(aws(&moto.endpoint, REGION, &metrics), secrets.clone());
+    let mut mr = created(&external, &secrets).await;
+
+    mr.spec.for_provider.storage_encrypted = Some(false);
+    let observed = external.observe(&mut mr).await.expect("observe");
+    assert!(!observed.resource_up_to_date, "never reported as synced");
+    assert!(observed.diff.contains("spec.forProvider.storageEncrypted"), "{}", observed.diff);
+    let err = external.update(&mut mr).await.expect_err("update refuses");
+    let ExternalError::Terminal(message) = err else { panic!("terminal expected: {err:?}") };
+    assert!(message.contains("spec.forProvider.storageEncrypted"), "{message}");
+    assert!(message.contains("desired false") && message.contains("AWS has true"), "{message}");
+    assert_eq!(metrics.calls("ModifyDBInstance"), 0, "nothing was half-applied");
+}
+
+#[tokio::test]
+async fn delete_takes_the_final_snapshot_removes_the_instance_and_can_repeat() {
+    let moto = Moto::start();
+    let metrics = AwsMetrics::default();
+    let secrets = MemorySecrets::default();
+    let external = RdsInstanceExternal::new(aws(&moto.endpoint, REGION, &metrics), secrets.clone());
+    let mut mr = created(&external, &secrets).await;
+    mr.spec.for_provider.final_db_snapshot_identifier = Some("payments-db-prod-final".into());
+
+    external.delete(&mut mr).await.expect("delete");
+    assert!(describe(&moto, "payments-db-prod").await.is_none(), "gone from moto");
+    let snapshots = sdk(&moto.endpoint, REGION)
+        .describe_db_snapshots()
+        .db_snapshot_identifier("payments-db-prod-final")
+        .send()
+        .await
+        .expect("the final snapshot was taken");
+    assert_eq!(snapshots.db_snapshots().len(), 1);
+    external.delete(&mut mr).await.expect("deleting a gone instance succeeds");
+    let after = external.observe(&mut mr).await.expect("observe");
+    assert!(!after.resource_exists, "observe sees it gone");
+}
+
+#[tokio::test]
+async fn deletion_protection_blocks_delete_with_advice() {
+    let moto = Moto::start();
+    let metrics = AwsMetrics::default();
+    let secrets = MemorySecrets::default();
+    let external = RdsInstanceExternal::new(aws(&moto.endpoint, REGION, &metrics), secrets.clone());
+    let mut mr = payments_db_prod();
+    mr.spec.for_provider.deletion_protection = Some(true);
+    external.create(&mut mr).await.expect("create");
+    external.observe(&mut mr).await.expect("observe");
+
+    let err = external.delete(&mut mr).await.expect_err("protected");
+    assert!(
+        err.to_string().contains("set spec.forProvider.deletionProtection: false first"),
+        "{err}"
+    );
+    assert!(describe(&moto, "payments-db-prod").await.is_some(), "still there");
+    assert_eq!(metrics.calls("DeleteDBInstance"), 0);
+
+    mr.spec.for_provider.deletion_protection = Some(false);
+    mr.spec.for_provider.skip_final_snapshot_before_deletion = Some(true);
+    external.delete(&mut mr).await.expect("unprotected by the spec, then deleted");
+    assert!(describe(&moto, "payments-db-prod").await.is_none(), "gone");
+}
+
+#[tokio::test]
+async fn observing_an_existing_instance_by_external_name_fills_status_without_writes() {
+    let moto = Moto::start();
+    sdk(&moto.endpoint, REGION)
+        .create_db_instance()
+        .db_instance_identifier("legacy-orders")
+        .db_instance_class("db.t3.medium")
+        .engine("mysql")
+        .allocated_storage(50)
+        .master_username("admin")
+        .master_user_password("arranged-outside")
+        .send()
+        .await
+        .expect("arrange an existing instance");
+    let metrics = AwsMetrics::default();
+    let external =
+        RdsInstanceExternal::new(aws(&moto.endpoint, REGION, &metrics), MemorySecrets::default());
+    let mut mr: RdsInstance = serde_saphyr::from_str(
+        r#"
+apiVersion: database.aws.crossplane.io/v1beta1
+kind: RDSInstance
+metadata:
+  name: orders
+  annotations:
+    crossplane.io/external-name: legacy-orders
+spec:
+  managementPolicies: ["Observe"]
+  forProvider:
+    region: ap-northeast-2
+    dbInstanceClass: db.t3.medium
+    engine: mysql
+"#,
+    )
+    .unwrap();
+    assert_eq!(mr.metadata.annotations.as_ref().unwrap()[EXTERNAL_NAME], "legacy-orders");
+
+    let observed = external.observe(&mut mr).await.expect("observe");
+    assert!(observed.resource_exists && observed.resource_late_initialized);
+    assert_eq!(observed.readiness, Readiness::Available);
+    let at = mr.status.as_ref().and_then(|s| s.at_provider.clone()).expect("atProvider");
+    assert_eq!((at.allocated_storage, at.db_instance_port), (Some(50), Some(3306)));
+    assert!(at.endpoint.and_then(|e| e.address).is_some_and(|a| a.starts_with("legacy-orders.")));
+    assert_eq!(mr.spec.for_provider.allocated_storage, Some(50), "spec late-initialized");
+    assert_eq!(metrics.write_calls(), 0, "zero write calls");
+}
+
+/// An `RdsApi` that reports a scripted status for every instance, like AWS in transition.
+struct Transitioning {
+    inner: Rds,
+    status: Mutex<Option<&'static str>>,
+}
+
+impl Transitioning {
+    fn set(&self, status: Option<&'static str>) {
+        *self.status.lock().unwrap() = status;
+    }
+
+    fn rewrite(&self, mut instance: DbInstance) -> DbInstance {
+        if let Some(status) = *self.status.lock().unwrap() {
+            instance.db_instance_status = Some(status.to_owned());
+        }
+        instance
+    }
+}
+
+impl RdsApi for Transitioning {
+    async fn describe_db_instances(
+        &self,
+        marker: Option<String>,
+    ) -> Result<InstancePage, ApiError> {
+        let mut page = self.inner.describe_db_instances(marker).await?;
+        page.instances = page.instances.into_iter().map(|i| self.rewrite(i)).collect();
+        Ok(page)
+    }
+    async fn describe_db_instance(&self, id: &str) -> Result<Option<DbInstance>, ApiError> {
+        Ok(self.inner.describe_db_instance(id).await?.map(|i| self.rewrite(i)))
+    }
+    async fn create_db_instance(
+        &self,
+        input: CreateDbInstanceInputBuilder,
+    ) -> Result<DbInstance, ApiError> {
+        Ok(self.rewrite(self.inner.create_db_instance(input).await?))
+    }
+    async fn modify_db_instance(
+        &self,
+        input: ModifyDbInstanceInputBuilder,
+    ) -> Result<DbInstance, ApiError> {
+        Ok(self.rewrite(self.inner.modify_db_instance(input).await?))
+    }
+    async fn delete_db_instance(
+        &self,
+        input: DeleteDbInstanceInputBuilder,
+    ) -> Result<(), ApiError> {
+        self.inner.delete_db_instance(input).await
+    }
+    async fn add_tags(&self, arn: &str, tags: Vec<Tag>) -> Result<(), ApiError> {
+        self.inner.add_tags(arn, tags).await
+    }
+    async fn remove_tags(&self, arn: &str, keys: Vec<String>) -> Result<(), ApiError> {
+        self.inner.remove_tags(arn, keys).await
+    }
+    async fn list_tags(&self, arn: &str) -> Result<Vec<Tag>, ApiError> {
+        self.inner.list_tags(arn).await
+    }
+    async fn describe_db_subnet_group(
+        &self,
+        name: &str,
+    ) -> Result<Option<DbSubnetGroup>, ApiError> {
+        self.inner.describe_db_subnet_group(name).await
+    }
+    async fn create_db_subnet_group(
+        &self,
+        input: CreateDbSubnetGroupInputBuilder,
+    ) -> Result<DbSubnetGroup, ApiError> {
+        self.inner.create_db_subnet_group(input).await
+    }
+    async fn modify_db_subnet_group(
+        &self,
+        input: ModifyDbSubnetGroupInputBuilder,
+    ) -> Result<(), ApiError> {
+        self.inner.modify_db_subnet_group(input).await
+    }
+    async fn delete_db_subnet_group(&self, name: &str) -> Result<(), ApiError> {
+        self.inner.delete_db_subnet_group(name).await
+    }
+}
+
+#[tokio::test]
+async fn creating_and_modifying_states_give_readiness_and_hold_updates_back() {
+    let moto = Moto::start();
+    let metrics = AwsMetrics::default();
+    let secrets = MemorySecrets::default();
+    let api = Transitioning {
+        inner: Rds::new(sdk(&moto.endpoint, REGION), metrics.clone()),
+        status: Mutex::new(Some("creating")),
+    };
+    let client = Arc::new(AwsClient::new(api, POLL));
+    let external = RdsInstanceExternal::new(client.clone(), secrets.clone());
+    let mut mr = payments_db_prod();
+
+    let creation = external.create(&mut mr).await.expect("create");
+    secrets.publish_for(&mr, &creation.connection_details);
+    let creating = external.observe(&mut mr).await.expect("observe while creating");
+    assert!(creating.resource_exists);
+    assert_eq!(creating.readiness, Readiness::Creating);
+
+    mr.spec.for_provider.allocated_storage = Some(300);
+    external.update(&mut mr).await.expect("update while creating is a no-op");
+    assert_eq!(metrics.calls("ModifyDBInstance"), 0, "no modification while creating");
+
+    client.api.set(Some("modifying"));
+    client.instances.written("payments-db-prod", None).await;
+    let modifying = external.observe(&mut mr).await.expect("observe while modifying");
+    assert_eq!(modifying.readiness, Readiness::Available, "modifying still serves");
+    assert!(!modifying.resource_up_to_date, "the change is still wanted");
+    external.update(&mut mr).await.expect("update while modifying is a no-op");
+    assert_eq!(metrics.calls("ModifyDBInstance"), 0, "no modification while modifying");
+
+    client.api.set(None);
+    client.instances.written("payments-db-prod", None).await;
+    let available = external.observe(&mut mr).await.expect("observe when available");
+    assert_eq!(available.readiness, Readiness::Available);
+    external.update(&mut mr).await.expect("update when available");
+    assert_eq!(
+        metrics.calls("ModifyDBInstance"),
+        1,
+        "the held-back change is applied once available"
+    );
+    assert_eq!(describe(&moto, "payments-db-prod").await.unwrap().allocated_storage, Some(300));
+}
+
+#[tokio::test]
+async fn a_steady_state_cycle_over_500_instances_stays_within_the_describe_budget() {
+    const INSTANCES: usize = 500;
+    let moto = Moto::start();
+    let arrange = sdk(&moto.endpoint, REGION);
+    let names: Vec<String> = (0..INSTANCES).map(|i| format!("fleet-{i:03}")).collect();
+    futures::future::try_join_all(names.iter().map(|name| {
+        arrange
+            .create_db_instance()
+            .db_instance_identifier(name)
+            .db_instance_class("db.t3.micro")
+            .engine("postgres")
+            .allocated_storage(20)
+            .master_username("postgres")
+            .master_user_password("arranged-outside")
+            .send()
+    }))
+    .await
+    .expect("arrange 500 instances");
+
+    let metrics = AwsMetrics::default();
+    let client = aws(&moto.endpoint, REGION, &metrics);
+    let mut resources: Vec<RdsInstance> = names
+        .iter()
+        .map(|name| {
+            let mut mr = payments_db_prod();
+            mr.metadata.name = Some(name.clone());
+            mr.spec.for_provider.db_instance_class = "db.t3.micro".into();
+            mr.spec.for_provider.allocated_storage = Some(20);
+            mr.spec.for_provider.multi_az = None;
+            mr.spec.for_provider.storage_encrypted = None;
+            mr.spec.for_provider.backup_retention_period = None;
+            mr.spec.for_provider.engine_version = None;
+            mr
+        })
+        .collect();
+    // Every resource observes at once, as after a controller restart: concurrent observers must
+    // share one refresh.
+    let observations = futures::future::try_join_all(resources.iter_mut().map(|mr| {
+        let external = RdsInstanceExternal::new(client.clone(), MemorySecrets::default());
+        async move { external.observe(mr).await }
+    }))
+    .await
+    .expect("observe all");
+
+    assert!(observations.iter().all(|o| o.resource_exists && o.readiness == Readiness::Available));
+    let budget = 5 + INSTANCES / 100;
+    let describes = metrics.calls("DescribeDBInstances");
+    assert!(
+        describes as usize <= budget,
+        "{describes} DescribeDBInstances calls for {INSTANCES} instances (budget {budget})"
+    );
+    assert_eq!(metrics.write_calls(), 0, "observing never writes");
+
+    for mr in &mut resources {
+        let external = RdsInstanceExternal::new(client.clone(), MemorySecrets::default());
+        external.observe(mr).await.expect("observe again");
+    }
+    assert_eq!(
+        metrics.calls("DescribeDBInstances"),
+        describes,
+        "within the poll interval: no calls"
+    );
+}
