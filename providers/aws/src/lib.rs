@@ -16,6 +16,8 @@ pub mod observation;
 pub mod rdsinstance;
 pub mod secrets;
 
+use std::sync::Arc;
+
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::CustomResourceExt;
 use kube::core::ApiResource;
@@ -34,6 +36,26 @@ pub fn crds() -> Vec<CustomResourceDefinition> {
         RdsInstance::crd(),
         DbSubnetGroup::crd(),
     ]
+}
+
+/// Run the controllers of every kind of this provider, and its ProviderConfig controller, until
+/// shutdown. `metrics` collects the engine's figures, `aws_metrics` the AWS calls.
+pub async fn run(
+    client: kube::Client,
+    config: crosstie_runtime::Config,
+    metrics: Arc<crosstie_runtime::Metrics>,
+    aws_metrics: AwsMetrics,
+) {
+    let kinds = crosstie_runtime::ProviderConfigKinds {
+        provider_config: provider_config_api_resource(),
+        usage: provider_config_usage_api_resource(),
+    };
+    let connector = || AwsConnector::new(client.clone(), aws_metrics.clone(), config.poll_interval);
+    crosstie_runtime::Runtime::new(client.clone(), config.clone(), kinds, metrics)
+        .manage::<RdsInstance, _>(connector())
+        .manage::<DbSubnetGroup, _>(connector())
+        .run()
+        .await;
 }
 
 /// The API resource of `ProviderConfig`, for the runtime's usage tracking.
