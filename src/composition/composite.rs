@@ -60,15 +60,19 @@ pub fn defaults(xr: &Value, composition: &Composition) -> Option<Value> {
     (!spec.is_empty()).then(|| json!({"spec": spec}))
 }
 
-/// A merge patch for what `ToCompositeFieldPath` patches changed outside `status`, if anything.
+/// A merge patch for what `ToCompositeFieldPath` patches changed outside `status` (the spec,
+/// labels and annotations — never server-managed metadata), if anything.
 pub fn spec_patch(before: &Value, after: &Value) -> Option<Value> {
-    let mut patch = serde_json::Map::new();
-    for section in ["spec", "metadata"] {
-        if before[section] != after[section] {
-            patch.insert(section.into(), after[section].clone());
+    let mut patch = json!({});
+    if before["spec"] != after["spec"] {
+        patch["spec"] = after["spec"].clone();
+    }
+    for field in ["labels", "annotations"] {
+        if before["metadata"][field] != after["metadata"][field] {
+            patch["metadata"][field] = after["metadata"][field].clone();
         }
     }
-    (!patch.is_empty()).then_some(Value::Object(patch))
+    (patch != json!({})).then_some(patch)
 }
 
 #[cfg(test)]
@@ -112,6 +116,24 @@ mod tests {
         let stale = stale(&rendered, &observed);
         assert_eq!(stale.len(), 1);
         assert_eq!(stale[0]["metadata"]["name"], "xr-c");
+    }
+
+    #[test]
+    fn spec_patches_carry_only_spec_labels_and_annotations() {
+        let before = json!({"metadata": {"name": "x", "resourceVersion": "1"}, "spec": {"a": 1}});
+        assert_eq!(spec_patch(&before, &before), None);
+        let mut after = before.clone();
+        after["metadata"]["annotations"] = json!({"k": "v"});
+        after["metadata"]["resourceVersion"] = json!("2");
+        assert_eq!(
+            spec_patch(&before, &after),
+            Some(json!({"metadata": {"annotations": {"k": "v"}}}))
+        );
+        after["spec"]["b"] = json!(2);
+        assert_eq!(
+            spec_patch(&before, &after),
+            Some(json!({"spec": {"a": 1, "b": 2}, "metadata": {"annotations": {"k": "v"}}}))
+        );
     }
 
     #[test]

@@ -67,7 +67,8 @@ fn settings_of(xrd: &CompositeResourceDefinition) -> Settings {
     }
 }
 
-fn resource_of(kind: &ServedKind) -> ApiResource {
+/// The API resource of a served kind.
+pub fn resource_of(kind: &ServedKind) -> ApiResource {
     ApiResource {
         group: kind.group.clone(),
         version: kind.version.clone(),

@@ -10,6 +10,8 @@
 mod claim;
 mod composite;
 mod definition;
+#[cfg(test)]
+mod tests;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
