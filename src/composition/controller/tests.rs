@@ -1,5 +1,6 @@
 //! Request-level scenarios for the controllers against kube's `tower-test` mock API server.
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
@@ -7,12 +8,14 @@ use http::{Request, Response};
 use http_body_util::BodyExt as _;
 use kube::api::DynamicObject;
 use kube::client::Body;
+use kube::discovery::{ApiResource, Scope};
 use kube::runtime::controller::Action;
-use kube::runtime::reflector;
+use kube::runtime::{reflector, watcher};
 use serde_json::{Value, json};
 
 use super::definition::{KindContext, Settings, resource_of};
-use super::{Context, claim};
+use super::{Context, claim, composite};
+use crate::composition::types::Composition;
 use crate::composition::xrd::ServedKind;
 
 type Handle = tower_test::mock::Handle<Request<Body>, Response<Body>>;
@@ -27,13 +30,33 @@ fn kind(kind: &str, plural: &str) -> ServedKind {
 }
 
 fn context() -> (Arc<KindContext>, Handle) {
+    context_with(&[])
+}
+
+/// A context whose Composition cache holds `compositions` and which knows the `Thing` kind
+/// (`example.org/v1`, cluster-scoped) without discovery.
+fn context_with(compositions: &[Composition]) -> (Arc<KindContext>, Handle) {
     let (service, handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
     let client = kube::Client::new(service, "default");
-    let (compositions, _writer) = reflector::store();
+    let (store, mut writer) = reflector::store();
+    for c in compositions {
+        writer.apply_watcher_event(&watcher::Event::Apply(c.clone()));
+    }
+    let things = ApiResource {
+        group: "example.org".into(),
+        version: "v1".into(),
+        api_version: "example.org/v1".into(),
+        kind: "Thing".into(),
+        plural: "things".into(),
+    };
+    let kinds = HashMap::from([(
+        ("example.org/v1".to_owned(), "Thing".to_owned()),
+        (things, Scope::Cluster),
+    )]);
     let shared = Arc::new(Context {
         client,
-        compositions,
-        kinds: Mutex::default(),
+        compositions: store,
+        kinds: Mutex::new(kinds),
         served: Mutex::default(),
     });
     let composite = kind("XPostgreSQLInstance", "xpostgresqlinstances");
@@ -164,4 +187,147 @@ async fn deleting_a_claim_deletes_its_composite_and_waits_before_releasing_the_c
     let action =
         tokio::time::timeout(Duration::from_secs(5), pass).await.unwrap().unwrap().unwrap();
     assert_eq!(action, Action::await_change());
+}
+
+fn thing(name: &str, resource: &str, ready: bool) -> Value {
+    json!({
+        "apiVersion": "example.org/v1",
+        "kind": "Thing",
+        "metadata": {"name": name, "annotations": {"crossplane.io/composition-resource-name": resource}},
+        "status": {"conditions": [{"type": "Ready", "status": if ready { "True" } else { "False" }, "reason": "Available"}]},
+    })
+}
+
+#[tokio::test]
+async fn a_composite_applies_what_renders_keeps_what_fails_and_deletes_what_was_removed() {
+    let composition: Composition = serde_json::from_value(json!({
+        "apiVersion": "apiextensions.crossplane.io/v1",
+        "kind": "Composition",
+        "metadata": {"name": "things"},
+        "spec": {
+            "compositeTypeRef": {"apiVersion": "database.crosstie.io/v1alpha1", "kind": "XPostgreSQLInstance"},
+            "resources": [
+                {"name": "a", "base": {"apiVersion": "example.org/v1", "kind": "Thing"}, "patches": [
+                    {"fromFieldPath": "spec.parameters.size", "toFieldPath": "spec.size"},
+                ]},
+                {"name": "b", "base": {"apiVersion": "example.org/v1", "kind": "Thing"}, "patches": [
+                    {"fromFieldPath": "spec.parameters.missing", "toFieldPath": "spec.x", "policy": {"fromFieldPath": "Required"}},
+                ]},
+            ],
+        },
+    }))
+    .unwrap();
+    let (ctx, mut handle) = context_with(&[composition]);
+    let xr = json!({
+        "apiVersion": "database.crosstie.io/v1alpha1",
+        "kind": "XPostgreSQLInstance",
+        "metadata": {"name": "db-x7k2p", "uid": "x-1", "finalizers": ["composite.apiextensions.crossplane.io"]},
+        "spec": {
+            "compositionRef": {"name": "things"},
+            "parameters": {"size": "large"},
+            "resourceRefs": [
+                {"apiVersion": "example.org/v1", "kind": "Thing", "name": "db-x7k2p-aaaaa"},
+                {"apiVersion": "example.org/v1", "kind": "Thing", "name": "db-x7k2p-old"},
+            ],
+        },
+    });
+    let object: DynamicObject = serde_json::from_value(xr).unwrap();
+    let pass = tokio::spawn(composite::reconcile(Arc::new(object), ctx));
+
+    expect(
+        &mut handle,
+        "GET",
+        "/apis/example.org/v1/things/db-x7k2p-aaaaa",
+        200,
+        thing("db-x7k2p-aaaaa", "a", true),
+    )
+    .await;
+    expect(
+        &mut handle,
+        "GET",
+        "/apis/example.org/v1/things/db-x7k2p-old",
+        200,
+        thing("db-x7k2p-old", "removed", true),
+    )
+    .await;
+    let applied = expect(
+        &mut handle,
+        "PATCH",
+        "/apis/example.org/v1/things/db-x7k2p-aaaaa",
+        200,
+        thing("db-x7k2p-aaaaa", "a", true),
+    )
+    .await;
+    assert_eq!(applied["spec"]["size"], "large", "the edited parameter is re-rendered");
+    assert_eq!(applied["metadata"]["ownerReferences"][0]["uid"], "x-1");
+    expect(
+        &mut handle,
+        "DELETE",
+        "/apis/example.org/v1/things/db-x7k2p-old",
+        200,
+        thing("db-x7k2p-old", "removed", true),
+    )
+    .await;
+    let refs = expect(
+        &mut handle,
+        "PATCH",
+        "/apis/database.crosstie.io/v1alpha1/xpostgresqlinstances/db-x7k2p",
+        200,
+        json!({}),
+    )
+    .await;
+    assert_eq!(
+        refs["spec"]["resourceRefs"],
+        json!([{"apiVersion": "example.org/v1", "kind": "Thing", "name": "db-x7k2p-aaaaa"}]),
+        "b never rendered and was never observed, so it has no reference yet"
+    );
+    let status = expect(
+        &mut handle,
+        "PATCH",
+        "/apis/database.crosstie.io/v1alpha1/xpostgresqlinstances/db-x7k2p/status",
+        200,
+        json!({}),
+    )
+    .await;
+    let conditions = &status["status"]["conditions"];
+    assert_eq!(
+        conditions[0]["message"],
+        "cannot compose resource \"b\": patch 0 (FromCompositeFieldPath spec.parameters.missing): required field path not found"
+    );
+    assert_eq!(conditions[1]["message"], "Unready resources: b");
+    let action =
+        tokio::time::timeout(Duration::from_secs(5), pass).await.unwrap().unwrap().unwrap();
+    assert_eq!(action, Action::requeue(super::REQUEUE_UNREADY));
+}
+
+#[tokio::test]
+async fn an_invalid_xrd_reports_established_false_with_the_reason_and_creates_no_crd() {
+    let (ctx, mut handle) = context();
+    let object = json!({
+        "apiVersion": "apiextensions.crossplane.io/v1",
+        "kind": "CompositeResourceDefinition",
+        "metadata": {"name": "xthings.example.org", "uid": "d-1"},
+        "spec": {
+            "group": "example.org",
+            "names": {"kind": "XThing", "plural": "xthings"},
+            "claimNames": {"kind": "XThing", "plural": "things"},
+            "versions": [{"name": "v1", "served": true, "referenceable": true}],
+        },
+    });
+    let xrd: crate::composition::CompositeResourceDefinition =
+        serde_json::from_value(object.clone()).unwrap();
+    let pass = tokio::spawn(super::definition::reconcile(Arc::new(xrd), ctx.shared.clone()));
+    let path = "/apis/apiextensions.crossplane.io/v1/compositeresourcedefinitions/xthings.example.org/status";
+    let status = expect(&mut handle, "PATCH", path, 200, object).await;
+    let established = &status["status"]["conditions"][0];
+    assert_eq!(established["type"], "Established");
+    assert_eq!(established["status"], "False");
+    assert_eq!(established["reason"], "InvalidDefinition");
+    assert_eq!(
+        established["message"],
+        "invalid CompositeResourceDefinition: spec.claimNames.kind: must differ from spec.names.kind (\"XThing\")"
+    );
+    let action =
+        tokio::time::timeout(Duration::from_secs(5), pass).await.unwrap().unwrap().unwrap();
+    assert_eq!(action, Action::requeue(super::REQUEUE_ERROR));
 }
