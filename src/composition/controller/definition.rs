@@ -8,13 +8,16 @@ use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomRe
 use kube::api::{Api, DynamicObject, ListParams, Patch, PatchParams};
 use kube::discovery::ApiResource;
 use kube::runtime::controller::Action;
+use kube::runtime::reflector::ObjectRef;
 use kube::runtime::watcher;
 use kube::{Resource as _, ResourceExt as _};
 use serde_json::{Value, json};
 
+use super::super::composite::composed_kinds;
 use super::super::status::{condition, set_conditions};
 use super::super::types::CompositeResourceDefinition;
 use super::super::xrd::{ServedKind, XrdCrds, crds_for};
+use super::super::{LABEL_CLAIM_NAME, LABEL_CLAIM_NAMESPACE, LABEL_COMPOSITE};
 use super::{
     Context, Error, FIELD_MANAGER, REQUEUE_ERROR, REQUEUE_READY, REQUEUE_UNREADY, claim, composite,
     error_policy, kube_err, now, to_value,
@@ -46,9 +49,17 @@ pub struct KindContext {
     pub settings: Arc<RwLock<Settings>>,
 }
 
+/// The kinds a running set of controllers watches; a change restarts them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Kinds {
+    composite: ServedKind,
+    claim: Option<ServedKind>,
+    composed: Vec<String>,
+}
+
 /// Controllers running for one XRD.
 pub struct Served {
-    kinds: (ServedKind, Option<ServedKind>),
+    kinds: Kinds,
     settings: Arc<RwLock<Settings>>,
     task: tokio::task::JoinHandle<()>,
 }
@@ -120,7 +131,7 @@ pub async fn reconcile(
         write_status(&api, &name, &mut status, &conditions, None).await?;
         return Ok(Action::requeue(REQUEUE_UNREADY));
     }
-    start(&ctx, &name, &xrd, &crds);
+    start(&ctx, &name, &xrd, &crds).await;
     let mut conditions = vec![condition("Established", true, "WatchingCompositeResource", "")];
     if crds.claim_kind.is_some() {
         conditions.push(condition("Offered", true, "OfferingClaims", ""));
@@ -139,9 +150,22 @@ async fn served(ctx: &Context, kind: &ServedKind) -> bool {
     api.list_metadata(&ListParams::default().limit(1)).await.is_ok()
 }
 
-/// Starts (or keeps, or restarts when the kinds changed) the controllers of one XRD.
-fn start(ctx: &Arc<Context>, name: &str, xrd: &CompositeResourceDefinition, crds: &XrdCrds) {
-    let kinds = (crds.composite_kind.clone(), crds.claim_kind.clone());
+/// Starts (or keeps, or restarts when the watched kinds changed) the controllers of one XRD.
+async fn start(ctx: &Arc<Context>, name: &str, xrd: &CompositeResourceDefinition, crds: &XrdCrds) {
+    let compositions: Vec<_> = ctx.compositions.state().iter().map(|c| (**c).clone()).collect();
+    let mut composed = Vec::new();
+    for (api_version, kind) in composed_kinds(&compositions, &crds.composite_kind) {
+        // A kind not served yet is watched once it is: the XRD is requeued and restarts us.
+        match ctx.resource(&api_version, &kind).await {
+            Ok((resource, _)) => composed.push(resource),
+            Err(e) => tracing::info!(%e, "composed kind not served yet"),
+        }
+    }
+    let kinds = Kinds {
+        composite: crds.composite_kind.clone(),
+        claim: crds.claim_kind.clone(),
+        composed: composed.iter().map(|r| r.api_version.clone() + "/" + &r.kind).collect(),
+    };
     let mut served = ctx.served.lock().expect("served lock");
     if let Some(running) = served.get(name).filter(|s| s.kinds == kinds && !s.task.is_finished()) {
         *running.settings.write().expect("settings lock") = settings_of(xrd);
@@ -155,31 +179,57 @@ fn start(ctx: &Arc<Context>, name: &str, xrd: &CompositeResourceDefinition, crds
         claim_resource: crds.claim_kind.as_ref().map(resource_of),
         settings: settings.clone(),
     });
-    let task = tokio::spawn(serve(kind_ctx));
+    let task = tokio::spawn(serve(kind_ctx, composed));
     // Replacing an entry drops it, which aborts the old controllers.
     served.insert(name.to_owned(), Served { kinds, settings, task });
 }
 
-async fn serve(ctx: Arc<KindContext>) {
+/// Runs the composite controller (woken by its composed resources too) and the claim
+/// controller (woken by its composite too).
+async fn serve(ctx: Arc<KindContext>, composed: Vec<ApiResource>) {
     let client = ctx.shared.shared_client();
-    let composites = kube::runtime::Controller::new_with(
+    let mut composites = kube::runtime::Controller::new_with(
         Api::<DynamicObject>::all_with(client.clone(), &ctx.composite_resource),
         watcher::Config::default(),
         ctx.composite_resource.clone(),
-    )
-    .run(composite::reconcile, error_policy, ctx.clone())
-    .for_each(|_| futures::future::ready(()));
+    );
+    for resource in composed {
+        let composite = ctx.composite_resource.clone();
+        composites = composites.watches_with(
+            Api::<DynamicObject>::all_with(client.clone(), &resource),
+            resource,
+            watcher::Config::default().labels(LABEL_COMPOSITE),
+            move |object: DynamicObject| {
+                let owner = object.labels().get(LABEL_COMPOSITE).cloned();
+                owner.map(|name| ObjectRef::new_with(&name, composite.clone()))
+            },
+        );
+    }
+    let composites = composites
+        .run(composite::reconcile, error_policy, ctx.clone())
+        .for_each(|_| futures::future::ready(()));
     let claims = async {
-        if let Some(resource) = ctx.claim_resource.clone() {
-            kube::runtime::Controller::new_with(
-                Api::<DynamicObject>::all_with(client.clone(), &resource),
-                watcher::Config::default(),
-                resource.clone(),
-            )
-            .run(claim::reconcile, error_policy, ctx.clone())
-            .for_each(|_| futures::future::ready(()))
-            .await;
-        }
+        let Some(resource) = ctx.claim_resource.clone() else { return };
+        let claim = resource.clone();
+        kube::runtime::Controller::new_with(
+            Api::<DynamicObject>::all_with(client.clone(), &resource),
+            watcher::Config::default(),
+            resource,
+        )
+        .watches_with(
+            Api::<DynamicObject>::all_with(client.clone(), &ctx.composite_resource),
+            ctx.composite_resource.clone(),
+            watcher::Config::default().labels(LABEL_CLAIM_NAME),
+            move |object: DynamicObject| {
+                let labels = object.labels();
+                let (name, namespace) =
+                    (labels.get(LABEL_CLAIM_NAME)?, labels.get(LABEL_CLAIM_NAMESPACE)?);
+                Some(ObjectRef::new_with(name, claim.clone()).within(namespace))
+            },
+        )
+        .run(claim::reconcile, error_policy, ctx.clone())
+        .for_each(|_| futures::future::ready(()))
+        .await;
     };
     futures::join!(composites, claims);
 }

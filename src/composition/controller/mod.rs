@@ -3,9 +3,10 @@
 //! [`run`] watches XRDs. For each valid XRD it applies the composite and claim CRDs, waits
 //! until the API server serves them, then starts a composite controller and (with
 //! `claimNames`) a claim controller for those kinds. Compositions are cached in a reflector
-//! shared by every composite controller. Composed resources are not watched (their kinds are
-//! only known from Compositions), so composites are requeued: quickly while unready, slowly
-//! once ready.
+//! shared by every composite controller. Composites are woken by their composed resources
+//! (label `crossplane.io/composite`, for every kind their Compositions compose) and claims by
+//! their composites, so readiness propagates on events; requeues are only a safety net (and
+//! pick up Composition edits).
 
 mod claim;
 mod composite;
@@ -36,8 +37,8 @@ pub const COMPOSITE_FINALIZER: &str = "composite.apiextensions.crossplane.io";
 /// Finalizer on claims: the composite is deleted first.
 pub const CLAIM_FINALIZER: &str = "finalizer.apiextensions.crossplane.io";
 
-/// Requeue while something is not ready yet.
-const REQUEUE_UNREADY: Duration = Duration::from_secs(2);
+/// Requeue while something is not ready yet (watches usually wake us first).
+const REQUEUE_UNREADY: Duration = Duration::from_secs(5);
 /// Requeue after an error or when waiting on a human.
 const REQUEUE_ERROR: Duration = Duration::from_secs(15);
 /// Requeue when everything is ready: drift and Composition edits are picked up at this pace.
