@@ -1,10 +1,14 @@
 //! Composite decisions (pure): what to record on the composite and which composed resources to
 //! delete after a render.
 
+use std::collections::BTreeSet;
+
 use serde_json::{Value, json};
 
-use super::render::{Observed, Rendered};
+use super::pt::PtInput;
+use super::render::{Observed, PT_INPUT_API_VERSION, Rendered};
 use super::types::Composition;
+use super::xrd::ServedKind;
 
 /// `{apiVersion, kind, name}` of an object, as `spec.resourceRefs` holds it.
 pub fn reference(object: &Value) -> Value {
@@ -13,6 +17,34 @@ pub fn reference(object: &Value) -> Value {
         "kind": object["kind"],
         "name": object["metadata"]["name"],
     })
+}
+
+/// The `(apiVersion, kind)` of every resource the Compositions for `composite` compose, so
+/// the composite controller can watch them.
+pub fn composed_kinds(
+    compositions: &[Composition],
+    composite: &ServedKind,
+) -> BTreeSet<(String, String)> {
+    let mut kinds = BTreeSet::new();
+    let for_kind = compositions.iter().filter(|c| {
+        let t = &c.spec.composite_type_ref;
+        t.api_version == composite.api_version() && t.kind == composite.kind
+    });
+    for c in for_kind {
+        let pipeline = c.spec.pipeline.iter().filter_map(|step| {
+            let input = step.input.as_ref().filter(|i| i["apiVersion"] == PT_INPUT_API_VERSION)?;
+            serde_json::from_value::<PtInput>(input.clone()).ok()
+        });
+        let templates = c.spec.resources.iter().cloned().chain(pipeline.flat_map(|p| p.resources));
+        for t in templates {
+            if let (Some(api_version), Some(kind)) =
+                (t.base["apiVersion"].as_str(), t.base["kind"].as_str())
+            {
+                kinds.insert((api_version.to_owned(), kind.to_owned()));
+            }
+        }
+    }
+    kinds
 }
 
 /// `spec.resourceRefs` after a render: every rendered resource, plus observed ones whose render
@@ -60,15 +92,19 @@ pub fn defaults(xr: &Value, composition: &Composition) -> Option<Value> {
     (!spec.is_empty()).then(|| json!({"spec": spec}))
 }
 
-/// A merge patch for what `ToCompositeFieldPath` patches changed outside `status`, if anything.
+/// A merge patch for what `ToCompositeFieldPath` patches changed outside `status` (the spec,
+/// labels and annotations — never server-managed metadata), if anything.
 pub fn spec_patch(before: &Value, after: &Value) -> Option<Value> {
-    let mut patch = serde_json::Map::new();
-    for section in ["spec", "metadata"] {
-        if before[section] != after[section] {
-            patch.insert(section.into(), after[section].clone());
+    let mut patch = json!({});
+    if before["spec"] != after["spec"] {
+        patch["spec"] = after["spec"].clone();
+    }
+    for field in ["labels", "annotations"] {
+        if before["metadata"][field] != after["metadata"][field] {
+            patch["metadata"][field] = after["metadata"][field].clone();
         }
     }
-    (!patch.is_empty()).then_some(Value::Object(patch))
+    (patch != json!({})).then_some(patch)
 }
 
 #[cfg(test)]
@@ -112,6 +148,55 @@ mod tests {
         let stale = stale(&rendered, &observed);
         assert_eq!(stale.len(), 1);
         assert_eq!(stale[0]["metadata"]["name"], "xr-c");
+    }
+
+    #[test]
+    fn composed_kinds_come_from_resources_and_patch_and_transform_steps_of_the_kind() {
+        let shipped = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/compositions/composition-postgresqlinstance-aws.yaml"
+        );
+        let shipped: Composition =
+            serde_saphyr::from_str(&std::fs::read_to_string(shipped).unwrap()).unwrap();
+        let mut other = shipped.clone();
+        other.spec.composite_type_ref.kind = "XOther".into();
+        other.spec.pipeline.clear();
+        other.spec.resources = serde_json::from_value(
+            json!([{"name": "b", "base": {"apiVersion": "s3/v1", "kind": "Bucket"}}]),
+        )
+        .unwrap();
+        let kind = ServedKind {
+            group: "database.crosstie.io".into(),
+            version: "v1alpha1".into(),
+            kind: "XPostgreSQLInstance".into(),
+            plural: "xpostgresqlinstances".into(),
+        };
+        let kinds: Vec<_> = composed_kinds(&[shipped, other], &kind).into_iter().collect();
+        assert_eq!(
+            kinds,
+            [
+                ("database.aws.crossplane.io/v1beta1".to_owned(), "DBSubnetGroup".to_owned()),
+                ("database.aws.crossplane.io/v1beta1".to_owned(), "RDSInstance".to_owned()),
+            ]
+        );
+    }
+
+    #[test]
+    fn spec_patches_carry_only_spec_labels_and_annotations() {
+        let before = json!({"metadata": {"name": "x", "resourceVersion": "1"}, "spec": {"a": 1}});
+        assert_eq!(spec_patch(&before, &before), None);
+        let mut after = before.clone();
+        after["metadata"]["annotations"] = json!({"k": "v"});
+        after["metadata"]["resourceVersion"] = json!("2");
+        assert_eq!(
+            spec_patch(&before, &after),
+            Some(json!({"metadata": {"annotations": {"k": "v"}}}))
+        );
+        after["spec"]["b"] = json!(2);
+        assert_eq!(
+            spec_patch(&before, &after),
+            Some(json!({"spec": {"a": 1, "b": 2}, "metadata": {"annotations": {"k": "v"}}}))
+        );
     }
 
     #[test]

@@ -7,6 +7,7 @@
 pub mod claim;
 pub mod command;
 pub mod composite;
+pub mod controller;
 pub mod fieldpath;
 pub mod format;
 pub mod patch;
@@ -20,6 +21,7 @@ pub mod transform;
 pub mod types;
 pub mod xrd;
 
+pub use controller::run;
 pub use render::{ComposedResource, Observed, RenderError, Rendered, render};
 pub use types::{
     CompositeResourceDefinition, CompositeResourceDefinitionSpec, Composition, CompositionSpec,

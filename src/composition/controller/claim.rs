@@ -1,0 +1,187 @@
+//! The claim controller: creates or binds the claim's composite, mirrors its status, copies
+//! its connection Secret into the claim's namespace, and deletes it with the claim.
+
+use std::sync::Arc;
+
+use kube::ResourceExt as _;
+use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams};
+use kube::runtime::controller::Action;
+use serde_json::{Value, json};
+
+use super::super::claim::{
+    can_bind, claim_status, composite_for_claim, connection_secret, controlled_by,
+    new_composite_name, secret_data,
+};
+use super::super::status::{condition, set_conditions};
+use super::definition::KindContext;
+use super::{
+    CLAIM_FINALIZER, Error, REQUEUE_ERROR, REQUEUE_READY, REQUEUE_UNREADY, apply, ensure_finalizer,
+    kube_err, now, patch_status, remove_finalizer, to_value,
+};
+
+/// Reconciles one claim.
+pub async fn reconcile(claim: Arc<DynamicObject>, ctx: Arc<KindContext>) -> Result<Action, Error> {
+    let client = ctx.shared.shared_client();
+    let namespace = claim.namespace().unwrap_or_default();
+    let name = claim.name_any();
+    let Some(claim_resource) = &ctx.claim_resource else {
+        return Ok(Action::await_change());
+    };
+    let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), &namespace, claim_resource);
+    let composites: Api<DynamicObject> = Api::all_with(client.clone(), &ctx.composite_resource);
+    let mut value = to_value(&*claim, "claim")?;
+    value["apiVersion"] = json!(claim_resource.api_version);
+    value["kind"] = json!(claim_resource.kind);
+    let bound = value["spec"]["resourceRef"]["name"].as_str().map(str::to_owned);
+
+    if claim.metadata.deletion_timestamp.is_some() {
+        return cleanup(&api, &composites, &claim, bound.as_deref()).await;
+    }
+    ensure_finalizer(&api, &claim, CLAIM_FINALIZER).await?;
+
+    // Record the composite's name before creating it, so a crash in between cannot leave an
+    // orphan composite (and its cloud resources) behind.
+    let composite_name = match bound {
+        Some(n) => n,
+        None => {
+            let n = new_composite_name(&name, &mut rand::rng());
+            let patch = json!({"spec": {"resourceRef": {
+                "apiVersion": ctx.composite.api_version(), "kind": ctx.composite.kind, "name": n,
+            }}});
+            api.patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
+                .await
+                .map_err(kube_err(format!("cannot bind claim {namespace}/{name}")))?;
+            n
+        }
+    };
+    let label = format!("{}/{composite_name}", ctx.composite.kind);
+    let existing = composites
+        .get_opt(&composite_name)
+        .await
+        .map_err(kube_err(format!("cannot get composite {composite_name}")))?;
+    if let Some(existing) = &existing {
+        let existing = to_value(existing, "composite")?;
+        if !can_bind(&value, &existing) {
+            let message =
+                format!("cannot bind composite resource {label}: it is claimed by another claim");
+            return fail(&api, &name, &value, &message).await;
+        }
+    }
+    let composite =
+        apply(&composites, &composite_for_claim(&value, &composite_name, &ctx.composite)).await?;
+    let mut composite = to_value(&composite, "composite")?;
+    composite["apiVersion"] = json!(ctx.composite.api_version());
+    composite["kind"] = json!(ctx.composite.kind);
+
+    let mut status = claim_status(Some(&composite), &label);
+    if let Some(published) = propagate_secret(&ctx, &value, &composite).await? {
+        status["connectionDetails"] = json!({"lastPublishedTime": published});
+    } else if let Some(previous) = value["status"].get("connectionDetails") {
+        status["connectionDetails"] = previous.clone();
+    }
+    let conditions = status["conditions"].as_array().cloned().unwrap_or_default();
+    let mut object = json!({"status": value["status"].clone()});
+    if !object["status"].is_object() {
+        object["status"] = json!({});
+    }
+    for (k, v) in status.as_object().into_iter().flatten().filter(|(k, _)| *k != "conditions") {
+        object["status"][k.as_str()] = v.clone();
+    }
+    set_conditions(&mut object, &conditions, &now());
+    if object["status"] != value["status"] {
+        patch_status(&api, &name, &object["status"]).await?;
+    }
+    let ready = conditions.iter().all(|c| c["status"] == "True");
+    Ok(Action::requeue(if ready { REQUEUE_READY } else { REQUEUE_UNREADY }))
+}
+
+/// Copies the composite's connection Secret (only if the composite controls it) into the
+/// claim's namespace; returns the publish time when the data changed.
+async fn propagate_secret(
+    ctx: &KindContext,
+    claim: &Value,
+    composite: &Value,
+) -> Result<Option<String>, Error> {
+    let (Some(target), Some(source), Some(source_ns), Some(uid)) = (
+        claim["spec"]["writeConnectionSecretToRef"]["name"].as_str(),
+        composite["spec"]["writeConnectionSecretToRef"]["name"].as_str(),
+        composite["spec"]["writeConnectionSecretToRef"]["namespace"].as_str(),
+        composite["metadata"]["uid"].as_str(),
+    ) else {
+        return Ok(None);
+    };
+    let namespace = claim["metadata"]["namespace"].as_str().unwrap_or_default();
+    let secrets = |ns: &str| -> Api<k8s_openapi::api::core::v1::Secret> {
+        Api::namespaced(ctx.shared.shared_client(), ns)
+    };
+    let Some(source) = secrets(source_ns)
+        .get_opt(source)
+        .await
+        .map_err(kube_err(format!("cannot get Secret {source_ns}/{source}")))?
+    else {
+        return Ok(None);
+    };
+    let source = to_value(&source, "Secret")?;
+    if !controlled_by(&source, uid) {
+        return Ok(None);
+    }
+    let desired = connection_secret(claim, target, namespace, &secret_data(&source), &[]);
+    let current = secrets(namespace)
+        .get_opt(target)
+        .await
+        .map_err(kube_err(format!("cannot get Secret {namespace}/{target}")))?;
+    if let Some(current) = current
+        && to_value(&current, "Secret")?["data"] == desired["data"]
+    {
+        return Ok(None);
+    }
+    let api: Api<DynamicObject> = ctx.shared.api_for(&desired).await?;
+    apply(&api, &desired).await?;
+    Ok(Some(now()))
+}
+
+/// Deletes the claim's composite, waits for it to go (its own finalizer deletes the composed
+/// resources first), then releases the claim.
+async fn cleanup(
+    api: &Api<DynamicObject>,
+    composites: &Api<DynamicObject>,
+    claim: &DynamicObject,
+    composite: Option<&str>,
+) -> Result<Action, Error> {
+    if let Some(composite) = composite {
+        let found = composites
+            .get_opt(composite)
+            .await
+            .map_err(kube_err(format!("cannot get composite {composite}")))?;
+        if let Some(found) = found {
+            if found.metadata.deletion_timestamp.is_none() {
+                composites
+                    .delete(composite, &DeleteParams::background())
+                    .await
+                    .map_err(kube_err(format!("cannot delete composite {composite}")))?;
+            }
+            return Ok(Action::requeue(REQUEUE_UNREADY));
+        }
+    }
+    if claim.finalizers().iter().any(|f| f == CLAIM_FINALIZER) {
+        remove_finalizer(api, claim, CLAIM_FINALIZER).await?;
+    }
+    Ok(Action::await_change())
+}
+
+async fn fail(
+    api: &Api<DynamicObject>,
+    name: &str,
+    claim: &Value,
+    message: &str,
+) -> Result<Action, Error> {
+    let mut object = json!({"status": claim["status"].clone()});
+    if !object["status"].is_object() {
+        object["status"] = json!({});
+    }
+    if set_conditions(&mut object, &[condition("Synced", false, "ReconcileError", message)], &now())
+    {
+        patch_status(api, name, &object["status"]).await?;
+    }
+    Ok(Action::requeue(REQUEUE_ERROR))
+}

@@ -1,0 +1,246 @@
+//! The composite controller: selects a Composition, renders, applies composed resources,
+//! deletes the ones no longer rendered, publishes the connection Secret and reports
+//! `Synced` / `Ready`.
+
+use std::sync::Arc;
+
+use kube::ResourceExt as _;
+use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams};
+use kube::runtime::controller::Action;
+use serde_json::{Value, json};
+
+use super::super::claim::{connection_secret, secret_data};
+use super::super::composite::{defaults, resource_refs, spec_patch, stale};
+use super::super::render::{Observed, render};
+use super::super::select::select;
+use super::super::status::{composite_conditions, condition, set_conditions};
+use super::definition::KindContext;
+use super::{
+    COMPOSITE_FINALIZER, Error, REQUEUE_ERROR, REQUEUE_READY, REQUEUE_UNREADY, apply,
+    ensure_finalizer, kube_err, now, patch_status, remove_finalizer, to_value,
+};
+
+/// Reconciles one composite.
+pub async fn reconcile(xr: Arc<DynamicObject>, ctx: Arc<KindContext>) -> Result<Action, Error> {
+    let shared = &ctx.shared;
+    let api: Api<DynamicObject> = Api::all_with(shared.shared_client(), &ctx.composite_resource);
+    let name = xr.name_any();
+    let mut value = to_value(&*xr, "composite")?;
+    // A DynamicObject drops nothing, but carries apiVersion/kind only when the server sent them.
+    value["apiVersion"] = json!(ctx.composite.api_version());
+    value["kind"] = json!(ctx.composite.kind);
+    if xr.metadata.deletion_timestamp.is_some() {
+        return cleanup(&ctx, &api, &xr, &value).await;
+    }
+    ensure_finalizer(&api, &xr, COMPOSITE_FINALIZER).await?;
+
+    let settings = ctx.settings.read().expect("settings lock").clone();
+    let compositions: Vec<_> = shared.compositions.state().iter().map(|c| (**c).clone()).collect();
+    let composition = match select(
+        &value,
+        &compositions,
+        settings.default_composition.as_deref(),
+        settings.enforced_composition.as_deref(),
+    ) {
+        Ok(c) => c,
+        Err(e) => return fail(&api, &name, &value, &e.to_string()).await,
+    };
+    if let Some(patch) = defaults(&value, composition) {
+        api.patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
+            .await
+            .map_err(kube_err(format!("cannot record the composition of {name}")))?;
+        merge(&mut value, &patch);
+    }
+
+    let observed = observe(&ctx, &value).await?;
+    let rendered = match render(&value, composition, &observed) {
+        Ok(r) => r,
+        Err(e) => return fail(&api, &name, &value, &e.to_string()).await,
+    };
+    let mut errors = rendered.errors();
+    for desired in rendered.composed() {
+        let result = match shared.api_for(desired).await {
+            Ok(api) => apply(&api, desired).await.map(drop),
+            Err(e) => Err(e),
+        };
+        if let Err(e) = result {
+            errors.push(e.to_string());
+        }
+    }
+    for object in stale(&rendered, &observed) {
+        let name = object["metadata"]["name"].as_str().unwrap_or_default();
+        let api = shared.api_for(object).await?;
+        match api.delete(name, &DeleteParams::background()).await {
+            Ok(_) => {}
+            Err(kube::Error::Api(status)) if status.code == 404 => {}
+            Err(e) => errors.push(format!("cannot delete composed resource {name}: {e}")),
+        }
+    }
+    let refs = json!(resource_refs(&rendered, &observed));
+    let mut after = rendered.composite.clone();
+    after["spec"]["resourceRefs"] = refs;
+    if let Some(patch) = spec_patch(&value, &after) {
+        api.patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
+            .await
+            .map_err(kube_err(format!("cannot update {name}")))?;
+    }
+
+    let mut status = after["status"].take();
+    if !status.is_object() {
+        status = json!({});
+    }
+    if let Some(published) =
+        publish(&ctx, &value, &rendered.connection_details, &settings.connection_secret_keys)
+            .await?
+    {
+        status["connectionDetails"] = json!({"lastPublishedTime": published});
+    }
+    let [mut synced, ready] = composite_conditions(&rendered);
+    if !errors.is_empty() {
+        synced = condition("Synced", false, "ReconcileError", &errors.join("; "));
+    }
+    let mut object = json!({"status": status});
+    set_conditions(&mut object, &[synced, ready], &now());
+    if object["status"] != value["status"] {
+        patch_status(&api, &name, &object["status"]).await?;
+    }
+    let settled = errors.is_empty() && rendered.unready().is_empty();
+    Ok(Action::requeue(if settled { REQUEUE_READY } else { REQUEUE_UNREADY }))
+}
+
+/// Fetches the composed resources in `spec.resourceRefs` and their connection Secrets.
+async fn observe(ctx: &KindContext, xr: &Value) -> Result<Observed, Error> {
+    let mut objects = Vec::new();
+    for reference in xr["spec"]["resourceRefs"].as_array().into_iter().flatten() {
+        let api = ctx.shared.api_for(reference).await?;
+        let name = reference["name"].as_str().unwrap_or_default();
+        let found = api
+            .get_opt(name)
+            .await
+            .map_err(kube_err(format!("cannot get composed resource {name}")))?;
+        if let Some(object) = found {
+            objects.push(to_value(&object, "composed resource")?);
+        }
+    }
+    let mut observed = Observed::from_objects(objects);
+    let secrets: Vec<(String, Value)> = observed
+        .resources
+        .iter()
+        .filter(|(_, o)| o["spec"]["writeConnectionSecretToRef"]["name"].is_string())
+        .map(|(name, o)| (name.clone(), o["spec"]["writeConnectionSecretToRef"].clone()))
+        .collect();
+    for (resource, secret_ref) in secrets {
+        if let Some(secret) = get_secret(ctx, &secret_ref).await? {
+            observed.connection_details.insert(resource, secret_data(&secret));
+        }
+    }
+    Ok(observed)
+}
+
+async fn get_secret(ctx: &KindContext, secret_ref: &Value) -> Result<Option<Value>, Error> {
+    let (Some(name), Some(namespace)) =
+        (secret_ref["name"].as_str(), secret_ref["namespace"].as_str())
+    else {
+        return Ok(None);
+    };
+    let api: Api<k8s_openapi::api::core::v1::Secret> =
+        Api::namespaced(ctx.shared.shared_client(), namespace);
+    let secret = api
+        .get_opt(name)
+        .await
+        .map_err(kube_err(format!("cannot get Secret {namespace}/{name}")))?;
+    secret.map(|s| to_value(&s, "Secret")).transpose()
+}
+
+/// Writes the composite's connection Secret when its data changed; returns the publish time.
+async fn publish(
+    ctx: &KindContext,
+    xr: &Value,
+    details: &std::collections::BTreeMap<String, Vec<u8>>,
+    keys: &[String],
+) -> Result<Option<String>, Error> {
+    let secret_ref = &xr["spec"]["writeConnectionSecretToRef"];
+    let (Some(name), Some(namespace)) =
+        (secret_ref["name"].as_str(), secret_ref["namespace"].as_str())
+    else {
+        return Ok(None);
+    };
+    if details.is_empty() {
+        return Ok(None);
+    }
+    let desired = connection_secret(xr, name, namespace, details, keys);
+    let current = get_secret(ctx, secret_ref).await?;
+    if current.as_ref().is_some_and(|c| c["data"] == desired["data"]) {
+        return Ok(None);
+    }
+    let api: Api<DynamicObject> = ctx.shared.api_for(&desired).await?;
+    apply(&api, &desired).await?;
+    Ok(Some(now()))
+}
+
+/// Deletes composed resources, waits for them to go, then releases the composite.
+async fn cleanup(
+    ctx: &KindContext,
+    api: &Api<DynamicObject>,
+    xr: &DynamicObject,
+    value: &Value,
+) -> Result<Action, Error> {
+    let mut remaining = 0;
+    for reference in value["spec"]["resourceRefs"].as_array().into_iter().flatten() {
+        let name = reference["name"].as_str().unwrap_or_default();
+        let composed = ctx.shared.api_for(reference).await?;
+        match composed
+            .get_opt(name)
+            .await
+            .map_err(kube_err(format!("cannot get composed resource {name}")))?
+        {
+            Some(object) if object.metadata.deletion_timestamp.is_some() => remaining += 1,
+            Some(_) => {
+                remaining += 1;
+                composed
+                    .delete(name, &DeleteParams::background())
+                    .await
+                    .map_err(kube_err(format!("cannot delete composed resource {name}")))?;
+            }
+            None => {}
+        }
+    }
+    if remaining > 0 {
+        return Ok(Action::requeue(REQUEUE_UNREADY));
+    }
+    if xr.finalizers().iter().any(|f| f == COMPOSITE_FINALIZER) {
+        remove_finalizer(api, xr, COMPOSITE_FINALIZER).await?;
+    }
+    Ok(Action::await_change())
+}
+
+/// Reports a composite-level failure (no Composition, nothing renderable): nothing composed is
+/// touched.
+async fn fail(
+    api: &Api<DynamicObject>,
+    name: &str,
+    xr: &Value,
+    message: &str,
+) -> Result<Action, Error> {
+    let mut object = json!({"status": xr["status"].clone()});
+    if !object["status"].is_object() {
+        object["status"] = json!({});
+    }
+    if set_conditions(&mut object, &[condition("Synced", false, "ReconcileError", message)], &now())
+    {
+        patch_status(api, name, &object["status"]).await?;
+    }
+    Ok(Action::requeue(REQUEUE_ERROR))
+}
+
+/// Applies a JSON merge patch to a local copy.
+fn merge(target: &mut Value, patch: &Value) {
+    match (target, patch) {
+        (Value::Object(t), Value::Object(p)) => {
+            for (k, v) in p {
+                merge(t.entry(k.clone()).or_insert(Value::Null), v);
+            }
+        }
+        (t, p) => *t = p.clone(),
+    }
+}

@@ -1,0 +1,257 @@
+//! The XRD controller: applies the composite and claim CRDs, waits until they are served,
+//! then starts the controllers for those kinds and reports `Established` / `Offered`.
+
+use std::sync::{Arc, RwLock};
+
+use futures::StreamExt as _;
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::api::{Api, DynamicObject, ListParams, Patch, PatchParams};
+use kube::discovery::ApiResource;
+use kube::runtime::controller::Action;
+use kube::runtime::reflector::ObjectRef;
+use kube::runtime::watcher;
+use kube::{Resource as _, ResourceExt as _};
+use serde_json::{Value, json};
+
+use super::super::composite::composed_kinds;
+use super::super::status::{condition, set_conditions};
+use super::super::types::CompositeResourceDefinition;
+use super::super::xrd::{ServedKind, XrdCrds, crds_for};
+use super::super::{LABEL_CLAIM_NAME, LABEL_CLAIM_NAMESPACE, LABEL_COMPOSITE};
+use super::{
+    Context, Error, FIELD_MANAGER, REQUEUE_ERROR, REQUEUE_READY, REQUEUE_UNREADY, claim, composite,
+    error_policy, kube_err, now, to_value,
+};
+
+/// The parts of an XRD its composite and claim controllers read on every reconcile, so edits
+/// apply without restarting them.
+#[derive(Clone, Debug, Default)]
+pub struct Settings {
+    /// `spec.defaultCompositionRef.name`.
+    pub default_composition: Option<String>,
+    /// `spec.enforcedCompositionRef.name`.
+    pub enforced_composition: Option<String>,
+    /// `spec.connectionSecretKeys`.
+    pub connection_secret_keys: Vec<String>,
+}
+
+/// What a composite or claim controller of one XRD knows.
+pub struct KindContext {
+    /// Shared state.
+    pub shared: Arc<Context>,
+    /// The composite kind.
+    pub composite: ServedKind,
+    /// Its API resource.
+    pub composite_resource: ApiResource,
+    /// The claim kind's API resource, when the XRD offers claims.
+    pub claim_resource: Option<ApiResource>,
+    /// Live XRD settings.
+    pub settings: Arc<RwLock<Settings>>,
+}
+
+/// The kinds a running set of controllers watches; a change restarts them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Kinds {
+    composite: ServedKind,
+    claim: Option<ServedKind>,
+    composed: Vec<String>,
+}
+
+/// Controllers running for one XRD.
+pub struct Served {
+    kinds: Kinds,
+    settings: Arc<RwLock<Settings>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+fn settings_of(xrd: &CompositeResourceDefinition) -> Settings {
+    Settings {
+        default_composition: xrd.spec.default_composition_ref.as_ref().map(|r| r.name.clone()),
+        enforced_composition: xrd.spec.enforced_composition_ref.as_ref().map(|r| r.name.clone()),
+        connection_secret_keys: xrd.spec.connection_secret_keys.clone(),
+    }
+}
+
+/// The API resource of a served kind.
+pub fn resource_of(kind: &ServedKind) -> ApiResource {
+    ApiResource {
+        group: kind.group.clone(),
+        version: kind.version.clone(),
+        api_version: kind.api_version(),
+        kind: kind.kind.clone(),
+        plural: kind.plural.clone(),
+    }
+}
+
+/// Reconciles one XRD.
+pub async fn reconcile(
+    xrd: Arc<CompositeResourceDefinition>,
+    ctx: Arc<Context>,
+) -> Result<Action, Error> {
+    let name = xrd.name_any();
+    let api: Api<CompositeResourceDefinition> = Api::all(ctx.shared_client());
+    if xrd.meta().deletion_timestamp.is_some() {
+        // The CRDs carry an owner reference to the XRD, so they go with it.
+        ctx.served.lock().expect("served lock").remove(&name);
+        return Ok(Action::await_change());
+    }
+    let mut status = to_value(&xrd.status, "XRD status")?;
+    let crds = match crds_for(&xrd) {
+        Ok(crds) => crds,
+        Err(e) => {
+            let conditions = [condition("Established", false, "InvalidDefinition", &e.to_string())];
+            write_status(&api, &name, &mut status, &conditions, None).await?;
+            return Ok(Action::requeue(REQUEUE_ERROR));
+        }
+    };
+    let owner = xrd.controller_owner_ref(&()).expect("XRDs have a name and uid");
+    let crd_api: Api<CustomResourceDefinition> = Api::all(ctx.shared_client());
+    for crd in [Some(&crds.composite), crds.claim.as_ref()].into_iter().flatten() {
+        let mut crd = crd.clone();
+        crd.metadata.owner_references = Some(vec![owner.clone()]);
+        let crd_name = crd.name_any();
+        crd_api
+            .patch(&crd_name, &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(&crd))
+            .await
+            .map_err(kube_err(format!("cannot apply CustomResourceDefinition {crd_name}")))?;
+    }
+    if !served(&ctx, &crds.composite_kind).await {
+        let conditions = [condition(
+            "Established",
+            false,
+            "WaitingForCRD",
+            "waiting for the composite CRD to be served",
+        )];
+        write_status(&api, &name, &mut status, &conditions, None).await?;
+        return Ok(Action::requeue(REQUEUE_UNREADY));
+    }
+    start(&ctx, &name, &xrd, &crds).await;
+    let mut conditions = vec![condition("Established", true, "WatchingCompositeResource", "")];
+    if crds.claim_kind.is_some() {
+        conditions.push(condition("Offered", true, "OfferingClaims", ""));
+    }
+    let controllers = json!({
+        "compositeResourceType": {"apiVersion": crds.composite_kind.api_version(), "kind": crds.composite_kind.kind},
+        "compositeResourceClaimType": crds.claim_kind.as_ref().map(|k| json!({"apiVersion": k.api_version(), "kind": k.kind})),
+    });
+    write_status(&api, &name, &mut status, &conditions, Some(controllers)).await?;
+    Ok(Action::requeue(REQUEUE_READY))
+}
+
+/// Whether the API server serves `kind` yet: a list succeeds.
+async fn served(ctx: &Context, kind: &ServedKind) -> bool {
+    let api: Api<DynamicObject> = Api::all_with(ctx.shared_client(), &resource_of(kind));
+    api.list_metadata(&ListParams::default().limit(1)).await.is_ok()
+}
+
+/// Starts (or keeps, or restarts when the watched kinds changed) the controllers of one XRD.
+async fn start(ctx: &Arc<Context>, name: &str, xrd: &CompositeResourceDefinition, crds: &XrdCrds) {
+    let compositions: Vec<_> = ctx.compositions.state().iter().map(|c| (**c).clone()).collect();
+    let mut composed = Vec::new();
+    for (api_version, kind) in composed_kinds(&compositions, &crds.composite_kind) {
+        // A kind not served yet is watched once it is: the XRD is requeued and restarts us.
+        match ctx.resource(&api_version, &kind).await {
+            Ok((resource, _)) => composed.push(resource),
+            Err(e) => tracing::info!(%e, "composed kind not served yet"),
+        }
+    }
+    let kinds = Kinds {
+        composite: crds.composite_kind.clone(),
+        claim: crds.claim_kind.clone(),
+        composed: composed.iter().map(|r| r.api_version.clone() + "/" + &r.kind).collect(),
+    };
+    let mut served = ctx.served.lock().expect("served lock");
+    if let Some(running) = served.get(name).filter(|s| s.kinds == kinds && !s.task.is_finished()) {
+        *running.settings.write().expect("settings lock") = settings_of(xrd);
+        return;
+    }
+    let settings = Arc::new(RwLock::new(settings_of(xrd)));
+    let kind_ctx = Arc::new(KindContext {
+        shared: ctx.clone(),
+        composite: crds.composite_kind.clone(),
+        composite_resource: resource_of(&crds.composite_kind),
+        claim_resource: crds.claim_kind.as_ref().map(resource_of),
+        settings: settings.clone(),
+    });
+    let task = tokio::spawn(serve(kind_ctx, composed));
+    // Replacing an entry drops it, which aborts the old controllers.
+    served.insert(name.to_owned(), Served { kinds, settings, task });
+}
+
+/// Runs the composite controller (woken by its composed resources too) and the claim
+/// controller (woken by its composite too).
+async fn serve(ctx: Arc<KindContext>, composed: Vec<ApiResource>) {
+    let client = ctx.shared.shared_client();
+    let mut composites = kube::runtime::Controller::new_with(
+        Api::<DynamicObject>::all_with(client.clone(), &ctx.composite_resource),
+        watcher::Config::default(),
+        ctx.composite_resource.clone(),
+    );
+    for resource in composed {
+        let composite = ctx.composite_resource.clone();
+        composites = composites.watches_with(
+            Api::<DynamicObject>::all_with(client.clone(), &resource),
+            resource,
+            watcher::Config::default().labels(LABEL_COMPOSITE),
+            move |object: DynamicObject| {
+                let owner = object.labels().get(LABEL_COMPOSITE).cloned();
+                owner.map(|name| ObjectRef::new_with(&name, composite.clone()))
+            },
+        );
+    }
+    let composites = composites
+        .run(composite::reconcile, error_policy, ctx.clone())
+        .for_each(|_| futures::future::ready(()));
+    let claims = async {
+        let Some(resource) = ctx.claim_resource.clone() else { return };
+        let claim = resource.clone();
+        kube::runtime::Controller::new_with(
+            Api::<DynamicObject>::all_with(client.clone(), &resource),
+            watcher::Config::default(),
+            resource,
+        )
+        .watches_with(
+            Api::<DynamicObject>::all_with(client.clone(), &ctx.composite_resource),
+            ctx.composite_resource.clone(),
+            watcher::Config::default().labels(LABEL_CLAIM_NAME),
+            move |object: DynamicObject| {
+                let labels = object.labels();
+                let (name, namespace) =
+                    (labels.get(LABEL_CLAIM_NAME)?, labels.get(LABEL_CLAIM_NAMESPACE)?);
+                Some(ObjectRef::new_with(name, claim.clone()).within(namespace))
+            },
+        )
+        .run(claim::reconcile, error_policy, ctx.clone())
+        .for_each(|_| futures::future::ready(()))
+        .await;
+    };
+    futures::join!(composites, claims);
+}
+
+async fn write_status(
+    api: &Api<CompositeResourceDefinition>,
+    name: &str,
+    status: &mut Value,
+    conditions: &[Value],
+    controllers: Option<Value>,
+) -> Result<(), Error> {
+    let mut object = json!({"status": status.take()});
+    let changed = set_conditions(&mut object, conditions, &now());
+    let controllers_changed =
+        controllers.as_ref().is_some_and(|c| object["status"]["controllers"] != *c);
+    if let Some(c) = controllers {
+        object["status"]["controllers"] = c;
+    }
+    if changed || controllers_changed {
+        api.patch_status(name, &PatchParams::default(), &Patch::Merge(&object))
+            .await
+            .map_err(kube_err(format!("cannot update status of {name}")))?;
+    }
+    Ok(())
+}

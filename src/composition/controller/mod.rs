@@ -1,0 +1,220 @@
+//! Controllers: thin IO around the pure core.
+//!
+//! [`run`] watches XRDs. For each valid XRD it applies the composite and claim CRDs, waits
+//! until the API server serves them, then starts a composite controller and (with
+//! `claimNames`) a claim controller for those kinds. Compositions are cached in a reflector
+//! shared by every composite controller. Composites are woken by their composed resources
+//! (label `crossplane.io/composite`, for every kind their Compositions compose) and claims by
+//! their composites, so readiness propagates on events; requeues are only a safety net (and
+//! pick up Composition edits).
+
+mod claim;
+mod composite;
+mod definition;
+#[cfg(test)]
+mod tests;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures::StreamExt as _;
+use kube::api::{Api, DynamicObject, Patch, PatchParams};
+use kube::core::GroupVersionKind;
+use kube::discovery::{self, ApiResource, Scope};
+use kube::runtime::controller::Action;
+use kube::runtime::reflector::{self, Store};
+use kube::runtime::{WatchStreamExt as _, watcher};
+use kube::{Client, ResourceExt as _};
+use serde_json::{Value, json};
+
+use super::types::{CompositeResourceDefinition, Composition};
+
+/// Field manager for everything these controllers apply.
+pub const FIELD_MANAGER: &str = "apiextensions.crossplane.io";
+/// Finalizer on composites: composed resources are deleted first.
+pub const COMPOSITE_FINALIZER: &str = "composite.apiextensions.crossplane.io";
+/// Finalizer on claims: the composite is deleted first.
+pub const CLAIM_FINALIZER: &str = "finalizer.apiextensions.crossplane.io";
+
+/// Requeue while something is not ready yet (watches usually wake us first).
+const REQUEUE_UNREADY: Duration = Duration::from_secs(5);
+/// Requeue after an error or when waiting on a human.
+const REQUEUE_ERROR: Duration = Duration::from_secs(15);
+/// Requeue when everything is ready: drift and Composition edits are picked up at this pace.
+const REQUEUE_READY: Duration = Duration::from_secs(60);
+
+/// Why a reconcile failed.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// An API call failed.
+    #[error("{context}: {source}")]
+    Kube {
+        /// What was being done.
+        context: String,
+        /// The error.
+        #[source]
+        source: kube::Error,
+    },
+    /// An object could not be converted.
+    #[error("cannot convert {what}: {source}")]
+    Convert {
+        /// What was converted.
+        what: &'static str,
+        /// The error.
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
+fn kube_err(context: impl Into<String>) -> impl FnOnce(kube::Error) -> Error {
+    let context = context.into();
+    move |source| Error::Kube { context, source }
+}
+
+/// State shared by every controller.
+pub struct Context {
+    client: Client,
+    compositions: Store<Composition>,
+    /// API resources of composed kinds, by apiVersion and kind.
+    kinds: Mutex<HashMap<(String, String), (ApiResource, Scope)>>,
+    /// Running composite/claim controllers, by XRD name.
+    served: Mutex<HashMap<String, definition::Served>>,
+}
+
+/// Runs the XRD, composite and claim controllers until the watches end.
+pub async fn run(client: Client) {
+    let (compositions, writer) = reflector::store();
+    let cache = reflector::reflector(
+        writer,
+        watcher(Api::<Composition>::all(client.clone()), watcher::Config::default()),
+    )
+    .default_backoff()
+    .for_each(|_| futures::future::ready(()));
+    let ctx = Arc::new(Context {
+        client: client.clone(),
+        compositions,
+        kinds: Mutex::default(),
+        served: Mutex::default(),
+    });
+    let xrds = kube::runtime::Controller::new(
+        Api::<CompositeResourceDefinition>::all(client),
+        watcher::Config::default(),
+    )
+    .run(definition::reconcile, error_policy, ctx)
+    .for_each(|result| {
+        if let Err(e) = result {
+            tracing::debug!(error = %e, "XRD reconcile failed");
+        }
+        futures::future::ready(())
+    });
+    futures::join!(cache, xrds);
+}
+
+fn error_policy<K, C>(object: Arc<K>, error: &Error, _: Arc<C>) -> Action
+where
+    K: kube::Resource,
+{
+    tracing::warn!(name = %object.name_any(), %error, "reconcile failed");
+    Action::requeue(REQUEUE_ERROR)
+}
+
+impl Context {
+    fn shared_client(&self) -> Client {
+        self.client.clone()
+    }
+
+    /// The API resource of a composed kind, discovered once.
+    async fn resource(&self, api_version: &str, kind: &str) -> Result<(ApiResource, Scope), Error> {
+        let key = (api_version.to_owned(), kind.to_owned());
+        if let Some(found) = self.kinds.lock().expect("kinds lock").get(&key) {
+            return Ok(found.clone());
+        }
+        let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
+        let gvk = GroupVersionKind::gvk(group, version, kind);
+        let (resource, caps) = discovery::pinned_kind(&self.client, &gvk)
+            .await
+            .map_err(kube_err(format!("cannot discover {api_version} {kind}")))?;
+        let found = (resource, caps.scope);
+        self.kinds.lock().expect("kinds lock").insert(key, found.clone());
+        Ok(found)
+    }
+
+    /// An API handle for an object of a dynamic kind (namespaced by the object's namespace).
+    async fn api_for(&self, object: &Value) -> Result<Api<DynamicObject>, Error> {
+        let api_version = object["apiVersion"].as_str().unwrap_or_default();
+        let kind = object["kind"].as_str().unwrap_or_default();
+        let (resource, scope) = self.resource(api_version, kind).await?;
+        Ok(match (scope, object["metadata"]["namespace"].as_str()) {
+            (Scope::Namespaced, Some(ns)) => {
+                Api::namespaced_with(self.client.clone(), ns, &resource)
+            }
+            (Scope::Namespaced, None) => {
+                Api::default_namespaced_with(self.client.clone(), &resource)
+            }
+            (Scope::Cluster, _) => Api::all_with(self.client.clone(), &resource),
+        })
+    }
+}
+
+fn to_value<T: serde::Serialize>(object: &T, what: &'static str) -> Result<Value, Error> {
+    serde_json::to_value(object).map_err(|source| Error::Convert { what, source })
+}
+
+fn now() -> String {
+    jiff::Timestamp::now()
+        .round(jiff::Unit::Second)
+        .unwrap_or_else(|_| jiff::Timestamp::now())
+        .to_string()
+}
+
+/// Server-side applies `object` with the controllers' field manager.
+async fn apply(api: &Api<DynamicObject>, object: &Value) -> Result<DynamicObject, Error> {
+    let name = object["metadata"]["name"].as_str().unwrap_or_default();
+    api.patch(name, &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(object))
+        .await
+        .map_err(kube_err(format!(
+            "cannot apply {} {name}",
+            object["kind"].as_str().unwrap_or_default()
+        )))
+}
+
+/// Adds `finalizer` to `object` if missing.
+async fn ensure_finalizer(
+    api: &Api<DynamicObject>,
+    object: &DynamicObject,
+    finalizer: &str,
+) -> Result<(), Error> {
+    if object.finalizers().iter().any(|f| f == finalizer) {
+        return Ok(());
+    }
+    let mut finalizers = object.finalizers().to_vec();
+    finalizers.push(finalizer.to_owned());
+    let patch = json!({"metadata": {"finalizers": finalizers, "resourceVersion": object.resource_version()}});
+    api.patch(&object.name_any(), &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+        .map_err(kube_err(format!("cannot add finalizer to {}", object.name_any())))?;
+    Ok(())
+}
+
+/// Removes `finalizer` from `object`.
+async fn remove_finalizer(
+    api: &Api<DynamicObject>,
+    object: &DynamicObject,
+    finalizer: &str,
+) -> Result<(), Error> {
+    let finalizers: Vec<&String> = object.finalizers().iter().filter(|f| *f != finalizer).collect();
+    let patch = json!({"metadata": {"finalizers": finalizers, "resourceVersion": object.resource_version()}});
+    api.patch(&object.name_any(), &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+        .map_err(kube_err(format!("cannot remove finalizer from {}", object.name_any())))?;
+    Ok(())
+}
+
+/// Writes `status` with a merge patch on the status subresource.
+async fn patch_status(api: &Api<DynamicObject>, name: &str, status: &Value) -> Result<(), Error> {
+    api.patch_status(name, &PatchParams::default(), &Patch::Merge(json!({"status": status})))
+        .await
+        .map_err(kube_err(format!("cannot update status of {name}")))?;
+    Ok(())
+}

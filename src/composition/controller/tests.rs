@@ -1,0 +1,333 @@
+//! Request-level scenarios for the controllers against kube's `tower-test` mock API server.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use http::{Request, Response};
+use http_body_util::BodyExt as _;
+use kube::api::DynamicObject;
+use kube::client::Body;
+use kube::discovery::{ApiResource, Scope};
+use kube::runtime::controller::Action;
+use kube::runtime::{reflector, watcher};
+use serde_json::{Value, json};
+
+use super::definition::{KindContext, Settings, resource_of};
+use super::{Context, claim, composite};
+use crate::composition::types::Composition;
+use crate::composition::xrd::ServedKind;
+
+type Handle = tower_test::mock::Handle<Request<Body>, Response<Body>>;
+
+fn kind(kind: &str, plural: &str) -> ServedKind {
+    ServedKind {
+        group: "database.crosstie.io".into(),
+        version: "v1alpha1".into(),
+        kind: kind.into(),
+        plural: plural.into(),
+    }
+}
+
+fn context() -> (Arc<KindContext>, Handle) {
+    context_with(&[])
+}
+
+/// A context whose Composition cache holds `compositions` and which knows the `Thing` kind
+/// (`example.org/v1`, cluster-scoped) without discovery.
+fn context_with(compositions: &[Composition]) -> (Arc<KindContext>, Handle) {
+    let (service, handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
+    let client = kube::Client::new(service, "default");
+    let (store, mut writer) = reflector::store();
+    for c in compositions {
+        writer.apply_watcher_event(&watcher::Event::Apply(c.clone()));
+    }
+    let things = ApiResource {
+        group: "example.org".into(),
+        version: "v1".into(),
+        api_version: "example.org/v1".into(),
+        kind: "Thing".into(),
+        plural: "things".into(),
+    };
+    let kinds = HashMap::from([(
+        ("example.org/v1".to_owned(), "Thing".to_owned()),
+        (things, Scope::Cluster),
+    )]);
+    let shared = Arc::new(Context {
+        client,
+        compositions: store,
+        kinds: Mutex::new(kinds),
+        served: Mutex::default(),
+    });
+    let composite = kind("XPostgreSQLInstance", "xpostgresqlinstances");
+    let ctx = KindContext {
+        shared,
+        composite_resource: resource_of(&composite),
+        composite,
+        claim_resource: Some(resource_of(&kind("PostgreSQLInstance", "postgresqlinstances"))),
+        settings: Arc::new(RwLock::new(Settings::default())),
+    };
+    (Arc::new(ctx), handle)
+}
+
+/// Awaits the next request, checks method and path, and answers with `status` and `body`.
+async fn expect(handle: &mut Handle, method: &str, path: &str, status: u16, body: Value) -> Value {
+    let (request, send) = handle.next_request().await.expect("another request");
+    assert_eq!(request.method().as_str(), method, "method of {}", request.uri());
+    assert_eq!(request.uri().path(), path);
+    let bytes = request.into_body().collect().await.expect("body").to_bytes();
+    let sent = if bytes.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_slice(&bytes).expect("JSON body")
+    };
+    let response = Response::builder()
+        .status(status)
+        .body(Body::from(serde_json::to_vec(&body).expect("response")))
+        .expect("response");
+    send.send_response(response);
+    sent
+}
+
+fn claim_object() -> Value {
+    json!({
+        "apiVersion": "database.crosstie.io/v1alpha1",
+        "kind": "PostgreSQLInstance",
+        "metadata": {"name": "orders-db", "namespace": "team-a", "uid": "c-1", "resourceVersion": "1"},
+        "spec": {"parameters": {"storageGB": 20}, "writeConnectionSecretToRef": {"name": "orders-db-conn"}},
+    })
+}
+
+const CLAIM_PATH: &str =
+    "/apis/database.crosstie.io/v1alpha1/namespaces/team-a/postgresqlinstances/orders-db";
+
+#[tokio::test]
+async fn a_new_claim_records_its_composite_name_before_creating_the_composite() {
+    let (ctx, mut handle) = context();
+    let claim: DynamicObject = serde_json::from_value(claim_object()).unwrap();
+    let reconcile = tokio::spawn(claim::reconcile(Arc::new(claim), ctx));
+
+    let finalizer = expect(&mut handle, "PATCH", CLAIM_PATH, 200, claim_object()).await;
+    assert_eq!(
+        finalizer["metadata"]["finalizers"],
+        json!(["finalizer.apiextensions.crossplane.io"])
+    );
+
+    let bind = expect(&mut handle, "PATCH", CLAIM_PATH, 200, claim_object()).await;
+    let composite = bind["spec"]["resourceRef"]["name"].as_str().expect("bound name").to_owned();
+    assert!(composite.starts_with("orders-db-") && composite.len() == "orders-db-".len() + 5);
+    let composite_path =
+        format!("/apis/database.crosstie.io/v1alpha1/xpostgresqlinstances/{composite}");
+
+    let not_found = json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "NotFound", "code": 404, "message": "not found"});
+    expect(&mut handle, "GET", &composite_path, 404, not_found).await;
+
+    let applied = json!({
+        "apiVersion": "database.crosstie.io/v1alpha1",
+        "kind": "XPostgreSQLInstance",
+        "metadata": {"name": composite, "uid": "x-1"},
+        "spec": {"parameters": {"storageGB": 20}},
+        "status": {"conditions": [
+            {"type": "Synced", "status": "True", "reason": "ReconcileSuccess"},
+            {"type": "Ready", "status": "False", "reason": "Creating", "message": "Unready resources: rdsinstance"},
+        ]},
+    });
+    let sent = expect(&mut handle, "PATCH", &composite_path, 200, applied).await;
+    assert_eq!(sent["metadata"]["labels"]["crossplane.io/claim-name"], "orders-db");
+    assert_eq!(sent["spec"]["claimRef"]["namespace"], "team-a");
+    assert!(
+        sent["spec"]["writeConnectionSecretToRef"].is_null(),
+        "claim-only fields stay on the claim"
+    );
+
+    let status =
+        expect(&mut handle, "PATCH", &format!("{CLAIM_PATH}/status"), 200, claim_object()).await;
+    let ready = &status["status"]["conditions"][1];
+    assert_eq!(ready["status"], "False");
+    assert_eq!(
+        ready["message"],
+        format!(
+            "composite resource XPostgreSQLInstance/{composite}: Unready resources: rdsinstance"
+        )
+    );
+
+    let action =
+        tokio::time::timeout(Duration::from_secs(5), reconcile).await.unwrap().unwrap().unwrap();
+    assert_eq!(action, Action::requeue(super::REQUEUE_UNREADY));
+}
+
+#[tokio::test]
+async fn deleting_a_claim_deletes_its_composite_and_waits_before_releasing_the_claim() {
+    let (ctx, mut handle) = context();
+    let mut object = claim_object();
+    object["metadata"]["deletionTimestamp"] = json!("2026-01-01T00:00:00Z");
+    object["metadata"]["finalizers"] = json!(["finalizer.apiextensions.crossplane.io"]);
+    object["spec"]["resourceRef"] = json!({"apiVersion": "database.crosstie.io/v1alpha1", "kind": "XPostgreSQLInstance", "name": "orders-db-abcde"});
+    let claim: DynamicObject = serde_json::from_value(object.clone()).unwrap();
+    let composite_path = "/apis/database.crosstie.io/v1alpha1/xpostgresqlinstances/orders-db-abcde";
+    let composite = json!({
+        "apiVersion": "database.crosstie.io/v1alpha1", "kind": "XPostgreSQLInstance",
+        "metadata": {"name": "orders-db-abcde"},
+    });
+
+    // First pass: the composite exists, so it is deleted and the claim keeps its finalizer.
+    let pass = tokio::spawn(claim::reconcile(Arc::new(claim.clone()), ctx.clone()));
+    expect(&mut handle, "GET", composite_path, 200, composite.clone()).await;
+    expect(&mut handle, "DELETE", composite_path, 200, composite).await;
+    let action =
+        tokio::time::timeout(Duration::from_secs(5), pass).await.unwrap().unwrap().unwrap();
+    assert_eq!(action, Action::requeue(super::REQUEUE_UNREADY));
+
+    // Second pass: the composite is gone, so the finalizer is released.
+    let pass = tokio::spawn(claim::reconcile(Arc::new(claim), ctx));
+    let not_found = json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "NotFound", "code": 404});
+    expect(&mut handle, "GET", composite_path, 404, not_found).await;
+    let release = expect(&mut handle, "PATCH", CLAIM_PATH, 200, object).await;
+    assert_eq!(release["metadata"]["finalizers"], json!([]));
+    let action =
+        tokio::time::timeout(Duration::from_secs(5), pass).await.unwrap().unwrap().unwrap();
+    assert_eq!(action, Action::await_change());
+}
+
+fn thing(name: &str, resource: &str, ready: bool) -> Value {
+    json!({
+        "apiVersion": "example.org/v1",
+        "kind": "Thing",
+        "metadata": {"name": name, "annotations": {"crossplane.io/composition-resource-name": resource}},
+        "status": {"conditions": [{"type": "Ready", "status": if ready { "True" } else { "False" }, "reason": "Available"}]},
+    })
+}
+
+#[tokio::test]
+async fn a_composite_applies_what_renders_keeps_what_fails_and_deletes_what_was_removed() {
+    let composition: Composition = serde_json::from_value(json!({
+        "apiVersion": "apiextensions.crossplane.io/v1",
+        "kind": "Composition",
+        "metadata": {"name": "things"},
+        "spec": {
+            "compositeTypeRef": {"apiVersion": "database.crosstie.io/v1alpha1", "kind": "XPostgreSQLInstance"},
+            "resources": [
+                {"name": "a", "base": {"apiVersion": "example.org/v1", "kind": "Thing"}, "patches": [
+                    {"fromFieldPath": "spec.parameters.size", "toFieldPath": "spec.size"},
+                ]},
+                {"name": "b", "base": {"apiVersion": "example.org/v1", "kind": "Thing"}, "patches": [
+                    {"fromFieldPath": "spec.parameters.missing", "toFieldPath": "spec.x", "policy": {"fromFieldPath": "Required"}},
+                ]},
+            ],
+        },
+    }))
+    .unwrap();
+    let (ctx, mut handle) = context_with(&[composition]);
+    let xr = json!({
+        "apiVersion": "database.crosstie.io/v1alpha1",
+        "kind": "XPostgreSQLInstance",
+        "metadata": {"name": "db-x7k2p", "uid": "x-1", "finalizers": ["composite.apiextensions.crossplane.io"]},
+        "spec": {
+            "compositionRef": {"name": "things"},
+            "parameters": {"size": "large"},
+            "resourceRefs": [
+                {"apiVersion": "example.org/v1", "kind": "Thing", "name": "db-x7k2p-aaaaa"},
+                {"apiVersion": "example.org/v1", "kind": "Thing", "name": "db-x7k2p-old"},
+            ],
+        },
+    });
+    let object: DynamicObject = serde_json::from_value(xr).unwrap();
+    let pass = tokio::spawn(composite::reconcile(Arc::new(object), ctx));
+
+    expect(
+        &mut handle,
+        "GET",
+        "/apis/example.org/v1/things/db-x7k2p-aaaaa",
+        200,
+        thing("db-x7k2p-aaaaa", "a", true),
+    )
+    .await;
+    expect(
+        &mut handle,
+        "GET",
+        "/apis/example.org/v1/things/db-x7k2p-old",
+        200,
+        thing("db-x7k2p-old", "removed", true),
+    )
+    .await;
+    let applied = expect(
+        &mut handle,
+        "PATCH",
+        "/apis/example.org/v1/things/db-x7k2p-aaaaa",
+        200,
+        thing("db-x7k2p-aaaaa", "a", true),
+    )
+    .await;
+    assert_eq!(applied["spec"]["size"], "large", "the edited parameter is re-rendered");
+    assert_eq!(applied["metadata"]["ownerReferences"][0]["uid"], "x-1");
+    expect(
+        &mut handle,
+        "DELETE",
+        "/apis/example.org/v1/things/db-x7k2p-old",
+        200,
+        thing("db-x7k2p-old", "removed", true),
+    )
+    .await;
+    let refs = expect(
+        &mut handle,
+        "PATCH",
+        "/apis/database.crosstie.io/v1alpha1/xpostgresqlinstances/db-x7k2p",
+        200,
+        json!({}),
+    )
+    .await;
+    assert_eq!(
+        refs["spec"]["resourceRefs"],
+        json!([{"apiVersion": "example.org/v1", "kind": "Thing", "name": "db-x7k2p-aaaaa"}]),
+        "b never rendered and was never observed, so it has no reference yet"
+    );
+    let status = expect(
+        &mut handle,
+        "PATCH",
+        "/apis/database.crosstie.io/v1alpha1/xpostgresqlinstances/db-x7k2p/status",
+        200,
+        json!({}),
+    )
+    .await;
+    let conditions = &status["status"]["conditions"];
+    assert_eq!(
+        conditions[0]["message"],
+        "cannot compose resource \"b\": patch 0 (FromCompositeFieldPath spec.parameters.missing): required field path not found"
+    );
+    assert_eq!(conditions[1]["message"], "Unready resources: b");
+    let action =
+        tokio::time::timeout(Duration::from_secs(5), pass).await.unwrap().unwrap().unwrap();
+    assert_eq!(action, Action::requeue(super::REQUEUE_UNREADY));
+}
+
+#[tokio::test]
+async fn an_invalid_xrd_reports_established_false_with_the_reason_and_creates_no_crd() {
+    let (ctx, mut handle) = context();
+    let object = json!({
+        "apiVersion": "apiextensions.crossplane.io/v1",
+        "kind": "CompositeResourceDefinition",
+        "metadata": {"name": "xthings.example.org", "uid": "d-1"},
+        "spec": {
+            "group": "example.org",
+            "names": {"kind": "XThing", "plural": "xthings"},
+            "claimNames": {"kind": "XThing", "plural": "things"},
+            "versions": [{"name": "v1", "served": true, "referenceable": true}],
+        },
+    });
+    let xrd: crate::composition::CompositeResourceDefinition =
+        serde_json::from_value(object.clone()).unwrap();
+    let pass = tokio::spawn(super::definition::reconcile(Arc::new(xrd), ctx.shared.clone()));
+    let path = "/apis/apiextensions.crossplane.io/v1/compositeresourcedefinitions/xthings.example.org/status";
+    let status = expect(&mut handle, "PATCH", path, 200, object).await;
+    let established = &status["status"]["conditions"][0];
+    assert_eq!(established["type"], "Established");
+    assert_eq!(established["status"], "False");
+    assert_eq!(established["reason"], "InvalidDefinition");
+    assert_eq!(
+        established["message"],
+        "invalid CompositeResourceDefinition: spec.claimNames.kind: must differ from spec.names.kind (\"XThing\")"
+    );
+    let action =
+        tokio::time::timeout(Duration::from_secs(5), pass).await.unwrap().unwrap().unwrap();
+    assert_eq!(action, Action::requeue(super::REQUEUE_ERROR));
+}
