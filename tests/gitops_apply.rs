@@ -1,87 +1,19 @@
-//! Staged server-side apply, drift and prune against a small in-memory API server behind
-//! kube's tower-test mock service: it serves discovery for the core group and stores objects,
-//! and records every request so the tests can count API writes.
+//! Staged server-side apply, drift and prune against the in-memory API server of
+//! `gitops_support::fake_api`, which records every request so the tests can count API writes.
 
-use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+mod gitops_support;
+
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crosstie::gitops::api::InventoryEntry;
 use crosstie::gitops::apply::{Applier, ApplyOptions};
-use http::{Request, Response, StatusCode};
-use kube::client::Body;
+use gitops_support::fake_api::FakeApi;
 use serde_json::{Value, json};
 
-#[derive(Default)]
-struct Fake {
-    objects: Mutex<BTreeMap<String, Value>>,
-    log: Mutex<Vec<String>>,
-}
-
-impl Fake {
-    fn writes(&self) -> Vec<String> {
-        self.log.lock().unwrap().iter().filter(|r| !r.starts_with("GET")).cloned().collect()
-    }
-}
-
-fn discovery() -> Value {
-    let verbs = json!(["get", "list", "watch", "create", "update", "patch", "delete"]);
-    json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": "v1", "resources": [
-        {"name": "configmaps", "singularName": "configmap", "namespaced": true, "kind": "ConfigMap", "verbs": verbs},
-        {"name": "namespaces", "singularName": "namespace", "namespaced": false, "kind": "Namespace", "verbs": verbs},
-    ]})
-}
-
-fn not_found() -> (StatusCode, Value) {
-    (
-        StatusCode::NOT_FOUND,
-        json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "NotFound", "code": 404, "message": "not found"}),
-    )
-}
-
-async fn serve(
-    fake: Arc<Fake>,
-    mut handle: tower_test::mock::Handle<Request<Body>, Response<Body>>,
-) {
-    while let Some((request, send)) = handle.next_request().await {
-        let method = request.method().to_string();
-        let uri = request.uri().clone();
-        let path = uri.path().to_owned();
-        let body = request.into_body().collect_bytes().await.unwrap();
-        fake.log.lock().unwrap().push(format!("{method} {uri}"));
-        let mut objects = fake.objects.lock().unwrap();
-        let (status, response) = match (method.as_str(), path.as_str()) {
-            ("GET", "/api/v1") => (StatusCode::OK, discovery()),
-            ("GET", _) => {
-                objects.get(&path).cloned().map(|o| (StatusCode::OK, o)).unwrap_or_else(not_found)
-            }
-            ("PATCH", _) => {
-                let mut object: Value = serde_json::from_slice(&body).unwrap();
-                object["metadata"]["uid"] = json!("uid-1");
-                objects.insert(path, object.clone());
-                (StatusCode::OK, object)
-            }
-            ("DELETE", _) => match objects.remove(&path) {
-                Some(_) => (
-                    StatusCode::OK,
-                    json!({"kind": "Status", "apiVersion": "v1", "status": "Success", "code": 200}),
-                ),
-                None => not_found(),
-            },
-            _ => (StatusCode::METHOD_NOT_ALLOWED, json!({})),
-        };
-        drop(objects);
-        let mut response = Response::new(Body::from(serde_json::to_vec(&response).unwrap()));
-        *response.status_mut() = status;
-        send.send_response(response);
-    }
-}
-
-fn applier() -> (Applier, Arc<Fake>) {
-    let (service, handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
-    let fake = Arc::new(Fake::default());
-    tokio::spawn(serve(fake.clone(), handle));
-    (Applier::new(kube::Client::new(service, "default")), fake)
+fn applier() -> (Applier, Arc<FakeApi>) {
+    let (client, fake) = FakeApi::start();
+    (Applier::new(client), fake)
 }
 
 fn options(detect_drift: bool) -> ApplyOptions {
@@ -151,7 +83,9 @@ async fn a_manual_edit_is_reported_as_drift_and_reverted() {
     let (applier, fake) = applier();
     applier.apply_all(vec![config_map("cfg", Some("apps"), "v")], &options(false)).await.unwrap();
     let path = "/api/v1/namespaces/apps/configmaps/cfg";
-    fake.objects.lock().unwrap().get_mut(path).unwrap()["data"]["k"] = json!("edited by kubectl");
+    let mut edited = fake.get(path).unwrap();
+    edited["data"]["k"] = json!("edited by kubectl");
+    fake.put(path, edited);
 
     let (report, _) = applier
         .apply_all(vec![config_map("cfg", Some("apps"), "v")], &options(true))
