@@ -31,7 +31,7 @@ struct Env {
     repo: Repo,
     fake: Arc<FakeApi>,
     ctx: Arc<Context>,
-    _data: tempfile::TempDir,
+    data: tempfile::TempDir,
 }
 
 /// The user's manifest pair from issue #6, with only the url changed.
@@ -50,21 +50,37 @@ fn setup() -> Env {
         "spec": {"interval": "10m", "sourceRef": {"kind": "GitRepository", "name": "myapp-source"},
                  "path": "./myapp/manifests", "prune": true, "wait": true, "timeout": "5m"}
     }));
-    Env { repo, fake, ctx, _data: data }
+    Env { repo, fake, ctx, data }
 }
 
 impl Env {
     /// Request a reconcile like `flux reconcile` (new requestedAt) and run the reconciler.
+    /// The first reconcile only adds the finalizer (and the controller is woken by that
+    /// change), so run again while the finalizer was just added.
     async fn reconcile_source(&self, requested_at: &str) -> Value {
-        let repo: GitRepository = serde_json::from_value(self.request(GIT, requested_at)).unwrap();
-        git_repository::reconcile(Arc::new(repo), self.ctx.clone()).await.unwrap();
-        self.fake.get(GIT).unwrap()
+        self.request(GIT, requested_at);
+        loop {
+            let before = self.fake.get(GIT).unwrap();
+            let repo: GitRepository = serde_json::from_value(before.clone()).unwrap();
+            git_repository::reconcile(Arc::new(repo), self.ctx.clone()).await.unwrap();
+            let after = self.fake.get(GIT).unwrap();
+            if before["metadata"]["finalizers"] == after["metadata"]["finalizers"] {
+                return after;
+            }
+        }
     }
 
     async fn reconcile_kustomization(&self, requested_at: &str) -> Value {
-        let ks: Kustomization = serde_json::from_value(self.request(KS, requested_at)).unwrap();
-        kustomization::reconcile(Arc::new(ks), self.ctx.clone()).await.unwrap();
-        self.fake.get(KS).unwrap()
+        self.request(KS, requested_at);
+        loop {
+            let before = self.fake.get(KS).unwrap();
+            let ks: Kustomization = serde_json::from_value(before.clone()).unwrap();
+            kustomization::reconcile(Arc::new(ks), self.ctx.clone()).await.unwrap();
+            let after = self.fake.get(KS).unwrap();
+            if before["metadata"]["finalizers"] == after["metadata"]["finalizers"] {
+                return after;
+            }
+        }
     }
 
     fn request(&self, path: &str, requested_at: &str) -> Value {
@@ -195,6 +211,36 @@ async fn an_unchanged_source_and_cluster_cost_no_object_writes_and_drift_is_reve
         drift["message"].as_str().unwrap().contains("ConfigMap/apps/one: /data/value"),
         "{drift}"
     );
+}
+
+#[tokio::test]
+async fn deleting_a_pruning_kustomization_deletes_what_it_applied() {
+    let env = setup();
+    env.repo.commit(&[("myapp/manifests/one.yaml", &cm("one", "1"))], "app");
+    env.reconcile_source("t1").await;
+    let ks = env.reconcile_kustomization("t1").await;
+    assert_eq!(ks["metadata"]["finalizers"], json!(["finalizers.fluxcd.io"]));
+    assert!(env.fake.get(CM_ONE).is_some());
+
+    let mut deleting = ks.clone();
+    deleting["metadata"]["deletionTimestamp"] = json!("2026-01-01T00:00:00Z");
+    let deleting: Kustomization = serde_json::from_value(deleting).unwrap();
+    env.fake.put(KS, serde_json::to_value(&deleting).unwrap());
+    kustomization::reconcile(Arc::new(deleting), env.ctx.clone()).await.unwrap();
+
+    assert!(env.fake.get(CM_ONE).is_none(), "applied objects are deleted with the Kustomization");
+    assert!(env.fake.get(KS).is_none(), "finalizer removed");
+
+    let source = env.fake.get(GIT).unwrap();
+    let cache = env.data.path().join("git/flux-system/myapp-source.git");
+    assert!(cache.exists());
+    let mut deleting = source.clone();
+    deleting["metadata"]["deletionTimestamp"] = json!("2026-01-01T00:00:00Z");
+    env.fake.put(GIT, deleting.clone());
+    let deleting: GitRepository = serde_json::from_value(deleting).unwrap();
+    git_repository::reconcile(Arc::new(deleting), env.ctx.clone()).await.unwrap();
+    assert!(!cache.exists(), "the Git cache is removed with its GitRepository");
+    assert!(!env.data.path().join("gitrepository/flux-system/myapp-source").exists());
 }
 
 #[tokio::test]

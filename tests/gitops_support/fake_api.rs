@@ -1,6 +1,7 @@
 //! A small in-memory Kubernetes API behind kube's tower-test mock service, for driving the
 //! apply step and the reconcilers without a cluster: discovery for the core group, objects by
 //! path, server-side apply and merge patches (including `/status`), deletes and event posts.
+//! Objects with finalizers are only marked for deletion until the last one is removed.
 //! Every request is logged so tests can count API writes.
 
 use std::collections::BTreeMap;
@@ -67,16 +68,28 @@ async fn serve(
         let method = request.method().to_string();
         let uri = request.uri().clone();
         let path = uri.path().to_owned();
+        let content_type = request
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned();
         let body = request.into_body().collect_bytes().await.unwrap();
         fake.log.lock().unwrap().push(format!("{method} {uri}"));
-        let (status, response) = answer(&fake, &method, &path, &body);
+        let (status, response) = answer(&fake, &method, &path, &content_type, &body);
         let mut response = Response::new(Body::from(serde_json::to_vec(&response).unwrap()));
         *response.status_mut() = status;
         send.send_response(response);
     }
 }
 
-fn answer(fake: &FakeApi, method: &str, path: &str, body: &[u8]) -> (StatusCode, Value) {
+fn answer(
+    fake: &FakeApi,
+    method: &str,
+    path: &str,
+    content_type: &str,
+    body: &[u8],
+) -> (StatusCode, Value) {
     let mut objects = fake.objects.lock().unwrap();
     let key = path.strip_suffix("/status").unwrap_or(path).to_owned();
     match method {
@@ -84,6 +97,31 @@ fn answer(fake: &FakeApi, method: &str, path: &str, body: &[u8]) -> (StatusCode,
         "GET" => objects.get(&key).cloned().map(|o| (StatusCode::OK, o)).unwrap_or_else(not_found),
         "POST" if path.ends_with("/events") => {
             (StatusCode::CREATED, serde_json::from_slice(body).unwrap())
+        }
+        "PATCH" if content_type.starts_with("application/json-patch+json") => {
+            let Some(existing) = objects.get_mut(&key) else { return not_found() };
+            let mut ops: json_patch::Patch = serde_json::from_slice(body).unwrap();
+            // Like the API server, `test` against null passes for a missing path.
+            ops.0.retain(|op| match op {
+                json_patch::PatchOperation::Test(t) => {
+                    !(t.value.is_null() && existing.pointer(t.path.as_str()).is_none())
+                }
+                _ => true,
+            });
+            if json_patch::patch(existing, &ops).is_err() {
+                return (
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    json!({"kind": "Status", "code": 422, "status": "Failure"}),
+                );
+            }
+            let object = existing.clone();
+            // The last finalizer removed from a deleting object lets it go.
+            let finalizers_left =
+                object["metadata"]["finalizers"].as_array().is_some_and(|f| !f.is_empty());
+            if object["metadata"]["deletionTimestamp"].is_string() && !finalizers_left {
+                objects.remove(&key);
+            }
+            (StatusCode::OK, object)
         }
         "PATCH" => {
             let patch: Value = serde_json::from_slice(body).unwrap();
@@ -102,6 +140,15 @@ fn answer(fake: &FakeApi, method: &str, path: &str, body: &[u8]) -> (StatusCode,
                 }
             };
             (StatusCode::OK, object)
+        }
+        "DELETE"
+            if objects.get(&key).is_some_and(|o| {
+                o["metadata"]["finalizers"].as_array().is_some_and(|f| !f.is_empty())
+            }) =>
+        {
+            let object = objects.get_mut(&key).unwrap();
+            object["metadata"]["deletionTimestamp"] = json!("2026-01-01T00:00:00Z");
+            (StatusCode::OK, object.clone())
         }
         "DELETE" => match objects.remove(&key) {
             Some(_) => (

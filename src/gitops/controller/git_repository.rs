@@ -13,7 +13,7 @@ use kube::runtime::events::{EventType, Recorder};
 use kube::runtime::{Controller, watcher};
 use kube::{Resource, ResourceExt};
 
-use super::{Context, Error, patch_status, publish, requested_at};
+use super::{Context, Error, patch_status, publish, requested_at, with_finalizer};
 use crate::gitops::api::conditions::{self, reason};
 use crate::gitops::api::{GitRepository, GitRepositoryStatus, duration};
 use crate::gitops::source::{self, Auth, Outcome, SourceRequest};
@@ -39,8 +39,24 @@ fn error_policy(_repo: Arc<GitRepository>, _error: &Error, _ctx: Arc<Context>) -
     Action::requeue(Duration::from_secs(10))
 }
 
-/// Reconcile one GitRepository.
+/// Reconcile one GitRepository; on deletion, remove its cache and artifacts.
 pub async fn reconcile(repo: Arc<GitRepository>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let storage = ctx.storage.clone();
+    with_finalizer(
+        &ctx.client.clone(),
+        repo,
+        async |r| apply(r, ctx).await,
+        async |r| {
+            storage
+                .remove(&r.namespace().unwrap_or_default(), &r.name_any())
+                .map_err(|e| Error::Cleanup(e.to_string()))?;
+            Ok(Action::await_change())
+        },
+    )
+    .await
+}
+
+async fn apply(repo: Arc<GitRepository>, ctx: Arc<Context>) -> Result<Action, Error> {
     let key = format!("{}/{}", repo.namespace().unwrap_or_default(), repo.name_any());
     let requested = requested_at(repo.as_ref());
     let fingerprint = format!("{:?}/{requested:?}", repo.meta().generation);

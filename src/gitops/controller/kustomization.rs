@@ -18,7 +18,7 @@ use kube::runtime::reflector::ObjectRef;
 use kube::runtime::{Controller, watcher};
 use kube::{Resource, ResourceExt};
 
-use super::{Context, Error, patch_status, publish, requested_at};
+use super::{Context, Error, patch_status, publish, requested_at, with_finalizer};
 use crate::gitops::api::conditions::{self, reason};
 use crate::gitops::api::{GitRepository, Kustomization, KustomizationStatus, duration};
 use crate::gitops::apply::ApplyOptions;
@@ -98,8 +98,38 @@ struct Failure {
     retry_after: Duration,
 }
 
-/// Reconcile one Kustomization.
+/// Reconcile one Kustomization; on deletion with `prune: true`, delete what it applied.
 pub async fn reconcile(ks: Arc<Kustomization>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let cleanup_ctx = ctx.clone();
+    with_finalizer(
+        &ctx.client.clone(),
+        ks,
+        async |k| apply(k, ctx).await,
+        async |k| cleanup(k, cleanup_ctx).await,
+    )
+    .await
+}
+
+/// Delete every inventory object still owned by this Kustomization (prune rules apply),
+/// unless `prune` is false or the Kustomization is suspended.
+async fn cleanup(ks: Arc<Kustomization>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let inventory = ks.status.as_ref().and_then(|s| s.inventory.as_ref());
+    if let (true, false, Some(inventory)) =
+        (ks.spec.prune, ks.spec.suspend == Some(true), inventory)
+    {
+        let failed = ctx
+            .applier
+            .prune(&inventory.entries, &ks.name_any(), &ks.namespace().unwrap_or_default())
+            .await;
+        if !failed.is_empty() {
+            let message = failed.iter().map(|(_, e)| e.to_string()).collect::<Vec<_>>().join("; ");
+            return Err(Error::Cleanup(message));
+        }
+    }
+    Ok(Action::await_change())
+}
+
+async fn apply(ks: Arc<Kustomization>, ctx: Arc<Context>) -> Result<Action, Error> {
     let namespace = ks.namespace().unwrap_or_default();
     let key = format!("{namespace}/{}", ks.name_any());
     let requested = requested_at(ks.as_ref());

@@ -16,7 +16,9 @@ use std::time::{Duration, Instant};
 
 use k8s_openapi::NamespaceResourceScope;
 use kube::api::{Api, Patch, PatchParams};
+use kube::runtime::controller::Action;
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+use kube::runtime::finalizer::{Event as FinalizerEvent, finalizer};
 use kube::{Client, Resource, ResourceExt};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -28,12 +30,22 @@ use crate::gitops::api::REQUESTED_AT_ANNOTATION;
 use crate::gitops::apply::Applier;
 use crate::gitops::source::GitStorage;
 
+/// Flux's finalizer: on deletion, a Kustomization with `prune: true` deletes what it applied
+/// and a GitRepository removes its cache and artifacts.
+pub const FINALIZER: &str = "finalizers.fluxcd.io";
+
 /// Why a reconcile could not even record its outcome.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// Writing status failed.
     #[error("cannot patch status: {0}")]
     PatchStatus(#[source] kube::Error),
+    /// Cleaning up a deleted object failed; retried.
+    #[error("cleanup failed: {0}")]
+    Cleanup(String),
+    /// Adding or removing the finalizer failed (boxed: the type is recursive).
+    #[error("finalizer: {0}")]
+    Finalizer(#[source] Box<kube::runtime::finalizer::Error<Error>>),
 }
 
 /// Shared state of the reconcilers.
@@ -111,6 +123,31 @@ where
         .await
         .map(|_| ())
         .map_err(Error::PatchStatus)
+}
+
+/// Run `apply` or, for a deleted object, `cleanup` under [`FINALIZER`].
+async fn with_finalizer<K, A, C>(
+    client: &Client,
+    object: Arc<K>,
+    apply: A,
+    cleanup: C,
+) -> Result<Action, Error>
+where
+    K: Resource<Scope = NamespaceResourceScope, DynamicType = ()>
+        + Clone
+        + DeserializeOwned
+        + Serialize
+        + std::fmt::Debug,
+    A: AsyncFnOnce(Arc<K>) -> Result<Action, Error>,
+    C: AsyncFnOnce(Arc<K>) -> Result<Action, Error>,
+{
+    let api: Api<K> = Api::namespaced(client.clone(), &object.namespace().unwrap_or_default());
+    finalizer(&api, FINALIZER, object, async |event| match event {
+        FinalizerEvent::Apply(o) => apply(o).await,
+        FinalizerEvent::Cleanup(o) => cleanup(o).await,
+    })
+    .await
+    .map_err(|e| Error::Finalizer(Box::new(e)))
 }
 
 /// Publish an event, logging (not failing) when the API refuses it.
