@@ -39,4 +39,41 @@ pub enum Command {
         #[arg(short, long)]
         namespace: Option<String>,
     },
+    /// Reconcile a Flux object now, like `flux reconcile` (sets `reconcile.fluxcd.io/requestedAt`).
+    #[command(subcommand)]
+    Reconcile(ReconcileTarget),
+}
+
+/// What `crosstie reconcile` reconciles.
+#[derive(Debug, Subcommand)]
+pub enum ReconcileTarget {
+    /// A source.
+    #[command(subcommand)]
+    Source(ReconcileSource),
+    /// A Kustomization.
+    Kustomization(ReconcileArgs),
+}
+
+/// Source kinds `crosstie reconcile source` accepts.
+#[derive(Debug, Subcommand)]
+pub enum ReconcileSource {
+    /// A GitRepository.
+    Git(ReconcileArgs),
+}
+
+/// The object to reconcile.
+#[derive(Debug, clap::Args)]
+pub struct ReconcileArgs {
+    /// Object name.
+    pub name: String,
+    /// Namespace.
+    #[arg(short = 'n', long, default_value = "flux-system")]
+    pub namespace: String,
+    /// How long to wait for the controller to handle the request.
+    #[arg(long, default_value = "5m", value_parser = parse_duration)]
+    pub timeout: std::time::Duration,
+}
+
+fn parse_duration(value: &str) -> Result<std::time::Duration, String> {
+    crate::gitops::api::duration::parse("--timeout", value).map_err(|e| e.to_string())
 }

@@ -1,7 +1,9 @@
 //! The `crosstie` binary: parses the command line and wires the library together.
 
 use clap::Parser;
-use crosstie::cli::{Cli, Command};
+use crosstie::cli::{Cli, Command, ReconcileSource, ReconcileTarget};
+use crosstie::gitops::api::{GitRepository, Kustomization};
+use crosstie::gitops::trigger;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -30,6 +32,20 @@ async fn main() -> anyhow::Result<()> {
                 crosstie::composition::command::trace(client, &target, namespace.as_deref())
                     .await?
             );
+        }
+        Command::Reconcile(target) => {
+            let client = kube::Client::try_default().await?;
+            let message = match target {
+                ReconcileTarget::Source(ReconcileSource::Git(a)) => {
+                    trigger::reconcile::<GitRepository>(client, &a.namespace, &a.name, a.timeout)
+                        .await?
+                }
+                ReconcileTarget::Kustomization(a) => {
+                    trigger::reconcile::<Kustomization>(client, &a.namespace, &a.name, a.timeout)
+                        .await?
+                }
+            };
+            println!("✔ {message}");
         }
     }
     Ok(())

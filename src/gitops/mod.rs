@@ -9,11 +9,14 @@
 //! - [`receiver`]: the webhook router.
 
 pub mod api;
+pub mod apply;
 pub mod build;
+pub mod controller;
 pub mod drift;
 pub mod health;
 pub mod receiver;
 pub mod source;
+pub mod trigger;
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::CustomResourceExt;

@@ -125,6 +125,12 @@ impl GitStorage {
         self.root.join(&artifact.path)
     }
 
+    /// Remove a GitRepository's cache and artifacts (on deletion).
+    pub fn remove(&self, namespace: &str, name: &str) -> std::io::Result<()> {
+        remove_dir_if_exists(&self.root.join("git").join(namespace).join(format!("{name}.git")))?;
+        remove_dir_if_exists(&self.root.join("gitrepository").join(namespace).join(name))
+    }
+
     /// Run the pipeline on a blocking thread, bounded by `timeout`.
     pub async fn reconcile_async(&self, request: SourceRequest) -> Result<Outcome, Error> {
         let storage = self.clone();

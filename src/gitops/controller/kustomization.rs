@@ -1,0 +1,444 @@
+//! The Kustomization reconciler: `parse_spec` → `check_dependencies` → `get_source` →
+//! `load_variables` → `build` → `apply` → `prune` → `check_health`, then one status write.
+//!
+//! Safety: prune runs only after the whole build and apply succeeded; a failed build or apply
+//! keeps `lastAppliedRevision` and the inventory, so the last good state stays in place.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::{ConfigMap, Secret};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+use kube::api::Api;
+use kube::runtime::controller::Action;
+use kube::runtime::events::EventType;
+use kube::runtime::reflector::ObjectRef;
+use kube::runtime::{Controller, watcher};
+use kube::{Resource, ResourceExt};
+
+use super::{Context, Error, patch_status, publish, requested_at, with_finalizer};
+use crate::gitops::api::conditions::{self, reason};
+use crate::gitops::api::{GitRepository, Kustomization, KustomizationStatus, duration};
+use crate::gitops::apply::ApplyOptions;
+use crate::gitops::build::{self, BuildRequest, inventory, substitute};
+
+const CONTROLLER: &str = "kustomize-controller";
+/// How often a Kustomization waiting on `dependsOn` rechecks (Flux's `--requeue-dependency`).
+const DEPENDENCY_REQUEUE: Duration = Duration::from_secs(30);
+
+/// Run the Kustomization controller. It also reconciles a Kustomization at once when its
+/// source's artifact changes and when a Kustomization it depends on changes.
+pub async fn run(ctx: Arc<Context>) {
+    let client = ctx.client.clone();
+    let controller =
+        Controller::new(Api::<Kustomization>::all(client.clone()), watcher::Config::default());
+    let by_source = controller.store();
+    let by_dependency = controller.store();
+    controller
+        .watches(
+            Api::<GitRepository>::all(client.clone()),
+            watcher::Config::default(),
+            move |repo| {
+                let (name, namespace) = (repo.name_any(), repo.namespace().unwrap_or_default());
+                by_source
+                    .state()
+                    .into_iter()
+                    .filter(|ks| {
+                        let source = &ks.spec.source_ref;
+                        let ks_ns = ks.namespace().unwrap_or_default();
+                        source.kind == "GitRepository"
+                            && source.name == name
+                            && source.namespace.as_deref().unwrap_or(&ks_ns) == namespace
+                    })
+                    .map(|ks| ObjectRef::from_obj(ks.as_ref()))
+                    .collect::<Vec<_>>()
+            },
+        )
+        .watches(Api::<Kustomization>::all(client), watcher::Config::default(), move |dependency| {
+            let (name, namespace) =
+                (dependency.name_any(), dependency.namespace().unwrap_or_default());
+            by_dependency
+                .state()
+                .into_iter()
+                .filter(|ks| {
+                    let ks_ns = ks.namespace().unwrap_or_default();
+                    ks.spec.depends_on.iter().any(|d| {
+                        d.name == name && d.namespace.as_deref().unwrap_or(&ks_ns) == namespace
+                    })
+                })
+                .map(|ks| ObjectRef::from_obj(ks.as_ref()))
+                .collect::<Vec<_>>()
+        })
+        .run(reconcile, error_policy, ctx)
+        .for_each(|result| async move {
+            if let Err(e) = result {
+                tracing::warn!(error = %e, "kustomization reconcile failed");
+            }
+        })
+        .await;
+}
+
+fn error_policy(_ks: Arc<Kustomization>, _error: &Error, _ctx: Arc<Context>) -> Action {
+    Action::requeue(Duration::from_secs(10))
+}
+
+/// Parsed durations.
+struct Timing {
+    interval: Duration,
+    retry: Duration,
+    timeout: Duration,
+}
+
+/// A step's failure: the Ready reason, the message, and when to retry.
+struct Failure {
+    reason: &'static str,
+    message: String,
+    retry_after: Duration,
+}
+
+/// Reconcile one Kustomization; on deletion with `prune: true`, delete what it applied.
+pub async fn reconcile(ks: Arc<Kustomization>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let cleanup_ctx = ctx.clone();
+    with_finalizer(
+        &ctx.client.clone(),
+        ks,
+        async |k| apply(k, ctx).await,
+        async |k| cleanup(k, cleanup_ctx).await,
+    )
+    .await
+}
+
+/// Delete every inventory object still owned by this Kustomization (prune rules apply),
+/// unless `prune` is false or the Kustomization is suspended.
+async fn cleanup(ks: Arc<Kustomization>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let inventory = ks.status.as_ref().and_then(|s| s.inventory.as_ref());
+    if let (true, false, Some(inventory)) =
+        (ks.spec.prune, ks.spec.suspend == Some(true), inventory)
+    {
+        let failed = ctx
+            .applier
+            .prune(&inventory.entries, &ks.name_any(), &ks.namespace().unwrap_or_default())
+            .await;
+        if !failed.is_empty() {
+            let message = failed.iter().map(|(_, e)| e.to_string()).collect::<Vec<_>>().join("; ");
+            return Err(Error::Cleanup(message));
+        }
+    }
+    Ok(Action::await_change())
+}
+
+async fn apply(ks: Arc<Kustomization>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let namespace = ks.namespace().unwrap_or_default();
+    let key = format!("{namespace}/{}", ks.name_any());
+    let requested = requested_at(ks.as_ref());
+    let source_revision = source_of(&ks, &ctx)
+        .await
+        .ok()
+        .flatten()
+        .and_then(|s| s.status?.artifact)
+        .map(|a| a.revision);
+    let fingerprint = format!("{:?}/{requested:?}/{source_revision:?}", ks.meta().generation);
+    if let Some(wait) = ctx.not_due(&key, &fingerprint).await {
+        return Ok(Action::requeue(wait));
+    }
+    let old = ks.status.clone();
+    let mut status = old.clone().unwrap_or_default();
+    let generation = ks.meta().generation;
+
+    let requeue = if ks.spec.suspend == Some(true) {
+        None
+    } else {
+        Some(match pipeline(&ks, &ctx, &mut status, generation).await {
+            Ok(after) => after,
+            Err(failure) => {
+                let recorder = ctx.recorder(CONTROLLER);
+                publish(
+                    &recorder,
+                    ks.as_ref(),
+                    EventType::Warning,
+                    failure.reason,
+                    failure.message.clone(),
+                )
+                .await;
+                let conds = &mut status.conditions;
+                conditions::set(
+                    conds,
+                    conditions::READY,
+                    false,
+                    failure.reason,
+                    failure.message,
+                    generation,
+                );
+                conditions::set(
+                    conds,
+                    conditions::RECONCILING,
+                    true,
+                    reason::PROGRESSING_WITH_RETRY,
+                    "retrying after failure",
+                    generation,
+                );
+                failure.retry_after
+            }
+        })
+    };
+    status.observed_generation = generation;
+    if requested.is_some() {
+        status.last_handled_reconcile_at = requested;
+    }
+    patch_status(&ctx.client, ks.as_ref(), old.as_ref(), &status).await?;
+    match requeue {
+        Some(after) => {
+            ctx.schedule(key, fingerprint, after).await;
+            Ok(Action::requeue(after))
+        }
+        None => Ok(Action::await_change()),
+    }
+}
+
+async fn pipeline(
+    ks: &Kustomization,
+    ctx: &Context,
+    status: &mut KustomizationStatus,
+    generation: Option<i64>,
+) -> Result<Duration, Failure> {
+    let timing = parse_spec(ks)?;
+    let fail = |reason: &'static str, message: String| Failure {
+        reason,
+        message,
+        retry_after: timing.retry,
+    };
+    let deadline = Instant::now() + timing.timeout;
+
+    check_dependencies(ks, ctx).await.map_err(|message| Failure {
+        reason: reason::DEPENDENCY_NOT_READY,
+        message,
+        retry_after: DEPENDENCY_REQUEUE,
+    })?;
+
+    let source = source_of(ks, ctx).await.map_err(|e| fail(reason::ARTIFACT_FAILED, e))?;
+    let artifact = source.and_then(|s| s.status?.artifact).ok_or_else(|| {
+        fail(reason::ARTIFACT_FAILED, format!("source {} has no artifact yet", describe_source(ks)))
+    })?;
+    let revision = artifact.revision.clone();
+    status.last_attempted_revision = Some(revision.clone());
+
+    let vars = load_variables(ks, ctx).await.map_err(|e| fail(reason::BUILD_FAILED, e))?;
+    let request = BuildRequest {
+        artifact_dir: ctx.storage.artifact_dir(&artifact),
+        path: ks.spec.path.clone(),
+        name: ks.name_any(),
+        namespace: ks.namespace().unwrap_or_default(),
+        target_namespace: ks.spec.target_namespace.clone(),
+        vars,
+        kubectl: ctx.kubectl.clone(),
+    };
+    let objects = tokio::task::spawn_blocking(move || build::build(&request))
+        .await
+        .map_err(|e| fail(reason::BUILD_FAILED, e.to_string()))?
+        .map_err(|e| fail(reason::BUILD_FAILED, format!("revision {revision}: {e}")))?;
+
+    let options = ApplyOptions {
+        detect_drift: status.last_applied_revision.as_deref() == Some(revision.as_str()),
+        force: ks.spec.force == Some(true),
+        deadline,
+    };
+    let (report, applied) = ctx
+        .applier
+        .apply_all(objects, &options)
+        .await
+        .map_err(|e| fail(reason::RECONCILIATION_FAILED, e.to_string()))?;
+    let recorder = ctx.recorder(CONTROLLER);
+    if !report.drift.is_empty() {
+        let message = format!("reverted manual changes: {}", report.drift.join("; "));
+        publish(&recorder, ks, EventType::Warning, reason::DRIFT_CORRECTED, message.clone()).await;
+        conditions::set(
+            &mut status.conditions,
+            conditions::DRIFTED,
+            true,
+            reason::DRIFT_CORRECTED,
+            message,
+            generation,
+        );
+    }
+
+    let entries: Vec<_> = report.objects.iter().map(inventory::entry_for).collect();
+    let mut plan = inventory::plan(status.inventory.as_ref(), &entries);
+    if ks.spec.prune {
+        let failed = ctx
+            .applier
+            .prune(&plan.stale, &ks.name_any(), &ks.namespace().unwrap_or_default())
+            .await;
+        if !failed.is_empty() {
+            // Objects that could not be deleted stay in the inventory for the next attempt.
+            plan.inventory.entries.extend(failed.iter().map(|(entry, _)| entry.clone()));
+            status.inventory = Some(plan.inventory);
+            let message = failed.iter().map(|(_, e)| e.to_string()).collect::<Vec<_>>().join("; ");
+            return Err(fail(reason::PRUNE_FAILED, message));
+        }
+    }
+    status.inventory = Some(plan.inventory);
+
+    check_health(ks, ctx, &applied, deadline)
+        .await
+        .map_err(|e| fail(reason::HEALTH_CHECK_FAILED, e))?;
+
+    if status.last_applied_revision.as_deref() != Some(revision.as_str()) {
+        publish(
+            &recorder,
+            ks,
+            EventType::Normal,
+            "ReconciliationSucceeded",
+            format!("applied revision {revision}"),
+        )
+        .await;
+    }
+    status.last_applied_revision = Some(revision.clone());
+    let conds: &mut Vec<Condition> = &mut status.conditions;
+    for negative in [conditions::RECONCILING, conditions::STALLED] {
+        conditions::remove(conds, negative);
+    }
+    if report.drift.is_empty() {
+        conditions::remove(conds, conditions::DRIFTED);
+    }
+    if ks.spec.wait == Some(true) || !ks.spec.health_checks.is_empty() {
+        conditions::set(
+            conds,
+            conditions::HEALTHY,
+            true,
+            reason::SUCCEEDED,
+            "health check passed",
+            generation,
+        );
+    }
+    conditions::set(
+        conds,
+        conditions::READY,
+        true,
+        reason::RECONCILIATION_SUCCEEDED,
+        format!("Applied revision: {revision}"),
+        generation,
+    );
+    Ok(timing.interval)
+}
+
+fn parse_spec(ks: &Kustomization) -> Result<Timing, Failure> {
+    let invalid = |e: duration::InvalidDuration| Failure {
+        reason: reason::INVALID_SPEC,
+        message: e.to_string(),
+        retry_after: Duration::from_secs(600),
+    };
+    let interval = duration::parse("spec.interval", &ks.spec.interval)
+        .map_err(invalid)?
+        .max(Duration::from_secs(1));
+    let retry = match &ks.spec.retry_interval {
+        Some(r) => duration::parse("spec.retryInterval", r).map_err(invalid)?,
+        None => interval,
+    };
+    // Flux: default timeout is interval − 30s, at least 30s.
+    let timeout = match &ks.spec.timeout {
+        Some(t) => duration::parse("spec.timeout", t).map_err(invalid)?,
+        None => interval.saturating_sub(Duration::from_secs(30)).max(Duration::from_secs(30)),
+    };
+    Ok(Timing { interval, retry, timeout })
+}
+
+/// Every `dependsOn` Kustomization must be Ready for its current generation.
+async fn check_dependencies(ks: &Kustomization, ctx: &Context) -> Result<(), String> {
+    let own_ns = ks.namespace().unwrap_or_default();
+    for dep in &ks.spec.depends_on {
+        let ns = dep.namespace.clone().unwrap_or_else(|| own_ns.clone());
+        let api: Api<Kustomization> = Api::namespaced(ctx.client.clone(), &ns);
+        let ready = match api.get_opt(&dep.name).await {
+            Ok(Some(d)) => d.status.as_ref().is_some_and(|s| {
+                conditions::is_true(&s.conditions, conditions::READY)
+                    && s.observed_generation == d.meta().generation
+            }),
+            Ok(None) => false,
+            Err(e) => return Err(format!("cannot read dependency '{ns}/{}': {e}", dep.name)),
+        };
+        if !ready {
+            return Err(format!("dependency '{ns}/{}' is not ready", dep.name));
+        }
+    }
+    Ok(())
+}
+
+fn describe_source(ks: &Kustomization) -> String {
+    let r = &ks.spec.source_ref;
+    let ns = r.namespace.clone().or_else(|| ks.namespace()).unwrap_or_default();
+    format!("{}/{ns}/{}", r.kind, r.name)
+}
+
+async fn source_of(ks: &Kustomization, ctx: &Context) -> Result<Option<GitRepository>, String> {
+    let r = &ks.spec.source_ref;
+    if r.kind != "GitRepository" {
+        return Err(format!(
+            "spec.sourceRef.kind: {:?} is not supported; use GitRepository",
+            r.kind
+        ));
+    }
+    let ns = r.namespace.clone().or_else(|| ks.namespace()).unwrap_or_default();
+    Api::<GitRepository>::namespaced(ctx.client.clone(), &ns)
+        .get_opt(&r.name)
+        .await
+        .map_err(|e| format!("cannot read source {}: {e}", describe_source(ks)))?
+        .map_or_else(|| Err(format!("source {} not found", describe_source(ks))), |s| Ok(Some(s)))
+}
+
+/// `postBuild`: `substituteFrom` ConfigMaps and Secrets in order, then inline variables.
+async fn load_variables(
+    ks: &Kustomization,
+    ctx: &Context,
+) -> Result<Option<BTreeMap<String, String>>, String> {
+    let Some(post_build) = &ks.spec.post_build else { return Ok(None) };
+    let ns = ks.namespace().unwrap_or_default();
+    let mut sources = Vec::new();
+    for (i, from) in post_build.substitute_from.iter().enumerate() {
+        let label = format!("spec.postBuild.substituteFrom[{i}] {}/{}", from.kind, from.name);
+        let data: Option<BTreeMap<String, String>> = match from.kind.as_str() {
+            "ConfigMap" => Api::<ConfigMap>::namespaced(ctx.client.clone(), &ns)
+                .get_opt(&from.name)
+                .await
+                .map_err(|e| format!("{label}: {e}"))?
+                .map(|cm| cm.data.unwrap_or_default()),
+            "Secret" => Api::<Secret>::namespaced(ctx.client.clone(), &ns)
+                .get_opt(&from.name)
+                .await
+                .map_err(|e| format!("{label}: {e}"))?
+                .map(|s| {
+                    s.data
+                        .unwrap_or_default()
+                        .into_iter()
+                        .map(|(k, v)| (k, String::from_utf8_lossy(&v.0).into_owned()))
+                        .collect()
+                }),
+            other => return Err(format!("{label}: kind {other:?} must be ConfigMap or Secret")),
+        };
+        match data {
+            Some(data) => sources.push((label, data)),
+            None if from.optional == Some(true) => {}
+            None => return Err(format!("{label} not found")),
+        }
+    }
+    substitute::merge_vars(sources, &post_build.substitute).map(Some).map_err(|e| e.to_string())
+}
+
+/// `wait: true` checks every applied object; otherwise `healthChecks` are checked.
+async fn check_health(
+    ks: &Kustomization,
+    ctx: &Context,
+    applied: &[crate::gitops::apply::Target],
+    deadline: Instant,
+) -> Result<(), String> {
+    let targets = if ks.spec.wait == Some(true) {
+        applied.to_vec()
+    } else {
+        ctx.applier
+            .health_check_targets(&ks.spec.health_checks, &ks.namespace().unwrap_or_default())
+            .await
+            .map_err(|e| e.to_string())?
+    };
+    ctx.applier.wait_healthy(&targets, deadline).await.map_err(|e| e.to_string())
+}

@@ -1,0 +1,162 @@
+//! A small in-memory Kubernetes API behind kube's tower-test mock service, for driving the
+//! apply step and the reconcilers without a cluster: discovery for the core group, objects by
+//! path, server-side apply and merge patches (including `/status`), deletes and event posts.
+//! Objects with finalizers are only marked for deletion until the last one is removed.
+//! Every request is logged so tests can count API writes.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use http::{Request, Response, StatusCode};
+use kube::client::Body;
+use serde_json::{Value, json};
+
+/// The fake API server's state.
+#[derive(Default)]
+pub struct FakeApi {
+    /// Objects by their URL path.
+    pub objects: Mutex<BTreeMap<String, Value>>,
+    /// `METHOD URI` of every request.
+    pub log: Mutex<Vec<String>>,
+}
+
+impl FakeApi {
+    /// Start the fake and return a client talking to it.
+    pub fn start() -> (kube::Client, Arc<FakeApi>) {
+        let (service, handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
+        let fake = Arc::new(FakeApi::default());
+        tokio::spawn(serve(fake.clone(), handle));
+        (kube::Client::new(service, "default"), fake)
+    }
+
+    /// Requests other than GET, excluding event posts.
+    pub fn writes(&self) -> Vec<String> {
+        let log = self.log.lock().unwrap();
+        log.iter().filter(|r| !r.starts_with("GET") && !r.contains("/events")).cloned().collect()
+    }
+
+    /// The stored object at `path`.
+    pub fn get(&self, path: &str) -> Option<Value> {
+        self.objects.lock().unwrap().get(path).cloned()
+    }
+
+    /// Store an object at `path`.
+    pub fn put(&self, path: &str, object: Value) {
+        self.objects.lock().unwrap().insert(path.to_owned(), object);
+    }
+}
+
+fn discovery() -> Value {
+    let verbs = json!(["get", "list", "watch", "create", "update", "patch", "delete"]);
+    json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": "v1", "resources": [
+        {"name": "configmaps", "singularName": "configmap", "namespaced": true, "kind": "ConfigMap", "verbs": verbs},
+        {"name": "secrets", "singularName": "secret", "namespaced": true, "kind": "Secret", "verbs": verbs},
+        {"name": "namespaces", "singularName": "namespace", "namespaced": false, "kind": "Namespace", "verbs": verbs},
+    ]})
+}
+
+fn not_found() -> (StatusCode, Value) {
+    let status = json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "NotFound", "code": 404, "message": "not found"});
+    (StatusCode::NOT_FOUND, status)
+}
+
+async fn serve(
+    fake: Arc<FakeApi>,
+    mut handle: tower_test::mock::Handle<Request<Body>, Response<Body>>,
+) {
+    while let Some((request, send)) = handle.next_request().await {
+        let method = request.method().to_string();
+        let uri = request.uri().clone();
+        let path = uri.path().to_owned();
+        let content_type = request
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned();
+        let body = request.into_body().collect_bytes().await.unwrap();
+        fake.log.lock().unwrap().push(format!("{method} {uri}"));
+        let (status, response) = answer(&fake, &method, &path, &content_type, &body);
+        let mut response = Response::new(Body::from(serde_json::to_vec(&response).unwrap()));
+        *response.status_mut() = status;
+        send.send_response(response);
+    }
+}
+
+fn answer(
+    fake: &FakeApi,
+    method: &str,
+    path: &str,
+    content_type: &str,
+    body: &[u8],
+) -> (StatusCode, Value) {
+    let mut objects = fake.objects.lock().unwrap();
+    let key = path.strip_suffix("/status").unwrap_or(path).to_owned();
+    match method {
+        "GET" if path == "/api/v1" => (StatusCode::OK, discovery()),
+        "GET" => objects.get(&key).cloned().map(|o| (StatusCode::OK, o)).unwrap_or_else(not_found),
+        "POST" if path.ends_with("/events") => {
+            (StatusCode::CREATED, serde_json::from_slice(body).unwrap())
+        }
+        "PATCH" if content_type.starts_with("application/json-patch+json") => {
+            let Some(existing) = objects.get_mut(&key) else { return not_found() };
+            let mut ops: json_patch::Patch = serde_json::from_slice(body).unwrap();
+            // Like the API server, `test` against null passes for a missing path.
+            ops.0.retain(|op| match op {
+                json_patch::PatchOperation::Test(t) => {
+                    !(t.value.is_null() && existing.pointer(t.path.as_str()).is_none())
+                }
+                _ => true,
+            });
+            if json_patch::patch(existing, &ops).is_err() {
+                return (
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    json!({"kind": "Status", "code": 422, "status": "Failure"}),
+                );
+            }
+            let object = existing.clone();
+            // The last finalizer removed from a deleting object lets it go.
+            let finalizers_left =
+                object["metadata"]["finalizers"].as_array().is_some_and(|f| !f.is_empty());
+            if object["metadata"]["deletionTimestamp"].is_string() && !finalizers_left {
+                objects.remove(&key);
+            }
+            (StatusCode::OK, object)
+        }
+        "PATCH" => {
+            let patch: Value = serde_json::from_slice(body).unwrap();
+            let object = match objects.get_mut(&key) {
+                Some(existing) => {
+                    json_patch::merge(existing, &patch);
+                    existing.clone()
+                }
+                None if path.ends_with("/status") => return not_found(),
+                None => {
+                    let mut created = patch;
+                    created["metadata"]["uid"] = json!(format!("uid-{}", objects.len()));
+                    created["metadata"]["generation"] = json!(1);
+                    objects.insert(key, created.clone());
+                    created
+                }
+            };
+            (StatusCode::OK, object)
+        }
+        "DELETE"
+            if objects.get(&key).is_some_and(|o| {
+                o["metadata"]["finalizers"].as_array().is_some_and(|f| !f.is_empty())
+            }) =>
+        {
+            let object = objects.get_mut(&key).unwrap();
+            object["metadata"]["deletionTimestamp"] = json!("2026-01-01T00:00:00Z");
+            (StatusCode::OK, object.clone())
+        }
+        "DELETE" => match objects.remove(&key) {
+            Some(_) => (
+                StatusCode::OK,
+                json!({"kind": "Status", "apiVersion": "v1", "status": "Success", "code": 200}),
+            ),
+            None => not_found(),
+        },
+        _ => (StatusCode::METHOD_NOT_ALLOWED, json!({})),
+    }
+}
