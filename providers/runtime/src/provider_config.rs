@@ -13,6 +13,8 @@ use kube::api::{Api, DynamicObject, ListParams, Patch, PatchParams};
 use kube::runtime::controller::Action;
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 use kube::{Client, Resource, ResourceExt};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::patch::{self, has_finalizer};
@@ -25,6 +27,18 @@ pub const FINALIZER: &str = "in-use.crossplane.io";
 
 /// Condition type set on a ProviderConfig whose deletion is blocked.
 pub const TERMINATING: &str = "Terminating";
+
+/// The status every ProviderConfig kind embeds (`#[serde(flatten)]` or as its whole status).
+#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ProviderConfigStatus {
+    /// How many managed resources use this ProviderConfig.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub users: Option<i64>,
+    /// Conditions, e.g. `Terminating` while deletion waits for users to go.
+    #[serde(flatten)]
+    pub resource: ResourceStatus,
+}
 
 /// How often ProviderConfigs are re-counted even without usage events (watches can miss some).
 const RESYNC: Duration = Duration::from_secs(300);
@@ -106,7 +120,8 @@ pub async fn reconcile(pc: Arc<DynamicObject>, ctx: Arc<Context>) -> Result<Acti
     }
 
     let read = pc.data.get("status").cloned().unwrap_or_default();
-    let mut status: ResourceStatus = serde_json::from_value(read.clone()).unwrap_or_default();
+    let mut status: ProviderConfigStatus = serde_json::from_value(read.clone()).unwrap_or_default();
+    status.users = Some(i64::try_from(users).unwrap_or(i64::MAX));
     if deleting {
         let message = format!(
             "cannot delete ProviderConfig {name:?}: it is in use by {users} managed resources"
@@ -118,7 +133,7 @@ pub async fn reconcile(pc: Arc<DynamicObject>, ctx: Arc<Context>) -> Result<Acti
             message: message.clone(),
             ..Default::default()
         };
-        status.set_condition(in_use, pc.meta().generation, (ctx.clock)());
+        status.resource.set_condition(in_use, pc.meta().generation, (ctx.clock)());
         let event = Event {
             type_: EventType::Warning,
             reason: reason::IN_USE.into(),
@@ -132,8 +147,7 @@ pub async fn reconcile(pc: Arc<DynamicObject>, ctx: Arc<Context>) -> Result<Acti
             tracing::warn!(error = %err, name, "cannot publish event");
         }
     }
-    let mut desired = serde_json::to_value(&status).unwrap_or_else(|_| json!({}));
-    desired["users"] = json!(users);
+    let desired = serde_json::to_value(&status).unwrap_or_else(|_| json!({}));
     if let Some(diff) = patch::merge_diff(&read, &desired) {
         let body = Patch::Merge(json!({ "status": diff }));
         configs

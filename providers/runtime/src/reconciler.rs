@@ -461,7 +461,9 @@ where
         self.publish(&details).await?;
         self.event(EventType::Normal, reason::CREATED, "Create", None).await;
         self.set(conditions::reconcile_success(""));
-        Ok(Done::After(Some(self.poll())))
+        // Observe again at once, as Crossplane does, so a resource the cloud creates quickly is
+        // `Ready` at once rather than a poll interval later.
+        Ok(Done::After(Some(Duration::ZERO)))
     }
 
     async fn resolve_references(&mut self) -> Result<(), Stop> {

@@ -5,6 +5,7 @@
 //! exactly like crossplane-runtime's `ProviderConfigUsageTracker`. The ProviderConfig
 //! controller ([`crate::provider_config`]) counts them.
 
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, GroupVersionKind, PostParams};
 use kube::{Client, ResourceExt};
 use serde_json::json;
@@ -33,6 +34,63 @@ impl ProviderConfigKinds {
     pub fn crossplane(group: &str, version: &str) -> Self {
         let kind = |kind| ApiResource::from_gvk(&GroupVersionKind::gvk(group, version, kind));
         Self { provider_config: kind("ProviderConfig"), usage: kind("ProviderConfigUsage") }
+    }
+
+    /// The CRD of the usage kind, shaped like Crossplane's (top-level fields, which
+    /// `#[derive(CustomResource)]` cannot express), with Crossplane's printer columns.
+    pub fn usage_crd(&self) -> CustomResourceDefinition {
+        let usage = &self.usage;
+        let string = json!({ "type": "string" });
+        let crd = json!({
+            "apiVersion": "apiextensions.k8s.io/v1",
+            "kind": "CustomResourceDefinition",
+            "metadata": { "name": format!("{}.{}", usage.plural, usage.group) },
+            "spec": {
+                "group": usage.group,
+                "names": {
+                    "kind": usage.kind,
+                    "listKind": format!("{}List", usage.kind),
+                    "plural": usage.plural,
+                    "singular": usage.kind.to_lowercase(),
+                    "categories": ["crossplane", "provider"],
+                },
+                "scope": "Cluster",
+                "versions": [{
+                    "name": usage.version,
+                    "served": true,
+                    "storage": true,
+                    "additionalPrinterColumns": [
+                        { "name": "AGE", "type": "date", "jsonPath": ".metadata.creationTimestamp" },
+                        { "name": "CONFIG-NAME", "type": "string", "jsonPath": ".providerConfigRef.name" },
+                        { "name": "RESOURCE-KIND", "type": "string", "jsonPath": ".resourceRef.kind" },
+                        { "name": "RESOURCE-NAME", "type": "string", "jsonPath": ".resourceRef.name" },
+                    ],
+                    "schema": { "openAPIV3Schema": {
+                        "description": format!("A {} records that a managed resource uses a {}.", usage.kind, self.provider_config.kind),
+                        "type": "object",
+                        "required": ["providerConfigRef", "resourceRef"],
+                        "properties": {
+                            "apiVersion": string,
+                            "kind": string,
+                            "metadata": { "type": "object" },
+                            "providerConfigRef": {
+                                "type": "object",
+                                "required": ["name"],
+                                "properties": { "name": string },
+                            },
+                            "resourceRef": {
+                                "type": "object",
+                                "required": ["apiVersion", "kind", "name"],
+                                "properties": {
+                                    "apiVersion": string, "kind": string, "name": string, "uid": string,
+                                },
+                            },
+                        },
+                    } },
+                }],
+            },
+        });
+        serde_json::from_value(crd).expect("a well-formed CustomResourceDefinition")
     }
 }
 
@@ -128,5 +186,22 @@ pub async fn release<M: Managed>(
         Ok(_) => Ok(()),
         Err(kube::Error::Api(status)) if status.code == 404 => Ok(()),
         Err(source) => Err(UsageError::Api { kind: kinds.provider_config.kind.clone(), source }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_usage_crd_declares_crossplanes_top_level_fields() {
+        let crd = ProviderConfigKinds::crossplane("aws.crossplane.io", "v1beta1").usage_crd();
+        assert_eq!(crd.metadata.name.as_deref(), Some("providerconfigusages.aws.crossplane.io"));
+        assert_eq!(crd.spec.scope, "Cluster");
+        let schema = crd.spec.versions[0].schema.as_ref().unwrap().open_api_v3_schema.as_ref();
+        let properties = &schema.unwrap().properties.as_ref().unwrap();
+        assert!(
+            properties.contains_key("providerConfigRef") && properties.contains_key("resourceRef")
+        );
     }
 }

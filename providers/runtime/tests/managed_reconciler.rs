@@ -72,7 +72,7 @@ async fn first_reconcile_creates_the_external_resource_and_records_its_name() {
     let action = reconcile(&db, &cloud, script).await.unwrap();
 
     assert_eq!(cloud.calls(), [Call::Observe, Call::Create]);
-    assert_eq!(action, poll());
+    assert_eq!(action, Action::requeue(Duration::ZERO));
 }
 
 #[tokio::test]
