@@ -21,6 +21,9 @@ pub struct Cli {
 pub enum Command {
     /// Print every CustomResourceDefinition Crosstie serves, as multi-document YAML.
     Crds,
+    /// Run every controller against the Kubernetes API of the current kubeconfig context (or the
+    /// in-cluster config), installing Crosstie's CRDs first.
+    Run(RunArgs),
     /// Print the resources a composite would produce with a Composition, offline.
     Render {
         /// The composite resource (XR) YAML.
@@ -42,6 +45,28 @@ pub enum Command {
     /// Reconcile a Flux object now, like `flux reconcile` (sets `reconcile.fluxcd.io/requestedAt`).
     #[command(subcommand)]
     Reconcile(ReconcileTarget),
+}
+
+/// Settings of the controllers, shared by `run` and `up`.
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// How often in-sync managed resources are observed (Go duration: `30s`, `1m`, `1h`); a
+    /// resource's `crossplane.io/poll-interval` annotation overrides it.
+    #[arg(long, default_value = "1m", value_parser = parse_duration)]
+    pub poll_interval: std::time::Duration,
+    /// Where controllers keep local state (Git caches).
+    #[arg(long, default_value = ".crosstie/state")]
+    pub state_dir: PathBuf,
+}
+
+impl RunArgs {
+    /// The controllers' options.
+    pub fn options(&self) -> crate::controllers::Options {
+        crate::controllers::Options {
+            poll_interval: self.poll_interval,
+            data_dir: self.state_dir.clone(),
+        }
+    }
 }
 
 /// What `crosstie reconcile` reconciles.
@@ -75,5 +100,5 @@ pub struct ReconcileArgs {
 }
 
 fn parse_duration(value: &str) -> Result<std::time::Duration, String> {
-    crate::gitops::api::duration::parse("--timeout", value).map_err(|e| e.to_string())
+    crate::gitops::api::duration::parse("duration", value).map_err(|e| e.to_string())
 }

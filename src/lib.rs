@@ -4,6 +4,7 @@
 
 pub mod cli;
 pub mod composition;
+pub mod controllers;
 pub mod crds;
 pub mod telemetry;
 pub mod gitops;

@@ -11,6 +11,13 @@ async fn main() -> anyhow::Result<()> {
     crosstie::telemetry::init(&cli.log);
     match cli.command {
         Command::Crds => print!("{}", crosstie::crds::all_yaml()?),
+        Command::Run(args) => {
+            let client = kube::Client::try_default().await?;
+            tokio::select! {
+                result = crosstie::controllers::run(client, args.options()) => result?,
+                _ = tokio::signal::ctrl_c() => tracing::info!("interrupted; stopping"),
+            }
+        }
         Command::Render { xr, composition, observed } => {
             let out = crosstie::composition::command::render_files(
                 &xr,

@@ -1,0 +1,86 @@
+//! Every controller Crosstie runs, wired together for `crosstie run` (any cluster) and
+//! `crosstie up` (the embedded API server).
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::Client;
+use kube::api::{Api, Patch, PatchParams};
+use kube::runtime::wait::{await_condition, conditions};
+
+/// Field manager of the CRDs Crosstie installs.
+const FIELD_MANAGER: &str = "crosstie";
+
+/// How long a freshly applied CRD may take to be established.
+const ESTABLISH_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Settings of the controllers.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// How often in-sync managed resources are observed (Crossplane's `--poll-interval`).
+    pub poll_interval: Duration,
+    /// Where controllers keep local state (Git caches).
+    pub data_dir: PathBuf,
+}
+
+/// Starting the controllers failed.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A CRD could not be applied.
+    #[error("cannot install CRD {name}: {source}")]
+    InstallCrd {
+        /// The CRD's name.
+        name: String,
+        /// The API error.
+        #[source]
+        source: kube::Error,
+    },
+    /// A CRD was applied but never became established.
+    #[error("CRD {0} was not established within {ESTABLISH_TIMEOUT:?}")]
+    NotEstablished(String),
+}
+
+/// Apply every CRD Crosstie serves (server-side apply, so re-running is a no-op) and wait until
+/// each is established.
+pub async fn install_crds(client: &Client) -> Result<(), Error> {
+    let api: Api<CustomResourceDefinition> = Api::all(client.clone());
+    let params = PatchParams::apply(FIELD_MANAGER).force();
+    let crds = crate::crds::all();
+    for crd in &crds {
+        let name = crd.metadata.name.clone().unwrap_or_default();
+        api.patch(&name, &params, &Patch::Apply(crd))
+            .await
+            .map_err(|source| Error::InstallCrd { name: name.clone(), source })?;
+    }
+    for crd in &crds {
+        let name = crd.metadata.name.clone().unwrap_or_default();
+        let established = await_condition(api.clone(), &name, conditions::is_crd_established());
+        tokio::time::timeout(ESTABLISH_TIMEOUT, established)
+            .await
+            .ok()
+            .and_then(Result::ok)
+            .ok_or(Error::NotEstablished(name))?;
+    }
+    Ok(())
+}
+
+/// Install the CRDs, then run every controller — the AWS provider, compositions and the Git
+/// loop — until they stop.
+pub async fn run(client: Client, options: Options) -> Result<(), Error> {
+    install_crds(&client).await?;
+    let metrics = Arc::new(crosstie_runtime::Metrics::default());
+    let aws_metrics = crosstie_provider_aws::AwsMetrics::default();
+    let config = crosstie_runtime::Config {
+        poll_interval: options.poll_interval,
+        ..crosstie_runtime::Config::default()
+    };
+    tracing::info!(poll_interval = ?options.poll_interval, "controllers starting");
+    tokio::join!(
+        crosstie_provider_aws::run(client.clone(), config, metrics, aws_metrics),
+        crate::composition::controller::run(client.clone()),
+        crate::gitops::controller::run(client, options.data_dir.join("git")),
+    );
+    Ok(())
+}
