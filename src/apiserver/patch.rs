@@ -82,7 +82,7 @@ pub fn strategic_merge_patch(
 
 /// How a list field merges under strategic merge patch.
 #[derive(Debug, Clone, Copy, PartialEq)]
-enum ListStrategy {
+pub(crate) enum ListStrategy {
     /// Objects matched by this key merge; others are appended.
     MergeByKey(&'static str),
     /// A set of primitives: the union of live and patch.
@@ -93,7 +93,7 @@ enum ListStrategy {
 
 /// The patch strategy of the list at `path` (field names from the object root) in a built-in
 /// `kind`, from the `patchMergeKey`/`patchStrategy` tags of the Kubernetes Go types.
-fn list_strategy(kind: &str, path: &[String]) -> ListStrategy {
+pub(crate) fn list_strategy(kind: &str, path: &[String]) -> ListStrategy {
     let Some(field) = path.last() else {
         return ListStrategy::Replace;
     };
@@ -104,19 +104,26 @@ fn list_strategy(kind: &str, path: &[String]) -> ListStrategy {
         (_, "containers" | "initContainers" | "ephemeralContainers") => {
             ListStrategy::MergeByKey("name")
         }
-        (_, "volumes" | "env" | "imagePullSecrets" | "secrets") => ListStrategy::MergeByKey("name"),
-        (_, "volumeMounts") => ListStrategy::MergeByKey("mountPath"),
-        (_, "volumeDevices") => ListStrategy::MergeByKey("devicePath"),
-        (_, "hostAliases") => ListStrategy::MergeByKey("ip"),
-        (_, "topologySpreadConstraints") => ListStrategy::MergeByKey("topologyKey"),
-        (_, "conditions") => ListStrategy::MergeByKey("type"),
-        (_, "resourceClaims") => ListStrategy::MergeByKey("name"),
-        // Service ports merge by `port`; container ports by `containerPort`.
+        (Some(parent), field) if CONTAINER_LISTS.contains(&parent) => match field {
+            "env" | "resizePolicy" => ListStrategy::MergeByKey("name"),
+            "ports" => ListStrategy::MergeByKey("containerPort"),
+            "volumeMounts" => ListStrategy::MergeByKey("mountPath"),
+            "volumeDevices" => ListStrategy::MergeByKey("devicePath"),
+            _ => ListStrategy::Replace,
+        },
+        (Some("spec"), "volumes" | "imagePullSecrets" | "resourceClaims") => {
+            ListStrategy::MergeByKey("name")
+        }
+        (Some("spec"), "hostAliases") => ListStrategy::MergeByKey("ip"),
+        (Some("spec"), "topologySpreadConstraints") => ListStrategy::MergeByKey("topologyKey"),
         (Some("spec"), "ports") if kind == "Service" => ListStrategy::MergeByKey("port"),
-        (_, "ports") if kind != "Service" => ListStrategy::MergeByKey("containerPort"),
+        (None, "secrets") if kind == "ServiceAccount" => ListStrategy::MergeByKey("name"),
+        (Some("status"), "conditions") => ListStrategy::MergeByKey("type"),
         _ => ListStrategy::Replace,
     }
 }
+
+const CONTAINER_LISTS: [&str; 3] = ["containers", "initContainers", "ephemeralContainers"];
 
 const DIRECTIVE: &str = "$patch";
 const RETAIN_KEYS: &str = "$retainKeys";
@@ -509,5 +516,14 @@ mod tests {
             Some(("", "Pod")),
         );
         assert!(matches!(got, Err(PatchError::Invalid(_))), "{got:?}");
+    }
+
+    #[test]
+    fn strategic_merge_patch_replaces_ports_outside_containers_and_services() {
+        let policy = json!({"spec": {"ingress": [{"ports": [{"port": 80}]}]}});
+        let patch = json!({"spec": {"ingress": [{"ports": [{"protocol": "TCP"}]}]}});
+        let got =
+            strategic_merge_patch(&policy, &patch, Some(("networking.k8s.io", "NetworkPolicy")));
+        assert_eq!(got, Ok(patch), "NetworkPolicy ports have no merge key, so they are replaced");
     }
 }
