@@ -25,10 +25,87 @@ impl std::fmt::Display for FieldError {
 /// Applies defaults, prunes unknown fields (honouring x-kubernetes-preserve-unknown-fields,
 /// never pruning apiVersion/kind/metadata), then validates. Errors list every violation.
 pub fn validate(schema: &Value, obj: &mut Value) -> Result<(), Vec<FieldError>> {
-    normalize(schema, obj, true);
+    normalize(schema, schema, obj, true);
     let mut errors = Vec::new();
-    check(schema, obj, "", true, &mut errors);
+    check(schema, schema, obj, "", true, &mut errors);
     if errors.is_empty() { Ok(()) } else { Err(errors) }
+}
+
+/// Fields of `obj` the schema does not know, which pruning would drop silently: what
+/// `fieldValidation=Strict` refuses (`strict decoding error: unknown field "spec.x"`) and `Warn`
+/// reports. Call before [`validate`]. Follows `$ref`s into the schema's own
+/// `components.schemas`, so the built-in documents of `openapi::builtin_docs` work too.
+pub fn unknown_fields(schema: &Value, obj: &Value) -> Vec<String> {
+    let mut found = Vec::new();
+    collect_unknown(schema, schema, obj, "", true, &mut found);
+    found
+}
+
+/// The schema a node stands for, through `$ref` or a lone `allOf: [{$ref}]`.
+fn resolve<'a>(root: &'a Value, schema: &'a Value) -> &'a Value {
+    let reference = schema.get("$ref").or_else(|| match schema.get("allOf") {
+        Some(Value::Array(branches)) if branches.len() == 1 => branches[0].get("$ref"),
+        _ => None,
+    });
+    reference
+        .and_then(Value::as_str)
+        .and_then(|r| r.strip_prefix("#/components/schemas/"))
+        .and_then(|name| {
+            root.pointer(&format!(
+                "/components/schemas/{}",
+                name.replace('~', "~0").replace('/', "~1")
+            ))
+        })
+        .unwrap_or(schema)
+}
+
+fn collect_unknown(
+    root: &Value,
+    schema: &Value,
+    value: &Value,
+    path: &str,
+    keep_meta: bool,
+    found: &mut Vec<String>,
+) {
+    let schema = resolve(root, schema);
+    match value {
+        Value::Object(map) => {
+            let keep_meta = keep_meta || flag(schema, "x-kubernetes-embedded-resource");
+            let properties = schema.get("properties").and_then(Value::as_object);
+            let additional = schema.get("additionalProperties");
+            let preserve = flag(schema, "x-kubernetes-preserve-unknown-fields");
+            for (key, child) in map {
+                if keep_meta && matches!(key.as_str(), "apiVersion" | "kind") {
+                    continue;
+                }
+                let child_path = field_path(path, key);
+                match (properties.and_then(|p| p.get(key)), additional) {
+                    (Some(property), _) => {
+                        let property = resolve(root, property);
+                        // The root's metadata is ObjectMeta: checked only where the schema spells it out.
+                        if keep_meta && key == "metadata" && property.get("properties").is_none() {
+                            continue;
+                        }
+                        collect_unknown(root, property, child, &child_path, false, found);
+                    }
+                    (None, Some(item @ Value::Object(_))) => {
+                        collect_unknown(root, item, child, &format!("{path}[{key}]"), false, found);
+                    }
+                    (None, Some(Value::Bool(true))) => {}
+                    (None, _) if preserve || (keep_meta && key == "metadata") => {}
+                    (None, _) => found.push(child_path),
+                }
+            }
+        }
+        Value::Array(items) => {
+            if let Some(item_schema) = schema.get("items") {
+                for (i, item) in items.iter().enumerate() {
+                    collect_unknown(root, item_schema, item, &format!("{path}[{i}]"), false, found);
+                }
+            }
+        }
+        _ => {}
+    }
 }
 
 /// Checks that a CRD's openAPIV3Schema is structural; errors name the path from
@@ -54,7 +131,8 @@ fn field_path(parent: &str, key: &str) -> String {
 /// Prunes unknown fields, drops nulls where the schema does not allow them, and applies
 /// defaults, recursively. `keep_meta` protects apiVersion/kind/metadata (the root and embedded
 /// resources).
-fn normalize(schema: &Value, value: &mut Value, keep_meta: bool) {
+fn normalize(doc: &Value, schema: &Value, value: &mut Value, keep_meta: bool) {
+    let schema = resolve(doc, schema);
     match value {
         Value::Object(map) => {
             let keep_meta = keep_meta || flag(schema, "x-kubernetes-embedded-resource");
@@ -70,7 +148,7 @@ fn normalize(schema: &Value, value: &mut Value, keep_meta: bool) {
                         if let Some(item_schema) = item_schema
                             && !is_meta(key)
                         {
-                            normalize(item_schema, item, false);
+                            normalize(doc, item_schema, item, false);
                         }
                     }
                 }
@@ -81,7 +159,7 @@ fn normalize(schema: &Value, value: &mut Value, keep_meta: bool) {
                         });
                     }
                     if let Some(properties) = properties {
-                        normalize_properties(properties, map, &is_meta);
+                        normalize_properties(doc, properties, map, &is_meta);
                     }
                 }
             }
@@ -89,7 +167,7 @@ fn normalize(schema: &Value, value: &mut Value, keep_meta: bool) {
         Value::Array(items) => {
             if let Some(item_schema) = schema.get("items") {
                 for item in items {
-                    normalize(item_schema, item, false);
+                    normalize(doc, item_schema, item, false);
                 }
             }
         }
@@ -98,6 +176,7 @@ fn normalize(schema: &Value, value: &mut Value, keep_meta: bool) {
 }
 
 fn normalize_properties(
+    doc: &Value,
     properties: &Map<String, Value>,
     map: &mut Map<String, Value>,
     is_meta: &dyn Fn(&str) -> bool,
@@ -116,7 +195,7 @@ fn normalize_properties(
             map.insert(key.clone(), default.clone());
         }
         if let Some(child) = map.get_mut(key) {
-            normalize(property, child, false);
+            normalize(doc, property, child, false);
         }
     }
 }
@@ -171,7 +250,15 @@ fn forbidden(field: &str, detail: &str) -> FieldError {
 }
 
 /// Validates `value` at `path` against `schema`, appending every violation.
-fn check(schema: &Value, value: &Value, path: &str, root: bool, errors: &mut Vec<FieldError>) {
+fn check(
+    doc: &Value,
+    schema: &Value,
+    value: &Value,
+    path: &str,
+    root: bool,
+    errors: &mut Vec<FieldError>,
+) {
+    let schema = resolve(doc, schema);
     let body = if path.is_empty() { "body" } else { path };
     if value.is_null() && flag(schema, "nullable") {
         return;
@@ -219,11 +306,11 @@ fn check(schema: &Value, value: &Value, path: &str, root: bool, errors: &mut Vec
     match value {
         Value::Number(n) => check_number(schema, value, n, path, errors),
         Value::String(s) => check_string(schema, value, s, path, errors),
-        Value::Array(items) => check_array(schema, value, items, path, errors),
-        Value::Object(map) => check_object(schema, map, path, root, errors),
+        Value::Array(items) => check_array(doc, schema, value, items, path, errors),
+        Value::Object(map) => check_object(doc, schema, map, path, root, errors),
         _ => {}
     }
-    check_combinators(schema, value, path, errors);
+    check_combinators(doc, schema, value, path, errors);
 }
 
 fn check_number(
@@ -401,6 +488,7 @@ fn parse_go_duration(s: &str) -> bool {
 }
 
 fn check_array(
+    doc: &Value,
     schema: &Value,
     value: &Value,
     items: &[Value],
@@ -427,7 +515,7 @@ fn check_array(
     }
     if let Some(item_schema) = schema.get("items") {
         for (i, item) in items.iter().enumerate() {
-            check(item_schema, item, &format!("{path}[{i}]"), false, errors);
+            check(doc, item_schema, item, &format!("{path}[{i}]"), false, errors);
         }
     }
     check_list_type(schema, items, path, errors);
@@ -465,6 +553,7 @@ fn check_list_type(schema: &Value, items: &[Value], path: &str, errors: &mut Vec
 }
 
 fn check_object(
+    doc: &Value,
     schema: &Value,
     map: &Map<String, Value>,
     path: &str,
@@ -513,17 +602,23 @@ fn check_object(
             continue;
         }
         if let Some(property) = properties.and_then(|p| p.get(key)) {
-            check(property, child, &field_path(path, key), false, errors);
+            check(doc, property, child, &field_path(path, key), false, errors);
         } else if let Some(additional) = additional {
-            check(additional, child, &format!("{path}[{key}]"), false, errors);
+            check(doc, additional, child, &format!("{path}[{key}]"), false, errors);
         }
     }
 }
 
-fn check_combinators(schema: &Value, value: &Value, path: &str, errors: &mut Vec<FieldError>) {
+fn check_combinators(
+    doc: &Value,
+    schema: &Value,
+    value: &Value,
+    path: &str,
+    errors: &mut Vec<FieldError>,
+) {
     let passes = |branch: &Value| {
         let mut branch_errors = Vec::new();
-        check(branch, value, path, false, &mut branch_errors);
+        check(doc, branch, value, path, false, &mut branch_errors);
         branch_errors
     };
     let branches =
@@ -941,6 +1036,42 @@ mod tests {
         obj["status"] = json!({"atProvider": {"endpoint": "db:5432"}});
         validate(&rds_schema(), &mut obj).unwrap();
         assert_eq!(obj["status"]["atProvider"]["endpoint"], "db:5432");
+    }
+
+    #[test]
+    fn unknown_fields_are_named_for_strict_validation() {
+        let cases = [
+            ("a known object has none", json!({"forProvider": {"engine": "mysql"}}), vec![]),
+            (
+                "unknown fields at any depth, in list items by index",
+                json!({"bogus": 1, "forProvider": {"engine": "mysql", "tags": [{"key": "a", "x": 1}]}}),
+                vec!["spec.bogus", "spec.forProvider.tags[0].x"],
+            ),
+            (
+                "preserve-unknown-fields, maps and embedded metadata are not unknown",
+                json!({"forProvider": {"labels": {"any": "x"}, "raw": {"free": 1},
+                    "template": {"apiVersion": "v1", "kind": "K", "metadata": {"name": "n"}, "extra": 1}}}),
+                vec!["spec.forProvider.template.extra"],
+            ),
+        ];
+        for (reason, spec, expected) in cases {
+            assert_eq!(unknown_fields(&rds_schema(), &object(spec)), expected, "{reason}");
+        }
+    }
+
+    #[test]
+    fn unknown_fields_follow_references_in_built_in_schemas() {
+        let schema = json!({
+            "type": "object",
+            "properties": {
+                "metadata": {"allOf": [{"$ref": "#/components/schemas/meta"}]},
+                "data": {"type": "object", "additionalProperties": {"type": "string"}},
+            },
+            "components": {"schemas": {"meta": {"type": "object", "properties": {"name": {"type": "string"}}}}},
+        });
+        let obj = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "nmae": "typo"},
+                         "data": {"a": "b"}, "dta": {}});
+        assert_eq!(unknown_fields(&schema, &obj), ["dta", "metadata.nmae"]);
     }
 
     #[test]
