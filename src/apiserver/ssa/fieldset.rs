@@ -39,16 +39,30 @@ pub(super) fn is_unowned(path: &[String], key: &str) -> bool {
     }
 }
 
-/// How lists merge for an object: built-in kinds use their patch merge keys; custom resources
-/// treat lists as atomic, except in `metadata` where the ObjectMeta rules hold.
+/// How a list is addressed in field sets and merged by apply.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) enum ListType {
+    /// Items are identified by these key fields (`x-kubernetes-list-type: map`, patch merge keys).
+    Map(Vec<String>),
+    /// Items are scalars identified by value (`x-kubernetes-list-type: set`).
+    Set,
+    /// The list is one value.
+    Atomic,
+}
+
+/// How lists merge for an object: a CRD schema's `x-kubernetes-list-type` markers first, then
+/// the patch merge keys of built-in kinds and ObjectMeta; anything else is atomic, as
+/// kube-apiserver treats unmarked CRD lists.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct ListRules<'a> {
     builtin_kind: Option<&'a str>,
+    schema: Option<&'a Value>,
 }
 
 impl<'a> ListRules<'a> {
-    /// Rules for `object`, judged from its `apiVersion` and `kind`.
-    pub(super) fn of(object: &'a Value) -> Self {
+    /// Rules for `object`, judged from its `apiVersion` and `kind`, and from `schema` (a CRD
+    /// version's `openAPIV3Schema`) when given.
+    pub(super) fn of(object: &'a Value, schema: Option<&'a Value>) -> Self {
         let group = object
             .get("apiVersion")
             .and_then(Value::as_str)
@@ -56,30 +70,72 @@ impl<'a> ListRules<'a> {
             .unwrap_or_default();
         let builtin = !group.contains('.') || group.ends_with(".k8s.io");
         let kind = object.get("kind").and_then(Value::as_str);
-        ListRules { builtin_kind: kind.filter(|_| builtin) }
+        ListRules { builtin_kind: kind.filter(|_| builtin), schema }
     }
 
-    /// The strategy of the list at `path` (field names only) holding `items`. A keyed list whose
-    /// items lack the key is treated as atomic rather than refused.
-    pub(super) fn strategy(&self, path: &[String], items: &[Value]) -> ListStrategy {
-        let strategy = match (self.builtin_kind, path.first().map(String::as_str)) {
-            (_, Some("metadata")) => list_strategy("", path),
-            (Some(kind), _) => list_strategy(kind, path),
-            (None, _) => ListStrategy::Replace,
-        };
-        match strategy {
-            ListStrategy::MergeByKey(key) if items.iter().any(|item| item.get(key).is_none()) => {
-                ListStrategy::Replace
+    /// The type of the list at `path` (field names only) holding `items`. A keyed list whose
+    /// items lack a key is treated as atomic rather than refused.
+    pub(super) fn list_type(&self, path: &[String], items: &[Value]) -> ListType {
+        let list_type = self.marked(path).unwrap_or_else(|| {
+            match (self.builtin_kind, path.first().map(String::as_str)) {
+                (_, Some("metadata")) => from_strategy(list_strategy("", path)),
+                (Some(kind), _) => from_strategy(list_strategy(kind, path)),
+                (None, _) => ListType::Atomic,
             }
-            strategy => strategy,
+        });
+        match &list_type {
+            ListType::Map(keys)
+                if keys.is_empty()
+                    || items.iter().any(|item| keys.iter().any(|k| item.get(k).is_none())) =>
+            {
+                ListType::Atomic
+            }
+            _ => list_type,
+        }
+    }
+
+    /// The list type the schema marks at `path`, if any.
+    fn marked(&self, path: &[String]) -> Option<ListType> {
+        let mut node = self.schema?;
+        for name in path {
+            while let Some(items) = node.get("items") {
+                node = items;
+            }
+            node = node
+                .get("properties")
+                .and_then(|p| p.get(name))
+                .or_else(|| node.get("additionalProperties").filter(|a| a.is_object()))?;
+        }
+        match node.get("x-kubernetes-list-type").and_then(Value::as_str)? {
+            "map" => {
+                let keys = node.get("x-kubernetes-list-map-keys").and_then(Value::as_array)?;
+                Some(ListType::Map(
+                    keys.iter().filter_map(Value::as_str).map(str::to_owned).collect(),
+                ))
+            }
+            "set" => Some(ListType::Set),
+            _ => Some(ListType::Atomic),
         }
     }
 }
 
+fn from_strategy(strategy: ListStrategy) -> ListType {
+    match strategy {
+        ListStrategy::MergeByKey(key) => ListType::Map(vec![key.to_owned()]),
+        ListStrategy::MergePrimitives => ListType::Set,
+        ListStrategy::Replace => ListType::Atomic,
+    }
+}
+
+/// Whether two items of a map list have the same keys.
+pub(super) fn same_item(keys: &[String], a: &Value, b: &Value) -> bool {
+    keys.iter().all(|k| a.get(k) == b.get(k))
+}
+
 /// The element naming a keyed list item, e.g. `k:{"name":"app"}`.
-pub(super) fn key_element(key: &str, id: &Value) -> String {
-    let mut map = Map::new();
-    map.insert(key.to_owned(), id.clone());
+pub(super) fn key_element(keys: &[String], item: &Value) -> String {
+    let map: Map<String, Value> =
+        keys.iter().map(|k| (k.clone(), item.get(k).cloned().unwrap_or(Value::Null))).collect();
     format!("k:{}", Value::Object(map))
 }
 
@@ -127,11 +183,10 @@ fn walk_value(
 ) {
     match value {
         Value::Object(map) if !map.is_empty() => walk_map(map, rules, path, names, set),
-        Value::Array(items) if !items.is_empty() => match rules.strategy(names, items) {
-            ListStrategy::MergeByKey(key) => {
+        Value::Array(items) if !items.is_empty() => match rules.list_type(names, items) {
+            ListType::Map(keys) => {
                 for item in items {
-                    let id = item.get(key).unwrap_or(&Value::Null);
-                    path.push(key_element(key, id));
+                    path.push(key_element(&keys, item));
                     set.insert(path.clone());
                     if let Value::Object(fields) = item {
                         walk_map(fields, rules, path, names, set);
@@ -139,14 +194,14 @@ fn walk_value(
                     path.pop();
                 }
             }
-            ListStrategy::MergePrimitives => {
+            ListType::Set => {
                 for item in items {
                     path.push(value_element(item));
                     set.insert(path.clone());
                     path.pop();
                 }
             }
-            ListStrategy::Replace => {
+            ListType::Atomic => {
                 set.insert(path.clone());
             }
         },
@@ -317,7 +372,7 @@ mod tests {
                 "containers": [{"name": "app", "image": "app:1"}],
                 "tolerations": [{"key": "x"}]}}}
         });
-        let got = to_fields_v1(&fields_of(&deployment, ListRules::of(&deployment)));
+        let got = to_fields_v1(&fields_of(&deployment, ListRules::of(&deployment, None)));
         let expected = json!({
             "f:metadata": {"f:labels": {"f:app": {}}, "f:finalizers": {"v:\"f\"": {}}},
             "f:spec": {"f:replicas": {}, "f:template": {"f:spec": {
@@ -331,8 +386,28 @@ mod tests {
     fn custom_resource_lists_are_atomic() {
         let object = json!({"apiVersion": "example.com/v1", "kind": "Widget",
             "spec": {"containers": [{"name": "a"}]}});
-        let got = to_fields_v1(&fields_of(&object, ListRules::of(&object)));
+        let got = to_fields_v1(&fields_of(&object, ListRules::of(&object, None)));
         assert_eq!(got, json!({"f:spec": {"f:containers": {}}}));
+    }
+
+    #[test]
+    fn crd_lists_follow_their_schema_markers() {
+        let schema = json!({"type": "object", "properties": {"spec": {"type": "object", "properties": {
+            "ports": {"type": "array", "x-kubernetes-list-type": "map",
+                      "x-kubernetes-list-map-keys": ["port", "protocol"],
+                      "items": {"type": "object", "properties": {"port": {"type": "integer"}, "protocol": {"type": "string"}}}},
+            "zones": {"type": "array", "x-kubernetes-list-type": "set", "items": {"type": "string"}},
+            "plain": {"type": "array", "items": {"type": "string"}}}}}});
+        let object = json!({"apiVersion": "example.com/v1", "kind": "Widget", "spec": {
+            "ports": [{"port": 80, "protocol": "TCP"}], "zones": ["a"], "plain": ["x"]}});
+        let got = to_fields_v1(&fields_of(&object, ListRules::of(&object, Some(&schema))));
+        assert_eq!(
+            got,
+            json!({"f:spec": {
+            "f:ports": {"k:{\"port\":80,\"protocol\":\"TCP\"}": {".": {}, "f:port": {}, "f:protocol": {}}},
+            "f:zones": {"v:\"a\"": {}},
+            "f:plain": {}}})
+        );
     }
 
     #[test]

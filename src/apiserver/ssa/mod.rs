@@ -10,8 +10,7 @@ mod fieldset;
 
 use serde_json::{Map, Value, json};
 
-use crate::apiserver::patch::ListStrategy;
-use fieldset::{FieldSet, ListRules};
+use fieldset::{FieldSet, ListRules, ListType};
 
 /// A field another manager owns with a different value.
 #[derive(Debug, Clone, PartialEq)]
@@ -70,23 +69,34 @@ pub fn apply(
     force: bool,
     now: &str,
 ) -> Result<Value, ApplyError> {
-    apply_to(live, applied, manager, None, force, now)
+    apply_with(live, applied, manager, now, Options { force, ..Options::default() })
 }
 
-/// [`apply`] through a subresource: `Some("status")` for `PATCH …/status` applies, which kube
-/// records with `subresource: status`.
-pub fn apply_to(
+/// What else a write needs beyond the objects and the manager.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Options<'a> {
+    /// `Some("status")` for writes through `…/status`, recorded as `subresource: status`.
+    pub subresource: Option<&'a str>,
+    /// Apply only: take conflicting fields from their owners instead of failing.
+    pub force: bool,
+    /// The CRD version's `openAPIV3Schema`, whose `x-kubernetes-list-type` markers decide how
+    /// lists merge; without it, custom resources' lists are atomic.
+    pub schema: Option<&'a Value>,
+}
+
+/// [`apply`] with a subresource and a schema.
+pub fn apply_with(
     live: Option<&Value>,
     applied: &Value,
     manager: &str,
-    subresource: Option<&str>,
-    force: bool,
     now: &str,
+    options: Options,
 ) -> Result<Value, ApplyError> {
+    let Options { subresource, force, schema } = options;
     check_applied(applied)?;
     let mut config = applied.clone();
     strip_server_metadata(&mut config);
-    let rules = ListRules::of(applied);
+    let rules = ListRules::of(applied, schema);
     let applied_set = fieldset::fields_of(&config, rules);
     let api_version = applied["apiVersion"].as_str().unwrap_or_default();
 
@@ -160,10 +170,6 @@ pub fn apply_to(
 
 /// Records an `Update` entry for a non-apply write (create/update/patch), on `new` in place.
 /// `subresource` is Some("status") for status writes.
-///
-/// The writer takes ownership of every field it changed, from whoever owned it; removed fields
-/// leave every manager's set. A write that changes nothing leaves managedFields as they were.
-/// A body carrying `managedFields: [{}]` clears them, as in kube-apiserver.
 pub fn record_update(
     old: Option<&Value>,
     new: &mut Value,
@@ -171,7 +177,25 @@ pub fn record_update(
     subresource: Option<&str>,
     now: &str,
 ) {
-    let rules = ListRules::of(new);
+    record_update_with(old, new, manager, now, Options { subresource, ..Options::default() });
+}
+
+/// [`record_update`] with a schema for list types (`force` does not apply to updates).
+///
+/// The writer takes ownership of every field it changed, from whoever owned it; removed fields
+/// leave every manager's set. A write that changes nothing leaves managedFields as they were.
+/// A body carrying `managedFields: [{}]` clears them, as in kube-apiserver.
+pub fn record_update_with(
+    old: Option<&Value>,
+    new: &mut Value,
+    manager: &str,
+    now: &str,
+    options: Options,
+) {
+    let Options { subresource, schema, .. } = options;
+    // The rules borrow only the type, so `new` stays free to take the result.
+    let type_meta = json!({"apiVersion": new["apiVersion"], "kind": new["kind"]});
+    let rules = ListRules::of(&type_meta, schema);
     let sent = new.pointer("/metadata/managedFields").cloned();
     let mut entries = match (&sent, old) {
         (Some(Value::Array(list)), _) if list.len() == 1 && list[0] == json!({}) => Vec::new(),
@@ -369,30 +393,24 @@ fn merge(live: &mut Value, applied: &Value, rules: ListRules, names: &mut Vec<St
         (Value::Array(existing), Value::Array(items)) => {
             let mut all = existing.clone();
             all.extend(items.iter().cloned());
-            match rules.strategy(names, &all) {
-                ListStrategy::MergeByKey(key) => {
-                    let mut merged = Vec::with_capacity(items.len() + existing.len());
+            match rules.list_type(names, &all) {
+                // Items keep their place and new ones are appended, so re-applies never reorder.
+                ListType::Map(keys) => {
                     for item in items {
-                        match existing.iter().position(|e| e.get(key) == item.get(key)) {
-                            Some(index) => {
-                                let mut current = existing.remove(index);
-                                merge(&mut current, item, rules, names);
-                                merged.push(current);
-                            }
-                            None => merged.push(item.clone()),
+                        match existing.iter_mut().find(|e| fieldset::same_item(&keys, e, item)) {
+                            Some(current) => merge(current, item, rules, names),
+                            None => existing.push(item.clone()),
                         }
                     }
-                    merged.append(existing);
-                    *existing = merged;
                 }
-                ListStrategy::MergePrimitives => {
+                ListType::Set => {
                     for item in items {
                         if !existing.contains(item) {
                             existing.push(item.clone());
                         }
                     }
                 }
-                ListStrategy::Replace => existing.clone_from(items),
+                ListType::Atomic => existing.clone_from(items),
             }
         }
         (live, applied) => *live = applied.clone(),

@@ -233,13 +233,14 @@ fn status_applies_are_recorded_against_the_subresource() {
     let live = stored(apply(None, &widget(json!({"size": 1})), "kubectl", false, T0).unwrap());
     let status = json!({"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"},
                         "status": {"ready": true}});
-    let updated = apply_to(Some(&live), &status, "ctrl", Some("status"), true, T1).unwrap();
+    let options = Options { subresource: Some("status"), force: true, schema: None };
+    let updated = apply_with(Some(&live), &status, "ctrl", T1, options).unwrap();
     assert_eq!(updated["spec"], json!({"size": 1}), "a status apply does not remove spec fields");
     assert_eq!(updated["status"], json!({"ready": true}));
     let managed = &updated["metadata"]["managedFields"];
     assert_eq!(managed[1]["subresource"], "status");
     assert_eq!(managed[1]["fieldsV1"], json!({"f:status": {"f:ready": {}}}));
-    let again = apply_to(Some(&updated), &status, "ctrl", Some("status"), true, T2).unwrap();
+    let again = apply_with(Some(&updated), &status, "ctrl", T2, options).unwrap();
     assert_eq!(again, updated, "a controller re-applying the same status changes nothing");
 }
 
@@ -323,5 +324,65 @@ fn several_conflicts_are_grouped_by_manager() {
     assert_eq!(
         error.to_string(),
         "Apply failed with 3 conflicts: conflicts with \"a\":\n- .spec.x\n- .spec.y conflicts with \"b\":\n- .spec.z"
+    );
+}
+
+#[test]
+fn crd_map_lists_marked_in_the_schema_are_shared_item_by_item() {
+    let schema = json!({"type": "object", "properties": {
+        "spec": {"type": "object", "x-kubernetes-preserve-unknown-fields": true},
+        "status": {"type": "object", "properties": {"conditions": {
+            "type": "array", "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"],
+            "items": {"type": "object", "properties": {"type": {"type": "string"}, "status": {"type": "string"}}}}}}}});
+    let status = |conditions: Value| {
+        json!({"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"},
+               "status": {"conditions": conditions}})
+    };
+    let with_schema = |force| Options { subresource: Some("status"), force, schema: Some(&schema) };
+    let live = stored(widget(json!({})));
+    let synced = apply_with(
+        Some(&live),
+        &status(json!([{"type": "Synced", "status": "True"}])),
+        "syncer",
+        T0,
+        with_schema(false),
+    )
+    .unwrap();
+    let ready = apply_with(
+        Some(&synced),
+        &status(json!([{"type": "Ready", "status": "False"}])),
+        "readier",
+        T1,
+        with_schema(false),
+    )
+    .unwrap();
+    assert_eq!(
+        ready["status"]["conditions"],
+        json!([{"type": "Synced", "status": "True"}, {"type": "Ready", "status": "False"}]),
+        "each manager owns its own condition"
+    );
+    let conflict = apply_with(
+        Some(&ready),
+        &status(json!([{"type": "Synced", "status": "False"}])),
+        "readier",
+        T2,
+        with_schema(false),
+    );
+    assert_eq!(
+        conflict.unwrap_err().to_string(),
+        r#"Apply failed with 1 conflict: conflict with "syncer": .status.conditions[type="Synced"].status"#
+    );
+    let atomic = apply_with(
+        Some(&synced),
+        &status(json!([{"type": "Ready", "status": "False"}])),
+        "readier",
+        T1,
+        Options { schema: None, ..with_schema(true) },
+    )
+    .unwrap();
+    assert_eq!(
+        atomic["status"]["conditions"],
+        json!([{"type": "Ready", "status": "False"}]),
+        "without the schema the list is atomic and a forced apply replaces it"
     );
 }
