@@ -7,13 +7,15 @@
 //! schemas come from k8s-openapi; custom resources' from their CRD's `openAPIV3Schema`.
 
 use std::any::TypeId;
+use std::collections::BTreeMap;
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::sync::LazyLock;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::{NamespaceResourceScope, Resource};
 use schemars::JsonSchema;
 use schemars::generate::{SchemaGenerator, SchemaSettings};
 use serde_json::{Map, Value, json};
-use sha2::{Digest, Sha512};
 
 /// One served resource and its schema.
 #[derive(Debug, Clone, PartialEq)]
@@ -33,8 +35,12 @@ pub struct ResourceDoc {
 const V3_DEFINITIONS: &str = "#/components/schemas/";
 const V2_DEFINITIONS: &str = "#/definitions/";
 
-/// Schemas for the built-in kinds the embedded server serves.
+/// Schemas for the built-in kinds the embedded server serves (generated once, then cloned).
 pub fn builtin_docs() -> Vec<ResourceDoc> {
+    BUILTIN_DOCS.clone()
+}
+
+static BUILTIN_DOCS: LazyLock<Vec<ResourceDoc>> = LazyLock::new(|| {
     use k8s_openapi::api::{apps, batch, coordination, core, events, networking, rbac};
     use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions;
     vec![
@@ -59,7 +65,14 @@ pub fn builtin_docs() -> Vec<ResourceDoc> {
         builtin::<rbac::v1::ClusterRoleBinding>(),
         builtin::<events::v1::Event>(),
     ]
-}
+});
+
+/// ObjectMeta and everything it references, for custom resources' `metadata`.
+static OBJECT_META: LazyLock<Map<String, Value>> = LazyLock::new(|| {
+    let mut generator = SchemaGenerator::new(SchemaSettings::openapi3());
+    generator.subschema_for::<ObjectMeta>();
+    generator.take_definitions(true)
+});
 
 fn builtin<K: Resource + JsonSchema + 'static>() -> ResourceDoc {
     let root = SchemaSettings::openapi3().into_generator().into_root_schema_for::<K>();
@@ -82,9 +95,8 @@ fn builtin<K: Resource + JsonSchema + 'static>() -> ResourceDoc {
 pub fn v2(docs: &[ResourceDoc]) -> Value {
     let mut definitions = Map::new();
     let mut paths = Map::new();
-    let meta = object_meta_definitions();
     for doc in docs {
-        let (name, schemas) = definitions_of(doc, &meta);
+        let (name, schemas) = definitions_of(doc);
         definitions.extend(schemas);
         paths.extend(resource_paths(doc, &name, Flavor::V2));
     }
@@ -98,21 +110,20 @@ pub fn v2(docs: &[ResourceDoc]) -> Value {
     document
 }
 
-/// The `/openapi/v3` index: one entry per group-version, each URL carrying a content hash so
-/// clients can cache documents.
+/// The `/openapi/v3` index: one entry per group-version, each URL carrying a hash of what its
+/// document is built from, so clients can cache documents.
 pub fn v3_index(docs: &[ResourceDoc]) -> Value {
-    let mut group_versions: Vec<(&str, &str)> =
-        docs.iter().map(|d| (d.group.as_str(), d.version.as_str())).collect();
-    group_versions.sort_unstable();
-    group_versions.dedup();
-    let paths: Map<String, Value> = group_versions
+    let mut hashes: BTreeMap<String, DefaultHasher> = BTreeMap::new();
+    for doc in docs {
+        let hasher = hashes.entry(api_prefix(&doc.group, &doc.version)).or_default();
+        (&doc.kind, &doc.plural, doc.namespaced, &doc.schema).hash(hasher);
+    }
+    let paths: Map<String, Value> = hashes
         .into_iter()
-        .filter_map(|(group, version)| {
-            let document = v3_group_version(docs, group, version)?;
-            let hash = hex::encode_upper(Sha512::digest(document.to_string()));
-            let path = api_prefix(group, version);
+        .map(|(path, hasher)| {
+            let hash = format!("{:016X}", hasher.finish());
             let url = format!("/openapi/v3/{path}?hash={hash}");
-            Some((path, json!({"serverRelativeURL": url})))
+            (path, json!({"serverRelativeURL": url}))
         })
         .collect();
     json!({"paths": paths})
@@ -123,9 +134,8 @@ pub fn v3_index(docs: &[ResourceDoc]) -> Value {
 pub fn v3_group_version(docs: &[ResourceDoc], group: &str, version: &str) -> Option<Value> {
     let mut schemas = Map::new();
     let mut paths = Map::new();
-    let meta = object_meta_definitions();
     for doc in docs.iter().filter(|d| d.group == group && d.version == version) {
-        let (name, definitions) = definitions_of(doc, &meta);
+        let (name, definitions) = definitions_of(doc);
         schemas.extend(definitions);
         paths.extend(resource_paths(doc, &name, Flavor::V3));
     }
@@ -170,15 +180,8 @@ fn is_builtin(doc: &ResourceDoc) -> bool {
     doc.schema.get("components").is_some()
 }
 
-/// ObjectMeta and everything it references, for custom resources' `metadata`.
-fn object_meta_definitions() -> Map<String, Value> {
-    let mut generator = SchemaGenerator::new(SchemaSettings::openapi3());
-    generator.subschema_for::<ObjectMeta>();
-    generator.take_definitions(true)
-}
-
 /// The kind's definition name and every definition its document needs.
-fn definitions_of(doc: &ResourceDoc, meta: &Map<String, Value>) -> (String, Map<String, Value>) {
+fn definitions_of(doc: &ResourceDoc) -> (String, Map<String, Value>) {
     let name = definition_name(doc);
     let mut root = doc.schema.clone();
     let mut definitions = Map::new();
@@ -190,7 +193,7 @@ fn definitions_of(doc: &ResourceDoc, meta: &Map<String, Value>) -> (String, Map<
         }
         if !is_builtin(doc) {
             publish_crd_schema(map);
-            definitions.extend(meta.clone());
+            definitions.extend(OBJECT_META.clone());
         }
         map.insert(
             "x-kubernetes-group-version-kind".to_owned(),
