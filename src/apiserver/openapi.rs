@@ -81,6 +81,12 @@ fn builtin<K: Resource + JsonSchema + 'static>() -> ResourceDoc {
         map.remove("$schema");
         map.remove("title");
     }
+    if let Some(Value::Object(definitions)) = schema.pointer_mut("/components/schemas") {
+        for (name, definition) in definitions.iter_mut() {
+            annotate_patch_strategies(name, definition);
+        }
+    }
+    annotate_patch_strategies(&K::schema_name(), &mut schema);
     ResourceDoc {
         group: K::GROUP.to_owned(),
         version: K::VERSION.to_owned(),
@@ -88,6 +94,54 @@ fn builtin<K: Resource + JsonSchema + 'static>() -> ResourceDoc {
         plural: K::URL_PATH_SEGMENT.to_owned(),
         namespaced: TypeId::of::<K::Scope>() == TypeId::of::<NamespaceResourceScope>(),
         schema,
+    }
+}
+
+/// The patch strategies of the Kubernetes Go types (`patchMergeKey`/`patchStrategy` tags), which
+/// k8s-openapi's schemas leave out: (definition, property, merge key, strategy). kubectl computes
+/// strategic merge patches from them, so they must agree with `patch::strategic_merge_patch`.
+const PATCH_STRATEGIES: &[(&str, &str, Option<&str>, &str)] = &[
+    ("io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta", "finalizers", None, "merge"),
+    ("io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta", "ownerReferences", Some("uid"), "merge"),
+    ("io.k8s.api.core.v1.PodSpec", "containers", Some("name"), "merge"),
+    ("io.k8s.api.core.v1.PodSpec", "initContainers", Some("name"), "merge"),
+    ("io.k8s.api.core.v1.PodSpec", "ephemeralContainers", Some("name"), "merge"),
+    ("io.k8s.api.core.v1.PodSpec", "volumes", Some("name"), "merge,retainKeys"),
+    ("io.k8s.api.core.v1.PodSpec", "imagePullSecrets", Some("name"), "merge"),
+    ("io.k8s.api.core.v1.PodSpec", "hostAliases", Some("ip"), "merge"),
+    ("io.k8s.api.core.v1.PodSpec", "topologySpreadConstraints", Some("topologyKey"), "merge"),
+    ("io.k8s.api.core.v1.PodSpec", "resourceClaims", Some("name"), "merge,retainKeys"),
+    ("io.k8s.api.core.v1.Container", "env", Some("name"), "merge"),
+    ("io.k8s.api.core.v1.Container", "ports", Some("containerPort"), "merge"),
+    ("io.k8s.api.core.v1.Container", "volumeMounts", Some("mountPath"), "merge"),
+    ("io.k8s.api.core.v1.Container", "volumeDevices", Some("devicePath"), "merge"),
+    ("io.k8s.api.core.v1.EphemeralContainer", "env", Some("name"), "merge"),
+    ("io.k8s.api.core.v1.EphemeralContainer", "ports", Some("containerPort"), "merge"),
+    ("io.k8s.api.core.v1.EphemeralContainer", "volumeMounts", Some("mountPath"), "merge"),
+    ("io.k8s.api.core.v1.EphemeralContainer", "volumeDevices", Some("devicePath"), "merge"),
+    ("io.k8s.api.core.v1.ServiceSpec", "ports", Some("port"), "merge"),
+    ("io.k8s.api.core.v1.ServiceAccount", "secrets", Some("name"), "merge"),
+    ("io.k8s.api.apps.v1.DeploymentSpec", "strategy", None, "retainKeys"),
+    ("io.k8s.api.apps.v1.DeploymentStatus", "conditions", Some("type"), "merge"),
+    ("io.k8s.api.apps.v1.StatefulSetStatus", "conditions", Some("type"), "merge"),
+    ("io.k8s.api.apps.v1.DaemonSetStatus", "conditions", Some("type"), "merge"),
+    ("io.k8s.api.batch.v1.JobStatus", "conditions", Some("type"), "merge"),
+    ("io.k8s.api.core.v1.NamespaceStatus", "conditions", Some("type"), "merge"),
+    ("io.k8s.api.core.v1.PersistentVolumeClaimStatus", "conditions", Some("type"), "merge"),
+    ("io.k8s.api.core.v1.ServiceStatus", "conditions", Some("type"), "merge"),
+];
+
+fn annotate_patch_strategies(name: &str, definition: &mut Value) {
+    for (_, property, merge_key, strategy) in PATCH_STRATEGIES.iter().filter(|s| s.0 == name) {
+        let Some(Value::Object(schema)) =
+            definition.pointer_mut(&format!("/properties/{property}"))
+        else {
+            continue;
+        };
+        schema.insert("x-kubernetes-patch-strategy".to_owned(), json!(strategy));
+        if let Some(key) = merge_key {
+            schema.insert("x-kubernetes-patch-merge-key".to_owned(), json!(key));
+        }
     }
 }
 
@@ -554,6 +608,47 @@ mod tests {
                     .is_some(),
                 "{kind} carries ObjectMeta"
             );
+        }
+    }
+
+    #[test]
+    fn built_in_schemas_declare_the_patch_strategies_kubectl_needs() {
+        let docs = builtin_docs();
+        let deployment =
+            &docs.iter().find(|d| d.kind == "Deployment").unwrap().schema["components"]["schemas"];
+        let cases = [
+            ("io.k8s.api.core.v1.PodSpec", "containers", Some("name"), "merge"),
+            ("io.k8s.api.core.v1.Container", "env", Some("name"), "merge"),
+            ("io.k8s.api.core.v1.Container", "ports", Some("containerPort"), "merge"),
+            ("io.k8s.api.core.v1.PodSpec", "volumes", Some("name"), "merge,retainKeys"),
+            ("io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta", "finalizers", None, "merge"),
+            ("io.k8s.api.apps.v1.DeploymentStatus", "conditions", Some("type"), "merge"),
+        ];
+        for (definition, property, key, strategy) in cases {
+            let schema = &deployment[definition]["properties"][property];
+            assert_eq!(schema["x-kubernetes-patch-strategy"], strategy, "{definition}.{property}");
+            assert_eq!(
+                schema.get("x-kubernetes-patch-merge-key").and_then(Value::as_str),
+                key,
+                "{definition}.{property}"
+            );
+        }
+        let service =
+            &docs.iter().find(|d| d.kind == "Service").unwrap().schema["components"]["schemas"];
+        assert_eq!(
+            service["io.k8s.api.core.v1.ServiceSpec"]["properties"]["ports"]["x-kubernetes-patch-merge-key"],
+            "port"
+        );
+        for (definition, property, ..) in PATCH_STRATEGIES {
+            let found = docs.iter().any(|d| {
+                let schema = if definition_name(d) == *definition {
+                    &d.schema
+                } else {
+                    &d.schema["components"]["schemas"][*definition]
+                };
+                schema["properties"][*property].get("x-kubernetes-patch-strategy").is_some()
+            });
+            assert!(found, "{definition}.{property} is annotated in some built-in schema");
         }
     }
 

@@ -105,7 +105,7 @@ pub(crate) fn list_strategy(kind: &str, path: &[String]) -> ListStrategy {
             ListStrategy::MergeByKey("name")
         }
         (Some(parent), field) if CONTAINER_LISTS.contains(&parent) => match field {
-            "env" | "resizePolicy" => ListStrategy::MergeByKey("name"),
+            "env" => ListStrategy::MergeByKey("name"),
             "ports" => ListStrategy::MergeByKey("containerPort"),
             "volumeMounts" => ListStrategy::MergeByKey("mountPath"),
             "volumeDevices" => ListStrategy::MergeByKey("devicePath"),
@@ -488,6 +488,29 @@ mod tests {
                 .unwrap_or_else(|e| panic!("{reason}: {e}"));
             assert_eq!(got, expected, "{reason}");
         }
+    }
+
+    #[test]
+    fn strategic_merge_patch_applies_kubectl_three_way_patches() {
+        // Recorded from kubectl 1.32 and 1.37 `apply` against this server's OpenAPI documents:
+        // the manifest dropped container "old" and env var "B"; "injected" was never applied.
+        let live = json!({"spec": {"template": {"spec": {"containers": [
+            {"name": "app", "image": "app:1", "env": [{"name": "A", "value": "1"}, {"name": "B", "value": "2"}]},
+            {"name": "old", "image": "old:1"},
+            {"name": "injected", "image": "inj:1"}]}}}});
+        let patch = json!({"spec": {"template": {"spec": {
+            "$setElementOrder/containers": [{"name": "app"}],
+            "containers": [
+                {"$setElementOrder/env": [{"name": "A"}], "env": [{"$patch": "delete", "name": "B"}],
+                 "image": "app:2", "name": "app"},
+                {"$patch": "delete", "name": "old"}]}}}});
+        let got = strategic_merge_patch(&live, &patch, Some(("apps", "Deployment"))).unwrap();
+        assert_eq!(
+            got,
+            json!({"spec": {"template": {"spec": {"containers": [
+                {"name": "app", "image": "app:2", "env": [{"name": "A", "value": "1"}]},
+                {"name": "injected", "image": "inj:1"}]}}}})
+        );
     }
 
     #[test]
