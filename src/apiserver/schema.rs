@@ -277,7 +277,11 @@ fn check(
             return;
         }
     } else if let Some(expected) = schema.get("type").and_then(Value::as_str) {
-        let fits = actual == expected || (expected == "number" && actual == "integer");
+        // Like kube-openapi, a float with no fraction (`2.0`) is an integer.
+        let integral_float = actual == "number" && value.as_f64().is_some_and(|f| f.fract() == 0.0);
+        let fits = actual == expected
+            || (expected == "number" && actual == "integer")
+            || (expected == "integer" && integral_float);
         if !fits {
             errors.push(FieldError {
                 field: path.to_owned(),
@@ -824,13 +828,20 @@ mod tests {
     fn violations_are_reported_like_kube_apiserver() {
         let cases = [
             (
-                "a string where an integer belongs is a type error naming the actual type",
-                json!({"replicas": "three", "forProvider": {"engine": "postgres"}}),
-                vec![(
-                    "spec.replicas",
-                    "FieldValueTypeInvalid",
-                    r#"Invalid value: "string": spec.replicas in body must be of type integer: "string""#,
-                )],
+                "a string or a fractional number where an integer belongs is a type error naming the actual type",
+                json!({"replicas": "three", "forProvider": {"engine": "postgres", "allocatedStorage": 1.5}}),
+                vec![
+                    (
+                        "spec.forProvider.allocatedStorage",
+                        "FieldValueTypeInvalid",
+                        r#"Invalid value: "number": spec.forProvider.allocatedStorage in body must be of type integer: "number""#,
+                    ),
+                    (
+                        "spec.replicas",
+                        "FieldValueTypeInvalid",
+                        r#"Invalid value: "string": spec.replicas in body must be of type integer: "string""#,
+                    ),
+                ],
             ),
             (
                 "a missing required field",
@@ -997,9 +1008,9 @@ mod tests {
                        "forProvider": {"engine": "mysql", "tags": [{"key": "a", "value": "none"}]}}),
             ),
             (
-                "defaults apply inside an object that exists, and replace a non-nullable null",
-                json!({"replicas": null, "forProvider": {"engine": "mysql", "backup": {}}}),
-                json!({"replicas": 1, "deletionPolicy": "Delete", "forProvider": {"engine": "mysql", "backup": {"window": "03:00"}}}),
+                "defaults apply inside an object that exists, replace a non-nullable null; 2.0 is an integer",
+                json!({"replicas": null, "forProvider": {"engine": "mysql", "allocatedStorage": 2.0, "backup": {}}}),
+                json!({"replicas": 1, "deletionPolicy": "Delete", "forProvider": {"engine": "mysql", "allocatedStorage": 2.0, "backup": {"window": "03:00"}}}),
             ),
             (
                 "unknown fields are pruned at every level",

@@ -82,6 +82,9 @@ pub struct Options<'a> {
     /// The CRD version's `openAPIV3Schema`, whose `x-kubernetes-list-type` markers decide how
     /// lists merge; without it, custom resources' lists are atomic.
     pub schema: Option<&'a Value>,
+    /// The resource has a status subresource: applies to the main resource ignore `.status`,
+    /// as kube-apiserver resets it (applies through `/status` always keep only `.status`).
+    pub status_subresource: bool,
 }
 
 /// [`apply`] with a subresource and a schema.
@@ -92,10 +95,11 @@ pub fn apply_with(
     now: &str,
     options: Options,
 ) -> Result<Value, ApplyError> {
-    let Options { subresource, force, schema } = options;
+    let Options { subresource, force, schema, status_subresource } = options;
     check_applied(applied)?;
     let mut config = applied.clone();
     strip_server_metadata(&mut config);
+    reset_fields(&mut config, subresource, status_subresource);
     let rules = ListRules::of(applied, schema);
     let applied_set = fieldset::fields_of(&config, rules);
     let api_version = applied["apiVersion"].as_str().unwrap_or_default();
@@ -363,6 +367,28 @@ fn strip_server_metadata(config: &mut Value) {
             !fieldset::is_unowned(&["metadata".to_owned()], key)
                 || matches!(key.as_str(), "name" | "namespace")
         });
+    }
+}
+
+/// Drops what the endpoint does not write: everything but `.status` through `/status`, and
+/// `.status` through the main resource when it has a status subresource.
+fn reset_fields(config: &mut Value, subresource: Option<&str>, status_subresource: bool) {
+    let Some(map) = config.as_object_mut() else {
+        return;
+    };
+    match subresource {
+        Some("status") => {
+            map.retain(|key, _| {
+                matches!(key.as_str(), "apiVersion" | "kind" | "metadata" | "status")
+            });
+            if let Some(Value::Object(metadata)) = map.get_mut("metadata") {
+                metadata.retain(|key, _| matches!(key.as_str(), "name" | "namespace"));
+            }
+        }
+        None if status_subresource => {
+            map.remove("status");
+        }
+        _ => {}
     }
 }
 

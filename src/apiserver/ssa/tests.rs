@@ -233,7 +233,7 @@ fn status_applies_are_recorded_against_the_subresource() {
     let live = stored(apply(None, &widget(json!({"size": 1})), "kubectl", false, T0).unwrap());
     let status = json!({"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"},
                         "status": {"ready": true}});
-    let options = Options { subresource: Some("status"), force: true, schema: None };
+    let options = Options { subresource: Some("status"), force: true, ..Options::default() };
     let updated = apply_with(Some(&live), &status, "ctrl", T1, options).unwrap();
     assert_eq!(updated["spec"], json!({"size": 1}), "a status apply does not remove spec fields");
     assert_eq!(updated["status"], json!({"ready": true}));
@@ -338,7 +338,12 @@ fn crd_map_lists_marked_in_the_schema_are_shared_item_by_item() {
         json!({"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"},
                "status": {"conditions": conditions}})
     };
-    let with_schema = |force| Options { subresource: Some("status"), force, schema: Some(&schema) };
+    let with_schema = |force| Options {
+        subresource: Some("status"),
+        force,
+        schema: Some(&schema),
+        ..Options::default()
+    };
     let live = stored(widget(json!({})));
     let synced = apply_with(
         Some(&live),
@@ -385,4 +390,54 @@ fn crd_map_lists_marked_in_the_schema_are_shared_item_by_item() {
         json!([{"type": "Ready", "status": "False"}]),
         "without the schema the list is atomic and a forced apply replaces it"
     );
+}
+
+#[test]
+fn each_endpoint_applies_only_what_it_writes() {
+    let live = stored(apply(None, &widget(json!({"size": 1})), "ctrl", false, T0).unwrap());
+    let mut both = widget(json!({"size": 1}));
+    both["status"] = json!({"ready": true});
+    both["metadata"]["labels"] = json!({"x": "y"});
+    let status = apply_with(
+        Some(&live),
+        &both,
+        "ctrl",
+        T1,
+        Options { subresource: Some("status"), ..Options::default() },
+    )
+    .unwrap();
+    assert_eq!(status["status"], json!({"ready": true}));
+    assert!(status["metadata"].get("labels").is_none(), "/status writes ignore metadata changes");
+    assert_eq!(
+        status["spec"],
+        json!({"size": 1}),
+        "the same manager's spec survives its status apply"
+    );
+
+    let main = apply_with(
+        Some(&status),
+        &widget(json!({"size": 2})),
+        "ctrl",
+        T2,
+        Options { status_subresource: true, ..Options::default() },
+    )
+    .unwrap();
+    assert_eq!(main["spec"], json!({"size": 2}));
+    assert_eq!(
+        main["status"],
+        json!({"ready": true}),
+        "the main apply leaves the status apply's fields alone"
+    );
+
+    let mut with_status = widget(json!({"size": 2}));
+    with_status["status"] = json!({"ready": false});
+    let ignored = apply_with(
+        Some(&main),
+        &with_status,
+        "ctrl",
+        T2,
+        Options { status_subresource: true, ..Options::default() },
+    )
+    .unwrap();
+    assert_eq!(ignored, main, "status sent to the main resource is ignored when /status exists");
 }
