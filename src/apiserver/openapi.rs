@@ -237,7 +237,11 @@ fn is_builtin(doc: &ResourceDoc) -> bool {
 /// The kind's definition name and every definition its document needs.
 fn definitions_of(doc: &ResourceDoc) -> (String, Map<String, Value>) {
     let name = definition_name(doc);
-    let mut root = doc.schema.clone();
+    let mut root = match &doc.schema {
+        schema @ Value::Object(_) => schema.clone(),
+        // A version without a schema accepts anything, as kube-apiserver publishes it.
+        _ => json!({"type": "object", "x-kubernetes-preserve-unknown-fields": true}),
+    };
     let mut definitions = Map::new();
     if let Some(map) = root.as_object_mut() {
         if let Some(Value::Object(components)) = map.remove("components")
@@ -809,6 +813,20 @@ mod tests {
         assert_eq!(
             crate::apiserver::schema::unknown_fields(schema_of("", "ConfigMap"), &config_map),
             ["metadata.lables"]
+        );
+    }
+
+    #[test]
+    fn a_crd_version_without_a_schema_is_published_as_open() {
+        let mut doc = rds_doc();
+        doc.schema = Value::Null;
+        let document = v3_group_version(&[doc], "database.aws.crossplane.io", "v1beta1").unwrap();
+        let schema =
+            &document["components"]["schemas"]["io.crossplane.aws.database.v1beta1.RDSInstance"];
+        assert_eq!(schema["x-kubernetes-preserve-unknown-fields"], true);
+        assert_eq!(
+            schema["properties"]["metadata"]["allOf"][0]["$ref"],
+            "#/components/schemas/io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"
         );
     }
 

@@ -19,6 +19,32 @@ pub struct Conflict {
     pub manager: String,
     /// Field path like `.spec.x`.
     pub field: String,
+    /// How the owner wrote it: `Apply` or `Update`.
+    pub operation: String,
+    /// The API version the owner wrote it through.
+    pub api_version: String,
+    /// `Some("status")` when the owner wrote through a subresource.
+    pub subresource: Option<String>,
+}
+
+impl Conflict {
+    /// The owner as kube-apiserver names it: `"ctrl"`, `"kubectl-client-side-apply" using
+    /// apps/v1` for updaters, `… with subresource "status"` for subresource writers.
+    pub fn owner(&self) -> String {
+        let mut owner = format!("{:?}", self.manager);
+        if let Some(subresource) = &self.subresource {
+            owner.push_str(&format!(" with subresource {subresource:?}"));
+        }
+        if self.operation == "Update" {
+            owner.push_str(&format!(" using {}", self.api_version));
+        }
+        owner
+    }
+
+    /// The message of this conflict's `FieldManagerConflict` cause: `conflict with "ctrl"`.
+    pub fn cause_message(&self) -> String {
+        format!("conflict with {}", self.owner())
+    }
 }
 
 /// Why an apply was refused.
@@ -38,20 +64,21 @@ impl std::fmt::Display for ApplyError {
             ApplyError::Conflicts(conflicts) => match conflicts.as_slice() {
                 [one] => write!(
                     f,
-                    "Apply failed with 1 conflict: conflict with {:?}: {}",
-                    one.manager, one.field
+                    "Apply failed with 1 conflict: conflict with {}: {}",
+                    one.owner(),
+                    one.field
                 ),
                 many => {
-                    write!(f, "Apply failed with {} conflicts:", many.len())?;
-                    let mut managers: Vec<&str> = many.iter().map(|c| c.manager.as_str()).collect();
-                    managers.dedup();
-                    for manager in managers {
-                        write!(f, " conflicts with {manager:?}:")?;
-                        for conflict in many.iter().filter(|c| c.manager == manager) {
-                            write!(f, "\n- {}", conflict.field)?;
-                        }
+                    let mut owners: Vec<String> = many.iter().map(Conflict::owner).collect();
+                    owners.sort();
+                    owners.dedup();
+                    let mut lines = Vec::new();
+                    for owner in owners {
+                        lines.push(format!("conflicts with {owner}:"));
+                        let fields = many.iter().filter(|c| c.owner() == owner);
+                        lines.extend(fields.map(|c| format!("- {}", c.field)));
                     }
-                    Ok(())
+                    write!(f, "Apply failed with {} conflicts: {}", many.len(), lines.join("\n"))
                 }
             },
         }
@@ -131,9 +158,15 @@ pub fn apply_with(
     if !conflicts.is_empty() && !force {
         let mut found: Vec<Conflict> = conflicts
             .iter()
-            .map(|(index, path)| Conflict {
-                manager: entries[*index].manager.clone(),
-                field: fieldset::display(path),
+            .map(|(index, path)| {
+                let owner = &entries[*index];
+                Conflict {
+                    manager: owner.manager.clone(),
+                    field: fieldset::display(path),
+                    operation: owner.operation.clone(),
+                    api_version: owner.api_version.clone(),
+                    subresource: owner.subresource.clone(),
+                }
             })
             .collect();
         found.sort_by(|a, b| (&a.manager, &a.field).cmp(&(&b.manager, &b.field)));

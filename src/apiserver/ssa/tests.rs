@@ -105,7 +105,9 @@ fn apply_scenarios() {
             ],
             applied: widget(json!({"size": 3})),
             force: false,
-            spec: Err(r#"Apply failed with 1 conflict: conflict with "ctrl": .spec.size"#),
+            spec: Err(
+                r#"Apply failed with 1 conflict: conflict with "ctrl" using example.com/v1: .spec.size"#,
+            ),
             managed: vec![],
         },
         Case {
@@ -224,7 +226,7 @@ fn builtin_lists_merge_by_key_so_controllers_and_appliers_share_them() {
     );
     assert_eq!(
         conflict.unwrap_err().to_string(),
-        r#"Apply failed with 1 conflict: conflict with "injector": .spec.template.spec.containers[name="sidecar"].image"#
+        r#"Apply failed with 1 conflict: conflict with "injector" using apps/v1: .spec.template.spec.containers[name="sidecar"].image"#
     );
 }
 
@@ -315,15 +317,42 @@ fn update_ownership() {
 }
 
 #[test]
-fn several_conflicts_are_grouped_by_manager() {
-    let error = ApplyError::Conflicts(vec![
-        Conflict { manager: "a".into(), field: ".spec.x".into() },
-        Conflict { manager: "a".into(), field: ".spec.y".into() },
-        Conflict { manager: "b".into(), field: ".spec.z".into() },
-    ]);
+fn conflict_messages_name_owners_like_kube_apiserver() {
+    let conflict =
+        |manager: &str, field: &str, operation: &str, subresource: Option<&str>| Conflict {
+            manager: manager.into(),
+            field: field.into(),
+            operation: operation.into(),
+            api_version: "apps/v1".into(),
+            subresource: subresource.map(Into::into),
+        };
+    let cases = [
+        (
+            "one conflict with an applier",
+            vec![conflict("ctrl", ".spec.x", "Apply", None)],
+            r#"Apply failed with 1 conflict: conflict with "ctrl": .spec.x"#,
+        ),
+        (
+            "an updater is named with its API version",
+            vec![conflict("kubectl-client-side-apply", ".spec.replicas", "Update", None)],
+            r#"Apply failed with 1 conflict: conflict with "kubectl-client-side-apply" using apps/v1: .spec.replicas"#,
+        ),
+        (
+            "several conflicts are grouped by owner, one line each",
+            vec![
+                conflict("b", ".spec.z", "Apply", None),
+                conflict("a", ".spec.x", "Apply", Some("status")),
+                conflict("a", ".spec.y", "Apply", Some("status")),
+            ],
+            "Apply failed with 3 conflicts: conflicts with \"a\" with subresource \"status\":\n- .spec.x\n- .spec.y\nconflicts with \"b\":\n- .spec.z",
+        ),
+    ];
+    for (reason, conflicts, message) in cases {
+        assert_eq!(ApplyError::Conflicts(conflicts).to_string(), message, "{reason}");
+    }
     assert_eq!(
-        error.to_string(),
-        "Apply failed with 3 conflicts: conflicts with \"a\":\n- .spec.x\n- .spec.y conflicts with \"b\":\n- .spec.z"
+        conflict("ctrl", ".spec.x", "Update", None).cause_message(),
+        r#"conflict with "ctrl" using apps/v1"#
     );
 }
 
@@ -375,7 +404,7 @@ fn crd_map_lists_marked_in_the_schema_are_shared_item_by_item() {
     );
     assert_eq!(
         conflict.unwrap_err().to_string(),
-        r#"Apply failed with 1 conflict: conflict with "syncer": .status.conditions[type="Synced"].status"#
+        r#"Apply failed with 1 conflict: conflict with "syncer" with subresource "status": .status.conditions[type="Synced"].status"#
     );
     let atomic = apply_with(
         Some(&synced),
