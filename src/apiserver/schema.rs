@@ -2,6 +2,9 @@
 //! (a `serde_json::Value`), the way kube-apiserver does it: prune unknown fields, apply defaults,
 //! validate, and report violations with kube-apiserver's field paths and messages.
 
+use std::collections::HashMap;
+use std::sync::{LazyLock, Mutex};
+
 use serde_json::{Map, Value};
 
 /// One violation of a schema, named by its field path.
@@ -396,7 +399,7 @@ fn check_string(schema: &Value, value: &Value, s: &str, path: &str, errors: &mut
         ));
     }
     if let Some(pattern) = schema.get("pattern").and_then(Value::as_str) {
-        match regex::Regex::new(pattern) {
+        match compiled(pattern) {
             Ok(re) if !re.is_match(s) => {
                 errors.push(invalid(
                     path,
@@ -419,6 +422,22 @@ fn check_string(schema: &Value, value: &Value, s: &str, path: &str, errors: &mut
             format!("{path} in body must be of type {format}: \"{s}\""),
         ));
     }
+}
+
+/// Compiles a schema pattern once: every write of a kind checks the same few patterns.
+fn compiled(pattern: &str) -> Result<regex::Regex, regex::Error> {
+    static CACHE: LazyLock<Mutex<HashMap<String, regex::Regex>>> = LazyLock::new(Default::default);
+    let mut cache = CACHE.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    if let Some(re) = cache.get(pattern) {
+        return Ok(re.clone());
+    }
+    let re = regex::Regex::new(pattern)?;
+    // Patterns come from CRDs, so the set is small; the bound only guards against churn.
+    if cache.len() >= 1024 {
+        cache.clear();
+    }
+    cache.insert(pattern.to_owned(), re.clone());
+    Ok(re)
 }
 
 /// The string formats kube-apiserver checks; unknown formats pass, as they do there.
