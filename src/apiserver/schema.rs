@@ -120,6 +120,9 @@ pub fn check_structural(schema: &Value) -> Result<(), Vec<FieldError>> {
         errors.push(required(&format!("{root}.type"), "must be object at the root"));
     }
     structural(schema, root, false, &mut errors);
+    if let Some(metadata) = schema.pointer("/properties/metadata") {
+        check_root_metadata(metadata, &format!("{root}.properties[metadata]"), &mut errors);
+    }
     if errors.is_empty() { Ok(()) } else { Err(errors) }
 }
 
@@ -676,6 +679,30 @@ fn check_combinators(
     }
 }
 
+/// The root's metadata is ObjectMeta: a schema may only narrow `name` and `generateName`.
+fn check_root_metadata(metadata: &Value, path: &str, errors: &mut Vec<FieldError>) {
+    if let Some(type_) = metadata.get("type").and_then(Value::as_str)
+        && type_ != "object"
+    {
+        errors.push(invalid(
+            &field_path(path, "type"),
+            &Value::String(type_.to_owned()),
+            "must be object".to_owned(),
+        ));
+    }
+    if let Some(properties) = metadata.get("properties").and_then(Value::as_object) {
+        for key in properties.keys().filter(|k| !matches!(k.as_str(), "name" | "generateName")) {
+            errors.push(forbidden(
+                &format!("{path}.properties[{key}]"),
+                "must not specify anything other than name and generateName, but metadata is implicitly specified",
+            ));
+        }
+    }
+    if metadata.get("default").is_some() {
+        errors.push(forbidden(&field_path(path, "default"), "must not be specified for metadata"));
+    }
+}
+
 /// Keywords a structural schema may not use anywhere.
 const FORBIDDEN_KEYWORDS: [&str; 6] =
     ["$ref", "definitions", "id", "additionalItems", "patternProperties", "dependencies"];
@@ -1146,7 +1173,7 @@ mod tests {
 
     #[test]
     fn structural_checks() {
-        let cases: [(&str, Value, Vec<&str>); 8] = [
+        let cases: [(&str, Value, Vec<&str>); 10] = [
             ("a typed schema is structural", rds_schema(), vec![]),
             ("the root must be an object", json!({"type": "string"}), vec!["openAPIV3Schema.type"]),
             (
@@ -1177,6 +1204,20 @@ mod tests {
                 "types inside anyOf are not allowed",
                 json!({"type": "object", "anyOf": [{"type": "object", "required": ["a"]}]}),
                 vec!["openAPIV3Schema.anyOf[0].type"],
+            ),
+            (
+                "root metadata may narrow name and generateName only",
+                json!({"type": "object", "properties": {"metadata": {"type": "object", "properties": {
+                    "name": {"type": "string", "maxLength": 40}, "labels": {"type": "object"}}}}}),
+                vec!["openAPIV3Schema.properties[metadata].properties[labels]"],
+            ),
+            (
+                "root metadata must be an object without a default",
+                json!({"type": "object", "properties": {"metadata": {"type": "string", "default": "x"}}}),
+                vec![
+                    "openAPIV3Schema.properties[metadata].type",
+                    "openAPIV3Schema.properties[metadata].default",
+                ],
             ),
             (
                 "preserve-unknown-fields: false is invalid",
