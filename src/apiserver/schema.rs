@@ -1235,4 +1235,76 @@ mod tests {
             assert_eq!(got, expected, "{reason}");
         }
     }
+
+    /// A custom resource shaped like Crosstie's: kube-derive writes every shipped CRD's schema.
+    #[derive(
+        kube::CustomResource,
+        serde::Serialize,
+        serde::Deserialize,
+        schemars::JsonSchema,
+        Clone,
+        Debug,
+    )]
+    #[kube(
+        group = "database.example.org",
+        version = "v1beta1",
+        kind = "Database",
+        status = "DatabaseStatus"
+    )]
+    #[serde(rename_all = "camelCase")]
+    struct DatabaseSpec {
+        engine: Engine,
+        allocated_storage: Option<i32>,
+        tags: Vec<Tag>,
+        labels: std::collections::BTreeMap<String, String>,
+        #[serde(default)]
+        deletion_protection: bool,
+    }
+
+    #[derive(serde::Serialize, serde::Deserialize, schemars::JsonSchema, Clone, Debug)]
+    #[serde(rename_all = "lowercase")]
+    enum Engine {
+        Postgres,
+        Mysql,
+    }
+
+    #[derive(serde::Serialize, serde::Deserialize, schemars::JsonSchema, Clone, Debug)]
+    struct Tag {
+        key: String,
+        value: Option<String>,
+    }
+
+    #[derive(serde::Serialize, serde::Deserialize, schemars::JsonSchema, Clone, Debug)]
+    struct DatabaseStatus {
+        endpoint: Option<String>,
+    }
+
+    #[test]
+    fn kube_derive_schemas_are_structural_and_accept_their_own_objects() {
+        use kube::CustomResourceExt;
+        let crd = serde_json::to_value(Database::crd()).unwrap();
+        let schema = &crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"];
+        assert_eq!(check_structural(schema), Ok(()), "{schema:#}");
+
+        let database = Database::new(
+            "orders",
+            DatabaseSpec {
+                engine: Engine::Postgres,
+                allocated_storage: None,
+                tags: vec![Tag { key: "team".into(), value: None }],
+                labels: [("a".to_owned(), "b".to_owned())].into(),
+                deletion_protection: false,
+            },
+        );
+        let mut object = serde_json::to_value(&database).unwrap();
+        let sent = object.clone();
+        assert_eq!(validate(schema, &mut object), Ok(()));
+        assert_eq!(object, sent, "a well-formed object is neither pruned nor changed");
+
+        object["spec"]["engine"] = json!("oracle");
+        object["spec"]["allocatedStorage"] = json!("big");
+        let fields: Vec<String> =
+            validate(schema, &mut object).unwrap_err().into_iter().map(|e| e.field).collect();
+        assert_eq!(fields, ["spec.allocatedStorage", "spec.engine"]);
+    }
 }
