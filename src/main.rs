@@ -9,6 +9,13 @@ async fn main() -> anyhow::Result<()> {
     crosstie::telemetry::init(&cli.log);
     match cli.command {
         Command::Crds => print!("{}", crosstie::crds::all_yaml()?),
+        Command::Serve(args) => {
+            let server = crosstie::apiserver::start(args.into()).await?;
+            tokio::select! {
+                _ = server.wait() => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
+        }
     }
     Ok(())
 }
