@@ -52,12 +52,24 @@ const AGE_DESCRIPTION: &str = "CreationTimestamp is a timestamp representing the
     is in UTC.";
 
 /// Renders `objects` as a Table with `columns` after the Name column; without columns the table
-/// has Name and Age, like kube-apiserver's default for custom resources.
+/// has Name and Age, like kube-apiserver's default for custom resources. `date` cells are ages
+/// (`5m10s`) as of now, which kubectl prints as they are.
 pub fn table(
     objects: &[Value],
     columns: &[PrinterColumn],
     resource_version: &str,
     continue_token: Option<&str>,
+) -> Value {
+    table_at(objects, columns, resource_version, continue_token, jiff::Timestamp::now())
+}
+
+/// [`table`] with ages measured at `now`.
+pub fn table_at(
+    objects: &[Value],
+    columns: &[PrinterColumn],
+    resource_version: &str,
+    continue_token: Option<&str>,
+    now: jiff::Timestamp,
 ) -> Value {
     let age = [PrinterColumn {
         name: "Age".to_owned(),
@@ -87,7 +99,7 @@ pub fn table(
                 columns
                     .iter()
                     .zip(&paths)
-                    .map(|(column, path)| cell(object, column, path.as_deref())),
+                    .map(|(column, path)| cell(object, column, path.as_deref(), now)),
             );
             json!({"cells": cells, "object": partial_object_metadata(object)})
         })
@@ -117,25 +129,90 @@ pub fn partial_object_metadata(object: &Value) -> Value {
 
 /// One cell: the single JSONPath result typed as the column says; no result ⇒ null (kubectl
 /// prints `<none>`); several results ⇒ comma-joined, as kube-apiserver prints them.
-fn cell(object: &Value, column: &PrinterColumn, path: Option<&[Step]>) -> Value {
+fn cell(
+    object: &Value,
+    column: &PrinterColumn,
+    path: Option<&[Step]>,
+    now: jiff::Timestamp,
+) -> Value {
     let Some(path) = path else {
         return Value::Null;
     };
     let results = evaluate(object, path);
     match results.as_slice() {
         [] => Value::Null,
-        [single] => typed(single, &column.type_),
+        [single] => typed(single, &column.type_, now),
         many => Value::String(many.iter().map(|v| text(v)).collect::<Vec<_>>().join(",")),
     }
 }
 
-fn typed(value: &Value, type_: &str) -> Value {
+/// A value as kube-apiserver's CRD table convertor types it.
+fn typed(value: &Value, type_: &str, now: jiff::Timestamp) -> Value {
     match (type_, value) {
-        ("integer", Value::Number(_)) | ("number", Value::Number(_)) => value.clone(),
+        ("integer", Value::Number(n)) => {
+            n.as_i64().or_else(|| n.as_f64().map(|f| f as i64)).map_or(Value::Null, Value::from)
+        }
+        ("number", Value::Number(n)) => n.as_f64().map_or(Value::Null, Value::from),
         ("boolean", Value::Bool(_)) => value.clone(),
-        ("integer" | "number" | "boolean", _) => Value::Null,
+        ("date", Value::String(s)) => match s.parse::<jiff::Timestamp>() {
+            Ok(t) => Value::String(human_duration(now.duration_since(t))),
+            Err(_) => Value::String("<invalid>".to_owned()),
+        },
+        ("integer" | "number" | "boolean" | "date", _) => Value::Null,
         _ => Value::String(text(value)),
     }
+}
+
+/// Kubernetes' `duration.HumanDuration`: `45s`, `3m20s`, `2h5m`, `3d4h`, `2y30d`.
+pub fn human_duration(elapsed: jiff::SignedDuration) -> String {
+    let seconds = elapsed.as_secs();
+    if seconds < -1 {
+        return "<invalid>".to_owned();
+    }
+    if seconds < 0 {
+        return "0s".to_owned();
+    }
+    if seconds < 120 {
+        return format!("{seconds}s");
+    }
+    let minutes = seconds / 60;
+    if minutes < 10 {
+        return match seconds % 60 {
+            0 => format!("{minutes}m"),
+            s => format!("{minutes}m{s}s"),
+        };
+    }
+    if minutes < 180 {
+        return format!("{minutes}m");
+    }
+    let hours = minutes / 60;
+    if hours < 8 {
+        return match minutes % 60 {
+            0 => format!("{hours}h"),
+            m => format!("{hours}h{m}m"),
+        };
+    }
+    if hours < 48 {
+        return format!("{hours}h");
+    }
+    let days = hours / 24;
+    if hours < 24 * 8 {
+        return match hours % 24 {
+            0 => format!("{days}d"),
+            h => format!("{days}d{h}h"),
+        };
+    }
+    if hours < 24 * 365 * 2 {
+        return format!("{days}d");
+    }
+    let years = days / 365;
+    if hours < 24 * 365 * 8 {
+        return match days % 365 {
+            0 => format!("{years}y"),
+            d => format!("{years}y{d}d"),
+        };
+    }
+    format!("{years}y")
 }
 
 fn text(value: &Value) -> String {
@@ -267,12 +344,43 @@ mod tests {
         }
     }
 
+    /// 200 seconds after the instance was created.
+    fn now() -> jiff::Timestamp {
+        "2026-01-02T03:07:25Z".parse().unwrap()
+    }
+
+    #[test]
+    fn ages_read_like_kubectl() {
+        let cases = [
+            (-5, "<invalid>", "more than a second in the future is a clock problem"),
+            (-1, "0s", "a second in the future is now"),
+            (59, "59s", "seconds"),
+            (119, "119s", "seconds up to two minutes"),
+            (200, "3m20s", "minutes and seconds under ten minutes"),
+            (600, "10m", "whole minutes from ten minutes"),
+            (3 * 3600, "3h", "whole hours"),
+            (3 * 3600 + 60 * 5, "3h5m", "hours and minutes under eight hours"),
+            (30 * 3600, "30h", "hours under two days"),
+            (3 * 86400 + 4 * 3600, "3d4h", "days and hours under eight days"),
+            (40 * 86400, "40d", "days under two years"),
+            (3 * 365 * 86400 + 10 * 86400, "3y10d", "years and days under eight years"),
+            (9 * 365 * 86400, "9y", "years"),
+        ];
+        for (seconds, expected, reason) in cases {
+            assert_eq!(
+                human_duration(jiff::SignedDuration::from_secs(seconds)),
+                expected,
+                "{reason}"
+            );
+        }
+    }
+
     fn instance() -> Value {
         json!({
             "apiVersion": "database.aws.crossplane.io/v1beta1", "kind": "RDSInstance",
             "metadata": {"name": "orders-db", "creationTimestamp": "2026-01-02T03:04:05Z",
                          "labels": {"app.kubernetes.io/name": "orders"}},
-            "spec": {"forProvider": {"allocatedStorage": 20, "engine": "postgres", "multiAZ": false,
+            "spec": {"forProvider": {"allocatedStorage": 20, "engine": "postgres", "multiAZ": false, "ratio": 0.5,
                      "tags": [{"key": "a", "value": "1"}, {"key": "b", "value": "2"}]}},
             "status": {"conditions": [{"type": "Synced", "status": "True"},
                                       {"type": "Ready", "status": "False", "reason": "Creating"}]}
@@ -328,9 +436,19 @@ mod tests {
                 json!("postgres"),
             ),
             (
-                "a date stays an RFC3339 string",
+                "a date is an age, as kubectl prints it",
                 column("AGE", "date", ".metadata.creationTimestamp"),
-                json!("2026-01-02T03:04:05Z"),
+                json!("3m20s"),
+            ),
+            (
+                "a malformed date is <invalid>",
+                column("X", "date", ".spec.forProvider.engine"),
+                json!("<invalid>"),
+            ),
+            (
+                "an integer column truncates a float",
+                column("R", "integer", ".spec.forProvider.ratio"),
+                json!(0),
             ),
             (
                 "a missing field is null",
@@ -354,7 +472,7 @@ mod tests {
             ),
         ];
         for (reason, column, expected) in cases {
-            let got = table(&[instance()], std::slice::from_ref(&column), "7", None);
+            let got = table_at(&[instance()], std::slice::from_ref(&column), "7", None, now());
             assert_eq!(got["rows"][0]["cells"][1], expected, "{reason}");
         }
     }
@@ -363,7 +481,7 @@ mod tests {
     fn table_shape() {
         let columns =
             [column("READY", "string", r#".status.conditions[?(@.type=="Ready")].status"#)];
-        let got = table(&[instance()], &columns, "42", Some("next"));
+        let got = table_at(&[instance()], &columns, "42", Some("next"), now());
         assert_eq!(got["kind"], "Table");
         assert_eq!(got["metadata"], json!({"resourceVersion": "42", "continue": "next"}));
         let headers: Vec<&str> = got["columnDefinitions"]
@@ -381,10 +499,10 @@ mod tests {
 
     #[test]
     fn without_printer_columns_the_table_has_name_and_age() {
-        let got = table(&[instance()], &[], "1", None);
+        let got = table_at(&[instance()], &[], "1", None, now());
         assert_eq!(got["columnDefinitions"][1]["name"], "Age");
         assert_eq!(got["columnDefinitions"][1]["type"], "date");
-        assert_eq!(got["rows"][0]["cells"], json!(["orders-db", "2026-01-02T03:04:05Z"]));
+        assert_eq!(got["rows"][0]["cells"], json!(["orders-db", "3m20s"]));
         assert!(got["metadata"].get("continue").is_none());
     }
 
