@@ -21,6 +21,18 @@ pub struct Cli {
 pub enum Command {
     /// Print every CustomResourceDefinition Crosstie serves, as multi-document YAML.
     Crds,
+    /// Run the embedded Kubernetes-API-compatible server (SQLite-backed, HTTPS, bearer token).
+    Serve(ServeArgs),
+    /// Run the embedded API server and every controller in one process: Crosstie with no
+    /// cluster. kubectl works against the kubeconfig it writes.
+    Up {
+        /// Server flags.
+        #[command(flatten)]
+        serve: ServeArgs,
+        /// Controller flags.
+        #[command(flatten)]
+        run: RunArgs,
+    },
     /// Run every controller against the Kubernetes API of the current kubeconfig context (or the
     /// in-cluster config), installing Crosstie's CRDs first.
     Run(RunArgs),
@@ -101,4 +113,28 @@ pub struct ReconcileArgs {
 
 fn parse_duration(value: &str) -> Result<std::time::Duration, String> {
     crate::gitops::api::duration::parse("duration", value).map_err(|e| e.to_string())
+}
+
+/// Flags of `crosstie serve`.
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// Directory holding the database, TLS material and token (created if missing).
+    #[arg(long, default_value = "crosstie-data")]
+    pub data_dir: std::path::PathBuf,
+    /// Address to listen on; port 0 picks a free port (the kubeconfig names the real one).
+    #[arg(long, default_value = "127.0.0.1:6443")]
+    pub listen: std::net::SocketAddr,
+    /// Where to write a kubeconfig for kubectl, once the server is listening.
+    #[arg(long)]
+    pub kubeconfig_out: Option<std::path::PathBuf>,
+}
+
+impl From<ServeArgs> for crate::apiserver::ServeOptions {
+    fn from(args: ServeArgs) -> Self {
+        crate::apiserver::ServeOptions {
+            data_dir: args.data_dir,
+            listen: args.listen,
+            kubeconfig_out: args.kubeconfig_out,
+        }
+    }
 }

@@ -2,6 +2,7 @@
 //!
 //! `main.rs` only wires; everything testable lives here.
 
+pub mod apiserver;
 pub mod cli;
 pub mod composition;
 pub mod controllers;

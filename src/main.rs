@@ -54,6 +54,27 @@ async fn main() -> anyhow::Result<()> {
             };
             println!("✔ {message}");
         }
+        Command::Serve(args) => {
+            let server = crosstie::apiserver::start(args.into()).await?;
+            tokio::select! {
+                _ = server.wait() => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
+        }
+        Command::Up { serve, run } => {
+            let kubeconfig = serve.kubeconfig_out.clone();
+            let server = crosstie::apiserver::start(serve.into()).await?;
+            eprintln!("crosstie is serving the Kubernetes API on https://{}", server.addr);
+            if let Some(path) = kubeconfig {
+                eprintln!("  kubectl: export KUBECONFIG={}", path.display());
+            }
+            let client = server.client()?;
+            tokio::select! {
+                result = crosstie::controllers::run(client, run.options()) => result?,
+                _ = tokio::signal::ctrl_c() => tracing::info!("interrupted; stopping"),
+            }
+            server.shutdown().await;
+        }
     }
     Ok(())
 }

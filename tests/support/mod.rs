@@ -2,4 +2,5 @@
 //! with `mod support;`; not every binary uses every helper.
 #![allow(dead_code)]
 
+pub mod serve;
 pub mod tools;

@@ -1,0 +1,482 @@
+//! HTTP: routes every Kubernetes API path to discovery, OpenAPI or a verb, translating query
+//! parameters, content types and `Accept` (Tables) to and from [`Api`] calls.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::{Request, State};
+use axum::http::header::{ACCEPT, CONTENT_TYPE, USER_AGENT};
+use axum::http::{HeaderMap, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::discovery;
+use super::openapi::{self, ResourceDoc};
+use super::registry::ResourceType;
+use super::selector::{FieldSelector, LabelSelector};
+use super::status::ApiError;
+use super::table::{self, PrinterColumn};
+use super::verbs::{
+    Api, DeleteOptions, FieldValidation, ListOptions, Patch, Propagation, Scope, WriteOptions,
+};
+use super::watch::{WatchOptions, watch};
+
+/// Request bodies above this are refused with 413, like kube-apiserver's limit.
+pub const MAX_BODY: usize = 3 * 1024 * 1024;
+
+/// What handlers share.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    /// The API.
+    pub api: Api,
+    /// `host:port` clients reach the server at, for `/api`.
+    pub server_address: String,
+    /// The bearer token every request must carry.
+    pub token: Arc<str>,
+}
+
+/// The whole API server as an axum router (authentication included).
+pub fn router(state: AppState) -> Router {
+    let token = state.token.clone();
+    Router::new()
+        .route("/version", get(|| async { axum::Json(discovery::version()) }))
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(|| async { "ok" }))
+        .route("/livez", get(|| async { "ok" }))
+        .route("/api", get(|State(s): State<AppState>| async move { axum::Json(discovery::core_versions(&s.server_address)) }))
+        .route("/apis", get(|State(s): State<AppState>| async move { axum::Json(discovery::group_list(&s.api.registry)) }))
+        .route("/openapi/v2", get(openapi_v2))
+        .route("/openapi/v3", get(|State(s): State<AppState>| async move { axum::Json(openapi::v3_index(&docs(&s.api))) }))
+        .route("/openapi/v3/{*path}", get(openapi_group_version))
+        .fallback(resources)
+        .with_state(state)
+        .layer(axum::middleware::from_fn_with_state(token, super::auth::require_token))
+}
+
+/// OpenAPI documents for every served resource: the built-in schemas plus each CRD version's.
+fn docs(api: &Api) -> Vec<ResourceDoc> {
+    let mut docs = openapi::builtin_docs();
+    for t in api.registry.all().iter().filter(|t| t.custom) {
+        for v in &t.versions {
+            docs.push(ResourceDoc {
+                group: t.group.clone(),
+                version: v.clone(),
+                kind: t.kind.clone(),
+                plural: t.plural.clone(),
+                namespaced: t.namespaced,
+                schema: t.schemas.get(v).cloned().unwrap_or(Value::Null),
+            });
+        }
+    }
+    docs
+}
+
+/// Swagger 2.0 in JSON only: kubectl asks for protobuf alone and treats 404 as "no v2 document"
+/// (it then relies on v3), whereas a JSON body would fail its protobuf decoding.
+async fn openapi_v2(State(s): State<AppState>, headers: HeaderMap) -> Response {
+    let accepts_json = headers
+        .get_all(ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| v.contains("json") || v.contains("*/*"));
+    if headers.contains_key(ACCEPT) && !accepts_json {
+        return not_found_path();
+    }
+    axum::Json(openapi::v2(&docs(&s.api))).into_response()
+}
+
+async fn openapi_group_version(State(s): State<AppState>, request: Request) -> Response {
+    let path = request.uri().path().trim_start_matches("/openapi/v3/");
+    let (group, version) = match path.split('/').collect::<Vec<_>>().as_slice() {
+        ["api", v] => ("", *v),
+        ["apis", g, v] => (*g, *v),
+        _ => return not_found_path(),
+    };
+    match openapi::v3_group_version(&docs(&s.api), group, version) {
+        Some(doc) => axum::Json(doc).into_response(),
+        None => not_found_path(),
+    }
+}
+
+fn not_found_path() -> Response {
+    ApiError::new(404, "NotFound", "the server could not find the requested resource")
+        .into_response()
+}
+
+/// Query parameters of the resource endpoints (unknown ones, like kubectl's `timeout`, ignored).
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Params {
+    watch: Option<String>,
+    resource_version: Option<String>,
+    limit: Option<String>,
+    #[serde(rename = "continue")]
+    continue_token: Option<String>,
+    label_selector: Option<String>,
+    field_selector: Option<String>,
+    timeout_seconds: Option<String>,
+    allow_watch_bookmarks: Option<String>,
+    send_initial_events: Option<String>,
+    field_manager: Option<String>,
+    force: Option<String>,
+    dry_run: Option<String>,
+    field_validation: Option<String>,
+    propagation_policy: Option<String>,
+}
+
+fn truthy(v: &Option<String>) -> bool {
+    matches!(v.as_deref(), Some("true" | "1" | "True"))
+}
+
+/// What a resource path addresses.
+struct Address<'a> {
+    namespace: Option<&'a str>,
+    plural: &'a str,
+    name: Option<&'a str>,
+    subresource: Option<&'a str>,
+}
+
+fn parse_address<'a>(rest: &[&'a str]) -> Option<Address<'a>> {
+    let at = |namespace, plural, name, subresource| {
+        Some(Address { namespace, plural, name, subresource })
+    };
+    match rest {
+        // `namespaces/{name}/status` is the Namespace's own subresource, not a resource list.
+        ["namespaces", name, sub @ ("status" | "finalize")] => {
+            at(None, "namespaces", Some(*name), Some(*sub))
+        }
+        ["namespaces", ns, plural] => at(Some(*ns), plural, None, None),
+        ["namespaces", ns, plural, name] => at(Some(*ns), plural, Some(*name), None),
+        ["namespaces", ns, plural, name, sub] => at(Some(*ns), plural, Some(*name), Some(*sub)),
+        [plural] => at(None, plural, None, None),
+        [plural, name] => at(None, plural, Some(*name), None),
+        [plural, name, sub] => at(None, plural, Some(*name), Some(*sub)),
+        _ => None,
+    }
+}
+
+async fn resources(State(state): State<AppState>, request: Request) -> Response {
+    serve(state, request).await.unwrap_or_else(IntoResponse::into_response)
+}
+
+/// Runs blocking store work off the async workers.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f).await.map_err(ApiError::internal)?
+}
+
+async fn serve(state: AppState, request: Request) -> Result<Response, ApiError> {
+    let (parts, body) = request.into_parts();
+    let path = parts.uri.path().trim_matches('/').to_owned();
+    let segments: Vec<&str> = path.split('/').collect();
+    let (group, version, rest) = match segments.as_slice() {
+        ["api", "v1", rest @ ..] => ("", "v1", rest),
+        ["apis", group] => {
+            return discovery::group(&state.api.registry, group)
+                .map(|doc| axum::Json(doc).into_response())
+                .ok_or_else(|| {
+                    ApiError::new(
+                        404,
+                        "NotFound",
+                        "the server could not find the requested resource",
+                    )
+                });
+        }
+        ["apis", group, version, rest @ ..] => (*group, *version, rest),
+        _ => {
+            return Err(ApiError::new(
+                404,
+                "NotFound",
+                "the server could not find the requested resource",
+            ));
+        }
+    };
+    if rest.is_empty() {
+        return discovery::resource_list(&state.api.registry, group, version)
+            .map(|doc| axum::Json(doc).into_response())
+            .ok_or_else(|| {
+                ApiError::new(404, "NotFound", "the server could not find the requested resource")
+            });
+    }
+    let address = parse_address(rest).ok_or_else(|| {
+        ApiError::new(404, "NotFound", "the server could not find the requested resource")
+    })?;
+    let rt = state.api.registry.lookup(group, version, address.plural).ok_or_else(|| {
+        ApiError::new(404, "NotFound", "the server could not find the requested resource")
+    })?;
+    if address.namespace.is_some() && !rt.namespaced
+        || address.name.is_some() && address.namespace.is_none() && rt.namespaced
+        || address.subresource.is_some_and(|s| s != "status" || !rt.status)
+    {
+        return Err(ApiError::new(
+            404,
+            "NotFound",
+            "the server could not find the requested resource",
+        ));
+    }
+    let params: Params = serde_urlencoded::from_str(parts.uri.query().unwrap_or(""))
+        .map_err(|e| ApiError::bad_request(format!("invalid query: {e}")))?;
+    let scope = Scope {
+        rt: rt.clone(),
+        version: version.to_owned(),
+        namespace: if rt.namespaced {
+            address.namespace.map(str::to_owned)
+        } else {
+            Some(String::new())
+        },
+    };
+    let api = state.api.clone();
+    let headers = parts.headers;
+    let table = wants_table(&headers).then(|| columns(&rt, version));
+    match (parts.method, address.name) {
+        (Method::GET, None) => {
+            let list = list_options(&params)?;
+            if truthy(&params.watch) {
+                let opts = WatchOptions {
+                    resource_version: params.resource_version.clone(),
+                    list,
+                    bookmarks: truthy(&params.allow_watch_bookmarks),
+                    send_initial_events: truthy(&params.send_initial_events),
+                    timeout: params
+                        .timeout_seconds
+                        .as_deref()
+                        .and_then(|s| s.parse().ok())
+                        .map(Duration::from_secs),
+                    table,
+                };
+                let stream = blocking(move || watch(api, scope, opts)).await?;
+                return Ok(([(CONTENT_TYPE, "application/json")], Body::from_stream(stream))
+                    .into_response());
+            }
+            let result = blocking(move || api.list(&scope, &list)).await?;
+            Ok(match table {
+                Some(columns) => axum::Json(table::table(
+                    &result.items,
+                    &columns,
+                    &result.resource_version,
+                    result.continue_token.as_deref(),
+                ))
+                .into_response(),
+                None => {
+                    let mut metadata = json!({"resourceVersion": result.resource_version});
+                    if let Some(token) = result.continue_token {
+                        metadata["continue"] = json!(token);
+                    }
+                    axum::Json(json!({"kind": format!("{}List", rt.kind), "apiVersion": rt.api_version(version),
+                        "metadata": metadata, "items": result.items}))
+                    .into_response()
+                }
+            })
+        }
+        (Method::GET, Some(name)) => {
+            let name = name.to_owned();
+            let object = blocking(move || api.get(&scope, &name)).await?;
+            Ok(match table {
+                Some(columns) => {
+                    let rv = object["metadata"]["resourceVersion"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_owned();
+                    axum::Json(table::table(&[object], &columns, &rv, None)).into_response()
+                }
+                None => axum::Json(object).into_response(),
+            })
+        }
+        (Method::POST, None) => {
+            let object = parse_object(&headers, &read_body(body).await?)?;
+            let opts = write_options(&params, &headers, None);
+            let created = blocking(move || api.create(&scope, object, &opts)).await?;
+            Ok((StatusCode::CREATED, axum::Json(created)).into_response())
+        }
+        (Method::PUT, Some(name)) => {
+            let object = parse_object(&headers, &read_body(body).await?)?;
+            let opts = write_options(&params, &headers, address.subresource);
+            let name = name.to_owned();
+            Ok(axum::Json(blocking(move || api.update(&scope, &name, object, &opts)).await?)
+                .into_response())
+        }
+        (Method::PATCH, Some(name)) => {
+            let patch = parse_patch(&headers, &read_body(body).await?, &rt)?;
+            let opts = write_options(&params, &headers, address.subresource);
+            let name = name.to_owned();
+            let (object, created) =
+                blocking(move || api.patch(&scope, &name, patch, &opts)).await?;
+            let code = if created { StatusCode::CREATED } else { StatusCode::OK };
+            Ok((code, axum::Json(object)).into_response())
+        }
+        (Method::DELETE, Some(name)) => {
+            let opts = delete_options(&params, &read_body(body).await?)?;
+            let name = name.to_owned();
+            Ok(axum::Json(blocking(move || api.delete(&scope, &name, &opts)).await?)
+                .into_response())
+        }
+        (Method::DELETE, None) => {
+            let opts = delete_options(&params, &read_body(body).await?)?;
+            let list = list_options(&params)?;
+            let deleted = blocking(move || api.delete_collection(&scope, &list, &opts)).await?;
+            Ok(axum::Json(
+                json!({"kind": format!("{}List", rt.kind), "apiVersion": rt.api_version(version),
+                "metadata": {}, "items": deleted}),
+            )
+            .into_response())
+        }
+        (method, _) => Err(ApiError::new(
+            405,
+            "MethodNotAllowed",
+            format!("{method} is not supported on this path"),
+        )),
+    }
+}
+
+fn wants_table(headers: &HeaderMap) -> bool {
+    headers.get_all(ACCEPT).iter().filter_map(|v| v.to_str().ok()).any(|v| v.contains("as=Table"))
+}
+
+fn columns(rt: &ResourceType, version: &str) -> Vec<PrinterColumn> {
+    rt.columns.get(version).cloned().unwrap_or_default()
+}
+
+async fn read_body(body: Body) -> Result<Bytes, ApiError> {
+    axum::body::to_bytes(body, MAX_BODY).await.map_err(|_| {
+        ApiError::new(
+            413,
+            "RequestEntityTooLarge",
+            format!("Request entity too large: limit is {MAX_BODY}"),
+        )
+    })
+}
+
+fn content_type(headers: &HeaderMap) -> &str {
+    headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("application/json")
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+}
+
+fn parse_yaml_or_json(bytes: &[u8]) -> Result<Value, ApiError> {
+    if let Ok(v) = serde_json::from_slice(bytes) {
+        return Ok(v);
+    }
+    let text =
+        std::str::from_utf8(bytes).map_err(|_| ApiError::bad_request("the body is not UTF-8"))?;
+    serde_saphyr::from_str(text)
+        .map_err(|e| ApiError::bad_request(format!("error decoding YAML: {e}")))
+}
+
+fn parse_object(headers: &HeaderMap, bytes: &[u8]) -> Result<Value, ApiError> {
+    let object = if content_type(headers).contains("yaml") {
+        parse_yaml_or_json(bytes)?
+    } else {
+        serde_json::from_slice(bytes)
+            .map_err(|e| ApiError::bad_request(format!("error decoding the body: {e}")))?
+    };
+    if !object.is_object() {
+        return Err(ApiError::bad_request("the body must be a JSON object"));
+    }
+    Ok(object)
+}
+
+fn parse_patch(headers: &HeaderMap, bytes: &[u8], rt: &ResourceType) -> Result<Patch, ApiError> {
+    let json = || {
+        serde_json::from_slice::<Value>(bytes)
+            .map_err(|e| ApiError::bad_request(format!("error decoding the patch: {e}")))
+    };
+    match content_type(headers) {
+        "application/json-patch+json" => Ok(Patch::Json(json()?)),
+        "application/merge-patch+json" => Ok(Patch::Merge(json()?)),
+        "application/strategic-merge-patch+json" if !rt.custom => Ok(Patch::Strategic(json()?)),
+        "application/apply-patch+yaml" => Ok(Patch::Apply(parse_yaml_or_json(bytes)?)),
+        other => Err(ApiError::new(
+            415,
+            "UnsupportedMediaType",
+            format!(
+                "the body of the request was in an unknown format ({other}) - accepted media types include: \
+                 application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml{}",
+                if rt.custom { "" } else { ", application/strategic-merge-patch+json" }
+            ),
+        )),
+    }
+}
+
+fn list_options(params: &Params) -> Result<ListOptions, ApiError> {
+    Ok(ListOptions {
+        labels: LabelSelector::parse(params.label_selector.as_deref().unwrap_or(""))
+            .map_err(ApiError::bad_request)?,
+        fields: FieldSelector::parse(params.field_selector.as_deref().unwrap_or(""))
+            .map_err(ApiError::bad_request)?,
+        limit: params.limit.as_deref().and_then(|l| l.parse().ok()).unwrap_or(0),
+        continue_token: params.continue_token.clone().filter(|t| !t.is_empty()),
+    })
+}
+
+/// The field manager: `fieldManager`, else the User-Agent's program name, as kube-apiserver does.
+fn manager(params: &Params, headers: &HeaderMap) -> String {
+    params.field_manager.clone().filter(|m| !m.is_empty()).unwrap_or_else(|| {
+        headers
+            .get(USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|ua| ua.split('/').next())
+            .filter(|m| !m.is_empty())
+            .unwrap_or("unknown")
+            .to_owned()
+    })
+}
+
+fn write_options(params: &Params, headers: &HeaderMap, subresource: Option<&str>) -> WriteOptions {
+    let apply = content_type(headers) == "application/apply-patch+yaml";
+    WriteOptions {
+        // Apply needs an explicit manager: leave it empty so the verb can refuse.
+        manager: if apply {
+            params.field_manager.clone().unwrap_or_default()
+        } else {
+            manager(params, headers)
+        },
+        dry_run: params.dry_run.as_deref().is_some_and(|d| d == "All"),
+        validation: match params.field_validation.as_deref() {
+            Some("Strict") => FieldValidation::Strict,
+            Some("Warn") => FieldValidation::Warn,
+            _ => FieldValidation::Ignore,
+        },
+        subresource: subresource.map(str::to_owned),
+        force: truthy(&params.force),
+    }
+}
+
+fn delete_options(params: &Params, body: &[u8]) -> Result<DeleteOptions, ApiError> {
+    let body: Value = if body.iter().all(u8::is_ascii_whitespace) {
+        Value::Null
+    } else {
+        serde_json::from_slice(body)
+            .map_err(|e| ApiError::bad_request(format!("error decoding DeleteOptions: {e}")))?
+    };
+    let policy = body["propagationPolicy"]
+        .as_str()
+        .map(str::to_owned)
+        .or_else(|| params.propagation_policy.clone());
+    let propagation = match policy.as_deref() {
+        None | Some("Background") => Propagation::Background,
+        Some("Foreground") => Propagation::Foreground,
+        Some("Orphan") => Propagation::Orphan,
+        Some(other) => {
+            return Err(ApiError::bad_request(format!("unsupported propagationPolicy {other:?}")));
+        }
+    };
+    let orphan = body["orphanDependents"].as_bool() == Some(true);
+    let dry_run = body["dryRun"].as_array().is_some_and(|d| d.iter().any(|v| v == "All"))
+        || params.dry_run.as_deref() == Some("All");
+    Ok(DeleteOptions {
+        propagation: if orphan { Propagation::Orphan } else { propagation },
+        uid: body["preconditions"]["uid"].as_str().map(str::to_owned),
+        resource_version: body["preconditions"]["resourceVersion"].as_str().map(str::to_owned),
+        dry_run,
+    })
+}

@@ -1,0 +1,150 @@
+//! Object metadata rules shared by every verb: names, uids, timestamps, generation.
+
+use rand::Rng;
+use serde_json::Value;
+
+use super::status::Cause;
+
+/// The current time as an RFC 3339 timestamp with second precision, as Kubernetes writes them.
+pub fn now() -> String {
+    let now = jiff::Timestamp::now();
+    jiff::Timestamp::from_second(now.as_second()).unwrap_or(now).to_string()
+}
+
+/// A random RFC 4122 version 4 UUID.
+pub fn new_uid() -> String {
+    let mut b: [u8; 16] = rand::rng().random();
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let h = hex::encode(b);
+    format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
+}
+
+/// `generateName` + 5 random characters, from kube-apiserver's alphabet (no vowels).
+pub fn generate_name(prefix: &str) -> String {
+    const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
+    let mut rng = rand::rng();
+    let suffix: String =
+        (0..5).map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char).collect();
+    format!("{prefix}{suffix}")
+}
+
+/// How a kind's names are validated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NameRule {
+    /// RFC 1123 label (Namespaces): at most 63 characters, no dots.
+    Label,
+    /// RFC 1123 subdomain (most kinds).
+    Subdomain,
+    /// Any path segment (RBAC kinds allow `system:…`).
+    PathSegment,
+}
+
+const SUBDOMAIN_MSG: &str = "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or \
+    '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is \
+    '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')";
+const LABEL_MSG: &str = "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and \
+    must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is \
+    '[a-z0-9]([-a-z0-9]*[a-z0-9])?')";
+
+fn is_label(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 63
+        && s.bytes().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-')
+        && !s.starts_with('-')
+        && !s.ends_with('-')
+}
+
+/// Validates `name` under `rule`; the causes name `metadata.name`.
+pub fn validate_name(name: &str, rule: NameRule) -> Vec<Cause> {
+    let invalid = |msg: &str| Cause {
+        reason: "FieldValueInvalid".into(),
+        message: format!("Invalid value: {name:?}: {msg}"),
+        field: "metadata.name".into(),
+    };
+    if name.is_empty() {
+        return vec![Cause {
+            reason: "FieldValueRequired".into(),
+            message: "Required value: name or generateName is required".into(),
+            field: "metadata.name".into(),
+        }];
+    }
+    let ok = match rule {
+        NameRule::Label => is_label(name),
+        NameRule::Subdomain => name.len() <= 253 && name.split('.').all(is_label),
+        NameRule::PathSegment => name != "." && name != ".." && !name.contains(['/', '%']),
+    };
+    match (ok, rule) {
+        (true, _) => Vec::new(),
+        (false, NameRule::Label) => vec![invalid(LABEL_MSG)],
+        (false, NameRule::Subdomain) => vec![invalid(SUBDOMAIN_MSG)],
+        (false, NameRule::PathSegment) => {
+            vec![invalid("may not be '.' or '..' and may not contain '/' or '%'")]
+        }
+    }
+}
+
+/// Whether two versions of an object differ outside `metadata` (and `status`, when the kind has
+/// a status subresource): such changes bump `metadata.generation`.
+pub fn spec_changed(old: &Value, new: &Value, status_subresource: bool) -> bool {
+    let strip = |v: &Value| {
+        let mut v = v.clone();
+        if let Some(map) = v.as_object_mut() {
+            for field in ["metadata", "apiVersion", "kind"] {
+                map.remove(field);
+            }
+            if status_subresource {
+                map.remove("status");
+            }
+        }
+        v
+    };
+    strip(old) != strip(new)
+}
+
+/// Whether two versions are the same write, ignoring the server-maintained resourceVersion and
+/// managedFields: such a write is a no-op (no new resourceVersion, no event).
+pub fn same_content(old: &Value, new: &Value) -> bool {
+    let strip = |v: &Value| {
+        let mut v = v.clone();
+        if let Some(meta) = v["metadata"].as_object_mut() {
+            meta.remove("resourceVersion");
+            meta.remove("managedFields");
+        }
+        v
+    };
+    strip(old) == strip(new)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn names_follow_kubernetes_rules() {
+        assert!(validate_name("orders-db.v1", NameRule::Subdomain).is_empty());
+        assert!(!validate_name("Orders_DB", NameRule::Subdomain).is_empty());
+        assert!(!validate_name("a.b", NameRule::Label).is_empty());
+        assert!(validate_name("system:controller:x", NameRule::PathSegment).is_empty());
+        assert_eq!(validate_name("", NameRule::Subdomain)[0].reason, "FieldValueRequired");
+    }
+
+    #[test]
+    fn generation_ignores_metadata_and_subresource_status() {
+        let a = json!({"metadata": {"labels": {"a": "1"}}, "spec": {"x": 1}, "status": {"y": 1}});
+        let b = json!({"metadata": {"labels": {"a": "2"}}, "spec": {"x": 1}, "status": {"y": 2}});
+        assert!(!spec_changed(&a, &b, true));
+        assert!(spec_changed(&a, &b, false));
+        assert!(spec_changed(&a, &json!({"spec": {"x": 2}}), true));
+    }
+
+    #[test]
+    fn uids_look_like_uuids() {
+        let uid = new_uid();
+        assert_eq!(uid.len(), 36);
+        assert_eq!(&uid[14..15], "4");
+        assert_ne!(uid, new_uid());
+        assert!(generate_name("db-").starts_with("db-"));
+    }
+}

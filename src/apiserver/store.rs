@@ -1,0 +1,542 @@
+//! Durable object storage on SQLite (WAL), the role etcd plays for kube-apiserver.
+//!
+//! Every object lives in `objects`, keyed by (resource, namespace, name). Every write is one
+//! transaction that stores the object, appends an event to `events` (the retained history that
+//! watches resume from) and maintains the `owners` index used by garbage collection; nothing is
+//! acknowledged before its transaction commits. One global sequence numbers all writes: it is the
+//! `resourceVersion`. Committed events are then fanned out to live watches in commit order.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use rusqlite::{Connection, OptionalExtension, params};
+use serde_json::Value;
+use tokio::sync::broadcast;
+
+/// Storage failures (I/O, SQLite, corrupt rows).
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// SQLite refused an operation.
+    #[error("storage failure: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// A stored row is not valid JSON.
+    #[error("corrupt stored object: {0}")]
+    Corrupt(#[from] serde_json::Error),
+    /// The data directory cannot be created.
+    #[error("cannot create data directory: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// What a watch event says happened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventType {
+    /// The object was created.
+    Added,
+    /// The object changed.
+    Modified,
+    /// The object is gone; the event carries its last state with a fresh resourceVersion.
+    Deleted,
+}
+
+impl EventType {
+    /// The wire name, `ADDED` etc.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventType::Added => "ADDED",
+            EventType::Modified => "MODIFIED",
+            EventType::Deleted => "DELETED",
+        }
+    }
+
+    fn parse(s: &str) -> Self {
+        match s {
+            "ADDED" => EventType::Added,
+            "DELETED" => EventType::Deleted,
+            _ => EventType::Modified,
+        }
+    }
+}
+
+/// One committed change, as retained in the history and fanned out to watches.
+#[derive(Debug, Clone)]
+pub struct Event {
+    /// The resourceVersion of the write.
+    pub rv: u64,
+    /// Storage resource key, e.g. `apps/deployments` (see [`crate::apiserver::registry`]).
+    pub resource: String,
+    /// Namespace ("" for cluster-scoped objects).
+    pub namespace: String,
+    /// What happened.
+    pub kind: EventType,
+    /// The object as JSON text, serialized once for every watcher.
+    pub object: Arc<str>,
+}
+
+/// What a [`Store::mutate`] closure decides.
+#[derive(Debug)]
+pub enum Write {
+    /// Store this object (created when absent).
+    Put(Value),
+    /// Remove the object; the value is its final state, sent in the DELETED event.
+    Delete(Value),
+    /// Change nothing: no new resourceVersion, no event.
+    Unchanged(Value),
+}
+
+/// The result of a committed mutation: the object as stored (with its resourceVersion) and the
+/// event it produced, if any.
+#[derive(Debug)]
+pub struct Outcome {
+    /// The stored (or deleted, or unchanged) object.
+    pub object: Value,
+    /// The event written, `None` when nothing changed.
+    pub event: Option<EventType>,
+}
+
+/// One page of a list.
+#[derive(Debug)]
+pub struct Page {
+    /// Matching objects in (namespace, name) order.
+    pub items: Vec<Value>,
+    /// The resourceVersion the page was read at.
+    pub rv: u64,
+    /// Where the next page starts (namespace, name), when more rows remain.
+    pub next: Option<(String, String)>,
+}
+
+/// An object's address in the store.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ObjectKey {
+    /// Storage resource key.
+    pub resource: String,
+    /// Namespace ("" for cluster-scoped).
+    pub namespace: String,
+    /// Name.
+    pub name: String,
+}
+
+struct Writer {
+    conn: Connection,
+    rv: u64,
+    compacted: u64,
+    writes_since_compaction: u64,
+}
+
+/// The object store. Cheap to share behind an `Arc`; all methods block briefly on SQLite.
+pub struct Store {
+    writer: Mutex<Writer>,
+    reader: Mutex<Connection>,
+    events: broadcast::Sender<Arc<Event>>,
+    retention: u64,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("retention", &self.retention).finish_non_exhaustive()
+    }
+}
+
+/// Events kept for watch resume: older resourceVersions get `410 Expired`.
+pub const DEFAULT_RETENTION: u64 = 100_000;
+/// Compaction runs once per this many writes.
+const COMPACTION_INTERVAL: u64 = 1024;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS objects (
+    resource TEXT NOT NULL, namespace TEXT NOT NULL, name TEXT NOT NULL,
+    uid TEXT NOT NULL, deleting INTEGER NOT NULL, data TEXT NOT NULL,
+    PRIMARY KEY (resource, namespace, name)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS objects_uid ON objects(uid);
+CREATE INDEX IF NOT EXISTS objects_namespace ON objects(namespace);
+CREATE INDEX IF NOT EXISTS objects_deleting ON objects(deleting) WHERE deleting = 1;
+CREATE TABLE IF NOT EXISTS events (
+    rv INTEGER PRIMARY KEY, resource TEXT NOT NULL, namespace TEXT NOT NULL,
+    type TEXT NOT NULL, data TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS owners (
+    owner_uid TEXT NOT NULL, resource TEXT NOT NULL, namespace TEXT NOT NULL, name TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS owners_uid ON owners(owner_uid);
+CREATE INDEX IF NOT EXISTS owners_dependent ON owners(resource, namespace, name);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+";
+
+fn open_connection(path: &Path) -> Result<Connection, StoreError> {
+    let conn = Connection::open(path)?;
+    // WAL + synchronous=NORMAL: a commit is in the WAL file before `mutate` returns, so it
+    // survives the process being killed; only an OS crash can lose the last transactions.
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    Ok(conn)
+}
+
+impl Store {
+    /// Opens (or creates) the store in `dir/crosstie.db`.
+    pub fn open(dir: &Path) -> Result<Store, StoreError> {
+        Self::open_with_retention(dir, DEFAULT_RETENTION)
+    }
+
+    /// Opens the store keeping the last `retention` events for watch resume.
+    pub fn open_with_retention(dir: &Path, retention: u64) -> Result<Store, StoreError> {
+        std::fs::create_dir_all(dir)?;
+        let path = dir.join("crosstie.db");
+        let conn = open_connection(&path)?;
+        conn.execute_batch(SCHEMA)?;
+        let compacted: i64 = conn
+            .query_row("SELECT value FROM meta WHERE key = 'compacted'", [], |r| r.get(0))
+            .optional()?
+            .unwrap_or(0);
+        let last_event: Option<i64> =
+            conn.query_row("SELECT max(rv) FROM events", [], |r| r.get(0))?;
+        let (compacted, rv) = (compacted as u64, last_event.unwrap_or(0).max(compacted) as u64);
+        let reader = open_connection(&path)?;
+        let (events, _) = broadcast::channel(4096);
+        Ok(Store {
+            writer: Mutex::new(Writer { conn, rv, compacted, writes_since_compaction: 0 }),
+            reader: Mutex::new(reader),
+            events,
+            retention,
+        })
+    }
+
+    fn writer(&self) -> MutexGuard<'_, Writer> {
+        self.writer.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn reader(&self) -> MutexGuard<'_, Connection> {
+        self.reader.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Live events committed from now on, in commit order.
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Event>> {
+        self.events.subscribe()
+    }
+
+    /// The latest resourceVersion.
+    pub fn current_rv(&self) -> u64 {
+        self.writer().rv
+    }
+
+    /// The oldest resourceVersion a watch can resume from.
+    pub fn compacted_rv(&self) -> u64 {
+        self.writer().compacted
+    }
+
+    /// Reads one object.
+    pub fn get(&self, key: &ObjectKey) -> Result<Option<Value>, StoreError> {
+        let conn = self.reader();
+        let data: Option<String> = conn
+            .prepare_cached(
+                "SELECT data FROM objects WHERE resource = ?1 AND namespace = ?2 AND name = ?3",
+            )?
+            .query_row(params![key.resource, key.namespace, key.name], |r| r.get(0))
+            .optional()?;
+        Ok(data.map(|d| serde_json::from_str(&d)).transpose()?)
+    }
+
+    /// Atomically reads the object at `key`, lets `decide` choose the write, and commits it with a
+    /// new resourceVersion (set into `metadata.resourceVersion`). `decide` runs under the write
+    /// lock, so read-modify-write is serializable; an error from it writes nothing.
+    pub fn mutate<E: From<StoreError>>(
+        &self,
+        key: &ObjectKey,
+        decide: impl FnOnce(Option<Value>) -> Result<Write, E>,
+    ) -> Result<Outcome, E> {
+        let mut w = self.writer();
+        let current: Option<String> = w
+            .conn
+            .prepare_cached(
+                "SELECT data FROM objects WHERE resource = ?1 AND namespace = ?2 AND name = ?3",
+            )
+            .map_err(StoreError::from)?
+            .query_row(params![key.resource, key.namespace, key.name], |r| r.get(0))
+            .optional()
+            .map_err(StoreError::from)?;
+        let existed = current.is_some();
+        let current =
+            current.map(|d| serde_json::from_str(&d)).transpose().map_err(StoreError::from)?;
+        let (mut object, kind) = match decide(current)? {
+            Write::Unchanged(object) => return Ok(Outcome { object, event: None }),
+            Write::Put(object) => {
+                (object, if existed { EventType::Modified } else { EventType::Added })
+            }
+            Write::Delete(object) => (object, EventType::Deleted),
+        };
+        let rv = w.rv + 1;
+        object["metadata"]["resourceVersion"] = Value::String(rv.to_string());
+        let text: Arc<str> = serde_json::to_string(&object).map_err(StoreError::from)?.into();
+        commit(&mut w.conn, key, kind, rv, &object, &text).map_err(StoreError::from)?;
+        w.rv = rv;
+        w.writes_since_compaction += 1;
+        if w.writes_since_compaction >= COMPACTION_INTERVAL {
+            w.writes_since_compaction = 0;
+            self.compact(&mut w).map_err(StoreError::from)?;
+        }
+        // Sent under the write lock so live watchers see events in resourceVersion order.
+        let _ = self.events.send(Arc::new(Event {
+            rv,
+            resource: key.resource.clone(),
+            namespace: key.namespace.clone(),
+            kind,
+            object: text,
+        }));
+        Ok(Outcome { object, event: Some(kind) })
+    }
+
+    fn compact(&self, w: &mut Writer) -> Result<(), rusqlite::Error> {
+        let horizon = w.rv.saturating_sub(self.retention);
+        if horizon <= w.compacted {
+            return Ok(());
+        }
+        let tx = w.conn.transaction()?;
+        tx.execute("DELETE FROM events WHERE rv <= ?1", [horizon as i64])?;
+        tx.execute(
+            "INSERT OR REPLACE INTO meta (key, value) VALUES ('compacted', ?1)",
+            [horizon as i64],
+        )?;
+        tx.commit()?;
+        w.compacted = horizon;
+        Ok(())
+    }
+
+    /// Lists objects of `resource` (in `namespace`, or all namespaces), starting after `after`,
+    /// keeping those `keep` accepts, until `limit` are found (0 = no limit).
+    pub fn list(
+        &self,
+        resource: &str,
+        namespace: Option<&str>,
+        after: Option<(&str, &str)>,
+        limit: usize,
+        keep: &dyn Fn(&Value) -> bool,
+    ) -> Result<Page, StoreError> {
+        const CHUNK: usize = 1000;
+        let mut conn = self.reader();
+        // One read transaction: the rows and the resourceVersion are one consistent snapshot.
+        let tx = conn.transaction()?;
+        let rv = tx.query_row("SELECT max(rv) FROM events", [], |r| r.get::<_, Option<i64>>(0))?;
+        let rv = (rv.unwrap_or(0) as u64).max(self.compacted_rv());
+        let (mut ns_cursor, mut name_cursor) =
+            after.map(|(n, m)| (n.to_owned(), m.to_owned())).unwrap_or_default();
+        let mut started = after.is_some();
+        let mut items = Vec::new();
+        let mut next = None;
+        'outer: loop {
+            let rows: Vec<(String, String, String)> = {
+                let mut stmt = match namespace {
+                    Some(_) => tx.prepare_cached(
+                        "SELECT namespace, name, data FROM objects WHERE resource = ?1 AND namespace = ?2 \
+                         AND (?5 = 0 OR name > ?4) ORDER BY name LIMIT ?6",
+                    )?,
+                    None => tx.prepare_cached(
+                        "SELECT namespace, name, data FROM objects WHERE resource = ?1 \
+                         AND (?5 = 0 OR (namespace, name) > (?3, ?4)) ORDER BY namespace, name LIMIT ?6",
+                    )?,
+                };
+                let ns = namespace.unwrap_or("");
+                stmt.query_map(
+                    params![resource, ns, ns_cursor, name_cursor, started as i64, CHUNK as i64],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                )?
+                .collect::<Result<_, _>>()?
+            };
+            let exhausted = rows.len() < CHUNK;
+            for (ns, name, data) in rows {
+                if limit > 0 && items.len() == limit {
+                    next = Some((ns_cursor.clone(), name_cursor.clone()));
+                    break 'outer;
+                }
+                let object: Value = serde_json::from_str(&data)?;
+                (ns_cursor, name_cursor, started) = (ns, name, true);
+                if keep(&object) {
+                    items.push(object);
+                }
+            }
+            if exhausted {
+                break;
+            }
+        }
+        drop(tx);
+        Ok(Page { items, rv, next })
+    }
+
+    /// Retained events of `resource` after `since`, or `Err(compacted)` when `since` is older than
+    /// the retained history.
+    pub fn history(
+        &self,
+        resource: &str,
+        since: u64,
+    ) -> Result<Result<Vec<Event>, u64>, StoreError> {
+        let compacted = self.compacted_rv();
+        if since < compacted {
+            return Ok(Err(compacted));
+        }
+        let conn = self.reader();
+        let mut stmt = conn.prepare_cached(
+            "SELECT rv, namespace, type, data FROM events WHERE rv > ?1 AND resource = ?2 ORDER BY rv",
+        )?;
+        let events = stmt
+            .query_map(params![since as i64, resource], |r| {
+                Ok(Event {
+                    rv: r.get::<_, i64>(0)? as u64,
+                    resource: resource.to_owned(),
+                    namespace: r.get(1)?,
+                    kind: EventType::parse(&r.get::<_, String>(2)?),
+                    object: Arc::from(r.get::<_, String>(3)?),
+                })
+            })?
+            .collect::<Result<_, _>>()?;
+        Ok(Ok(events))
+    }
+
+    /// Objects whose `ownerReferences` name `owner_uid`.
+    pub fn dependents(&self, owner_uid: &str) -> Result<Vec<ObjectKey>, StoreError> {
+        self.keys("SELECT resource, namespace, name FROM owners WHERE owner_uid = ?1", [owner_uid])
+    }
+
+    /// Objects that have owner references but none of whose owners exist any more.
+    pub fn orphans(&self) -> Result<Vec<ObjectKey>, StoreError> {
+        self.keys(
+            "SELECT resource, namespace, name FROM owners o GROUP BY resource, namespace, name \
+             HAVING sum(EXISTS (SELECT 1 FROM objects x WHERE x.uid = o.owner_uid)) = 0",
+            [],
+        )
+    }
+
+    /// Objects with a deletionTimestamp (waiting for finalizers).
+    pub fn deleting(&self) -> Result<Vec<ObjectKey>, StoreError> {
+        self.keys("SELECT resource, namespace, name FROM objects WHERE deleting = 1", [])
+    }
+
+    /// Every object in `namespace`.
+    pub fn in_namespace(&self, namespace: &str) -> Result<Vec<ObjectKey>, StoreError> {
+        self.keys("SELECT resource, namespace, name FROM objects WHERE namespace = ?1", [namespace])
+    }
+
+    /// Every object of `resource`.
+    pub fn resource_keys(&self, resource: &str) -> Result<Vec<ObjectKey>, StoreError> {
+        self.keys("SELECT resource, namespace, name FROM objects WHERE resource = ?1", [resource])
+    }
+
+    fn keys(&self, sql: &str, p: impl rusqlite::Params) -> Result<Vec<ObjectKey>, StoreError> {
+        let conn = self.reader();
+        let mut stmt = conn.prepare_cached(sql)?;
+        let keys = stmt
+            .query_map(p, |r| {
+                Ok(ObjectKey { resource: r.get(0)?, namespace: r.get(1)?, name: r.get(2)? })
+            })?
+            .collect::<Result<_, _>>()?;
+        Ok(keys)
+    }
+}
+
+fn commit(
+    conn: &mut Connection,
+    key: &ObjectKey,
+    kind: EventType,
+    rv: u64,
+    object: &Value,
+    text: &str,
+) -> Result<(), rusqlite::Error> {
+    let meta = &object["metadata"];
+    let tx = conn.transaction()?;
+    tx.prepare_cached("DELETE FROM owners WHERE resource = ?1 AND namespace = ?2 AND name = ?3")?
+        .execute(params![key.resource, key.namespace, key.name])?;
+    if kind == EventType::Deleted {
+        tx.prepare_cached(
+            "DELETE FROM objects WHERE resource = ?1 AND namespace = ?2 AND name = ?3",
+        )?
+        .execute(params![key.resource, key.namespace, key.name])?;
+    } else {
+        let uid = meta["uid"].as_str().unwrap_or_default();
+        let deleting = !meta["deletionTimestamp"].is_null();
+        tx.prepare_cached("INSERT OR REPLACE INTO objects VALUES (?1, ?2, ?3, ?4, ?5, ?6)")?
+            .execute(params![key.resource, key.namespace, key.name, uid, deleting, text])?;
+        for owner in meta["ownerReferences"].as_array().into_iter().flatten() {
+            if let Some(owner_uid) = owner["uid"].as_str() {
+                tx.prepare_cached("INSERT INTO owners VALUES (?1, ?2, ?3, ?4)")?
+                    .execute(params![owner_uid, key.resource, key.namespace, key.name])?;
+            }
+        }
+    }
+    tx.prepare_cached("INSERT INTO events VALUES (?1, ?2, ?3, ?4, ?5)")?.execute(params![
+        rv as i64,
+        key.resource,
+        key.namespace,
+        kind.as_str(),
+        text
+    ])?;
+    tx.commit()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn key(name: &str) -> ObjectKey {
+        ObjectKey { resource: "/configmaps".into(), namespace: "default".into(), name: name.into() }
+    }
+
+    fn put(store: &Store, name: &str) -> Outcome {
+        store
+            .mutate::<StoreError>(&key(name), |_| {
+                Ok(Write::Put(json!({"metadata": {"name": name, "uid": name}})))
+            })
+            .unwrap()
+    }
+
+    #[test]
+    fn writes_get_increasing_resource_versions_and_survive_reopening() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let a = put(&store, "a");
+        let b = put(&store, "b");
+        assert_eq!(a.object["metadata"]["resourceVersion"], "1");
+        assert_eq!(b.object["metadata"]["resourceVersion"], "2");
+        drop(store);
+        let store = Store::open(dir.path()).unwrap();
+        assert_eq!(store.current_rv(), 2);
+        assert_eq!(store.get(&key("a")).unwrap().unwrap()["metadata"]["resourceVersion"], "1");
+        let history = store.history("/configmaps", 1).unwrap().unwrap();
+        assert_eq!(history.iter().map(|e| e.rv).collect::<Vec<_>>(), [2]);
+    }
+
+    #[test]
+    fn lists_page_through_objects_in_name_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        for name in ["c", "a", "b"] {
+            put(&store, name);
+        }
+        let page = store.list("/configmaps", Some("default"), None, 2, &|_| true).unwrap();
+        let names: Vec<_> = page.items.iter().map(|o| o["metadata"]["name"].clone()).collect();
+        assert_eq!(names, ["a", "b"]);
+        let (ns, name) = page.next.unwrap();
+        let rest =
+            store.list("/configmaps", Some("default"), Some((&ns, &name)), 2, &|_| true).unwrap();
+        assert_eq!(rest.items.len(), 1);
+        assert!(rest.next.is_none());
+    }
+
+    #[test]
+    fn compaction_expires_old_resource_versions() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open_with_retention(dir.path(), 10).unwrap();
+        for i in 0..COMPACTION_INTERVAL {
+            put(&store, &format!("o{i}"));
+        }
+        assert!(store.history("/configmaps", 1).unwrap().is_err());
+        let recent = store.history("/configmaps", store.current_rv() - 5).unwrap().unwrap();
+        assert_eq!(recent.len(), 5);
+    }
+
+    #[test]
+    fn a_failed_decision_writes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let err = store
+            .mutate::<StoreError>(&key("a"), |_| Err(StoreError::Io(std::io::Error::other("no"))));
+        assert!(err.is_err());
+        assert_eq!(store.current_rv(), 0);
+        assert!(store.get(&key("a")).unwrap().is_none());
+    }
+}

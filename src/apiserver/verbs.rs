@@ -1,0 +1,1015 @@
+//! The verbs (get, list, create, update, patch, delete) and the object semantics they share,
+//! independent of HTTP: every write is one [`Store::mutate`] transaction, so validation,
+//! optimistic concurrency and the status/finalizer/generation rules hold atomically.
+
+use std::sync::Arc;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde_json::{Value, json};
+
+use super::convert::{present, to_storage};
+use super::meta::{self, NameRule};
+use super::patch::{self, PatchError};
+use super::registry::{CRD_STORAGE, NAMESPACE_STORAGE, Registry, ResourceType};
+use super::schema;
+use super::selector::{FieldSelector, LabelSelector};
+use super::ssa::{self, ApplyError};
+use super::status::{ApiError, Cause, Target};
+use super::store::{ObjectKey, Outcome, Store, StoreError, Write};
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        ApiError::internal(e)
+    }
+}
+
+/// Finalizer kube-apiserver puts on CRDs: their custom resources are deleted first.
+pub const CRD_CLEANUP_FINALIZER: &str = "customresourcecleanup.apiextensions.k8s.io";
+/// Finalizer of Foreground deletion: dependents are deleted first.
+pub const FOREGROUND_FINALIZER: &str = "foregroundDeletion";
+/// Finalizer of Orphan deletion: dependents lose their owner reference instead.
+pub const ORPHAN_FINALIZER: &str = "orphan";
+/// Namespaces wait for this `spec.finalizers` entry, removed once their contents are gone.
+pub const NAMESPACE_FINALIZER: &str = "kubernetes";
+
+/// How unknown fields in a request are treated (`fieldValidation`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum FieldValidation {
+    /// Drop them silently.
+    #[default]
+    Ignore,
+    /// Drop them (a warning in kube-apiserver).
+    Warn,
+    /// Refuse the request with 400.
+    Strict,
+}
+
+/// Options of every write.
+#[derive(Debug, Clone, Default)]
+pub struct WriteOptions {
+    /// The field manager recorded in managedFields.
+    pub manager: String,
+    /// Validate and compute, but store nothing.
+    pub dry_run: bool,
+    /// Unknown-field handling.
+    pub validation: FieldValidation,
+    /// `Some("status")` for writes to the status subresource.
+    pub subresource: Option<String>,
+    /// Server-side apply: take ownership of conflicting fields.
+    pub force: bool,
+}
+
+/// A patch body, by content type.
+#[derive(Debug, Clone)]
+pub enum Patch {
+    /// `application/json-patch+json`.
+    Json(Value),
+    /// `application/merge-patch+json`.
+    Merge(Value),
+    /// `application/strategic-merge-patch+json`.
+    Strategic(Value),
+    /// `application/apply-patch+yaml`.
+    Apply(Value),
+}
+
+/// `propagationPolicy` of a delete.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Propagation {
+    /// Delete the object now, dependents afterwards.
+    #[default]
+    Background,
+    /// Delete dependents first.
+    Foreground,
+    /// Keep dependents, removing their owner reference.
+    Orphan,
+}
+
+/// DeleteOptions.
+#[derive(Debug, Clone, Default)]
+pub struct DeleteOptions {
+    /// Dependents policy.
+    pub propagation: Propagation,
+    /// `preconditions.uid`.
+    pub uid: Option<String>,
+    /// `preconditions.resourceVersion`.
+    pub resource_version: Option<String>,
+    /// Compute, but store nothing.
+    pub dry_run: bool,
+}
+
+/// List options.
+#[derive(Debug, Clone, Default)]
+pub struct ListOptions {
+    /// Label selector.
+    pub labels: LabelSelector,
+    /// Field selector.
+    pub fields: FieldSelector,
+    /// Page size (0 = all).
+    pub limit: usize,
+    /// `continue` token of the previous page.
+    pub continue_token: Option<String>,
+}
+
+/// One page of a list, as served.
+#[derive(Debug)]
+pub struct ListResult {
+    /// Items, presented at the requested version.
+    pub items: Vec<Value>,
+    /// The list's resourceVersion.
+    pub resource_version: String,
+    /// Token for the next page.
+    pub continue_token: Option<String>,
+}
+
+/// Where a request addresses objects: a resource type at one of its versions, in a namespace.
+#[derive(Debug, Clone)]
+pub struct Scope {
+    /// The resource type.
+    pub rt: Arc<ResourceType>,
+    /// The requested version.
+    pub version: String,
+    /// Namespace ("" for cluster-scoped resources; `None` in a list means all namespaces).
+    pub namespace: Option<String>,
+}
+
+impl Scope {
+    fn key(&self, name: &str) -> ObjectKey {
+        ObjectKey {
+            resource: self.rt.storage.clone(),
+            namespace: self.namespace.clone().unwrap_or_default(),
+            name: name.to_owned(),
+        }
+    }
+
+    fn target<'a>(&'a self, name: &'a str) -> Target<'a> {
+        Target { group: &self.rt.group, plural: &self.rt.plural, kind: &self.rt.kind, name }
+    }
+
+    fn present(&self, object: Value) -> Value {
+        present(&self.rt, &self.version, object)
+    }
+
+    fn name_rule(&self) -> NameRule {
+        match (self.rt.group.as_str(), self.rt.kind.as_str()) {
+            ("", "Namespace") => NameRule::Label,
+            ("rbac.authorization.k8s.io", _) => NameRule::PathSegment,
+            _ => NameRule::Subdomain,
+        }
+    }
+}
+
+/// The API: store + registry, shared by HTTP handlers and the garbage collector.
+#[derive(Debug, Clone)]
+pub struct Api {
+    /// The object store.
+    pub store: Arc<Store>,
+    /// Served resource types.
+    pub registry: Registry,
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct ContinueToken {
+    rv: u64,
+    ns: String,
+    name: String,
+}
+
+impl Api {
+    /// An API over `store`, serving the CRDs it holds.
+    pub fn new(store: Arc<Store>) -> Result<Self, StoreError> {
+        let api = Api { store, registry: Registry::default() };
+        api.reload_crds()?;
+        Ok(api)
+    }
+
+    fn reload_crds(&self) -> Result<(), StoreError> {
+        let crds = self.store.list(CRD_STORAGE, None, None, 0, &|_| true)?;
+        self.registry.set_crds(&crds.items);
+        Ok(())
+    }
+
+    /// Reads one object.
+    pub fn get(&self, scope: &Scope, name: &str) -> Result<Value, ApiError> {
+        match self.store.get(&scope.key(name))? {
+            Some(object) => Ok(scope.present(object)),
+            None => Err(ApiError::not_found(scope.target(name))),
+        }
+    }
+
+    /// Lists objects (one page when `limit` is set).
+    pub fn list(&self, scope: &Scope, opts: &ListOptions) -> Result<ListResult, ApiError> {
+        let keep = |object: &Value| {
+            let object = scope.present(object.clone());
+            opts.labels.matches(&object) && opts.fields.matches(&object)
+        };
+        let after = match &opts.continue_token {
+            Some(token) => Some(decode_continue(token)?),
+            None => None,
+        };
+        let page = self.store.list(
+            &scope.rt.storage,
+            scope.namespace.as_deref(),
+            after.as_ref().map(|t| (t.ns.as_str(), t.name.as_str())),
+            opts.limit,
+            &keep,
+        )?;
+        // Later pages report the first page's resourceVersion: a watch from it then replays
+        // every change made while paging.
+        let rv = after.map_or(page.rv, |t| t.rv);
+        let continue_token = page.next.map(|(ns, name)| {
+            URL_SAFE_NO_PAD
+                .encode(serde_json::to_vec(&ContinueToken { rv, ns, name }).unwrap_or_default())
+        });
+        Ok(ListResult {
+            items: page.items.into_iter().map(|o| scope.present(o)).collect(),
+            resource_version: rv.to_string(),
+            continue_token,
+        })
+    }
+
+    /// Creates an object (POST).
+    pub fn create(
+        &self,
+        scope: &Scope,
+        body: Value,
+        opts: &WriteOptions,
+    ) -> Result<Value, ApiError> {
+        let mut object = self.prepare_create(scope, body.clone())?;
+        let name = object["metadata"]["name"].as_str().unwrap_or_default().to_owned();
+        ssa::record_update(None, &mut object, &opts.manager, None, &meta::now());
+        self.finish_create(scope, &name, &body, object, opts)
+    }
+
+    /// Replaces an object (PUT), optimistic on `metadata.resourceVersion`.
+    pub fn update(
+        &self,
+        scope: &Scope,
+        name: &str,
+        body: Value,
+        opts: &WriteOptions,
+    ) -> Result<Value, ApiError> {
+        self.check_body_identity(scope, name, &body)?;
+        let sent_rv = body["metadata"]["resourceVersion"].as_str().unwrap_or_default().to_owned();
+        if sent_rv.is_empty() && scope.rt.custom {
+            return Err(ApiError::invalid(
+                scope.target(name),
+                vec![Cause {
+                    reason: "FieldValueInvalid".into(),
+                    message: "Invalid value: 0x0: must be specified for an update".into(),
+                    field: "metadata.resourceVersion".into(),
+                }],
+            ));
+        }
+        let strict_body = body.clone();
+        let outcome = self.store.mutate(&scope.key(name), |old| {
+            let old = old.ok_or_else(|| ApiError::not_found(scope.target(name)))?;
+            if !sent_rv.is_empty() && old["metadata"]["resourceVersion"].as_str() != Some(&sent_rv)
+            {
+                return Err(ApiError::stale(scope.target(name)));
+            }
+            self.finish_update(
+                scope,
+                name,
+                old,
+                to_storage(&scope.rt, &scope.version, body),
+                opts,
+                true,
+                &strict_body,
+            )
+        })?;
+        self.after_write(scope, outcome)
+    }
+
+    /// Patches an object; a server-side apply creates it when absent. Returns the object and
+    /// whether it was created.
+    pub fn patch(
+        &self,
+        scope: &Scope,
+        name: &str,
+        patch: Patch,
+        opts: &WriteOptions,
+    ) -> Result<(Value, bool), ApiError> {
+        if let Patch::Apply(applied) = &patch {
+            self.check_apply_body(scope, name, applied, opts)?;
+        }
+        let mut created = false;
+        let outcome = self.store.mutate(&scope.key(name), |old| {
+            let now = meta::now();
+            let Some(old) = old else {
+                let Patch::Apply(applied) = &patch else {
+                    return Err(ApiError::not_found(scope.target(name)));
+                };
+                let result = ssa::apply(None, applied, &opts.manager, opts.force, &now)
+                    .map_err(|e| apply_error(scope, name, e))?;
+                let object = self.prepare_create(scope, result)?;
+                created = true;
+                return self.decide_create(scope, name, applied, object, opts);
+            };
+            let live = scope.present(old.clone());
+            let (desired, record, strict_body) = match &patch {
+                Patch::Json(ops) => (
+                    patch::json_patch(&live, ops).map_err(|e| patch_error(scope, name, e))?,
+                    true,
+                    Value::Null,
+                ),
+                Patch::Merge(p) => (patch::merge_patch(&live, p), true, p.clone()),
+                Patch::Strategic(p) => {
+                    let kind = (!scope.rt.custom)
+                        .then(|| (scope.rt.group.as_str(), scope.rt.kind.as_str()));
+                    (
+                        patch::strategic_merge_patch(&live, p, kind)
+                            .map_err(|e| patch_error(scope, name, e))?,
+                        true,
+                        p.clone(),
+                    )
+                }
+                Patch::Apply(applied) => {
+                    let result = ssa::apply(Some(&live), applied, &opts.manager, opts.force, &now)
+                        .map_err(|e| apply_error(scope, name, e))?;
+                    (result, false, applied.clone())
+                }
+            };
+            let desired = to_storage(&scope.rt, &scope.version, desired);
+            self.finish_update(scope, name, old, desired, opts, record, &strict_body)
+        })?;
+        Ok((self.after_write(scope, outcome)?, created))
+    }
+
+    /// Deletes an object: at once, or by marking it deleting while finalizers remain.
+    pub fn delete(
+        &self,
+        scope: &Scope,
+        name: &str,
+        opts: &DeleteOptions,
+    ) -> Result<Value, ApiError> {
+        let outcome = self.store.mutate(&scope.key(name), |old| {
+            let mut object = old.ok_or_else(|| ApiError::not_found(scope.target(name)))?;
+            let meta = &object["metadata"];
+            if opts.uid.as_deref().is_some_and(|uid| meta["uid"].as_str() != Some(uid)) {
+                return Err(ApiError::conflict(scope.target(name), "Precondition failed: UID in precondition does not match the UID in record"));
+            }
+            if opts.resource_version.as_deref().is_some_and(|rv| meta["resourceVersion"].as_str() != Some(rv)) {
+                return Err(ApiError::conflict(scope.target(name), "Precondition failed: ResourceVersion in precondition does not match the ResourceVersion in record"));
+            }
+            let deleting = !meta["deletionTimestamp"].is_null();
+            let policy_finalizer = match opts.propagation {
+                Propagation::Foreground => Some(FOREGROUND_FINALIZER),
+                Propagation::Orphan => Some(ORPHAN_FINALIZER),
+                Propagation::Background => None,
+            };
+            let is_namespace = scope.rt.storage == NAMESPACE_STORAGE;
+            let is_crd = scope.rt.storage == CRD_STORAGE;
+            let mut finalizers = string_list(&object["metadata"]["finalizers"]);
+            if !deleting {
+                if let Some(f) = policy_finalizer.filter(|f| !finalizers.iter().any(|x| x == f)) {
+                    finalizers.push(f.to_owned());
+                }
+                if is_crd && !finalizers.iter().any(|x| x == CRD_CLEANUP_FINALIZER) {
+                    finalizers.push(CRD_CLEANUP_FINALIZER.to_owned());
+                }
+            }
+            let namespace_pending = is_namespace && !string_list(&object["spec"]["finalizers"]).is_empty();
+            if finalizers.is_empty() && !namespace_pending {
+                return Ok(if opts.dry_run { Write::Unchanged(object) } else { Write::Delete(object) });
+            }
+            if deleting {
+                return Ok(Write::Unchanged(object));
+            }
+            let metadata = &mut object["metadata"];
+            metadata["finalizers"] = json!(finalizers);
+            metadata["deletionTimestamp"] = Value::String(meta::now());
+            metadata["deletionGracePeriodSeconds"] = json!(0);
+            if is_namespace {
+                object["status"]["phase"] = Value::String("Terminating".into());
+            }
+            Ok(if opts.dry_run { Write::Unchanged(object) } else { Write::Put(object) })
+        })?;
+        self.after_write(scope, outcome)
+    }
+
+    /// Deletes every object a list with `list` selects; returns the deleted (or deleting) objects.
+    pub fn delete_collection(
+        &self,
+        scope: &Scope,
+        list: &ListOptions,
+        opts: &DeleteOptions,
+    ) -> Result<Vec<Value>, ApiError> {
+        let all = ListOptions { limit: 0, continue_token: None, ..list.clone() };
+        let mut deleted = Vec::new();
+        for object in self.list(scope, &all)?.items {
+            let name = object["metadata"]["name"].as_str().unwrap_or_default();
+            let ns = object["metadata"]["namespace"].as_str().map(str::to_owned);
+            let one = Scope { namespace: ns.or_else(|| scope.namespace.clone()), ..scope.clone() };
+            match self.delete(&one, name, opts) {
+                Ok(object) => deleted.push(object),
+                Err(e) if e.code == 404 => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(deleted)
+    }
+
+    /// Removes `finalizer` from `metadata.finalizers` (or a Namespace's `spec.finalizers`),
+    /// deleting the object when it was the last one. Used by garbage collection.
+    pub fn remove_finalizer(
+        &self,
+        key: &ObjectKey,
+        finalizer: &str,
+        in_spec: bool,
+    ) -> Result<(), ApiError> {
+        let outcome = self.store.mutate::<ApiError>(key, |old| {
+            let Some(mut object) = old else { return Ok(Write::Unchanged(Value::Null)) };
+            let field = if in_spec {
+                &mut object["spec"]["finalizers"]
+            } else {
+                &mut object["metadata"]["finalizers"]
+            };
+            let before = string_list(field);
+            let after: Vec<String> = before.iter().filter(|f| *f != finalizer).cloned().collect();
+            if after.len() == before.len() {
+                return Ok(Write::Unchanged(object));
+            }
+            *field = json!(after);
+            Ok(finish_deletion(object))
+        })?;
+        if key.resource == CRD_STORAGE && outcome.event.is_some() {
+            self.reload_crds()?;
+        }
+        Ok(())
+    }
+
+    /// Removes the owner reference to `owner_uid` from the object at `key` (Orphan deletion).
+    pub fn remove_owner(&self, key: &ObjectKey, owner_uid: &str) -> Result<(), ApiError> {
+        self.store.mutate::<ApiError>(key, |old| {
+            let Some(mut object) = old else { return Ok(Write::Unchanged(Value::Null)) };
+            let Some(owners) = object["metadata"]["ownerReferences"].as_array_mut() else {
+                return Ok(Write::Unchanged(object));
+            };
+            owners.retain(|o| o["uid"].as_str() != Some(owner_uid));
+            Ok(Write::Put(object))
+        })?;
+        Ok(())
+    }
+
+    /// Deletes the stored object at `key` (Background policy). Used by garbage collection.
+    pub fn delete_key(&self, key: &ObjectKey) -> Result<(), ApiError> {
+        let Some(rt) = self.registry.by_storage(&key.resource) else {
+            // Its type is no longer served (CRD gone): nothing can hold it back.
+            self.store.mutate::<ApiError>(key, |old| {
+                Ok(old.map_or(Write::Unchanged(Value::Null), Write::Delete))
+            })?;
+            return Ok(());
+        };
+        let version = rt.preferred().to_owned();
+        let scope = Scope { rt, version, namespace: Some(key.namespace.clone()) };
+        match self.delete(&scope, &key.name, &DeleteOptions::default()) {
+            Err(e) if e.code != 404 => Err(e),
+            _ => Ok(()),
+        }
+    }
+
+    fn check_body_identity(&self, scope: &Scope, name: &str, body: &Value) -> Result<(), ApiError> {
+        if let Some(kind) = body["kind"].as_str()
+            && kind != scope.rt.kind
+        {
+            return Err(ApiError::bad_request(format!(
+                "the kind of the object ({kind}) does not match the resource ({})",
+                scope.rt.kind
+            )));
+        }
+        if let Some(sent) = body["metadata"]["name"].as_str()
+            && sent != name
+        {
+            return Err(ApiError::bad_request(format!(
+                "the name of the object ({sent}) does not match the name on the URL ({name})"
+            )));
+        }
+        if let (Some(sent), Some(ns)) =
+            (body["metadata"]["namespace"].as_str(), scope.namespace.as_deref())
+            && scope.rt.namespaced
+            && sent != ns
+        {
+            return Err(ApiError::bad_request(
+                "the namespace of the provided object does not match the namespace sent on the request",
+            ));
+        }
+        Ok(())
+    }
+
+    fn check_apply_body(
+        &self,
+        scope: &Scope,
+        name: &str,
+        applied: &Value,
+        opts: &WriteOptions,
+    ) -> Result<(), ApiError> {
+        if opts.manager.is_empty() {
+            return Err(ApiError::bad_request(
+                "PATCH, application/apply-patch+yaml requires fieldManager to be set",
+            ));
+        }
+        if applied["apiVersion"].as_str().is_none() || applied["kind"].as_str().is_none() {
+            return Err(ApiError::bad_request(
+                "apiVersion and kind must be set in an applied configuration",
+            ));
+        }
+        if applied["metadata"]["name"].as_str().is_none() {
+            return Err(ApiError::bad_request(
+                "metadata.name must be set in an applied configuration",
+            ));
+        }
+        self.check_body_identity(scope, name, applied)
+    }
+
+    /// Server-set fields of a new object, name checks, and the kind-specific initial state.
+    fn prepare_create(&self, scope: &Scope, body: Value) -> Result<Value, ApiError> {
+        let mut object = to_storage(&scope.rt, &scope.version, body);
+        if !object.is_object() || !object["metadata"].is_object() && !object["metadata"].is_null() {
+            return Err(ApiError::bad_request(
+                "the body must be a JSON object with an object metadata",
+            ));
+        }
+        let sent_kind = object["kind"].as_str().unwrap_or(&scope.rt.kind).to_owned();
+        if sent_kind != scope.rt.kind {
+            return Err(ApiError::bad_request(format!(
+                "the kind of the object ({sent_kind}) does not match the resource ({})",
+                scope.rt.kind
+            )));
+        }
+        object["kind"] = Value::String(scope.rt.kind.clone());
+        let namespace = scope.namespace.clone().unwrap_or_default();
+        let metadata = object["metadata"].as_object_mut().map(std::mem::take).unwrap_or_default();
+        let mut metadata = Value::Object(metadata);
+        if scope.rt.namespaced {
+            if metadata["namespace"].as_str().is_some_and(|ns| ns != namespace) {
+                return Err(ApiError::bad_request(
+                    "the namespace of the provided object does not match the namespace sent on the request",
+                ));
+            }
+            metadata["namespace"] = Value::String(namespace);
+        } else if let Some(m) = metadata.as_object_mut() {
+            m.remove("namespace");
+        }
+        if metadata["name"].as_str().unwrap_or_default().is_empty()
+            && let Some(prefix) = metadata["generateName"].as_str().filter(|p| !p.is_empty())
+        {
+            metadata["name"] = Value::String(meta::generate_name(prefix));
+        }
+        let name = metadata["name"].as_str().unwrap_or_default().to_owned();
+        let causes = meta::validate_name(&name, scope.name_rule());
+        if !causes.is_empty() {
+            return Err(ApiError::invalid(scope.target(&name), causes));
+        }
+        if let Some(m) = metadata.as_object_mut() {
+            for server_set in
+                ["resourceVersion", "deletionTimestamp", "deletionGracePeriodSeconds", "selfLink"]
+            {
+                m.remove(server_set);
+            }
+        }
+        metadata["uid"] = Value::String(meta::new_uid());
+        metadata["creationTimestamp"] = Value::String(meta::now());
+        metadata["generation"] = json!(1);
+        object["metadata"] = metadata;
+        if scope.rt.status
+            && let Some(m) = object.as_object_mut()
+        {
+            m.remove("status");
+        }
+        if scope.rt.storage == NAMESPACE_STORAGE {
+            object["spec"]["finalizers"] = json!([NAMESPACE_FINALIZER]);
+            object["status"] = json!({"phase": "Active"});
+        }
+        Ok(object)
+    }
+
+    fn finish_create(
+        &self,
+        scope: &Scope,
+        name: &str,
+        body: &Value,
+        object: Value,
+        opts: &WriteOptions,
+    ) -> Result<Value, ApiError> {
+        let outcome = self.store.mutate(&scope.key(name), |old| {
+            if old.is_some() {
+                return Err(ApiError::already_exists(scope.target(name)));
+            }
+            self.decide_create(scope, name, body, object, opts)
+        })?;
+        self.after_write(scope, outcome)
+    }
+
+    /// Checks the namespace, validates, and settles a new object (called under the write lock).
+    fn decide_create(
+        &self,
+        scope: &Scope,
+        name: &str,
+        body: &Value,
+        mut object: Value,
+        opts: &WriteOptions,
+    ) -> Result<Write, ApiError> {
+        if scope.rt.namespaced {
+            self.check_namespace_accepts(scope.namespace.as_deref().unwrap_or_default())?;
+        }
+        self.validate(scope, name, &mut object, body, opts)?;
+        if scope.rt.storage == CRD_STORAGE {
+            accept_crd(&mut object, None);
+        }
+        Ok(if opts.dry_run { Write::Unchanged(scope_dry_run(object)) } else { Write::Put(object) })
+    }
+
+    fn check_namespace_accepts(&self, namespace: &str) -> Result<(), ApiError> {
+        let key = ObjectKey {
+            resource: NAMESPACE_STORAGE.into(),
+            namespace: String::new(),
+            name: namespace.into(),
+        };
+        match self.store.get(&key)? {
+            None => Err(ApiError::not_found(Target {
+                group: "",
+                plural: "namespaces",
+                kind: "Namespace",
+                name: namespace,
+            })),
+            Some(ns) if !ns["metadata"]["deletionTimestamp"].is_null() => Err(ApiError {
+                details: Some(json!({"name": namespace, "kind": "namespaces"})),
+                ..ApiError::new(
+                    403,
+                    "Forbidden",
+                    format!(
+                        "unable to create new content in namespace {namespace} because it is being terminated"
+                    ),
+                )
+            }),
+            Some(_) => Ok(()),
+        }
+    }
+
+    /// Applies the update rules to `desired` against `old` (both stored form) and decides the write.
+    #[allow(clippy::too_many_arguments)]
+    fn finish_update(
+        &self,
+        scope: &Scope,
+        name: &str,
+        old: Value,
+        mut desired: Value,
+        opts: &WriteOptions,
+        record: bool,
+        strict_body: &Value,
+    ) -> Result<Write, ApiError> {
+        let rt = &scope.rt;
+        if !desired.is_object() {
+            return Err(ApiError::bad_request("the body must be a JSON object"));
+        }
+        desired["kind"] = Value::String(rt.kind.clone());
+        // Identity and server-maintained metadata cannot be changed by writes.
+        for field in [
+            "name",
+            "namespace",
+            "uid",
+            "creationTimestamp",
+            "deletionTimestamp",
+            "deletionGracePeriodSeconds",
+            "generation",
+        ] {
+            match old["metadata"].get(field) {
+                Some(v) => desired["metadata"][field] = v.clone(),
+                None => {
+                    if let Some(m) = desired["metadata"].as_object_mut() {
+                        m.remove(field);
+                    }
+                }
+            }
+        }
+        let status_write = opts.subresource.as_deref() == Some("status");
+        if rt.status {
+            if status_write {
+                let mut merged = old.clone();
+                merged["status"] = desired.get("status").cloned().unwrap_or(Value::Null);
+                merged["metadata"]["managedFields"] = desired["metadata"]["managedFields"].clone();
+                if merged["status"].is_null()
+                    && let Some(m) = merged.as_object_mut()
+                {
+                    m.remove("status");
+                }
+                desired = merged;
+            } else {
+                match old.get("status") {
+                    Some(s) => desired["status"] = s.clone(),
+                    None => {
+                        if let Some(m) = desired.as_object_mut() {
+                            m.remove("status");
+                        }
+                    }
+                }
+            }
+        }
+        if rt.storage == NAMESPACE_STORAGE && !old["metadata"]["deletionTimestamp"].is_null() {
+            desired["status"]["phase"] = Value::String("Terminating".into());
+        }
+        if !old["metadata"]["deletionTimestamp"].is_null() {
+            let before = string_list(&old["metadata"]["finalizers"]);
+            let added: Vec<String> = string_list(&desired["metadata"]["finalizers"])
+                .into_iter()
+                .filter(|f| !before.contains(f))
+                .collect();
+            if !added.is_empty() {
+                return Err(ApiError::invalid(
+                    scope.target(name),
+                    vec![Cause {
+                        reason: "FieldValueForbidden".into(),
+                        message: format!(
+                            "Forbidden: no new finalizers can be added if the object is being deleted, found new finalizers {added:?}"
+                        ),
+                        field: "metadata.finalizers".into(),
+                    }],
+                ));
+            }
+        }
+        self.validate(scope, name, &mut desired, strict_body, opts)?;
+        if rt.storage == CRD_STORAGE {
+            accept_crd(&mut desired, Some(&old));
+        }
+        if meta::spec_changed(&old, &desired, rt.status) {
+            let generation = old["metadata"]["generation"].as_i64().unwrap_or(0);
+            desired["metadata"]["generation"] = json!(generation + 1);
+        }
+        desired["metadata"]["resourceVersion"] = old["metadata"]["resourceVersion"].clone();
+        if meta::same_content(&old, &desired)
+            && (record || old["metadata"]["managedFields"] == desired["metadata"]["managedFields"])
+        {
+            return Ok(Write::Unchanged(old));
+        }
+        if record {
+            ssa::record_update(
+                Some(&old),
+                &mut desired,
+                &opts.manager,
+                opts.subresource.as_deref(),
+                &meta::now(),
+            );
+        }
+        if opts.dry_run {
+            return Ok(Write::Unchanged(desired));
+        }
+        Ok(finish_deletion(desired))
+    }
+
+    /// Schema validation (defaulting, pruning) of custom resources, strict field checks, and the
+    /// CRD's own schema check.
+    fn validate(
+        &self,
+        scope: &Scope,
+        name: &str,
+        object: &mut Value,
+        body: &Value,
+        opts: &WriteOptions,
+    ) -> Result<(), ApiError> {
+        let rt = &scope.rt;
+        if rt.storage == CRD_STORAGE {
+            return validate_crd(scope, name, object);
+        }
+        let Some(schema) = rt.schemas.get(&scope.version).filter(|s| s.is_object()) else {
+            return Ok(());
+        };
+        let served_api_version = object["apiVersion"].clone();
+        if let Err(errors) = schema::validate(schema, object) {
+            let causes = errors
+                .into_iter()
+                .map(|e| Cause { reason: e.reason.into(), message: e.message, field: e.field })
+                .collect();
+            return Err(ApiError::invalid(scope.target(name), causes));
+        }
+        object["apiVersion"] = served_api_version;
+        if opts.validation == FieldValidation::Strict {
+            let mut unknown = Vec::new();
+            unknown_fields(body, object, "", &mut unknown);
+            if !unknown.is_empty() {
+                let list: Vec<String> =
+                    unknown.iter().map(|f| format!("unknown field {f:?}")).collect();
+                return Err(ApiError::bad_request(format!(
+                    "strict decoding error: {}",
+                    list.join(", ")
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Reloads the registry after CRD writes and presents the stored object.
+    fn after_write(&self, scope: &Scope, outcome: Outcome) -> Result<Value, ApiError> {
+        if scope.rt.storage == CRD_STORAGE && outcome.event.is_some() {
+            self.reload_crds()?;
+        }
+        Ok(scope.present(outcome.object))
+    }
+}
+
+/// A dry-run object has no resourceVersion yet.
+fn scope_dry_run(mut object: Value) -> Value {
+    if let Some(m) = object["metadata"].as_object_mut() {
+        m.remove("resourceVersion");
+    }
+    object
+}
+
+/// A deleting object whose last finalizer is gone is deleted by this write.
+fn finish_deletion(object: Value) -> Write {
+    let meta = &object["metadata"];
+    let done = !meta["deletionTimestamp"].is_null()
+        && string_list(&meta["finalizers"]).is_empty()
+        && string_list(&object["spec"]["finalizers"]).is_empty();
+    if done { Write::Delete(object) } else { Write::Put(object) }
+}
+
+/// A JSON array of strings as a `Vec` (absent or malformed ⇒ empty).
+pub fn string_list(v: &Value) -> Vec<String> {
+    v.as_array().into_iter().flatten().filter_map(|s| s.as_str().map(str::to_owned)).collect()
+}
+
+/// Paths present in what the client sent but pruned from the validated object.
+fn unknown_fields(sent: &Value, kept: &Value, path: &str, out: &mut Vec<String>) {
+    match (sent, kept) {
+        (Value::Object(s), Value::Object(k)) => {
+            for (field, value) in s {
+                if path.is_empty()
+                    && matches!(field.as_str(), "apiVersion" | "kind" | "metadata" | "status")
+                {
+                    continue;
+                }
+                let child = if path.is_empty() { field.clone() } else { format!("{path}.{field}") };
+                match k.get(field) {
+                    Some(kept) => unknown_fields(value, kept, &child, out),
+                    None => out.push(child),
+                }
+            }
+        }
+        (Value::Array(s), Value::Array(k)) if s.len() == k.len() => {
+            for (i, (s, k)) in s.iter().zip(k).enumerate() {
+                unknown_fields(s, k, &format!("{path}[{i}]"), out);
+            }
+        }
+        _ => {}
+    }
+}
+
+fn patch_error(scope: &Scope, name: &str, e: PatchError) -> ApiError {
+    match e {
+        PatchError::Invalid(message) => ApiError {
+            details: Some(json!({"name": name, "group": scope.rt.group, "kind": scope.rt.plural})),
+            ..ApiError::new(422, "Invalid", message)
+        },
+        PatchError::UnsupportedMediaType(message) => {
+            ApiError::new(415, "UnsupportedMediaType", message)
+        }
+    }
+}
+
+fn apply_error(scope: &Scope, name: &str, e: ApplyError) -> ApiError {
+    match e {
+        ApplyError::Invalid(message) => ApiError::bad_request(message),
+        ApplyError::Conflicts(conflicts) => {
+            let n = conflicts.len();
+            let lines: Vec<String> = conflicts
+                .iter()
+                .map(|c| format!("conflict with {:?}: {}", c.manager, c.field))
+                .collect();
+            let message = if n == 1 {
+                format!("Apply failed with 1 conflict: {}", lines[0])
+            } else {
+                format!("Apply failed with {n} conflicts: {}", lines.join("\n"))
+            };
+            let causes: Vec<Value> = conflicts
+                .iter()
+                .map(|c| json!({"type": "FieldManagerConflict", "message": format!("conflict with {:?}", c.manager), "field": c.field}))
+                .collect();
+            ApiError {
+                details: Some(
+                    json!({"name": name, "group": scope.rt.group, "kind": scope.rt.plural, "causes": causes}),
+                ),
+                ..ApiError::new(409, "Conflict", message)
+            }
+        }
+    }
+}
+
+fn decode_continue(token: &str) -> Result<ContinueToken, ApiError> {
+    URL_SAFE_NO_PAD
+        .decode(token)
+        .ok()
+        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+        .ok_or_else(|| ApiError::bad_request("invalid continue token"))
+}
+
+/// A CRD's own checks: name, names, versions, structural schemas.
+fn validate_crd(scope: &Scope, name: &str, crd: &Value) -> Result<(), ApiError> {
+    let spec = &crd["spec"];
+    let mut causes = Vec::new();
+    let mut cause = |field: &str, reason: &str, message: String| {
+        causes.push(Cause { reason: reason.into(), message, field: field.into() })
+    };
+    let group = spec["group"].as_str().unwrap_or_default();
+    let plural = spec["names"]["plural"].as_str().unwrap_or_default();
+    if group.is_empty() {
+        cause("spec.group", "FieldValueRequired", "Required value".into());
+    }
+    if plural.is_empty() {
+        cause("spec.names.plural", "FieldValueRequired", "Required value".into());
+    }
+    if spec["names"]["kind"].as_str().unwrap_or_default().is_empty() {
+        cause("spec.names.kind", "FieldValueRequired", "Required value".into());
+    }
+    if !group.is_empty() && !plural.is_empty() && name != format!("{plural}.{group}") {
+        cause(
+            "metadata.name",
+            "FieldValueInvalid",
+            format!("Invalid value: {name:?}: must be spec.names.plural+\".\"+spec.group"),
+        );
+    }
+    if !matches!(spec["scope"].as_str(), Some("Namespaced" | "Cluster")) {
+        cause(
+            "spec.scope",
+            "FieldValueNotSupported",
+            "Unsupported value: supported values: \"Cluster\", \"Namespaced\"".into(),
+        );
+    }
+    let versions = spec["versions"].as_array().cloned().unwrap_or_default();
+    if versions.is_empty() {
+        cause(
+            "spec.versions",
+            "FieldValueRequired",
+            "Required value: must have at least one version".into(),
+        );
+    }
+    if versions.iter().filter(|v| v["storage"].as_bool() == Some(true)).count() != 1
+        && !versions.is_empty()
+    {
+        cause(
+            "spec.versions",
+            "FieldValueInvalid",
+            "Invalid value: must have exactly one version marked as storage version".into(),
+        );
+    }
+    for (i, v) in versions.iter().enumerate() {
+        let schema = &v["schema"]["openAPIV3Schema"];
+        if schema.is_null() {
+            continue;
+        }
+        if let Err(errors) = schema::check_structural(schema) {
+            for e in errors {
+                let field = format!(
+                    "spec.versions[{i}].schema.openAPIV3Schema{}{}",
+                    if e.field.is_empty() { "" } else { "." },
+                    e.field
+                );
+                cause(&field, e.reason, e.message);
+            }
+        }
+    }
+    if causes.is_empty() { Ok(()) } else { Err(ApiError::invalid(scope.target(name), causes)) }
+}
+
+/// Marks a CRD's names accepted and the CRD established, as kube-apiserver's controllers do.
+fn accept_crd(crd: &mut Value, old: Option<&Value>) {
+    let now = meta::now();
+    let since = |kind: &str| {
+        old.and_then(|o| o["status"]["conditions"].as_array())
+            .and_then(|cs| cs.iter().find(|c| c["type"] == kind))
+            .and_then(|c| c["lastTransitionTime"].as_str().map(str::to_owned))
+            .unwrap_or_else(|| now.clone())
+    };
+    let mut stored = old.map(|o| string_list(&o["status"]["storedVersions"])).unwrap_or_default();
+    for v in crd["spec"]["versions"].as_array().into_iter().flatten() {
+        if v["storage"].as_bool() == Some(true)
+            && let Some(name) = v["name"].as_str()
+            && !stored.iter().any(|s| s == name)
+        {
+            stored.push(name.to_owned());
+        }
+    }
+    let mut finalizers = string_list(&crd["metadata"]["finalizers"]);
+    if crd["metadata"]["deletionTimestamp"].is_null()
+        && !finalizers.iter().any(|f| f == CRD_CLEANUP_FINALIZER)
+    {
+        finalizers.push(CRD_CLEANUP_FINALIZER.to_owned());
+        crd["metadata"]["finalizers"] = json!(finalizers);
+    }
+    let mut accepted = crd["spec"]["names"].clone();
+    if accepted["singular"].is_null() {
+        accepted["singular"] = json!(accepted["kind"].as_str().unwrap_or_default().to_lowercase());
+    }
+    if accepted["listKind"].is_null() {
+        accepted["listKind"] =
+            json!(format!("{}List", accepted["kind"].as_str().unwrap_or_default()));
+    }
+    crd["status"] = json!({
+        "acceptedNames": accepted,
+        "storedVersions": stored,
+        "conditions": [
+            {"type": "NamesAccepted", "status": "True", "reason": "NoConflicts", "message": "no conflicts found", "lastTransitionTime": since("NamesAccepted")},
+            {"type": "Established", "status": "True", "reason": "InitialNamesAccepted", "message": "the initial names have been accepted", "lastTransitionTime": since("Established")},
+        ],
+    });
+}

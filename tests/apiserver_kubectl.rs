@@ -1,0 +1,299 @@
+//! kubectl 1.37 (and 1.32 for the core flow) against a real `crosstie serve`.
+
+mod support;
+
+use std::io::{BufRead, BufReader};
+use std::process::Stdio;
+use std::sync::mpsc;
+use std::time::Duration;
+
+use support::serve::{Serve, expect_ok};
+
+const WIDGET_CRD: &str = r#"
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: widgets.example.org
+spec:
+  group: example.org
+  scope: Namespaced
+  names: {plural: widgets, singular: widget, kind: Widget, shortNames: [wg], categories: [managed]}
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    subresources: {status: {}}
+    additionalPrinterColumns:
+    - {name: Size, type: integer, jsonPath: .spec.size}
+    - {name: Color, type: string, jsonPath: .spec.color}
+    schema:
+      openAPIV3Schema:
+        type: object
+        properties:
+          spec:
+            type: object
+            required: [size]
+            properties:
+              size: {type: integer, minimum: 1, description: How big the widget is.}
+              color: {type: string, enum: [red, blue]}
+          status:
+            type: object
+            x-kubernetes-preserve-unknown-fields: true
+"#;
+
+fn widget(name: &str, size: u32, labels: &str) -> String {
+    format!(
+        "apiVersion: example.org/v1\nkind: Widget\nmetadata:\n  name: {name}\n  labels: {{{labels}}}\nspec:\n  size: {size}\n  color: red\n"
+    )
+}
+
+/// A server with the Widget CRD applied and established.
+fn serve_with_widgets() -> Serve {
+    let serve = Serve::start();
+    serve.ok(&["apply", "-f", "-"], Some(WIDGET_CRD));
+    serve.ok(
+        &["wait", "--for", "condition=Established", "crd/widgets.example.org", "--timeout=30s"],
+        None,
+    );
+    serve
+}
+
+#[test]
+fn kubectl_applies_a_crd_waits_for_it_and_gets_its_objects_as_tables_and_yaml() {
+    let serve = serve_with_widgets();
+    let out = serve.ok(&["apply", "-f", "-"], Some(&widget("small", 2, "app: shop")));
+    assert!(out.contains("widget.example.org/small created"), "{out}");
+
+    let table = serve.ok(&["get", "widgets"], None);
+    let header: Vec<&str> = table.lines().next().unwrap().split_whitespace().collect();
+    assert_eq!(header, ["NAME", "SIZE", "COLOR"], "{table}");
+    assert!(
+        table.lines().any(|l| l.split_whitespace().collect::<Vec<_>>() == ["small", "2", "red"]),
+        "{table}"
+    );
+
+    let yaml = serve.ok(&["get", "wg", "small", "-o", "yaml"], None);
+    for expected in [
+        "kind: Widget",
+        "name: small",
+        "uid:",
+        "resourceVersion:",
+        "generation: 1",
+        "creationTimestamp:",
+    ] {
+        assert!(yaml.contains(expected), "missing {expected:?} in\n{yaml}");
+    }
+    // Categories and short names resolve through discovery.
+    assert!(serve.ok(&["get", "managed"], None).contains("small"));
+
+    // Re-applying the same manifest changes nothing; a changed spec bumps the generation.
+    assert!(
+        serve
+            .ok(&["apply", "-f", "-"], Some(&widget("small", 2, "app: shop")))
+            .contains("unchanged")
+    );
+    serve.ok(&["apply", "-f", "-"], Some(&widget("small", 5, "app: shop")));
+    let out = serve.ok(
+        &["get", "widget", "small", "-o", "jsonpath={.spec.size} {.metadata.generation}"],
+        None,
+    );
+    assert_eq!(out, "5 2");
+}
+
+#[test]
+fn kubectl_132_runs_the_core_flow_too() {
+    let Some(old) = support::tools::kubectl_132() else {
+        panic!("kubectl 1.32 is expected at /usr/bin/kubectl on this image");
+    };
+    let serve = Serve::start();
+    expect_ok(&serve.run(&old, &["apply", "-f", "-"], Some(WIDGET_CRD)), &["apply"]);
+    let wait =
+        ["wait", "--for", "condition=Established", "crd/widgets.example.org", "--timeout=30s"];
+    expect_ok(&serve.run(&old, &wait, None), &wait);
+    expect_ok(
+        &serve.run(&old, &["apply", "-f", "-"], Some(&widget("old", 1, "v: \"132\""))),
+        &["apply"],
+    );
+    let out = expect_ok(&serve.run(&old, &["get", "widgets", "-l", "v=132"], None), &["get"]);
+    assert!(out.contains("old"), "{out}");
+    let out = expect_ok(&serve.run(&old, &["delete", "widget", "old"], None), &["delete"]);
+    assert!(out.contains("deleted"), "{out}");
+}
+
+#[test]
+fn label_selectors_filter_lists() {
+    let serve = serve_with_widgets();
+    for (name, labels) in
+        [("a", "tier: front, env: prod"), ("b", "tier: back, env: prod"), ("c", "tier: front")]
+    {
+        serve.ok(&["apply", "-f", "-"], Some(&widget(name, 1, labels)));
+    }
+    let names = |selector: &str| {
+        let out = serve.ok(
+            &["get", "widgets", "-l", selector, "-o", "jsonpath={.items[*].metadata.name}"],
+            None,
+        );
+        out.split_whitespace().map(str::to_owned).collect::<Vec<_>>()
+    };
+    assert_eq!(names("tier=front"), ["a", "c"]);
+    assert_eq!(names("tier!=front"), ["b"]);
+    assert_eq!(names("tier in (back),env=prod"), ["b"]);
+    assert_eq!(names("tier notin (back)"), ["a", "c"]);
+    assert_eq!(names("env"), ["a", "b"]);
+    assert_eq!(names("!env"), ["c"]);
+}
+
+#[test]
+fn merge_and_json_patches_change_objects() {
+    let serve = serve_with_widgets();
+    serve.ok(&["apply", "-f", "-"], Some(&widget("p", 1, "")));
+    serve.ok(
+        &[
+            "patch",
+            "widget",
+            "p",
+            "--type",
+            "merge",
+            "-p",
+            r#"{"spec":{"size":7},"metadata":{"labels":{"x":"y"}}}"#,
+        ],
+        None,
+    );
+    serve.ok(
+        &[
+            "patch",
+            "widget",
+            "p",
+            "--type",
+            "json",
+            "-p",
+            r#"[{"op":"replace","path":"/spec/color","value":"blue"}]"#,
+        ],
+        None,
+    );
+    let out = serve.ok(
+        &["get", "widget", "p", "-o", "jsonpath={.spec.size} {.spec.color} {.metadata.labels.x}"],
+        None,
+    );
+    assert_eq!(out, "7 blue y");
+}
+
+#[test]
+fn get_watch_prints_changes_as_they_happen() {
+    let serve = serve_with_widgets();
+    serve.ok(&["apply", "-f", "-"], Some(&widget("watched", 1, "")));
+    let mut watch = serve
+        .command(&support::tools::kubectl())
+        .args(["get", "widgets", "-w", "--output-watch-events"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("kubectl get -w");
+    let (tx, rx) = mpsc::channel();
+    let stdout = watch.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let next = || rx.recv_timeout(Duration::from_secs(30)).expect("a watch line");
+    assert!(next().starts_with("EVENT"), "header first");
+    assert!(next().contains("watched"));
+    serve.ok(
+        &["patch", "widget", "watched", "--type", "merge", "-p", r#"{"spec":{"size":9}}"#],
+        None,
+    );
+    let modified = next();
+    assert!(modified.starts_with("MODIFIED") && modified.contains(" 9 "), "{modified}");
+    serve.ok(&["apply", "-f", "-"], Some(&widget("second", 2, "")));
+    assert!(next().starts_with("ADDED"));
+    serve.ok(&["delete", "widget", "second"], None);
+    assert!(next().starts_with("DELETED"));
+    let _ = watch.kill();
+    let _ = watch.wait();
+}
+
+#[test]
+fn an_object_with_a_finalizer_stays_until_the_finalizer_is_removed() {
+    let serve = serve_with_widgets();
+    let manifest = widget("held", 1, "")
+        .replace("metadata:\n", "metadata:\n  finalizers: [example.org/hold]\n");
+    serve.ok(&["apply", "-f", "-"], Some(&manifest));
+    serve.ok(&["delete", "widget", "held", "--wait=false"], None);
+    let out =
+        serve.ok(&["get", "widget", "held", "-o", "jsonpath={.metadata.deletionTimestamp}"], None);
+    assert!(!out.is_empty(), "deletionTimestamp is set");
+    let err = serve.fails(
+        &[
+            "patch",
+            "widget",
+            "held",
+            "--type",
+            "merge",
+            "-p",
+            r#"{"metadata":{"finalizers":["example.org/hold","new"]}}"#,
+        ],
+        None,
+    );
+    assert!(err.contains("no new finalizers"), "{err}");
+    serve.ok(
+        &[
+            "patch",
+            "widget",
+            "held",
+            "--type",
+            "merge",
+            "-p",
+            r#"{"metadata":{"finalizers":null}}"#,
+        ],
+        None,
+    );
+    let err = serve.fails(&["get", "widget", "held"], None);
+    assert!(err.contains("NotFound") || err.contains("not found"), "{err}");
+}
+
+#[test]
+fn deleting_an_owner_deletes_its_dependents() {
+    let serve = serve_with_widgets();
+    serve.ok(&["apply", "-f", "-"], Some(&widget("owner", 1, "")));
+    let uid = serve.ok(&["get", "widget", "owner", "-o", "jsonpath={.metadata.uid}"], None);
+    let dependent = format!(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: owned\n  ownerReferences:\n  - {{apiVersion: example.org/v1, kind: Widget, name: owner, uid: {uid}, controller: true}}\ndata: {{k: v}}\n"
+    );
+    serve.ok(&["apply", "-f", "-"], Some(&dependent));
+    serve.ok(&["delete", "widget", "owner"], None);
+    support::tools::wait_for("the dependent to be collected", Duration::from_secs(30), || {
+        let out = serve.kubectl(&["get", "configmap", "owned"], None);
+        (!out.status.success()).then_some(())
+    });
+}
+
+#[test]
+fn a_schema_violation_is_refused_naming_the_field() {
+    let serve = serve_with_widgets();
+    let bad = widget("bad", 0, "").replace("color: red", "color: green");
+    let err = serve.fails(&["apply", "--validate=false", "-f", "-"], Some(&bad));
+    assert!(err.contains("spec.size"), "{err}");
+    assert!(err.contains("spec.color"), "{err}");
+    assert!(err.contains("is invalid"), "{err}");
+    assert!(!serve.kubectl(&["get", "widget", "bad"], None).status.success(), "nothing is stored");
+}
+
+#[test]
+fn requests_without_the_token_are_unauthorized() {
+    let serve = Serve::start();
+    let kubeconfig = serve.kubeconfig_text();
+    let token_line = kubeconfig.lines().find(|l| l.trim_start().starts_with("token:")).unwrap();
+    let without = kubeconfig.replace(token_line, "    token: wrong");
+    let path = serve.kubeconfig.with_file_name("bad-kubeconfig");
+    std::fs::write(&path, without).unwrap();
+    let out = serve
+        .command(&support::tools::kubectl())
+        .env("KUBECONFIG", &path)
+        .args(["get", "namespaces"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("Unauthorized") || err.contains("must be logged in"), "{err}");
+}
