@@ -6,6 +6,7 @@
 
 use std::future::Future;
 
+use aws_sdk_rds::config::http::HttpResponse;
 use aws_sdk_rds::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_rds::operation::create_db_instance::builders::CreateDbInstanceInputBuilder;
 use aws_sdk_rds::operation::create_db_subnet_group::builders::CreateDbSubnetGroupInputBuilder;
@@ -63,17 +64,20 @@ impl ApiError {
         }
     }
 
-    fn from_sdk<E, R>(operation: &'static str, err: SdkError<E, R>) -> Self
+    fn from_sdk<E>(operation: &'static str, err: SdkError<E, HttpResponse>) -> Self
     where
         E: ProvideErrorMetadata + std::error::Error + 'static,
-        R: std::fmt::Debug + 'static,
     {
         match &err {
             SdkError::ServiceError(service) => {
                 let inner = service.err();
                 let code = inner.code().unwrap_or("Unknown").to_owned();
                 let message = inner.message().unwrap_or_default().to_owned();
-                let kind = classify(&code);
+                let kind = if service.raw().status().is_server_error() {
+                    ApiErrorKind::Transient
+                } else {
+                    classify(&code)
+                };
                 Self { operation, code, message, kind }
             }
             _ => Self {
@@ -86,9 +90,9 @@ impl ApiError {
     }
 }
 
-/// Classify an AWS error code. Unknown service codes count as rejections: AWS returns 4xx for
-/// almost every code, and a rejected request retried at the poll interval is cheap and visible,
-/// while hammering a rejecting API is what gets accounts throttled.
+/// Classify the code of a 4xx AWS error. Unknown codes count as rejections: a rejected request
+/// retried at the poll interval is cheap and visible, while hammering a rejecting API is what
+/// gets accounts throttled (5xx answers are always transient).
 fn classify(code: &str) -> ApiErrorKind {
     match code {
         c if c.ends_with("NotFound") || c.ends_with("NotFoundFault") => ApiErrorKind::NotFound,
