@@ -56,8 +56,27 @@ pub fn to_storage(rt: &ResourceType, version: &str, mut object: Value) -> Value 
         object["apiVersion"] = Value::String("v1".into());
         return object;
     }
+    if rt.group.is_empty() && rt.kind == "Secret" {
+        fold_string_data(&mut object);
+    }
     object["apiVersion"] = Value::String(rt.api_version(version));
     object
+}
+
+/// A Secret's write-only `stringData` is merged into `data` (base64), winning over `data` for
+/// the same key, and never stored — as kube-apiserver does.
+fn fold_string_data(secret: &mut Value) {
+    use base64::Engine;
+    let Some(map) = secret.as_object_mut() else { return };
+    let Some(Value::Object(strings)) = map.remove("stringData") else { return };
+    let data = map.entry("data").or_insert_with(|| Value::Object(Map::new()));
+    if !data.is_object() {
+        *data = Value::Object(Map::new());
+    }
+    for (key, value) in strings {
+        let text = value.as_str().map(str::to_owned).unwrap_or_else(|| value.to_string());
+        data[key] = Value::String(base64::engine::general_purpose::STANDARD.encode(text));
+    }
 }
 
 #[cfg(test)]
@@ -79,5 +98,15 @@ mod tests {
         assert_eq!(served["regarding"], sent["regarding"]);
         assert_eq!(served["note"], "created");
         assert_eq!(served["apiVersion"], "events.k8s.io/v1");
+    }
+
+    #[test]
+    fn secret_string_data_is_stored_base64_in_data_and_wins_over_data() {
+        let secret = builtins().into_iter().find(|t| t.kind == "Secret").unwrap();
+        let sent = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"},
+            "data": {"keep": "a2VlcA==", "user": "b2xk"}, "stringData": {"user": "admin"}});
+        let stored = to_storage(&secret, "v1", sent);
+        assert_eq!(stored["data"], json!({"keep": "a2VlcA==", "user": "YWRtaW4="}));
+        assert!(stored.get("stringData").is_none(), "stringData is never stored");
     }
 }

@@ -15,6 +15,11 @@ pub use types::{
 };
 
 impl Managed for DbSubnetGroup {
+    /// The group name is the external name: a create lost in a crash is found by observe.
+    fn external_name_is_deterministic(&self) -> bool {
+        true
+    }
+
     fn resource_spec(&self) -> &ResourceSpec {
         &self.spec.resource_spec
     }

@@ -28,6 +28,12 @@ impl Managed for RdsInstance {
         &mut self.status.get_or_insert_with(RdsInstanceStatus::default).resource_status
     }
 
+    /// The instance identifier is the external name, so a create lost in a crash is found by the
+    /// next observe rather than made twice.
+    fn external_name_is_deterministic(&self) -> bool {
+        true
+    }
+
     async fn resolve_references(&mut self, resolver: &Resolver) -> Result<(), ResolveError> {
         let p = &mut self.spec.for_provider;
         resolver
