@@ -69,6 +69,9 @@ pub struct RunArgs {
     /// Where controllers keep local state (Git caches).
     #[arg(long, default_value = ".crosstie/state")]
     pub state_dir: PathBuf,
+    /// Address of the HTTP endpoints: Flux webhook receivers (`/hook/…`) and `/metrics`.
+    #[arg(long, default_value = "127.0.0.1:8443")]
+    pub web_listen: std::net::SocketAddr,
 }
 
 impl RunArgs {

@@ -66,21 +66,41 @@ pub async fn install_crds(client: &Client) -> Result<(), Error> {
     Ok(())
 }
 
-/// Install the CRDs, then run every controller — the AWS provider, compositions and the Git
-/// loop — until they stop.
-pub async fn run(client: Client, options: Options) -> Result<(), Error> {
-    install_crds(&client).await?;
-    let metrics = Arc::new(crosstie_runtime::Metrics::default());
-    let aws_metrics = crosstie_provider_aws::AwsMetrics::default();
-    let config = crosstie_runtime::Config {
-        poll_interval: options.poll_interval,
-        ..crosstie_runtime::Config::default()
-    };
-    tracing::info!(poll_interval = ?options.poll_interval, "controllers starting");
-    tokio::join!(
-        crosstie_provider_aws::run(client.clone(), config, metrics, aws_metrics),
-        crate::composition::controller::run(client.clone()),
-        crate::gitops::controller::run(client, options.data_dir.join("git")),
-    );
-    Ok(())
+/// Every controller, sharing one metrics registry.
+pub struct Controllers {
+    client: Client,
+    options: Options,
+    metrics: Arc<crosstie_runtime::Metrics>,
+    aws_metrics: crosstie_provider_aws::AwsMetrics,
+}
+
+impl Controllers {
+    /// The controllers for the API server `client` talks to.
+    pub fn new(client: Client, options: Options) -> Self {
+        let aws_metrics = crosstie_provider_aws::AwsMetrics::default();
+        let mut metrics = crosstie_runtime::Metrics::default();
+        aws_metrics.register(&mut metrics.registry);
+        Self { client, options, metrics: Arc::new(metrics), aws_metrics }
+    }
+
+    /// The registry of every controller's metrics, for `/metrics`.
+    pub fn metrics(&self) -> Arc<crosstie_runtime::Metrics> {
+        self.metrics.clone()
+    }
+
+    /// Install the CRDs, then run the AWS provider, compositions and the Git loop until they stop.
+    pub async fn run(self) -> Result<(), Error> {
+        install_crds(&self.client).await?;
+        let config = crosstie_runtime::Config {
+            poll_interval: self.options.poll_interval,
+            ..crosstie_runtime::Config::default()
+        };
+        tracing::info!(poll_interval = ?self.options.poll_interval, "controllers starting");
+        tokio::join!(
+            crosstie_provider_aws::run(self.client.clone(), config, self.metrics, self.aws_metrics),
+            crate::composition::controller::run(self.client.clone()),
+            crate::gitops::controller::run(self.client, self.options.data_dir.join("git")),
+        );
+        Ok(())
+    }
 }

@@ -7,5 +7,6 @@ pub mod cli;
 pub mod composition;
 pub mod controllers;
 pub mod crds;
-pub mod telemetry;
+pub mod endpoints;
 pub mod gitops;
+pub mod telemetry;

@@ -1,7 +1,9 @@
 //! The `crosstie` binary: parses the command line and wires the library together.
 
 use clap::Parser;
-use crosstie::cli::{Cli, Command, ReconcileSource, ReconcileTarget};
+use crosstie::cli::{Cli, Command, ReconcileSource, ReconcileTarget, RunArgs};
+use crosstie::controllers::Controllers;
+use crosstie::endpoints;
 use crosstie::gitops::api::{GitRepository, Kustomization};
 use crosstie::gitops::trigger;
 
@@ -13,10 +15,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Crds => print!("{}", crosstie::crds::all_yaml()?),
         Command::Run(args) => {
             let client = kube::Client::try_default().await?;
-            tokio::select! {
-                result = crosstie::controllers::run(client, args.options()) => result?,
-                _ = tokio::signal::ctrl_c() => tracing::info!("interrupted; stopping"),
-            }
+            run_controllers(client, &args).await?;
         }
         Command::Render { xr, composition, observed } => {
             let out = crosstie::composition::command::render_files(
@@ -68,13 +67,22 @@ async fn main() -> anyhow::Result<()> {
             if let Some(path) = kubeconfig {
                 eprintln!("  kubectl: export KUBECONFIG={}", path.display());
             }
-            let client = server.client()?;
-            tokio::select! {
-                result = crosstie::controllers::run(client, run.options()) => result?,
-                _ = tokio::signal::ctrl_c() => tracing::info!("interrupted; stopping"),
-            }
+            run_controllers(server.client()?, &run).await?;
             server.shutdown().await;
         }
+    }
+    Ok(())
+}
+
+/// Run every controller and the HTTP endpoints until one fails or Ctrl-C.
+async fn run_controllers(client: kube::Client, args: &RunArgs) -> anyhow::Result<()> {
+    let controllers = Controllers::new(client.clone(), args.options());
+    let endpoints =
+        endpoints::serve(args.web_listen, endpoints::router(client, controllers.metrics()));
+    tokio::select! {
+        result = controllers.run() => result?,
+        result = endpoints => result?,
+        _ = tokio::signal::ctrl_c() => tracing::info!("interrupted; stopping"),
     }
     Ok(())
 }

@@ -55,7 +55,8 @@ pub struct Metrics {
 
 impl Default for Metrics {
     fn default() -> Self {
-        let mut registry = Registry::with_prefix("crosstie_managed");
+        // No registry-wide prefix: the app registers other components' metrics here too.
+        let mut registry = Registry::default();
         let reconciles = Family::default();
         let errors = Family::default();
         let external_calls = Family::default();
@@ -63,22 +64,22 @@ impl Default for Metrics {
             Histogram::new(exponential_buckets(0.005, 2.0, 14))
         });
         registry.register(
-            "reconciles",
+            "crosstie_managed_reconciles",
             "Managed-resource reconciles by kind and result",
             reconciles.clone(),
         );
         registry.register(
-            "errors",
+            "crosstie_managed_errors",
             "Managed-resource reconcile errors by kind and reason",
             errors.clone(),
         );
         registry.register(
-            "external_calls",
+            "crosstie_managed_external_calls",
             "Calls to the external (cloud) API by kind and operation",
             external_calls.clone(),
         );
         registry.register(
-            "reconcile_duration_seconds",
+            "crosstie_managed_reconcile_duration_seconds",
             "Duration of managed-resource reconciles",
             duration.clone(),
         );
