@@ -2,5 +2,6 @@
 //! with `mod support;`; not every binary uses every helper.
 #![allow(dead_code)]
 
+pub mod rds;
 pub mod serve;
 pub mod tools;

@@ -1,5 +1,6 @@
-//! `crosstie serve` as a child process for end-to-end tests: a temp data dir, port 0, the
-//! kubeconfig it writes, kubectl runs against it, and a kill on drop.
+//! `crosstie serve` (or `crosstie up`: the server plus every controller) as a child process for
+//! end-to-end tests: a temp data dir, port 0, the kubeconfig it writes, kubectl runs against it,
+//! and a kill on drop.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -16,6 +17,8 @@ pub struct Serve {
     pub kubeconfig: PathBuf,
     /// Home for kubectl (its discovery cache), private to this server.
     home: tempfile::TempDir,
+    /// `host:port` of the HTTP endpoints (`/metrics`, `/hook/…`) when started with [`Serve::up`].
+    pub web: Option<String>,
     _owned: Option<tempfile::TempDir>,
 }
 
@@ -30,10 +33,30 @@ impl Serve {
 
     /// Starts a server on `data_dir` (which may hold a previous server's data).
     pub fn start_in(data_dir: &Path) -> Self {
+        Self::launch(data_dir, &["serve"])
+    }
+
+    /// Starts `crosstie up` — the server and every controller — on a fresh temp data dir, with
+    /// `args` added (e.g. `--poll-interval 2s`). Its HTTP endpoints listen on [`Serve::web`].
+    pub fn up(args: &[&str]) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let state = dir.path().join("state");
+        let web = format!("127.0.0.1:{}", super::tools::free_port());
+        let mut launch = vec!["up", "--web-listen", &web, "--state-dir"];
+        launch.push(state.to_str().expect("utf-8 temp path"));
+        launch.extend_from_slice(args);
+        let mut up = Self::launch(&dir.path().join("data"), &launch);
+        up.web = Some(web);
+        up._owned = Some(dir);
+        up
+    }
+
+    fn launch(data_dir: &Path, args: &[&str]) -> Self {
         let home = tempfile::tempdir().expect("temp home");
         let kubeconfig = home.path().join("kubeconfig");
         let child = Command::new(env!("CARGO_BIN_EXE_crosstie"))
-            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .args(args)
+            .args(["--listen", "127.0.0.1:0", "--data-dir"])
             .arg(data_dir)
             .arg("--kubeconfig-out")
             .arg(&kubeconfig)
@@ -42,7 +65,14 @@ impl Serve {
             .stderr(Stdio::inherit())
             .spawn()
             .expect("start crosstie serve");
-        let serve = Serve { child, data_dir: data_dir.to_owned(), kubeconfig, home, _owned: None };
+        let serve = Serve {
+            child,
+            data_dir: data_dir.to_owned(),
+            kubeconfig,
+            home,
+            web: None,
+            _owned: None,
+        };
         wait_for("the kubeconfig", Duration::from_secs(60), || {
             serve.kubeconfig.exists().then_some(())
         });

@@ -27,7 +27,8 @@ pub fn venv() -> &'static Path {
         let lock = std::fs::File::create(dir.join(".lock")).expect("create tools lock");
         lock.lock().expect("lock tools dir");
         let venv = dir.join("venv");
-        let stamp = venv.join(format!("installed-{}", PIP_PACKAGES.join(",").replace(['[', ']'], "")));
+        let stamp =
+            venv.join(format!("installed-{}", PIP_PACKAGES.join(",").replace(['[', ']'], "")));
         if !stamp.exists() {
             run(Command::new("python3").args(["-m", "venv"]).arg(&venv));
             run(Command::new(venv.join("bin/pip"))
@@ -107,4 +108,14 @@ impl Drop for Moto {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// The body of `GET http://{addr}{path}` (HTTP/1.0, so the server closes the connection).
+pub fn http_get(addr: &str, path: &str) -> String {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).expect("connect");
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").expect("send request");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).expect("read response");
+    response.split_once("\r\n\r\n").map(|(_, body)| body.to_owned()).unwrap_or_default()
 }
