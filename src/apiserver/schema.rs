@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::sync::{LazyLock, Mutex};
 
-use serde_json::{Map, Value};
+use serde_json::{Map, Value, json};
 
 /// One violation of a schema, named by its field path.
 #[derive(Debug, Clone, PartialEq)]
@@ -549,30 +549,30 @@ fn check_array(
 
 /// `x-kubernetes-list-type: set|map` forbid duplicates, as kube-apiserver checks them.
 fn check_list_type(schema: &Value, items: &[Value], path: &str, errors: &mut Vec<FieldError>) {
-    let keys: Vec<&str> = schema
-        .get("x-kubernetes-list-map-keys")
-        .and_then(Value::as_array)
-        .map(|keys| keys.iter().filter_map(Value::as_str).collect())
-        .unwrap_or_default();
-    let identity = |item: &Value| -> Value {
+    let identity: Box<dyn Fn(&Value) -> Value> =
         match schema.get("x-kubernetes-list-type").and_then(Value::as_str) {
-            Some("map") => Value::Array(
-                keys.iter().map(|k| item.get(*k).cloned().unwrap_or(Value::Null)).collect(),
-            ),
-            _ => item.clone(),
-        }
-    };
-    if !matches!(schema.get("x-kubernetes-list-type").and_then(Value::as_str), Some("set" | "map"))
-    {
-        return;
-    }
+            Some("map") => {
+                let keys: Vec<String> = schema
+                    .get("x-kubernetes-list-map-keys")
+                    .and_then(Value::as_array)
+                    .map(|keys| keys.iter().filter_map(Value::as_str).map(str::to_owned).collect())
+                    .unwrap_or_default();
+                Box::new(move |item: &Value| {
+                    let key =
+                        keys.iter().filter_map(|k| item.get(k).map(|v| (k.clone(), v.clone())));
+                    Value::Object(key.collect())
+                })
+            }
+            Some("set") => Box::new(Value::clone),
+            _ => return,
+        };
     for (i, item) in items.iter().enumerate() {
         let id = identity(item);
         if items[..i].iter().any(|earlier| identity(earlier) == id) {
             errors.push(FieldError {
                 field: format!("{path}[{i}]"),
                 reason: "FieldValueDuplicate",
-                message: format!("Duplicate value: {}", shown(item)),
+                message: format!("Duplicate value: {id}"),
             });
         }
     }
@@ -703,6 +703,63 @@ fn check_root_metadata(metadata: &Value, path: &str, errors: &mut Vec<FieldError
     }
 }
 
+/// `x-kubernetes-list-type` needs an array; `map` needs object items and key fields, `set`
+/// scalar items.
+fn check_list_markers(node: &Map<String, Value>, path: &str, errors: &mut Vec<FieldError>) {
+    let Some(list_type) = node.get("x-kubernetes-list-type").and_then(Value::as_str) else {
+        if node.contains_key("x-kubernetes-list-map-keys") {
+            errors.push(forbidden(
+                &field_path(path, "x-kubernetes-list-map-keys"),
+                "must not be set if x-kubernetes-list-type is not map",
+            ));
+        }
+        return;
+    };
+    let marker = field_path(path, "x-kubernetes-list-type");
+    if !matches!(list_type, "atomic" | "set" | "map") {
+        let supported = "supported values: \"atomic\", \"map\", \"set\"";
+        errors.push(FieldError {
+            field: marker.clone(),
+            reason: "FieldValueNotSupported",
+            message: format!("Unsupported value: \"{list_type}\": {supported}"),
+        });
+    }
+    if node.get("type").and_then(Value::as_str) != Some("array") {
+        errors.push(invalid(
+            &marker,
+            &json!(list_type),
+            "must only be used if type is array".to_owned(),
+        ));
+        return;
+    }
+    let item_type =
+        node.get("items").and_then(|i| i.get("type")).and_then(Value::as_str).unwrap_or_default();
+    match list_type {
+        "map" => {
+            let keys = node.get("x-kubernetes-list-map-keys").and_then(Value::as_array);
+            if keys.is_none_or(Vec::is_empty) {
+                errors.push(required(
+                    &field_path(path, "x-kubernetes-list-map-keys"),
+                    "must not be empty if x-kubernetes-list-type is map",
+                ));
+            }
+            if item_type != "object" {
+                errors.push(invalid(
+                    &field_path(path, "items.type"),
+                    &json!(item_type),
+                    "must be object if parent array's x-kubernetes-list-type is map".to_owned(),
+                ));
+            }
+        }
+        "set" if matches!(item_type, "object" | "array") => errors.push(invalid(
+            &field_path(path, "items.type"),
+            &json!(item_type),
+            "must be a scalar type if parent array's x-kubernetes-list-type is set".to_owned(),
+        )),
+        _ => {}
+    }
+}
+
 /// Keywords a structural schema may not use anywhere.
 const FORBIDDEN_KEYWORDS: [&str; 6] =
     ["$ref", "definitions", "id", "additionalItems", "patternProperties", "dependencies"];
@@ -807,6 +864,7 @@ fn structural(schema: &Value, path: &str, in_junctor: bool, errors: &mut Vec<Fie
         }
         None => {}
     }
+    check_list_markers(node, path, errors);
     if let Some(additional @ Value::Object(_)) = node.get("additionalProperties") {
         structural(additional, &field_path(path, "additionalProperties"), in_junctor, errors);
     }
@@ -849,6 +907,9 @@ mod tests {
                                 "tags": {"type": "array", "maxItems": 2, "minItems": 1,
                                          "items": {"type": "object", "properties": {
                                              "key": {"type": "string"}, "value": {"type": "string", "default": "none"}}}},
+                                "zones": {"type": "array", "x-kubernetes-list-type": "set", "items": {"type": "string"}},
+                                "endpoints": {"type": "array", "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"],
+                                              "items": {"type": "object", "properties": {"name": {"type": "string"}, "port": {"type": "integer"}}}},
                                 "labels": {"type": "object", "additionalProperties": {"type": "string"}},
                                 "note": {"type": "string", "nullable": true},
                                 "backup": {"type": "object", "properties": {"window": {"type": "string", "default": "03:00"}}},
@@ -943,6 +1004,19 @@ mod tests {
                         "FieldValueInvalid",
                         r#"Invalid value: "Postgres-Aurora-XL": spec.forProvider.engine in body should match '^[a-z]+$'"#,
                     ),
+                ],
+            ),
+            (
+                "duplicates in set and map lists",
+                json!({"forProvider": {"engine": "mysql", "zones": ["a", "b", "a"],
+                    "endpoints": [{"name": "x", "port": 1}, {"name": "x", "port": 2}]}}),
+                vec![
+                    (
+                        "spec.forProvider.endpoints[1]",
+                        "FieldValueDuplicate",
+                        r#"Duplicate value: {"name":"x"}"#,
+                    ),
+                    ("spec.forProvider.zones[2]", "FieldValueDuplicate", r#"Duplicate value: "a""#),
                 ],
             ),
             (
@@ -1173,7 +1247,7 @@ mod tests {
 
     #[test]
     fn structural_checks() {
-        let cases: [(&str, Value, Vec<&str>); 10] = [
+        let cases: [(&str, Value, Vec<&str>); 12] = [
             ("a typed schema is structural", rds_schema(), vec![]),
             ("the root must be an object", json!({"type": "string"}), vec!["openAPIV3Schema.type"]),
             (
@@ -1217,6 +1291,25 @@ mod tests {
                 vec![
                     "openAPIV3Schema.properties[metadata].type",
                     "openAPIV3Schema.properties[metadata].default",
+                ],
+            ),
+            (
+                "map lists need keys and object items",
+                json!({"type": "object", "properties": {"a": {"type": "array", "x-kubernetes-list-type": "map",
+                    "items": {"type": "string"}}}}),
+                vec![
+                    "openAPIV3Schema.properties[a].x-kubernetes-list-map-keys",
+                    "openAPIV3Schema.properties[a].items.type",
+                ],
+            ),
+            (
+                "list types only on arrays, and set items are scalars",
+                json!({"type": "object", "properties": {
+                    "a": {"type": "string", "x-kubernetes-list-type": "set"},
+                    "b": {"type": "array", "x-kubernetes-list-type": "set", "items": {"type": "object"}}}}),
+                vec![
+                    "openAPIV3Schema.properties[a].x-kubernetes-list-type",
+                    "openAPIV3Schema.properties[b].items.type",
                 ],
             ),
             (
