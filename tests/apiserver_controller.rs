@@ -1,0 +1,81 @@
+//! A kube-rs Controller (watcher + reflector) running over HTTPS against `crosstie serve`.
+
+mod support;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::ConfigMap;
+use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
+use kube::runtime::controller::{Action, Controller};
+use kube::runtime::watcher;
+use support::serve::Serve;
+
+#[derive(Debug, thiserror::Error)]
+#[error(transparent)]
+struct Error(#[from] kube::Error);
+
+/// Copies `data.value` into the `seen` annotation: proof the controller saw the latest state.
+async fn reconcile(cm: Arc<ConfigMap>, api: Arc<Api<ConfigMap>>) -> Result<Action, Error> {
+    let value = cm.data.as_ref().and_then(|d| d.get("value")).cloned().unwrap_or_default();
+    let seen = cm.metadata.annotations.as_ref().and_then(|a| a.get("seen"));
+    if seen != Some(&value) {
+        let patch = serde_json::json!({"metadata": {"annotations": {"seen": value}}});
+        let name = cm.metadata.name.clone().unwrap_or_default();
+        api.patch(&name, &PatchParams::default(), &Patch::Merge(patch)).await?;
+    }
+    Ok(Action::await_change())
+}
+
+fn error_policy(_: Arc<ConfigMap>, _: &Error, _: Arc<Api<ConfigMap>>) -> Action {
+    Action::requeue(Duration::from_millis(200))
+}
+
+async fn eventually<T>(what: &str, mut check: impl AsyncFnMut() -> Option<T>) -> T {
+    for _ in 0..300 {
+        if let Some(v) = check().await {
+            return v;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("timed out waiting for {what}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kube_rs_controller_sees_creates_updates_and_deletes() {
+    let serve = Serve::start();
+    let client = serve.client().await;
+    let api: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
+    let controller = Controller::new(api.clone(), watcher::Config::default().labels("app=demo"));
+    let store = controller.store();
+    let ctx = Arc::new(api.clone());
+    let running = tokio::spawn(controller.run(reconcile, error_policy, ctx).for_each(|_| async {}));
+
+    let mut cm: ConfigMap = serde_json::from_value(serde_json::json!({
+        "metadata": {"name": "demo", "labels": {"app": "demo"}}, "data": {"value": "one"}
+    }))
+    .unwrap();
+    api.create(&PostParams::default(), &cm).await.unwrap();
+    let seen = |want: &'static str| {
+        let api = api.clone();
+        async move || {
+            let cm = api.get("demo").await.ok()?;
+            (cm.metadata.annotations?.get("seen")? == want).then_some(())
+        }
+    };
+    eventually("the controller to see the create", seen("one")).await;
+
+    cm = api.get("demo").await.unwrap();
+    cm.data = Some([("value".to_owned(), "two".to_owned())].into());
+    api.replace("demo", &PostParams::default(), &cm).await.unwrap();
+    eventually("the controller to see the update", seen("two")).await;
+
+    api.delete("demo", &DeleteParams::default()).await.unwrap();
+    eventually("the reflector to drop the deleted object", async || {
+        store.state().iter().all(|cm| cm.metadata.name.as_deref() != Some("demo")).then_some(())
+    })
+    .await;
+    assert!(running.is_finished().then_some(()).is_none(), "the controller keeps running");
+    running.abort();
+}
