@@ -22,10 +22,13 @@ use paths::{Flavor, resource_paths};
 pub struct ResourceDoc {
     /// API group; empty for the core group.
     pub group: String,
+    /// API version within the group, e.g. `v1beta1`.
     pub version: String,
+    /// Kind, e.g. `RDSInstance`.
     pub kind: String,
     /// Plural resource name, as in the URL.
     pub plural: String,
+    /// Namespaced or cluster-scoped: decides the REST paths.
     pub namespaced: bool,
     /// `openAPIV3Schema`. For built-in kinds, the referenced definitions are carried along in
     /// `components.schemas`.
