@@ -408,3 +408,27 @@ fn deleting_a_namespace_deletes_its_contents_first() {
     let err = serve.fails(&["apply", "-f", "-"], Some(late));
     assert!(err.contains("not found"), "{err}");
 }
+
+#[test]
+fn imperative_creates_of_namespaces_and_secrets_work_as_in_crossplane_docs() {
+    let serve = Serve::start();
+    serve.ok(&["create", "namespace", "crossplane-system"], None);
+    let create = [
+        "create",
+        "secret",
+        "generic",
+        "aws-creds",
+        "-n",
+        "crossplane-system",
+        "--from-literal=creds=[default]",
+    ];
+    serve.ok(&create, None);
+    let data = serve.ok(
+        &["get", "secret", "aws-creds", "-n", "crossplane-system", "-o", "jsonpath={.data.creds}"],
+        None,
+    );
+    assert_eq!(data, "W2RlZmF1bHRd", "base64 of [default]");
+    serve.ok(&["create", "configmap", "settings", "--from-literal=region=us-east-1"], None);
+    let region = serve.ok(&["get", "configmap", "settings", "-o", "jsonpath={.data.region}"], None);
+    assert_eq!(region, "us-east-1");
+}

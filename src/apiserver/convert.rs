@@ -56,8 +56,27 @@ pub fn to_storage(rt: &ResourceType, version: &str, mut object: Value) -> Value 
         object["apiVersion"] = Value::String("v1".into());
         return object;
     }
+    if rt.group.is_empty() && rt.kind == "Secret" {
+        fold_string_data(&mut object);
+    }
     object["apiVersion"] = Value::String(rt.api_version(version));
     object
+}
+
+/// A Secret's write-only `stringData` is merged into `data` (base64), as kube-apiserver does.
+fn fold_string_data(secret: &mut Value) {
+    use base64::Engine;
+    let Some(string_data) = secret.as_object_mut().and_then(|m| m.remove("stringData")) else {
+        return;
+    };
+    for (key, value) in string_data.as_object().into_iter().flatten() {
+        let encoded =
+            base64::engine::general_purpose::STANDARD.encode(value.as_str().unwrap_or_default());
+        if !secret["data"].is_object() {
+            secret["data"] = Value::Object(Map::new());
+        }
+        secret["data"][key] = Value::String(encoded);
+    }
 }
 
 #[cfg(test)]
@@ -79,5 +98,21 @@ mod tests {
         assert_eq!(served["regarding"], sent["regarding"]);
         assert_eq!(served["note"], "created");
         assert_eq!(served["apiVersion"], "events.k8s.io/v1");
+    }
+}
+
+#[cfg(test)]
+mod secret_tests {
+    use super::*;
+    use crate::apiserver::registry::builtins;
+    use serde_json::json;
+
+    #[test]
+    fn secret_string_data_is_stored_base64_in_data() {
+        let secret = builtins().into_iter().find(|t| t.kind == "Secret").unwrap();
+        let stored =
+            to_storage(&secret, "v1", json!({"data": {"a": "eA=="}, "stringData": {"b": "y"}}));
+        assert_eq!(stored["data"], json!({"a": "eA==", "b": "eQ=="}));
+        assert!(stored.get("stringData").is_none());
     }
 }

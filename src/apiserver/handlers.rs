@@ -372,7 +372,7 @@ fn parse_yaml_or_json(bytes: &[u8]) -> Result<Value, ApiError> {
         .map_err(|e| ApiError::bad_request(format!("error decoding YAML: {e}")))
 }
 
-/// kube-apiserver's answer to a body it cannot decode; client-go then retries with JSON.
+/// kube-apiserver's answer to a body it cannot decode.
 fn unsupported_protobuf() -> ApiError {
     ApiError::new(
         415,
@@ -383,7 +383,7 @@ fn unsupported_protobuf() -> ApiError {
 
 fn parse_object(headers: &HeaderMap, bytes: &[u8]) -> Result<Value, ApiError> {
     if content_type(headers).contains("protobuf") {
-        return Err(unsupported_protobuf());
+        return super::protobuf::decode(bytes).ok_or_else(unsupported_protobuf);
     }
     let object = if content_type(headers).contains("yaml") {
         parse_yaml_or_json(bytes)?

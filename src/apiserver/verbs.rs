@@ -488,6 +488,7 @@ impl Api {
         if let (Some(sent), Some(ns)) =
             (body["metadata"]["namespace"].as_str(), scope.namespace.as_deref())
             && scope.rt.namespaced
+            && !sent.is_empty()
             && sent != ns
         {
             return Err(ApiError::bad_request(
@@ -542,7 +543,7 @@ impl Api {
         let metadata = object["metadata"].as_object_mut().map(std::mem::take).unwrap_or_default();
         let mut metadata = Value::Object(metadata);
         if scope.rt.namespaced {
-            if metadata["namespace"].as_str().is_some_and(|ns| ns != namespace) {
+            if metadata["namespace"].as_str().is_some_and(|ns| !ns.is_empty() && ns != namespace) {
                 return Err(ApiError::bad_request(
                     "the namespace of the provided object does not match the namespace sent on the request",
                 ));
