@@ -79,3 +79,40 @@ async fn a_kube_rs_controller_sees_creates_updates_and_deletes() {
     assert!(running.is_finished().then_some(()).is_none(), "the controller keeps running");
     running.abort();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_from_the_kube_rs_recorder_are_listed_as_core_events_for_describe() {
+    use k8s_openapi::api::core::v1::Event;
+    use kube::runtime::events::{Event as Published, EventType, Recorder, Reporter};
+
+    let serve = Serve::start();
+    let client = serve.client().await;
+    let api: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
+    let cm: ConfigMap =
+        serde_json::from_value(serde_json::json!({"metadata": {"name": "noted"}})).unwrap();
+    let cm = api.create(&PostParams::default(), &cm).await.unwrap();
+
+    let recorder = Recorder::new(
+        client.clone(),
+        Reporter { controller: "crosstie-test".into(), instance: None },
+    );
+    let event = Published {
+        type_: EventType::Normal,
+        reason: "Synced".into(),
+        note: Some("all good".into()),
+        action: "Sync".into(),
+        secondary: None,
+    };
+    let reference = kube::Resource::object_ref(&cm, &());
+    recorder.publish(&event, &reference).await.unwrap();
+    recorder.publish(&event, &reference).await.unwrap();
+
+    let events: Api<Event> = Api::namespaced(client, "default");
+    let selector = "involvedObject.name=noted,involvedObject.kind=ConfigMap";
+    let listed = events.list(&kube::api::ListParams::default().fields(selector)).await.unwrap();
+    assert_eq!(listed.items.len(), 1, "a repeat updates the same Event");
+    let core = &listed.items[0];
+    assert_eq!(core.message.as_deref(), Some("all good"));
+    assert_eq!(core.reason.as_deref(), Some("Synced"));
+    assert_eq!(core.involved_object.uid, cm.metadata.uid);
+}

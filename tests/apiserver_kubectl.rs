@@ -432,3 +432,42 @@ fn imperative_creates_of_namespaces_and_secrets_work_as_in_crossplane_docs() {
     let region = serve.ok(&["get", "configmap", "settings", "-o", "jsonpath={.data.region}"], None);
     assert_eq!(region, "us-east-1");
 }
+
+/// An owner Widget and a ConfigMap it owns; returns the owner's uid.
+fn owner_with_dependent(serve: &Serve, owner: &str, dependent: &str) {
+    serve.ok(&["apply", "-f", "-"], Some(&widget(owner, 1, "")));
+    let uid = serve.ok(&["get", "widget", owner, "-o", "jsonpath={.metadata.uid}"], None);
+    let manifest = format!(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {dependent}\n  ownerReferences:\n  - {{apiVersion: example.org/v1, kind: Widget, name: {owner}, uid: {uid}, blockOwnerDeletion: true}}\n"
+    );
+    serve.ok(&["apply", "-f", "-"], Some(&manifest));
+}
+
+#[test]
+fn orphan_deletion_keeps_dependents_and_foreground_deletes_them_first() {
+    let serve = serve_with_widgets();
+    owner_with_dependent(&serve, "keeper", "kept");
+    serve.ok(&["delete", "widget", "keeper", "--cascade=orphan"], None);
+    let owners =
+        serve.ok(&["get", "configmap", "kept", "-o", "jsonpath={.metadata.ownerReferences}"], None);
+    assert_eq!(owners, "", "the orphan lost its owner reference and survives");
+
+    owner_with_dependent(&serve, "parent", "child");
+    serve.ok(&["delete", "widget", "parent", "--cascade=foreground", "--timeout=60s"], None);
+    assert!(!serve.kubectl(&["get", "configmap", "child"], None).status.success());
+    assert!(!serve.kubectl(&["get", "widget", "parent"], None).status.success());
+}
+
+#[test]
+fn deleting_a_crd_deletes_its_objects_and_stops_serving_it() {
+    let serve = serve_with_widgets();
+    serve.ok(&["apply", "-f", "-"], Some(&widget("doomed", 1, "")));
+    serve.ok(&["delete", "crd", "widgets.example.org", "--timeout=60s"], None);
+    let err = serve.fails(&["get", "widgets"], None);
+    assert!(err.contains("could not find the requested resource"), "{err}");
+    // Served again, the kind starts empty: its objects went with the CRD.
+    serve.ok(&["apply", "-f", "-"], Some(WIDGET_CRD));
+    serve.ok(&["wait", "--for", "condition=Established", "crd/widgets.example.org"], None);
+    let out = serve.kubectl(&["get", "widgets"], None);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("No resources found"), "{out:?}");
+}

@@ -447,6 +447,11 @@ impl Api {
                 return Ok(Write::Unchanged(object));
             };
             owners.retain(|o| o["uid"].as_str() != Some(owner_uid));
+            if owners.is_empty()
+                && let Some(meta) = object["metadata"].as_object_mut()
+            {
+                meta.remove("ownerReferences");
+            }
             Ok(Write::Put(object))
         })?;
         Ok(())
