@@ -71,6 +71,26 @@ async fn a_kube_rs_controller_sees_creates_updates_and_deletes() {
     api.replace("demo", &PostParams::default(), &cm).await.unwrap();
     eventually("the controller to see the update", seen("two")).await;
 
+    // Leaving the selector reads as a deletion for a filtered watch; re-entering as a creation.
+    let in_store = |present: bool| {
+        let store = store.clone();
+        async move || {
+            let found = store.state().iter().any(|cm| cm.metadata.name.as_deref() == Some("demo"));
+            (found == present).then_some(())
+        }
+    };
+    let relabel = |app: &'static str| {
+        let api = api.clone();
+        async move {
+            let patch = serde_json::json!({"metadata": {"labels": {"app": app}}});
+            api.patch("demo", &PatchParams::default(), &Patch::Merge(patch)).await.unwrap();
+        }
+    };
+    relabel("other").await;
+    eventually("the object to leave the selection", in_store(false)).await;
+    relabel("demo").await;
+    eventually("the object to re-enter the selection", in_store(true)).await;
+
     api.delete("demo", &DeleteParams::default()).await.unwrap();
     eventually("the reflector to drop the deleted object", async || {
         store.state().iter().all(|cm| cm.metadata.name.as_deref() != Some("demo")).then_some(())
