@@ -607,4 +607,34 @@ mod tests {
         assert_eq!(rest["items"][0]["metadata"]["name"], generated["metadata"]["name"]);
         assert_eq!(rest["metadata"]["resourceVersion"], page["metadata"]["resourceVersion"]);
     }
+
+    #[tokio::test]
+    async fn deletecollection_honours_selectors_and_dry_run_stores_nothing() {
+        let (app, _dir) = app(1000);
+        bootstrap_default(&app).await;
+        let cms = "/api/v1/namespaces/default/configmaps";
+        for (name, tier) in [("a", "web"), ("b", "web"), ("c", "db")] {
+            let body =
+                format!(r#"{{"metadata":{{"name":"{name}","labels":{{"tier":"{tier}"}}}}}}"#);
+            call(&app, "POST", cms, &body).await;
+        }
+        let (code, _) =
+            call(&app, "POST", &format!("{cms}?dryRun=All"), r#"{"metadata":{"name":"dry"}}"#)
+                .await;
+        assert_eq!(code, StatusCode::CREATED);
+        let (code, _) = call(&app, "GET", &format!("{cms}/dry"), "").await;
+        assert_eq!(code, StatusCode::NOT_FOUND);
+        let (code, body) =
+            call(&app, "DELETE", &format!("{cms}?labelSelector=tier%3Dweb"), "").await;
+        assert_eq!(code, StatusCode::OK, "{body}");
+        let (_, list) = call(&app, "GET", cms, "").await;
+        let list: Value = serde_json::from_str(&list).unwrap();
+        let names: Vec<&str> = list["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|o| o["metadata"]["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(names, ["c"]);
+    }
 }
