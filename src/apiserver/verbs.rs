@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use super::convert::{present, to_storage};
 use super::meta::{self, NameRule};
 use super::patch::{self, PatchError};
-use super::registry::{CRD_STORAGE, NAMESPACE_STORAGE, Registry, ResourceType};
+use super::registry::{CRD_STORAGE, NAMESPACE_STORAGE, Registry, ResourceType, Shape};
 use super::schema;
 use super::selector::{FieldSelector, LabelSelector};
 use super::ssa::{self, ApplyError};
@@ -199,10 +199,34 @@ impl Api {
 
     /// Lists objects (one page when `limit` is set).
     pub fn list(&self, scope: &Scope, opts: &ListOptions) -> Result<ListResult, ApiError> {
+        let unfiltered = opts.labels.is_empty() && opts.fields.is_empty();
         let keep = |object: &Value| {
-            let object = scope.present(object.clone());
+            if unfiltered {
+                return true;
+            }
+            // Selectors see the served form (events.k8s.io field names, for instance).
+            let object = match scope.rt.shape {
+                Shape::Plain => std::borrow::Cow::Borrowed(object),
+                Shape::EventsV1 => std::borrow::Cow::Owned(scope.present(object.clone())),
+            };
             opts.labels.matches(&object) && opts.fields.matches(&object)
         };
+        // `kubectl wait`/`delete` watch one object by name: read it instead of scanning. The
+        // resourceVersion is taken first, so a watch from it cannot miss a later write.
+        if let (Some(name), Some(_), None) =
+            (opts.fields.name(), &scope.namespace, &opts.continue_token)
+        {
+            let rv = self.store.current_rv();
+            let items = match self.store.get(&scope.key(name))? {
+                Some(object) if keep(&object) => vec![scope.present(object)],
+                _ => Vec::new(),
+            };
+            return Ok(ListResult {
+                items,
+                resource_version: rv.to_string(),
+                continue_token: None,
+            });
+        }
         let after = match &opts.continue_token {
             Some(token) => Some(decode_continue(token)?),
             None => None,

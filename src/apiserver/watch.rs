@@ -175,9 +175,11 @@ impl State {
         let object = present(&self.scope.rt, &self.scope.version, object);
         let selected =
             |o: &Value| self.opts.list.labels.matches(o) && self.opts.list.fields.matches(o);
+        let filtered = !self.opts.list.labels.is_empty() || !self.opts.list.fields.is_empty();
         let was_selected = event
             .previous
             .as_deref()
+            .filter(|_| filtered)
             .and_then(|p| serde_json::from_str::<Value>(p).ok())
             .map(|p| selected(&present(&self.scope.rt, &self.scope.version, p)));
         // A change that moves an object in or out of the selection is an ADDED or DELETED for
