@@ -136,3 +136,69 @@ async fn events_from_the_kube_rs_recorder_are_listed_as_core_events_for_describe
     assert_eq!(core.reason.as_deref(), Some("Synced"));
     assert_eq!(core.involved_object.uid, cm.metadata.uid);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn controller_writes_status_by_server_side_apply_and_finalizers_by_json_patch() {
+    use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+    use kube::api::{ApiResource, DynamicObject, GroupVersionKind};
+
+    let serve = Serve::start();
+    let client = serve.client().await;
+    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
+    let crd: CustomResourceDefinition = serde_json::from_value(serde_json::json!({
+        "metadata": {"name": "gadgets.example.org"},
+        "spec": {"group": "example.org", "scope": "Namespaced",
+            "names": {"plural": "gadgets", "singular": "gadget", "kind": "Gadget"},
+            "versions": [{"name": "v1", "served": true, "storage": true, "subresources": {"status": {}},
+                "schema": {"openAPIV3Schema": {"type": "object", "properties": {
+                    "spec": {"type": "object", "x-kubernetes-preserve-unknown-fields": true},
+                    "status": {"type": "object", "x-kubernetes-preserve-unknown-fields": true}}}}}]}
+    }))
+    .unwrap();
+    crds.create(&PostParams::default(), &crd).await.unwrap();
+    eventually("the CRD to be established", async || {
+        let crd = crds.get("gadgets.example.org").await.ok()?;
+        let conditions = crd.status?.conditions?;
+        conditions.iter().any(|c| c.type_ == "Established" && c.status == "True").then_some(())
+    })
+    .await;
+
+    let resource = ApiResource::from_gvk(&GroupVersionKind::gvk("example.org", "v1", "Gadget"));
+    let gadgets: Api<DynamicObject> = Api::namespaced_with(client, "default", &resource);
+    let gadget: DynamicObject = serde_json::from_value(serde_json::json!({
+        "apiVersion": "example.org/v1", "kind": "Gadget", "metadata": {"name": "g"}, "spec": {"size": 1}
+    }))
+    .unwrap();
+    gadgets.create(&PostParams::default(), &gadget).await.unwrap();
+
+    // The status write kube-rs controllers make: `?&force=true&fieldManager=…`, apply-patch+yaml.
+    let status = serde_json::json!({"apiVersion": "example.org/v1", "kind": "Gadget",
+        "status": {"observedGeneration": 1, "conditions": [{"type": "Ready", "status": "True"}]}});
+    let params = PatchParams::apply("gadget-controller").force();
+    gadgets.patch_status("g", &params, &Patch::Apply(&status)).await.unwrap();
+    let applied = gadgets.get("g").await.unwrap();
+    assert_eq!(applied.data["status"]["conditions"][0]["type"], "Ready");
+    assert_eq!(applied.metadata.generation, Some(1), "status writes keep the generation");
+    let rv = applied.metadata.resource_version.clone();
+    gadgets.patch_status("g", &params, &Patch::Apply(&status)).await.unwrap();
+    let again = gadgets.get("g").await.unwrap();
+    assert_eq!(again.metadata.resource_version, rv, "re-applying the same status is a no-op");
+
+    // kube-runtime's finalizer(): `test` that the list is absent, then add it.
+    let add: json_patch::Patch = serde_json::from_value(serde_json::json!([
+        {"op": "test", "path": "/metadata/finalizers", "value": null},
+        {"op": "add", "path": "/metadata/finalizers", "value": ["example.org/cleanup"]}
+    ]))
+    .unwrap();
+    gadgets.patch("g", &PatchParams::default(), &Patch::<()>::Json(add)).await.unwrap();
+    gadgets.delete("g", &DeleteParams::default()).await.unwrap();
+    let deleting = gadgets.get("g").await.unwrap();
+    assert!(deleting.metadata.deletion_timestamp.is_some());
+    let remove: json_patch::Patch = serde_json::from_value(serde_json::json!([
+        {"op": "test", "path": "/metadata/finalizers/0", "value": "example.org/cleanup"},
+        {"op": "remove", "path": "/metadata/finalizers/0"}
+    ]))
+    .unwrap();
+    gadgets.patch("g", &PatchParams::default(), &Patch::<()>::Json(remove)).await.unwrap();
+    assert!(gadgets.get_opt("g").await.unwrap().is_none(), "gone with its last finalizer");
+}

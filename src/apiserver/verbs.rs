@@ -311,10 +311,21 @@ impl Api {
         &self,
         scope: &Scope,
         name: &str,
-        patch: Patch,
+        mut patch: Patch,
         opts: &WriteOptions,
     ) -> Result<(Value, bool), ApiError> {
-        if let Patch::Apply(applied) = &patch {
+        if let Patch::Apply(applied) = &mut patch {
+            // kube-rs status applies send only apiVersion, kind and status: the name (and
+            // namespace) come from the URL, as kube-apiserver allows.
+            if applied.is_object() && applied["metadata"]["name"].as_str().is_none() {
+                applied["metadata"]["name"] = Value::String(name.to_owned());
+            }
+            if scope.rt.namespaced
+                && applied["metadata"]["namespace"].as_str().is_none()
+                && let Some(ns) = &scope.namespace
+            {
+                applied["metadata"]["namespace"] = Value::String(ns.clone());
+            }
             self.check_apply_body(scope, name, applied, opts)?;
         }
         let mut created = false;
@@ -542,11 +553,6 @@ impl Api {
         if applied["apiVersion"].as_str().is_none() || applied["kind"].as_str().is_none() {
             return Err(ApiError::bad_request(
                 "apiVersion and kind must be set in an applied configuration",
-            ));
-        }
-        if applied["metadata"]["name"].as_str().is_none() {
-            return Err(ApiError::bad_request(
-                "metadata.name must be set in an applied configuration",
             ));
         }
         self.check_body_identity(scope, name, applied)
