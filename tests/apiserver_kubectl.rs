@@ -297,3 +297,177 @@ fn requests_without_the_token_are_unauthorized() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("Unauthorized") || err.contains("must be logged in"), "{err}");
 }
+
+#[test]
+fn kubectl_explain_describes_crd_fields() {
+    let serve = serve_with_widgets();
+    let out = serve.ok(&["explain", "widgets.spec.size"], None);
+    assert!(out.contains("How big the widget is."), "{out}");
+    assert!(out.contains("integer"), "{out}");
+}
+
+#[test]
+fn server_side_apply_reports_conflicts_naming_manager_and_field_until_forced() {
+    let serve = serve_with_widgets();
+    let out = serve.ok(
+        &["apply", "--server-side", "--field-manager", "alice", "-f", "-"],
+        Some(&widget("ssa", 1, "")),
+    );
+    assert!(out.contains("serverside-applied"), "{out}");
+    let err = serve.fails(
+        &["apply", "--server-side", "--field-manager", "bob", "-f", "-"],
+        Some(&widget("ssa", 3, "")),
+    );
+    assert!(err.contains("conflict"), "{err}");
+    assert!(err.contains("alice"), "{err}");
+    assert!(err.contains(".spec.size"), "{err}");
+    assert_eq!(serve.ok(&["get", "widget", "ssa", "-o", "jsonpath={.spec.size}"], None), "1");
+
+    let forced =
+        ["apply", "--server-side", "--field-manager", "bob", "--force-conflicts", "-f", "-"];
+    serve.ok(&forced, Some(&widget("ssa", 3, "")));
+    let out = serve.ok(
+        &[
+            "get",
+            "widget",
+            "ssa",
+            "-o",
+            "jsonpath={.spec.size} {.metadata.managedFields[*].manager}",
+        ],
+        None,
+    );
+    assert!(out.starts_with("3 "), "{out}");
+    assert!(out.contains("bob"), "{out}");
+}
+
+#[test]
+fn strict_field_validation_refuses_unknown_fields() {
+    let serve = serve_with_widgets();
+    let unknown = widget("strict", 1, "").replace("color: red", "colour: red");
+    let err = serve.fails(&["apply", "--validate=strict", "-f", "-"], Some(&unknown));
+    assert!(err.contains("unknown field") && err.contains("spec.colour"), "{err}");
+    // Without strict validation the unknown field is pruned.
+    serve.ok(&["apply", "--validate=false", "-f", "-"], Some(&unknown));
+    let spec = serve.ok(&["get", "widget", "strict", "-o", "jsonpath={.spec}"], None);
+    assert_eq!(spec, r#"{"size":1}"#);
+}
+
+#[test]
+fn status_writes_and_spec_writes_do_not_touch_each_other() {
+    let serve = serve_with_widgets();
+    serve.ok(&["apply", "-f", "-"], Some(&widget("s", 1, "")));
+    let status = ["patch", "widget", "s", "--subresource", "status", "--type", "merge", "-p"];
+    serve.ok(&[&status[..], &[r#"{"status":{"ready":true},"spec":{"size":9}}"#]].concat(), None);
+    let out = serve.ok(
+        &[
+            "get",
+            "widget",
+            "s",
+            "-o",
+            "jsonpath={.spec.size} {.status.ready} {.metadata.generation}",
+        ],
+        None,
+    );
+    assert_eq!(out, "1 true 1", "a status write ignores spec and keeps the generation");
+    serve.ok(
+        &[
+            "patch",
+            "widget",
+            "s",
+            "--type",
+            "merge",
+            "-p",
+            r#"{"status":{"ready":false},"spec":{"size":2}}"#,
+        ],
+        None,
+    );
+    let out = serve.ok(
+        &[
+            "get",
+            "widget",
+            "s",
+            "-o",
+            "jsonpath={.spec.size} {.status.ready} {.metadata.generation}",
+        ],
+        None,
+    );
+    assert_eq!(out, "2 true 2", "a main write ignores status and bumps the generation");
+}
+
+#[test]
+fn deleting_a_namespace_deletes_its_contents_first() {
+    let serve = Serve::start();
+    let contents = "apiVersion: v1\nkind: Namespace\nmetadata: {name: team}\n---\n\
+        apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings, namespace: team}\ndata: {k: v}\n---\n\
+        apiVersion: v1\nkind: Secret\nmetadata: {name: creds, namespace: team}\nstringData: {p: s}\n";
+    serve.ok(&["apply", "-f", "-"], Some(contents));
+    serve.ok(&["delete", "namespace", "team", "--timeout=60s"], None);
+    assert!(!serve.kubectl(&["get", "namespace", "team"], None).status.success());
+    assert!(!serve.kubectl(&["get", "configmap", "settings", "-n", "team"], None).status.success());
+    let late = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: late, namespace: team}\n";
+    let err = serve.fails(&["apply", "-f", "-"], Some(late));
+    assert!(err.contains("not found"), "{err}");
+}
+
+#[test]
+fn imperative_creates_of_namespaces_and_secrets_work_as_in_crossplane_docs() {
+    let serve = Serve::start();
+    serve.ok(&["create", "namespace", "crossplane-system"], None);
+    let create = [
+        "create",
+        "secret",
+        "generic",
+        "aws-creds",
+        "-n",
+        "crossplane-system",
+        "--from-literal=creds=[default]",
+    ];
+    serve.ok(&create, None);
+    let data = serve.ok(
+        &["get", "secret", "aws-creds", "-n", "crossplane-system", "-o", "jsonpath={.data.creds}"],
+        None,
+    );
+    assert_eq!(data, "W2RlZmF1bHRd", "base64 of [default]");
+    serve.ok(&["create", "configmap", "settings", "--from-literal=region=us-east-1"], None);
+    let region = serve.ok(&["get", "configmap", "settings", "-o", "jsonpath={.data.region}"], None);
+    assert_eq!(region, "us-east-1");
+}
+
+/// An owner Widget and a ConfigMap it owns; returns the owner's uid.
+fn owner_with_dependent(serve: &Serve, owner: &str, dependent: &str) {
+    serve.ok(&["apply", "-f", "-"], Some(&widget(owner, 1, "")));
+    let uid = serve.ok(&["get", "widget", owner, "-o", "jsonpath={.metadata.uid}"], None);
+    let manifest = format!(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {dependent}\n  ownerReferences:\n  - {{apiVersion: example.org/v1, kind: Widget, name: {owner}, uid: {uid}, blockOwnerDeletion: true}}\n"
+    );
+    serve.ok(&["apply", "-f", "-"], Some(&manifest));
+}
+
+#[test]
+fn orphan_deletion_keeps_dependents_and_foreground_deletes_them_first() {
+    let serve = serve_with_widgets();
+    owner_with_dependent(&serve, "keeper", "kept");
+    serve.ok(&["delete", "widget", "keeper", "--cascade=orphan"], None);
+    let owners =
+        serve.ok(&["get", "configmap", "kept", "-o", "jsonpath={.metadata.ownerReferences}"], None);
+    assert_eq!(owners, "", "the orphan lost its owner reference and survives");
+
+    owner_with_dependent(&serve, "parent", "child");
+    serve.ok(&["delete", "widget", "parent", "--cascade=foreground", "--timeout=60s"], None);
+    assert!(!serve.kubectl(&["get", "configmap", "child"], None).status.success());
+    assert!(!serve.kubectl(&["get", "widget", "parent"], None).status.success());
+}
+
+#[test]
+fn deleting_a_crd_deletes_its_objects_and_stops_serving_it() {
+    let serve = serve_with_widgets();
+    serve.ok(&["apply", "-f", "-"], Some(&widget("doomed", 1, "")));
+    serve.ok(&["delete", "crd", "widgets.example.org", "--timeout=60s"], None);
+    let err = serve.fails(&["get", "widgets"], None);
+    assert!(err.contains("could not find the requested resource"), "{err}");
+    // Served again, the kind starts empty: its objects went with the CRD.
+    serve.ok(&["apply", "-f", "-"], Some(WIDGET_CRD));
+    serve.ok(&["wait", "--for", "condition=Established", "crd/widgets.example.org"], None);
+    let out = serve.kubectl(&["get", "widgets"], None);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("No resources found"), "{out:?}");
+}

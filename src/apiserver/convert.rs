@@ -63,19 +63,19 @@ pub fn to_storage(rt: &ResourceType, version: &str, mut object: Value) -> Value 
     object
 }
 
-/// A Secret's write-only `stringData` is merged into `data` (base64), winning over `data` for
-/// the same key, and never stored — as kube-apiserver does.
+/// A Secret's write-only `stringData` is merged into `data` (base64), as kube-apiserver does.
 fn fold_string_data(secret: &mut Value) {
     use base64::Engine;
-    let Some(map) = secret.as_object_mut() else { return };
-    let Some(Value::Object(strings)) = map.remove("stringData") else { return };
-    let data = map.entry("data").or_insert_with(|| Value::Object(Map::new()));
-    if !data.is_object() {
-        *data = Value::Object(Map::new());
-    }
-    for (key, value) in strings {
-        let text = value.as_str().map(str::to_owned).unwrap_or_else(|| value.to_string());
-        data[key] = Value::String(base64::engine::general_purpose::STANDARD.encode(text));
+    let Some(string_data) = secret.as_object_mut().and_then(|m| m.remove("stringData")) else {
+        return;
+    };
+    for (key, value) in string_data.as_object().into_iter().flatten() {
+        let encoded =
+            base64::engine::general_purpose::STANDARD.encode(value.as_str().unwrap_or_default());
+        if !secret["data"].is_object() {
+            secret["data"] = Value::Object(Map::new());
+        }
+        secret["data"][key] = Value::String(encoded);
     }
 }
 
@@ -99,14 +99,20 @@ mod tests {
         assert_eq!(served["note"], "created");
         assert_eq!(served["apiVersion"], "events.k8s.io/v1");
     }
+}
+
+#[cfg(test)]
+mod secret_tests {
+    use super::*;
+    use crate::apiserver::registry::builtins;
+    use serde_json::json;
 
     #[test]
-    fn secret_string_data_is_stored_base64_in_data_and_wins_over_data() {
+    fn secret_string_data_is_stored_base64_in_data() {
         let secret = builtins().into_iter().find(|t| t.kind == "Secret").unwrap();
-        let sent = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"},
-            "data": {"keep": "a2VlcA==", "user": "b2xk"}, "stringData": {"user": "admin"}});
-        let stored = to_storage(&secret, "v1", sent);
-        assert_eq!(stored["data"], json!({"keep": "a2VlcA==", "user": "YWRtaW4="}));
-        assert!(stored.get("stringData").is_none(), "stringData is never stored");
+        let stored =
+            to_storage(&secret, "v1", json!({"data": {"a": "eA=="}, "stringData": {"b": "y"}}));
+        assert_eq!(stored["data"], json!({"a": "eA==", "b": "eQ=="}));
+        assert!(stored.get("stringData").is_none());
     }
 }

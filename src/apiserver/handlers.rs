@@ -372,7 +372,19 @@ fn parse_yaml_or_json(bytes: &[u8]) -> Result<Value, ApiError> {
         .map_err(|e| ApiError::bad_request(format!("error decoding YAML: {e}")))
 }
 
+/// kube-apiserver's answer to a body it cannot decode.
+fn unsupported_protobuf() -> ApiError {
+    ApiError::new(
+        415,
+        "UnsupportedMediaType",
+        "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml",
+    )
+}
+
 fn parse_object(headers: &HeaderMap, bytes: &[u8]) -> Result<Value, ApiError> {
+    if content_type(headers).contains("protobuf") {
+        return super::protobuf::decode(bytes).ok_or_else(unsupported_protobuf);
+    }
     let object = if content_type(headers).contains("yaml") {
         parse_yaml_or_json(bytes)?
     } else {
@@ -479,4 +491,150 @@ fn delete_options(params: &Params, body: &[u8]) -> Result<DeleteOptions, ApiErro
         resource_version: body["preconditions"]["resourceVersion"].as_str().map(str::to_owned),
         dry_run,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::apiserver::store::Store;
+    use axum::http::Request as HttpRequest;
+    use tower::ServiceExt;
+
+    fn app(retention: u64) -> (Router, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open_with_retention(dir.path(), retention).unwrap();
+        let api = Api::new(Arc::new(store)).unwrap();
+        let state = AppState { api, server_address: "127.0.0.1:1".into(), token: "t".into() };
+        (router(state), dir)
+    }
+
+    async fn call(app: &Router, method: &str, uri: &str, body: &str) -> (StatusCode, String) {
+        let request = HttpRequest::builder()
+            .method(method)
+            .uri(uri)
+            .header("authorization", "Bearer t")
+            .header("content-type", "application/json")
+            .body(Body::from(body.to_owned()))
+            .unwrap();
+        let response = app.clone().oneshot(request).await.unwrap();
+        let status = response.status();
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
+        (status, String::from_utf8_lossy(&bytes).into_owned())
+    }
+
+    async fn bootstrap_default(app: &Router) {
+        let (code, body) =
+            call(app, "POST", "/api/v1/namespaces", r#"{"metadata":{"name":"default"}}"#).await;
+        assert_eq!(code, StatusCode::CREATED, "{body}");
+    }
+
+    #[tokio::test]
+    async fn a_watch_from_a_compacted_resource_version_reports_410_expired() {
+        let (app, _dir) = app(10);
+        bootstrap_default(&app).await;
+        for i in 0..1100 {
+            let body = format!(r#"{{"metadata":{{"name":"cm-{i}"}}}}"#);
+            call(&app, "POST", "/api/v1/namespaces/default/configmaps", &body).await;
+        }
+        let (code, body) = call(
+            &app,
+            "GET",
+            "/api/v1/namespaces/default/configmaps?&watch=true&resourceVersion=2",
+            "",
+        )
+        .await;
+        assert_eq!(code, StatusCode::OK);
+        let event: Value = serde_json::from_str(body.lines().next().unwrap()).unwrap();
+        assert_eq!(event["type"], "ERROR");
+        assert_eq!(event["object"]["code"], 410);
+        assert_eq!(event["object"]["reason"], "Expired");
+    }
+
+    #[tokio::test]
+    async fn requests_without_the_token_get_a_401_status() {
+        let (app, _dir) = app(10);
+        let request = HttpRequest::builder().uri("/api/v1/namespaces").body(Body::empty()).unwrap();
+        let response = app.oneshot(request).await.unwrap();
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
+        let status: Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(status["kind"], "Status");
+        assert_eq!(status["reason"], "Unauthorized");
+    }
+
+    #[tokio::test]
+    async fn bodies_over_3_mib_are_refused_with_413() {
+        let (app, _dir) = app(10);
+        bootstrap_default(&app).await;
+        let big =
+            format!(r#"{{"metadata":{{"name":"big"}},"data":{{"k":"{}"}}}}"#, "x".repeat(MAX_BODY));
+        let (code, body) = call(&app, "POST", "/api/v1/namespaces/default/configmaps", &big).await;
+        assert_eq!(code, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
+    }
+
+    #[tokio::test]
+    async fn create_update_conflict_and_paging_follow_kubernetes_semantics() {
+        let (app, _dir) = app(1000);
+        bootstrap_default(&app).await;
+        let cms = "/api/v1/namespaces/default/configmaps";
+        let (code, body) = call(&app, "POST", cms, r#"{"metadata":{"generateName":"gen-"}}"#).await;
+        assert_eq!(code, StatusCode::CREATED);
+        let generated: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(generated["metadata"]["name"].as_str().unwrap().len(), "gen-".len() + 5);
+        let (code, _) = call(&app, "POST", cms, r#"{"metadata":{"name":"a"}}"#).await;
+        assert_eq!(code, StatusCode::CREATED);
+        let (code, body) = call(&app, "POST", cms, r#"{"metadata":{"name":"a"}}"#).await;
+        assert_eq!(code, StatusCode::CONFLICT);
+        assert!(body.contains("AlreadyExists"));
+        let (code, body) = call(&app, "POST", cms, r#"{"metadata":{"name":"Bad_Name"}}"#).await;
+        assert_eq!(code, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(body.contains(r#""field":"metadata.name""#), "{body}");
+        let (code, body) = call(
+            &app,
+            "PUT",
+            &format!("{cms}/a"),
+            r#"{"metadata":{"name":"a","resourceVersion":"1"},"data":{"x":"y"}}"#,
+        )
+        .await;
+        assert_eq!(code, StatusCode::CONFLICT, "{body}");
+        assert!(body.contains("the object has been modified"));
+        let (_, page) = call(&app, "GET", &format!("{cms}?&limit=1"), "").await;
+        let page: Value = serde_json::from_str(&page).unwrap();
+        assert_eq!(page["items"].as_array().unwrap().len(), 1);
+        let token = page["metadata"]["continue"].as_str().unwrap();
+        let (_, rest) = call(&app, "GET", &format!("{cms}?limit=1&continue={token}"), "").await;
+        let rest: Value = serde_json::from_str(&rest).unwrap();
+        assert_eq!(rest["items"][0]["metadata"]["name"], generated["metadata"]["name"]);
+        assert_eq!(rest["metadata"]["resourceVersion"], page["metadata"]["resourceVersion"]);
+    }
+
+    #[tokio::test]
+    async fn deletecollection_honours_selectors_and_dry_run_stores_nothing() {
+        let (app, _dir) = app(1000);
+        bootstrap_default(&app).await;
+        let cms = "/api/v1/namespaces/default/configmaps";
+        for (name, tier) in [("a", "web"), ("b", "web"), ("c", "db")] {
+            let body =
+                format!(r#"{{"metadata":{{"name":"{name}","labels":{{"tier":"{tier}"}}}}}}"#);
+            call(&app, "POST", cms, &body).await;
+        }
+        let (code, _) =
+            call(&app, "POST", &format!("{cms}?dryRun=All"), r#"{"metadata":{"name":"dry"}}"#)
+                .await;
+        assert_eq!(code, StatusCode::CREATED);
+        let (code, _) = call(&app, "GET", &format!("{cms}/dry"), "").await;
+        assert_eq!(code, StatusCode::NOT_FOUND);
+        let (code, body) =
+            call(&app, "DELETE", &format!("{cms}?labelSelector=tier%3Dweb"), "").await;
+        assert_eq!(code, StatusCode::OK, "{body}");
+        let (_, list) = call(&app, "GET", cms, "").await;
+        let list: Value = serde_json::from_str(&list).unwrap();
+        let names: Vec<&str> = list["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|o| o["metadata"]["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(names, ["c"]);
+    }
 }

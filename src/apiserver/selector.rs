@@ -137,6 +137,11 @@ impl FieldSelector {
         })
     }
 
+    /// True when it selects everything.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
     /// The `metadata.name` this selector pins, if any (lets a list skip a scan).
     pub fn name(&self) -> Option<&str> {
         self.0.iter().find(|(f, eq, _)| *eq && f == "metadata.name").map(|(_, _, v)| v.as_str())

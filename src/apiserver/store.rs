@@ -70,6 +70,9 @@ pub struct Event {
     pub kind: EventType,
     /// The object as JSON text, serialized once for every watcher.
     pub object: Arc<str>,
+    /// The object before this write, on live events only (history does not keep it): lets a
+    /// filtered watch turn "no longer selected" into DELETED.
+    pub previous: Option<Arc<str>>,
 }
 
 /// What a [`Store::mutate`] closure decides.
@@ -125,7 +128,8 @@ struct Writer {
 /// The object store. Cheap to share behind an `Arc`; all methods block briefly on SQLite.
 pub struct Store {
     writer: Mutex<Writer>,
-    reader: Mutex<Connection>,
+    /// Read connections: WAL lets them read concurrently with the writer and each other.
+    readers: Vec<Mutex<Connection>>,
     events: broadcast::Sender<Arc<Event>>,
     retention: u64,
 }
@@ -138,6 +142,8 @@ impl std::fmt::Debug for Store {
 
 /// Events kept for watch resume: older resourceVersions get `410 Expired`.
 pub const DEFAULT_RETENTION: u64 = 100_000;
+/// Read connections kept open.
+const READERS: usize = 4;
 /// Compaction runs once per this many writes.
 const COMPACTION_INTERVAL: u64 = 1024;
 
@@ -188,11 +194,13 @@ impl Store {
         let last_event: Option<i64> =
             conn.query_row("SELECT max(rv) FROM events", [], |r| r.get(0))?;
         let (compacted, rv) = (compacted as u64, last_event.unwrap_or(0).max(compacted) as u64);
-        let reader = open_connection(&path)?;
+        let readers = (0..READERS)
+            .map(|_| open_connection(&path).map(Mutex::new))
+            .collect::<Result<_, _>>()?;
         let (events, _) = broadcast::channel(4096);
         Ok(Store {
             writer: Mutex::new(Writer { conn, rv, compacted, writes_since_compaction: 0 }),
-            reader: Mutex::new(reader),
+            readers,
             events,
             retention,
         })
@@ -202,8 +210,11 @@ impl Store {
         self.writer.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
+    /// A free read connection, or the first one once it is free.
     fn reader(&self) -> MutexGuard<'_, Connection> {
-        self.reader.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.readers.iter().find_map(|r| r.try_lock().ok()).unwrap_or_else(|| {
+            self.readers[0].lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        })
     }
 
     /// Live events committed from now on, in commit order.
@@ -251,9 +262,10 @@ impl Store {
             .query_row(params![key.resource, key.namespace, key.name], |r| r.get(0))
             .optional()
             .map_err(StoreError::from)?;
-        let existed = current.is_some();
+        let previous: Option<Arc<str>> = current.map(Arc::from);
+        let existed = previous.is_some();
         let current =
-            current.map(|d| serde_json::from_str(&d)).transpose().map_err(StoreError::from)?;
+            previous.as_deref().map(serde_json::from_str).transpose().map_err(StoreError::from)?;
         let (mut object, kind) = match decide(current)? {
             Write::Unchanged(object) => return Ok(Outcome { object, event: None }),
             Write::Put(object) => {
@@ -278,6 +290,7 @@ impl Store {
             namespace: key.namespace.clone(),
             kind,
             object: text,
+            previous,
         }));
         Ok(Outcome { object, event: Some(kind) })
     }
@@ -381,6 +394,7 @@ impl Store {
                     namespace: r.get(1)?,
                     kind: EventType::parse(&r.get::<_, String>(2)?),
                     object: Arc::from(r.get::<_, String>(3)?),
+                    previous: None,
                 })
             })?
             .collect::<Result<_, _>>()?;

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use super::convert::{present, to_storage};
 use super::meta::{self, NameRule};
 use super::patch::{self, PatchError};
-use super::registry::{CRD_STORAGE, NAMESPACE_STORAGE, Registry, ResourceType};
+use super::registry::{CRD_STORAGE, NAMESPACE_STORAGE, Registry, ResourceType, Shape};
 use super::schema;
 use super::selector::{FieldSelector, LabelSelector};
 use super::ssa::{self, ApplyError};
@@ -199,10 +199,34 @@ impl Api {
 
     /// Lists objects (one page when `limit` is set).
     pub fn list(&self, scope: &Scope, opts: &ListOptions) -> Result<ListResult, ApiError> {
+        let unfiltered = opts.labels.is_empty() && opts.fields.is_empty();
         let keep = |object: &Value| {
-            let object = scope.present(object.clone());
+            if unfiltered {
+                return true;
+            }
+            // Selectors see the served form (events.k8s.io field names, for instance).
+            let object = match scope.rt.shape {
+                Shape::Plain => std::borrow::Cow::Borrowed(object),
+                Shape::EventsV1 => std::borrow::Cow::Owned(scope.present(object.clone())),
+            };
             opts.labels.matches(&object) && opts.fields.matches(&object)
         };
+        // `kubectl wait`/`delete` watch one object by name: read it instead of scanning. The
+        // resourceVersion is taken first, so a watch from it cannot miss a later write.
+        if let (Some(name), Some(_), None) =
+            (opts.fields.name(), &scope.namespace, &opts.continue_token)
+        {
+            let rv = self.store.current_rv();
+            let items = match self.store.get(&scope.key(name))? {
+                Some(object) if keep(&object) => vec![scope.present(object)],
+                _ => Vec::new(),
+            };
+            return Ok(ListResult {
+                items,
+                resource_version: rv.to_string(),
+                continue_token: None,
+            });
+        }
         let after = match &opts.continue_token {
             Some(token) => Some(decode_continue(token)?),
             None => None,
@@ -287,10 +311,21 @@ impl Api {
         &self,
         scope: &Scope,
         name: &str,
-        patch: Patch,
+        mut patch: Patch,
         opts: &WriteOptions,
     ) -> Result<(Value, bool), ApiError> {
-        if let Patch::Apply(applied) = &patch {
+        if let Patch::Apply(applied) = &mut patch {
+            // kube-rs status applies send only apiVersion, kind and status: the name (and
+            // namespace) come from the URL, as kube-apiserver allows.
+            if applied.is_object() && applied["metadata"]["name"].as_str().is_none() {
+                applied["metadata"]["name"] = Value::String(name.to_owned());
+            }
+            if scope.rt.namespaced
+                && applied["metadata"]["namespace"].as_str().is_none()
+                && let Some(ns) = &scope.namespace
+            {
+                applied["metadata"]["namespace"] = Value::String(ns.clone());
+            }
             self.check_apply_body(scope, name, applied, opts)?;
         }
         let mut created = false;
@@ -447,6 +482,11 @@ impl Api {
                 return Ok(Write::Unchanged(object));
             };
             owners.retain(|o| o["uid"].as_str() != Some(owner_uid));
+            if owners.is_empty()
+                && let Some(meta) = object["metadata"].as_object_mut()
+            {
+                meta.remove("ownerReferences");
+            }
             Ok(Write::Put(object))
         })?;
         Ok(())
@@ -488,6 +528,7 @@ impl Api {
         if let (Some(sent), Some(ns)) =
             (body["metadata"]["namespace"].as_str(), scope.namespace.as_deref())
             && scope.rt.namespaced
+            && !sent.is_empty()
             && sent != ns
         {
             return Err(ApiError::bad_request(
@@ -514,11 +555,6 @@ impl Api {
                 "apiVersion and kind must be set in an applied configuration",
             ));
         }
-        if applied["metadata"]["name"].as_str().is_none() {
-            return Err(ApiError::bad_request(
-                "metadata.name must be set in an applied configuration",
-            ));
-        }
         self.check_body_identity(scope, name, applied)
     }
 
@@ -542,7 +578,7 @@ impl Api {
         let metadata = object["metadata"].as_object_mut().map(std::mem::take).unwrap_or_default();
         let mut metadata = Value::Object(metadata);
         if scope.rt.namespaced {
-            if metadata["namespace"].as_str().is_some_and(|ns| ns != namespace) {
+            if metadata["namespace"].as_str().is_some_and(|ns| !ns.is_empty() && ns != namespace) {
                 return Err(ApiError::bad_request(
                     "the namespace of the provided object does not match the namespace sent on the request",
                 ));

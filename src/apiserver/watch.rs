@@ -173,10 +173,25 @@ impl State {
         }
         let Ok(object) = serde_json::from_str::<Value>(&event.object) else { return };
         let object = present(&self.scope.rt, &self.scope.version, object);
-        if self.opts.list.labels.matches(&object) && self.opts.list.fields.matches(&object) {
-            let object = render(&self.opts, &mut self.sent_columns, object);
-            self.queue.push_back(line(event.kind.as_str(), &object));
-        }
+        let selected =
+            |o: &Value| self.opts.list.labels.matches(o) && self.opts.list.fields.matches(o);
+        let filtered = !self.opts.list.labels.is_empty() || !self.opts.list.fields.is_empty();
+        let was_selected = event
+            .previous
+            .as_deref()
+            .filter(|_| filtered)
+            .and_then(|p| serde_json::from_str::<Value>(p).ok())
+            .map(|p| selected(&present(&self.scope.rt, &self.scope.version, p)));
+        // A change that moves an object in or out of the selection is an ADDED or DELETED for
+        // this watch, as in kube-apiserver.
+        let kind = match (event.kind, was_selected, selected(&object)) {
+            (EventType::Modified, Some(false), true) => EventType::Added,
+            (EventType::Modified, Some(true), false) => EventType::Deleted,
+            (_, _, false) => return,
+            (kind, _, true) => kind,
+        };
+        let object = render(&self.opts, &mut self.sent_columns, object);
+        self.queue.push_back(line(kind.as_str(), &object));
     }
 
     fn bookmark(&self) -> Bytes {

@@ -154,3 +154,16 @@ impl Drop for Serve {
         let _ = self.child.wait();
     }
 }
+
+impl Serve {
+    /// A kube client for this server, from the kubeconfig it wrote.
+    pub async fn client(&self) -> kube::Client {
+        let kubeconfig =
+            kube::config::Kubeconfig::read_from(&self.kubeconfig).expect("parse kubeconfig");
+        let options = kube::config::KubeConfigOptions::default();
+        let config = kube::Config::from_custom_kubeconfig(kubeconfig, &options)
+            .await
+            .expect("client config");
+        kube::Client::try_from(config).expect("kube client")
+    }
+}
