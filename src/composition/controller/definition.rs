@@ -206,6 +206,7 @@ async fn serve(ctx: Arc<KindContext>, composed: Vec<ApiResource>) {
         );
     }
     let composites = composites
+        .reconcile_all_on(ctx.shared.composition_changed())
         .run(composite::reconcile, error_policy, ctx.clone())
         .for_each(|_| futures::future::ready(()));
     let claims = async {

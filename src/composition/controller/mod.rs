@@ -80,6 +80,8 @@ pub struct Context {
     kinds: Mutex<HashMap<(String, String), (ApiResource, Scope)>>,
     /// Running composite/claim controllers, by XRD name.
     served: Mutex<HashMap<String, definition::Served>>,
+    /// Bumped on every Composition change, so composites re-render at once.
+    composition_changes: tokio::sync::watch::Sender<u64>,
 }
 
 /// Runs the XRD, composite and claim controllers until the watches end.
@@ -89,18 +91,27 @@ pub async fn run(client: Client) {
         writer,
         watcher(Api::<Composition>::all(client.clone()), watcher::Config::default()),
     )
-    .default_backoff()
-    .for_each(|_| futures::future::ready(()));
+    .default_backoff();
     let ctx = Arc::new(Context {
         client: client.clone(),
         compositions,
         kinds: Mutex::default(),
         served: Mutex::default(),
+        composition_changes: tokio::sync::watch::Sender::new(0),
+    });
+    let changes = ctx.clone();
+    let cache = cache.for_each(move |event| {
+        if matches!(event, Ok(watcher::Event::Apply(_) | watcher::Event::Delete(_))) {
+            changes.composition_changes.send_modify(|n| *n += 1);
+        }
+        futures::future::ready(())
     });
     let xrds = kube::runtime::Controller::new(
         Api::<CompositeResourceDefinition>::all(client),
         watcher::Config::default(),
     )
+    // A Composition may compose new kinds, which the composite controllers must watch.
+    .reconcile_all_on(ctx.composition_changed())
     .run(definition::reconcile, error_policy, ctx)
     .for_each(|result| {
         if let Err(e) = result {
@@ -122,6 +133,15 @@ where
 impl Context {
     fn shared_client(&self) -> Client {
         self.client.clone()
+    }
+
+    /// A stream yielding once per Composition change after the call.
+    fn composition_changed(&self) -> impl futures::Stream<Item = ()> + Send + 'static {
+        let rx = self.composition_changes.subscribe();
+        futures::stream::unfold(rx, |mut rx| async move {
+            rx.changed().await.ok()?;
+            Some(((), rx))
+        })
     }
 
     /// The API resource of a composed kind, discovered once.

@@ -58,6 +58,7 @@ fn context_with(compositions: &[Composition]) -> (Arc<KindContext>, Handle) {
         compositions: store,
         kinds: Mutex::new(kinds),
         served: Mutex::default(),
+        composition_changes: tokio::sync::watch::Sender::new(0),
     });
     let composite = kind("XPostgreSQLInstance", "xpostgresqlinstances");
     let ctx = KindContext {
