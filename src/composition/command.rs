@@ -121,13 +121,16 @@ fn connection_secret(composite: &Value, rendered: &super::Rendered) -> Value {
         .iter()
         .map(|(k, v)| (k.clone(), Value::String(String::from_utf8_lossy(v).into_owned())))
         .collect();
-    let name = composite["spec"]["writeConnectionSecretToRef"]["name"]
-        .as_str()
-        .unwrap_or("connection-details");
+    let secret_ref = &composite["spec"]["writeConnectionSecretToRef"];
+    let mut metadata =
+        serde_json::json!({"name": secret_ref["name"].as_str().unwrap_or("connection-details")});
+    if let Some(namespace) = secret_ref["namespace"].as_str() {
+        metadata["namespace"] = namespace.into();
+    }
     serde_json::json!({
         "apiVersion": "v1",
         "kind": "Secret",
-        "metadata": {"name": name, "namespace": composite["spec"]["writeConnectionSecretToRef"]["namespace"]},
+        "metadata": metadata,
         "type": "connection.crossplane.io/v1alpha1",
         "stringData": data,
     })
