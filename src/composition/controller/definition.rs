@@ -147,7 +147,8 @@ pub async fn reconcile(
 /// Whether the API server serves `kind` yet: a list succeeds.
 async fn served(ctx: &Context, kind: &ServedKind) -> bool {
     let api: Api<DynamicObject> = Api::all_with(ctx.shared_client(), &resource_of(kind));
-    api.list_metadata(&ListParams::default().limit(1)).await.is_ok()
+    // A plain list: every API server implementation supports it, unlike metadata-only lists.
+    api.list(&ListParams::default().limit(1)).await.is_ok()
 }
 
 /// Starts (or keeps, or restarts when the watched kinds changed) the controllers of one XRD.

@@ -126,6 +126,12 @@ fn error_policy<K, C>(object: Arc<K>, error: &Error, _: Arc<C>) -> Action
 where
     K: kube::Resource,
 {
+    // A conflict only means we raced another writer: retry at once with a fresh object.
+    if let Error::Kube { source: kube::Error::Api(status), .. } = error
+        && status.code == 409
+    {
+        return Action::requeue(Duration::from_millis(200));
+    }
     tracing::warn!(name = %object.name_any(), %error, "reconcile failed");
     Action::requeue(REQUEUE_ERROR)
 }
