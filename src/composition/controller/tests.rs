@@ -332,3 +332,19 @@ async fn an_invalid_xrd_reports_established_false_with_the_reason_and_creates_no
         tokio::time::timeout(Duration::from_secs(5), pass).await.unwrap().unwrap().unwrap();
     assert_eq!(action, Action::requeue(super::REQUEUE_ERROR));
 }
+
+#[test]
+fn a_conflict_is_retried_at_once_and_other_errors_back_off() {
+    let xr: Arc<DynamicObject> =
+        Arc::new(serde_json::from_value(json!({"metadata": {"name": "x"}})).unwrap());
+    let error = |code| super::Error::Kube {
+        context: "cannot update x".into(),
+        source: kube::Error::Api(
+            kube::core::Status::failure("boom", "Reason").with_code(code).boxed(),
+        ),
+    };
+    let conflict = super::error_policy(xr.clone(), &error(409), Arc::new(()));
+    assert_eq!(conflict, Action::requeue(Duration::from_millis(200)));
+    let other = super::error_policy(xr, &error(500), Arc::new(()));
+    assert_eq!(other, Action::requeue(super::REQUEUE_ERROR));
+}
