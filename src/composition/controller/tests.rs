@@ -33,8 +33,8 @@ fn context() -> (Arc<KindContext>, Handle) {
     context_with(&[])
 }
 
-/// A context whose Composition cache holds `compositions` and which knows the `Thing` kind
-/// (`example.org/v1`, cluster-scoped) without discovery.
+/// A context whose Composition cache holds `compositions` and which knows the `Thing`
+/// (`example.org/v1`, cluster-scoped) and `Secret` kinds without discovery.
 fn context_with(compositions: &[Composition]) -> (Arc<KindContext>, Handle) {
     let (service, handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
     let client = kube::Client::new(service, "default");
@@ -49,10 +49,17 @@ fn context_with(compositions: &[Composition]) -> (Arc<KindContext>, Handle) {
         kind: "Thing".into(),
         plural: "things".into(),
     };
-    let kinds = HashMap::from([(
-        ("example.org/v1".to_owned(), "Thing".to_owned()),
-        (things, Scope::Cluster),
-    )]);
+    let secrets = ApiResource {
+        group: String::new(),
+        version: "v1".into(),
+        api_version: "v1".into(),
+        kind: "Secret".into(),
+        plural: "secrets".into(),
+    };
+    let kinds = HashMap::from([
+        (("example.org/v1".to_owned(), "Thing".to_owned()), (things, Scope::Cluster)),
+        (("v1".to_owned(), "Secret".to_owned()), (secrets, Scope::Namespaced)),
+    ]);
     let shared = Arc::new(Context {
         client,
         compositions: store,
@@ -347,4 +354,82 @@ fn a_conflict_is_retried_at_once_and_other_errors_back_off() {
     assert_eq!(conflict, Action::requeue(Duration::from_millis(200)));
     let other = super::error_policy(xr, &error(500), Arc::new(()));
     assert_eq!(other, Action::requeue(super::REQUEUE_ERROR));
+}
+
+/// A bound claim whose composite publishes its Secret `crossplane-system/x-1`, controlled by
+/// the composite when `controlled`.
+async fn reconcile_bound_claim_with_secret(controlled: bool) -> (Option<Value>, Value) {
+    let (ctx, mut handle) = context();
+    let mut claim = claim_object();
+    claim["metadata"]["finalizers"] = json!(["finalizer.apiextensions.crossplane.io"]);
+    claim["spec"]["resourceRef"] = json!({"apiVersion": "database.crosstie.io/v1alpha1", "kind": "XPostgreSQLInstance", "name": "orders-db-abcde"});
+    let object: DynamicObject = serde_json::from_value(claim.clone()).unwrap();
+    let pass = tokio::spawn(claim::reconcile(Arc::new(object), ctx));
+    let composite = json!({
+        "apiVersion": "database.crosstie.io/v1alpha1",
+        "kind": "XPostgreSQLInstance",
+        "metadata": {"name": "orders-db-abcde", "uid": "x-1"},
+        "spec": {
+            "claimRef": {"name": "orders-db", "namespace": "team-a"},
+            "writeConnectionSecretToRef": {"name": "x-1", "namespace": "crossplane-system"},
+        },
+        "status": {"endpoint": "db.example.org", "conditions": [
+            {"type": "Synced", "status": "True", "reason": "ReconcileSuccess"},
+            {"type": "Ready", "status": "True", "reason": "Available"},
+        ]},
+    });
+    let composite_path = "/apis/database.crosstie.io/v1alpha1/xpostgresqlinstances/orders-db-abcde";
+    expect(&mut handle, "GET", composite_path, 200, composite.clone()).await;
+    expect(&mut handle, "PATCH", composite_path, 200, composite).await;
+    let owner_uid = if controlled { "x-1" } else { "someone-else" };
+    let source = json!({
+        "apiVersion": "v1", "kind": "Secret",
+        "metadata": {"name": "x-1", "namespace": "crossplane-system", "ownerReferences": [
+            {"apiVersion": "v1", "kind": "X", "name": "n", "uid": owner_uid, "controller": true},
+        ]},
+        "data": {"endpoint": "ZGIuZXhhbXBsZS5vcmc=", "password": "cHc="},
+    });
+    expect(&mut handle, "GET", "/api/v1/namespaces/crossplane-system/secrets/x-1", 200, source)
+        .await;
+    let mut copied = None;
+    if controlled {
+        let not_found = json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "NotFound", "code": 404});
+        let target = "/api/v1/namespaces/team-a/secrets/orders-db-conn";
+        expect(&mut handle, "GET", target, 404, not_found).await;
+        copied = Some(
+            expect(
+                &mut handle,
+                "PATCH",
+                target,
+                200,
+                json!({"metadata": {"name": "orders-db-conn"}}),
+            )
+            .await,
+        );
+    }
+    let status = expect(&mut handle, "PATCH", &format!("{CLAIM_PATH}/status"), 200, claim).await;
+    let action =
+        tokio::time::timeout(Duration::from_secs(5), pass).await.unwrap().unwrap().unwrap();
+    assert_eq!(action, Action::requeue(super::REQUEUE_READY));
+    (copied, status["status"].clone())
+}
+
+#[tokio::test]
+async fn a_ready_claim_gets_its_composites_connection_secret_in_its_namespace() {
+    let (copied, status) = reconcile_bound_claim_with_secret(true).await;
+    let copied = copied.expect("the Secret is copied");
+    assert_eq!(copied["metadata"]["namespace"], "team-a");
+    assert_eq!(copied["type"], "connection.crossplane.io/v1alpha1");
+    assert_eq!(copied["data"], json!({"endpoint": "ZGIuZXhhbXBsZS5vcmc=", "password": "cHc="}));
+    assert_eq!(copied["metadata"]["ownerReferences"][0]["uid"], "c-1");
+    assert!(status["connectionDetails"]["lastPublishedTime"].is_string());
+    assert_eq!(status["endpoint"], "db.example.org", "composite status fields reach the claim");
+    assert_eq!(status["conditions"][1]["status"], "True");
+}
+
+#[tokio::test]
+async fn a_secret_the_composite_does_not_control_is_never_copied_to_the_claim() {
+    let (copied, status) = reconcile_bound_claim_with_secret(false).await;
+    assert!(copied.is_none());
+    assert!(status["connectionDetails"].is_null());
 }
