@@ -240,7 +240,7 @@ pub async fn trace(
     let root = to_value(root);
     let mut found = Vec::new();
     let mut pending = trace::children(&root);
-    // Breadth-first, bounded so a reference cycle cannot loop forever.
+    // Bounded, so a reference cycle in hand-edited objects cannot loop forever.
     while let Some(r) = pending.pop().filter(|_| found.len() < 500) {
         if let Some(object) = fetch(&client, &r).await {
             pending.extend(trace::children(&object));

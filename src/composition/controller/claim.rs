@@ -15,8 +15,9 @@ use super::super::claim::{
 use super::super::status::{condition, set_conditions};
 use super::definition::KindContext;
 use super::{
-    CLAIM_FINALIZER, Error, REQUEUE_ERROR, REQUEUE_READY, REQUEUE_UNREADY, apply, ensure_finalizer,
-    kube_err, now, patch_status, remove_finalizer, to_value,
+    CLAIM_FINALIZER, Error, REQUEUE_ERROR, REQUEUE_READY, REQUEUE_UNREADY, apply,
+    delete_connection_secret, ensure_finalizer, kube_err, now, patch_status, remove_finalizer,
+    to_value,
 };
 
 /// Reconciles one claim.
@@ -35,7 +36,7 @@ pub async fn reconcile(claim: Arc<DynamicObject>, ctx: Arc<KindContext>) -> Resu
     let bound = value["spec"]["resourceRef"]["name"].as_str().map(str::to_owned);
 
     if claim.metadata.deletion_timestamp.is_some() {
-        return cleanup(&api, &composites, &claim, bound.as_deref()).await;
+        return cleanup(&client, &api, &composites, &claim, bound.as_deref()).await;
     }
     ensure_finalizer(&api, &claim, CLAIM_FINALIZER).await?;
 
@@ -141,8 +142,9 @@ async fn propagate_secret(
 }
 
 /// Deletes the claim's composite, waits for it to go (its own finalizer deletes the composed
-/// resources first), then releases the claim.
+/// resources first), deletes the claim's connection Secret, then releases the claim.
 async fn cleanup(
+    client: &kube::Client,
     api: &Api<DynamicObject>,
     composites: &Api<DynamicObject>,
     claim: &DynamicObject,
@@ -162,6 +164,10 @@ async fn cleanup(
             }
             return Ok(Action::requeue(REQUEUE_UNREADY));
         }
+    }
+    let secret = claim.data["spec"]["writeConnectionSecretToRef"]["name"].as_str();
+    if let (Some(name), Some(namespace), Some(uid)) = (secret, claim.namespace(), claim.uid()) {
+        delete_connection_secret(client, &namespace, name, &uid).await?;
     }
     if claim.finalizers().iter().any(|f| f == CLAIM_FINALIZER) {
         remove_finalizer(api, claim, CLAIM_FINALIZER).await?;

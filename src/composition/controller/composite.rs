@@ -17,7 +17,8 @@ use super::super::status::{composite_conditions, condition, set_conditions};
 use super::definition::KindContext;
 use super::{
     COMPOSITE_FINALIZER, Error, REQUEUE_ERROR, REQUEUE_READY, REQUEUE_UNREADY, apply,
-    ensure_finalizer, kube_err, now, patch_status, remove_finalizer, to_value,
+    delete_connection_secret, ensure_finalizer, kube_err, now, patch_status, remove_finalizer,
+    to_value,
 };
 
 /// Reconciles one composite.
@@ -207,6 +208,12 @@ async fn cleanup(
     }
     if remaining > 0 {
         return Ok(Action::requeue(REQUEUE_UNREADY));
+    }
+    let secret = &value["spec"]["writeConnectionSecretToRef"];
+    if let (Some(name), Some(namespace), Some(uid)) =
+        (secret["name"].as_str(), secret["namespace"].as_str(), xr.uid())
+    {
+        delete_connection_secret(&ctx.shared.shared_client(), namespace, name, &uid).await?;
     }
     if xr.finalizers().iter().any(|f| f == COMPOSITE_FINALIZER) {
         remove_finalizer(api, xr, COMPOSITE_FINALIZER).await?;

@@ -244,3 +244,22 @@ async fn patch_status(api: &Api<DynamicObject>, name: &str, status: &Value) -> R
         .map_err(kube_err(format!("cannot update status of {name}")))?;
     Ok(())
 }
+
+/// Deletes the connection Secret `namespace/name` if `owner_uid` controls it: the API server
+/// may not garbage-collect by owner reference, and a Secret someone else owns is not ours.
+async fn delete_connection_secret(
+    client: &Client,
+    namespace: &str,
+    name: &str,
+    owner_uid: &str,
+) -> Result<(), Error> {
+    let api: Api<k8s_openapi::api::core::v1::Secret> = Api::namespaced(client.clone(), namespace);
+    let context = || format!("cannot delete connection Secret {namespace}/{name}");
+    let Some(secret) = api.get_opt(name).await.map_err(kube_err(context()))? else {
+        return Ok(());
+    };
+    if super::claim::controlled_by(&to_value(&secret, "Secret")?, owner_uid) {
+        api.delete(name, &kube::api::DeleteParams::default()).await.map_err(kube_err(context()))?;
+    }
+    Ok(())
+}

@@ -165,7 +165,7 @@ async fn a_new_claim_records_its_composite_name_before_creating_the_composite() 
 }
 
 #[tokio::test]
-async fn deleting_a_claim_deletes_its_composite_and_waits_before_releasing_the_claim() {
+async fn deleting_a_claim_deletes_its_composite_and_waits_then_its_secret_before_releasing_it() {
     let (ctx, mut handle) = context();
     let mut object = claim_object();
     object["metadata"]["deletionTimestamp"] = json!("2026-01-01T00:00:00Z");
@@ -190,6 +190,15 @@ async fn deleting_a_claim_deletes_its_composite_and_waits_before_releasing_the_c
     let pass = tokio::spawn(claim::reconcile(Arc::new(claim), ctx));
     let not_found = json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "NotFound", "code": 404});
     expect(&mut handle, "GET", composite_path, 404, not_found).await;
+    let secret = json!({
+        "apiVersion": "v1", "kind": "Secret",
+        "metadata": {"name": "orders-db-conn", "namespace": "team-a", "ownerReferences": [
+            {"apiVersion": "v1", "kind": "PostgreSQLInstance", "name": "orders-db", "uid": "c-1", "controller": true},
+        ]},
+    });
+    let secret_path = "/api/v1/namespaces/team-a/secrets/orders-db-conn";
+    expect(&mut handle, "GET", secret_path, 200, secret.clone()).await;
+    expect(&mut handle, "DELETE", secret_path, 200, secret).await;
     let release = expect(&mut handle, "PATCH", CLAIM_PATH, 200, object).await;
     assert_eq!(release["metadata"]["finalizers"], json!([]));
     let action =
