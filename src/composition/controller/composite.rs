@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use super::super::claim::{connection_secret, secret_data};
 use super::super::composite::{defaults, resource_refs, spec_patch, stale};
 use super::super::render::{Observed, render};
-use super::super::select::select;
+use super::super::select::{SelectError, select};
 use super::super::status::{composite_conditions, condition, set_conditions};
 use super::definition::KindContext;
 use super::{
@@ -36,7 +36,7 @@ pub async fn reconcile(xr: Arc<DynamicObject>, ctx: Arc<KindContext>) -> Result<
     ensure_finalizer(&api, &xr, COMPOSITE_FINALIZER).await?;
 
     let settings = ctx.settings.read().expect("settings lock").clone();
-    let compositions: Vec<_> = shared.compositions.state().iter().map(|c| (**c).clone()).collect();
+    let (compositions, invalid) = shared.compositions();
     let composition = match select(
         &value,
         &compositions,
@@ -44,6 +44,10 @@ pub async fn reconcile(xr: Arc<DynamicObject>, ctx: Arc<KindContext>) -> Result<
         settings.enforced_composition.as_deref(),
     ) {
         Ok(c) => c,
+        Err(SelectError::NotFound { name: wanted, .. }) if invalid.contains_key(&wanted) => {
+            let message = format!("cannot use composition {wanted:?}: {}", invalid[&wanted]);
+            return fail(&api, &name, &value, &message).await;
+        }
         Err(e) => return fail(&api, &name, &value, &e.to_string()).await,
     };
     if let Some(patch) = defaults(&value, composition) {

@@ -75,7 +75,9 @@ fn kube_err(context: impl Into<String>) -> impl FnOnce(kube::Error) -> Error {
 /// State shared by every controller.
 pub struct Context {
     client: Client,
-    compositions: Store<Composition>,
+    /// Compositions as stored: parsed per use, so one malformed Composition breaks only the
+    /// composites that use it, never the cache.
+    compositions: Store<DynamicObject>,
     /// API resources of composed kinds, by apiVersion and kind.
     kinds: Mutex<HashMap<(String, String), (ApiResource, Scope)>>,
     /// Running composite/claim controllers, by XRD name.
@@ -86,10 +88,15 @@ pub struct Context {
 
 /// Runs the XRD, composite and claim controllers until the watches end.
 pub async fn run(client: Client) {
-    let (compositions, writer) = reflector::store();
+    let resource = ApiResource::erase::<Composition>(&());
+    let writer = reflector::store::Writer::new(resource.clone());
+    let compositions = writer.as_reader();
     let cache = reflector::reflector(
         writer,
-        watcher(Api::<Composition>::all(client.clone()), watcher::Config::default()),
+        watcher(
+            Api::<DynamicObject>::all_with(client.clone(), &resource),
+            watcher::Config::default(),
+        ),
     )
     .default_backoff();
     let ctx = Arc::new(Context {
@@ -139,6 +146,22 @@ where
 impl Context {
     fn shared_client(&self) -> Client {
         self.client.clone()
+    }
+
+    /// The cached Compositions that parse, and why each other one does not, by name.
+    fn compositions(&self) -> (Vec<Composition>, HashMap<String, String>) {
+        let mut parsed = Vec::new();
+        let mut invalid = HashMap::new();
+        for object in self.compositions.state() {
+            let value = serde_json::to_value(&*object).unwrap_or_default();
+            match serde_json::from_value::<Composition>(value) {
+                Ok(c) => parsed.push(c),
+                Err(e) => {
+                    invalid.insert(object.name_any(), e.to_string());
+                }
+            }
+        }
+        (parsed, invalid)
     }
 
     /// A stream yielding once per Composition change after the call.

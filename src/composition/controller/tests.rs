@@ -35,12 +35,15 @@ fn context() -> (Arc<KindContext>, Handle) {
 
 /// A context whose Composition cache holds `compositions` and which knows the `Thing`
 /// (`example.org/v1`, cluster-scoped) and `Secret` kinds without discovery.
-fn context_with(compositions: &[Composition]) -> (Arc<KindContext>, Handle) {
+fn context_with(compositions: &[Value]) -> (Arc<KindContext>, Handle) {
     let (service, handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
     let client = kube::Client::new(service, "default");
-    let (store, mut writer) = reflector::store();
+    let mut writer = reflector::store::Writer::new(ApiResource::erase::<Composition>(&()));
+    let store = writer.as_reader();
     for c in compositions {
-        writer.apply_watcher_event(&watcher::Event::Apply(c.clone()));
+        let object: DynamicObject =
+            serde_json::from_value(c.clone()).expect("a Composition object");
+        writer.apply_watcher_event(&watcher::Event::Apply(object));
     }
     let things = ApiResource {
         group: "example.org".into(),
@@ -217,7 +220,7 @@ fn thing(name: &str, resource: &str, ready: bool) -> Value {
 
 #[tokio::test]
 async fn a_composite_applies_what_renders_keeps_what_fails_and_deletes_what_was_removed() {
-    let composition: Composition = serde_json::from_value(json!({
+    let composition = json!({
         "apiVersion": "apiextensions.crossplane.io/v1",
         "kind": "Composition",
         "metadata": {"name": "things"},
@@ -232,8 +235,7 @@ async fn a_composite_applies_what_renders_keeps_what_fails_and_deletes_what_was_
                 ]},
             ],
         },
-    }))
-    .unwrap();
+    });
     let (ctx, mut handle) = context_with(&[composition]);
     let xr = json!({
         "apiVersion": "database.crosstie.io/v1alpha1",
@@ -441,4 +443,40 @@ async fn a_secret_the_composite_does_not_control_is_never_copied_to_the_claim() 
     let (copied, status) = reconcile_bound_claim_with_secret(false).await;
     assert!(copied.is_none());
     assert!(status["connectionDetails"].is_null());
+}
+
+#[tokio::test]
+async fn a_malformed_composition_fails_only_its_composites_with_the_parse_error() {
+    let bad = json!({
+        "apiVersion": "apiextensions.crossplane.io/v1",
+        "kind": "Composition",
+        "metadata": {"name": "bad"},
+        "spec": {
+            "compositeTypeRef": {"apiVersion": "database.crosstie.io/v1alpha1", "kind": "XPostgreSQLInstance"},
+            "resources": [{"name": "a", "base": {}, "patches": [{"type": "FromEnvironmentFieldPath", "fromFieldPath": "x"}]}],
+        },
+    });
+    let (ctx, mut handle) = context_with(&[bad]);
+    let xr = json!({
+        "apiVersion": "database.crosstie.io/v1alpha1",
+        "kind": "XPostgreSQLInstance",
+        "metadata": {"name": "db-x7k2p", "uid": "x-1", "finalizers": ["composite.apiextensions.crossplane.io"]},
+        "spec": {"compositionRef": {"name": "bad"}},
+    });
+    let object: DynamicObject = serde_json::from_value(xr).unwrap();
+    let pass = tokio::spawn(composite::reconcile(Arc::new(object), ctx));
+    let path = "/apis/database.crosstie.io/v1alpha1/xpostgresqlinstances/db-x7k2p/status";
+    let status = expect(&mut handle, "PATCH", path, 200, json!({})).await;
+    let synced = &status["status"]["conditions"][0];
+    assert_eq!(synced["status"], "False");
+    let message = synced["message"].as_str().unwrap();
+    assert!(
+        message.starts_with(
+            "cannot use composition \"bad\": unknown variant `FromEnvironmentFieldPath`"
+        ),
+        "{message}"
+    );
+    let action =
+        tokio::time::timeout(Duration::from_secs(5), pass).await.unwrap().unwrap().unwrap();
+    assert_eq!(action, Action::requeue(super::REQUEUE_ERROR));
 }
