@@ -480,3 +480,82 @@ async fn a_malformed_composition_fails_only_its_composites_with_the_parse_error(
         tokio::time::timeout(Duration::from_secs(5), pass).await.unwrap().unwrap().unwrap();
     assert_eq!(action, Action::requeue(super::REQUEUE_ERROR));
 }
+
+/// Answers requests other than `path` (the controllers started for the XRD list and watch)
+/// with empty lists, and returns the body sent to `path`.
+async fn expect_among_watches(handle: &mut Handle, method: &str, path: &str, body: Value) -> Value {
+    loop {
+        let (request, send) = handle.next_request().await.expect("another request");
+        if request.uri().path() != path {
+            let empty = json!({"kind": "List", "apiVersion": "v1", "metadata": {"resourceVersion": "1"}, "items": []});
+            send.send_response(
+                Response::builder().body(Body::from(serde_json::to_vec(&empty).unwrap())).unwrap(),
+            );
+            continue;
+        }
+        assert_eq!(request.method().as_str(), method);
+        let bytes = request.into_body().collect().await.expect("body").to_bytes();
+        send.send_response(
+            Response::builder().body(Body::from(serde_json::to_vec(&body).unwrap())).unwrap(),
+        );
+        return serde_json::from_slice(&bytes).expect("JSON body");
+    }
+}
+
+#[tokio::test]
+async fn a_valid_xrd_applies_both_crds_owned_by_it_and_reports_established_and_offered() {
+    let (ctx, mut handle) = context();
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/compositions/xrd-postgresqlinstance.yaml");
+    let mut object: Value =
+        serde_saphyr::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    object["metadata"]["uid"] = json!("d-1");
+    let xrd: crate::composition::CompositeResourceDefinition =
+        serde_json::from_value(object.clone()).unwrap();
+    let pass = tokio::spawn(super::definition::reconcile(Arc::new(xrd), ctx.shared.clone()));
+
+    let crds = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions";
+    for name in
+        ["xpostgresqlinstances.database.crosstie.io", "postgresqlinstances.database.crosstie.io"]
+    {
+        let crd_path = format!("{crds}/{name}");
+        let applied =
+            expect(&mut handle, "PATCH", &crd_path, 200, json!({"metadata": {"name": name}})).await;
+        assert_eq!(applied["metadata"]["name"], name);
+        assert_eq!(applied["metadata"]["ownerReferences"][0]["uid"], "d-1");
+        assert_eq!(applied["metadata"]["ownerReferences"][0]["controller"], true);
+    }
+    let empty = json!({"kind": "List", "apiVersion": "v1", "metadata": {"resourceVersion": "1"}, "items": []});
+    expect(
+        &mut handle,
+        "GET",
+        "/apis/database.crosstie.io/v1alpha1/xpostgresqlinstances",
+        200,
+        empty,
+    )
+    .await;
+
+    let status_path = "/apis/apiextensions.crossplane.io/v1/compositeresourcedefinitions/xpostgresqlinstances.database.crosstie.io/status";
+    let status = expect_among_watches(&mut handle, "PATCH", status_path, object).await;
+    let conditions = &status["status"]["conditions"];
+    assert_eq!(
+        (&conditions[0]["type"], &conditions[0]["status"]),
+        (&json!("Established"), &json!("True"))
+    );
+    assert_eq!(
+        (&conditions[1]["type"], &conditions[1]["status"]),
+        (&json!("Offered"), &json!("True"))
+    );
+    assert_eq!(
+        status["status"]["controllers"],
+        json!({
+            "compositeResourceType": {"apiVersion": "database.crosstie.io/v1alpha1", "kind": "XPostgreSQLInstance"},
+            "compositeResourceClaimType": {"apiVersion": "database.crosstie.io/v1alpha1", "kind": "PostgreSQLInstance"},
+        })
+    );
+    let action =
+        tokio::time::timeout(Duration::from_secs(5), pass).await.unwrap().unwrap().unwrap();
+    assert_eq!(action, Action::requeue(super::REQUEUE_READY));
+    assert!(
+        ctx.shared.served.lock().unwrap().contains_key("xpostgresqlinstances.database.crosstie.io")
+    );
+}
