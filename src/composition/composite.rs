@@ -92,12 +92,17 @@ pub fn defaults(xr: &Value, composition: &Composition) -> Option<Value> {
     (!spec.is_empty()).then(|| json!({"spec": spec}))
 }
 
-/// A merge patch for what `ToCompositeFieldPath` patches changed outside `status` (the spec,
-/// labels and annotations — never server-managed metadata), if anything.
+/// A merge patch for what changed outside `status` (`ToCompositeFieldPath` patches and
+/// `spec.resourceRefs`): changed spec fields, labels and annotations — never server-managed
+/// metadata.
 pub fn spec_patch(before: &Value, after: &Value) -> Option<Value> {
     let mut patch = json!({});
-    if before["spec"] != after["spec"] {
-        patch["spec"] = after["spec"].clone();
+    // Only the changed top-level spec fields: sending the whole spec would make this writer
+    // co-own fields the claim owns, and the claim could no longer remove them.
+    for (key, value) in after["spec"].as_object().into_iter().flatten() {
+        if before["spec"][key] != *value {
+            patch["spec"][key] = value.clone();
+        }
     }
     for field in ["labels", "annotations"] {
         if before["metadata"][field] != after["metadata"][field] {
@@ -195,7 +200,7 @@ mod tests {
         after["spec"]["b"] = json!(2);
         assert_eq!(
             spec_patch(&before, &after),
-            Some(json!({"spec": {"a": 1, "b": 2}, "metadata": {"annotations": {"k": "v"}}}))
+            Some(json!({"spec": {"b": 2}, "metadata": {"annotations": {"k": "v"}}}))
         );
     }
 

@@ -300,6 +300,7 @@ async fn a_composite_applies_what_renders_keeps_what_fails_and_deletes_what_was_
         json!([{"apiVersion": "example.org/v1", "kind": "Thing", "name": "db-x7k2p-aaaaa"}]),
         "b never rendered and was never observed, so it has no reference yet"
     );
+    assert!(refs["spec"]["parameters"].is_null(), "the claim's fields are left to the claim");
     let status = expect(
         &mut handle,
         "PATCH",
