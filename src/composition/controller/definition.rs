@@ -131,6 +131,18 @@ pub async fn reconcile(
         write_status(&api, &name, &mut status, &conditions, None).await?;
         return Ok(Action::requeue(REQUEUE_UNREADY));
     }
+    let claims_served = match &crds.claim_kind {
+        Some(kind) => served(&ctx, kind).await,
+        None => true,
+    };
+    if !claims_served {
+        let conditions = [
+            condition("Established", true, "WatchingCompositeResource", ""),
+            condition("Offered", false, "WaitingForCRD", "waiting for the claim CRD to be served"),
+        ];
+        write_status(&api, &name, &mut status, &conditions, None).await?;
+        return Ok(Action::requeue(REQUEUE_UNREADY));
+    }
     start(&ctx, &name, &xrd, &crds).await;
     let mut conditions = vec![condition("Established", true, "WatchingCompositeResource", "")];
     if crds.claim_kind.is_some() {

@@ -531,6 +531,14 @@ async fn a_valid_xrd_applies_both_crds_owned_by_it_and_reports_established_and_o
         "GET",
         "/apis/database.crosstie.io/v1alpha1/xpostgresqlinstances",
         200,
+        empty.clone(),
+    )
+    .await;
+    expect(
+        &mut handle,
+        "GET",
+        "/apis/database.crosstie.io/v1alpha1/postgresqlinstances",
+        200,
         empty,
     )
     .await;
