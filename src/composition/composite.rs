@@ -47,6 +47,19 @@ pub fn composed_kinds(
     kinds
 }
 
+/// Whether `observed` already holds every field of `desired` (objects compared key by key,
+/// everything else by value). Applying such an object would change nothing, so it is skipped:
+/// fewer writes, and no watch ping-pong with API servers that bump `resourceVersion` on no-op
+/// applies.
+pub fn contains(observed: &Value, desired: &Value) -> bool {
+    match (observed, desired) {
+        (Value::Object(o), Value::Object(d)) => {
+            d.iter().all(|(k, v)| o.get(k).is_some_and(|ov| contains(ov, v)))
+        }
+        (o, d) => o == d,
+    }
+}
+
 /// `spec.resourceRefs` after a render: every rendered resource, plus observed ones whose render
 /// failed (they are kept, not orphaned), in Composition order.
 pub fn resource_refs(rendered: &Rendered, observed: &Observed) -> Vec<Value> {
@@ -184,6 +197,23 @@ mod tests {
                 ("database.aws.crossplane.io/v1beta1".to_owned(), "RDSInstance".to_owned()),
             ]
         );
+    }
+
+    #[test]
+    fn an_object_contains_a_desired_state_only_when_every_desired_field_matches() {
+        let observed = json!({
+            "metadata": {"name": "a", "labels": {"x": "1", "y": "2"}, "resourceVersion": "7"},
+            "spec": {"size": 20, "tags": [{"k": "v"}], "lateInit": true},
+            "status": {"ready": true},
+        });
+        assert!(contains(
+            &observed,
+            &json!({"metadata": {"labels": {"x": "1"}}, "spec": {"size": 20}})
+        ));
+        assert!(contains(&observed, &json!({"spec": {"tags": [{"k": "v"}]}})));
+        assert!(!contains(&observed, &json!({"spec": {"size": 21}})));
+        assert!(!contains(&observed, &json!({"spec": {"tags": []}})), "arrays compare whole");
+        assert!(!contains(&observed, &json!({"spec": {"missing": null}})));
     }
 
     #[test]

@@ -12,6 +12,7 @@ use super::super::claim::{
     can_bind, claim_status, composite_for_claim, connection_secret, controlled_by,
     new_composite_name, secret_data,
 };
+use super::super::composite::contains;
 use super::super::status::{condition, set_conditions};
 use super::definition::KindContext;
 use super::{
@@ -60,17 +61,17 @@ pub async fn reconcile(claim: Arc<DynamicObject>, ctx: Arc<KindContext>) -> Resu
         .get_opt(&composite_name)
         .await
         .map_err(kube_err(format!("cannot get composite {composite_name}")))?;
-    if let Some(existing) = &existing {
-        let existing = to_value(existing, "composite")?;
-        if !can_bind(&value, &existing) {
-            let message =
-                format!("cannot bind composite resource {label}: it is claimed by another claim");
-            return fail(&api, &name, &value, &message).await;
-        }
+    let existing = existing.map(|e| to_value(&e, "composite")).transpose()?;
+    if existing.as_ref().is_some_and(|e| !can_bind(&value, e)) {
+        let message =
+            format!("cannot bind composite resource {label}: it is claimed by another claim");
+        return fail(&api, &name, &value, &message).await;
     }
-    let composite =
-        apply(&composites, &composite_for_claim(&value, &composite_name, &ctx.composite)).await?;
-    let mut composite = to_value(&composite, "composite")?;
+    let desired = composite_for_claim(&value, &composite_name, &ctx.composite);
+    let mut composite = match existing {
+        Some(existing) if contains(&existing, &desired) => existing,
+        _ => to_value(&apply(&composites, &desired).await?, "composite")?,
+    };
     composite["apiVersion"] = json!(ctx.composite.api_version());
     composite["kind"] = json!(ctx.composite.kind);
 

@@ -9,8 +9,9 @@ use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams};
 use kube::runtime::controller::Action;
 use serde_json::{Value, json};
 
+use super::super::ANNOTATION_RESOURCE_NAME;
 use super::super::claim::{connection_secret, secret_data};
-use super::super::composite::{defaults, resource_refs, spec_patch, stale};
+use super::super::composite::{contains, defaults, resource_refs, spec_patch, stale};
 use super::super::render::{Observed, render};
 use super::super::select::{SelectError, select};
 use super::super::status::{composite_conditions, condition, set_conditions};
@@ -64,6 +65,12 @@ pub async fn reconcile(xr: Arc<DynamicObject>, ctx: Arc<KindContext>) -> Result<
     };
     let mut errors = rendered.errors();
     for desired in rendered.composed() {
+        let current = desired["metadata"]["annotations"][ANNOTATION_RESOURCE_NAME]
+            .as_str()
+            .and_then(|r| observed.resources.get(r));
+        if current.is_some_and(|c| contains(c, desired)) {
+            continue;
+        }
         let result = match shared.api_for(desired).await {
             Ok(api) => apply(&api, desired).await.map(drop),
             Err(e) => Err(e),

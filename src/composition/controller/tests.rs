@@ -568,3 +568,45 @@ async fn a_valid_xrd_applies_both_crds_owned_by_it_and_reports_established_and_o
         ctx.shared.served.lock().unwrap().contains_key("xpostgresqlinstances.database.crosstie.io")
     );
 }
+
+#[tokio::test]
+async fn a_composed_resource_already_in_the_desired_state_is_not_written_again() {
+    let composition = json!({
+        "apiVersion": "apiextensions.crossplane.io/v1",
+        "kind": "Composition",
+        "metadata": {"name": "things"},
+        "spec": {
+            "compositeTypeRef": {"apiVersion": "database.crosstie.io/v1alpha1", "kind": "XPostgreSQLInstance"},
+            "resources": [{"name": "a", "base": {"apiVersion": "example.org/v1", "kind": "Thing"}, "patches": [
+                {"fromFieldPath": "spec.parameters.size", "toFieldPath": "spec.size"},
+            ]}],
+        },
+    });
+    let (ctx, mut handle) = context_with(&[composition]);
+    let reference =
+        json!({"apiVersion": "example.org/v1", "kind": "Thing", "name": "db-x7k2p-aaaaa"});
+    let xr = json!({
+        "apiVersion": "database.crosstie.io/v1alpha1",
+        "kind": "XPostgreSQLInstance",
+        "metadata": {"name": "db-x7k2p", "uid": "x-1", "finalizers": ["composite.apiextensions.crossplane.io"]},
+        "spec": {"compositionRef": {"name": "things"}, "parameters": {"size": "large"}, "resourceRefs": [reference]},
+    });
+    let mut observed = thing("db-x7k2p-aaaaa", "a", true);
+    observed["metadata"]["labels"] = json!({"crossplane.io/composite": "db-x7k2p"});
+    observed["metadata"]["ownerReferences"] = json!([{
+        "apiVersion": "database.crosstie.io/v1alpha1", "kind": "XPostgreSQLInstance", "name": "db-x7k2p",
+        "uid": "x-1", "controller": true, "blockOwnerDeletion": true,
+    }]);
+    observed["spec"] = json!({"size": "large", "lateInitialized": "by the provider"});
+    let object: DynamicObject = serde_json::from_value(xr).unwrap();
+    let pass = tokio::spawn(composite::reconcile(Arc::new(object), ctx));
+
+    expect(&mut handle, "GET", "/apis/example.org/v1/things/db-x7k2p-aaaaa", 200, observed).await;
+    // Straight to the status: no apply of the unchanged resource, no spec patch.
+    let path = "/apis/database.crosstie.io/v1alpha1/xpostgresqlinstances/db-x7k2p/status";
+    let status = expect(&mut handle, "PATCH", path, 200, json!({})).await;
+    assert_eq!(status["status"]["conditions"][1]["status"], "True");
+    let action =
+        tokio::time::timeout(Duration::from_secs(5), pass).await.unwrap().unwrap().unwrap();
+    assert_eq!(action, Action::requeue(super::REQUEUE_READY));
+}
