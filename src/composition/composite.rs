@@ -47,6 +47,21 @@ pub fn composed_kinds(
     kinds
 }
 
+/// Annotation recording a hash of the desired state last applied, so removing a field from
+/// the desired state still triggers an apply (server-side apply then drops it).
+pub const ANNOTATION_DESIRED_HASH: &str = "crosstie.io/desired-hash";
+
+/// `desired` annotated with a hash of itself; compare with [`contains`] to skip no-op applies.
+pub fn with_desired_hash(mut desired: Value) -> Value {
+    use sha2::Digest as _;
+    let hash = hex::encode(sha2::Sha256::digest(desired.to_string()));
+    if !desired["metadata"]["annotations"].is_object() {
+        desired["metadata"]["annotations"] = json!({});
+    }
+    desired["metadata"]["annotations"][ANNOTATION_DESIRED_HASH] = json!(&hash[..16]);
+    desired
+}
+
 /// Whether `observed` already holds every field of `desired` (objects compared key by key,
 /// everything else by value). Applying such an object would change nothing, so it is skipped:
 /// fewer writes, and no watch ping-pong with API servers that bump `resourceVersion` on no-op
@@ -214,6 +229,22 @@ mod tests {
         assert!(!contains(&observed, &json!({"spec": {"size": 21}})));
         assert!(!contains(&observed, &json!({"spec": {"tags": []}})), "arrays compare whole");
         assert!(!contains(&observed, &json!({"spec": {"missing": null}})));
+    }
+
+    #[test]
+    fn removing_a_desired_field_changes_the_hash_so_the_apply_is_not_skipped() {
+        let before =
+            with_desired_hash(json!({"metadata": {"name": "a"}, "spec": {"x": 1, "y": 2}}));
+        let after = with_desired_hash(json!({"metadata": {"name": "a"}, "spec": {"x": 1}}));
+        assert!(contains(&before, &before));
+        assert!(
+            !contains(&before, &after),
+            "the observed object still has y, but the hash moved on"
+        );
+        assert_eq!(
+            before["metadata"]["annotations"][ANNOTATION_DESIRED_HASH].as_str().unwrap().len(),
+            16
+        );
     }
 
     #[test]

@@ -12,7 +12,7 @@ use super::super::claim::{
     can_bind, claim_status, composite_for_claim, connection_secret, controlled_by,
     new_composite_name, secret_data,
 };
-use super::super::composite::contains;
+use super::super::composite::{contains, with_desired_hash};
 use super::super::status::{condition, set_conditions};
 use super::definition::KindContext;
 use super::{
@@ -67,7 +67,7 @@ pub async fn reconcile(claim: Arc<DynamicObject>, ctx: Arc<KindContext>) -> Resu
             format!("cannot bind composite resource {label}: it is claimed by another claim");
         return fail(&api, &name, &value, &message).await;
     }
-    let desired = composite_for_claim(&value, &composite_name, &ctx.composite);
+    let desired = with_desired_hash(composite_for_claim(&value, &composite_name, &ctx.composite));
     let mut composite = match existing {
         Some(existing) if contains(&existing, &desired) => existing,
         _ => to_value(&apply(&composites, &desired).await?, "composite")?,

@@ -11,7 +11,9 @@ use serde_json::{Value, json};
 
 use super::super::ANNOTATION_RESOURCE_NAME;
 use super::super::claim::{connection_secret, secret_data};
-use super::super::composite::{contains, defaults, resource_refs, spec_patch, stale};
+use super::super::composite::{
+    contains, defaults, resource_refs, spec_patch, stale, with_desired_hash,
+};
 use super::super::render::{Observed, render};
 use super::super::select::{SelectError, select};
 use super::super::status::{composite_conditions, condition, set_conditions};
@@ -65,6 +67,7 @@ pub async fn reconcile(xr: Arc<DynamicObject>, ctx: Arc<KindContext>) -> Result<
     };
     let mut errors = rendered.errors();
     for desired in rendered.composed() {
+        let desired = &with_desired_hash(desired.clone());
         let current = desired["metadata"]["annotations"][ANNOTATION_RESOURCE_NAME]
             .as_str()
             .and_then(|r| observed.resources.get(r));
