@@ -456,7 +456,7 @@ async fn a_malformed_composition_fails_only_its_composites_with_the_parse_error(
         "metadata": {"name": "bad"},
         "spec": {
             "compositeTypeRef": {"apiVersion": "database.crosstie.io/v1alpha1", "kind": "XPostgreSQLInstance"},
-            "resources": [{"name": "a", "base": {}, "patches": [{"type": "FromEnvironmentFieldPath", "fromFieldPath": "x"}]}],
+            "resources": [{"name": "a", "base": {}, "patches": [{"type": "FromNowhere", "fromFieldPath": "x"}]}],
         },
     });
     let (ctx, mut handle) = context_with(&[bad]);
@@ -474,9 +474,7 @@ async fn a_malformed_composition_fails_only_its_composites_with_the_parse_error(
     assert_eq!(synced["status"], "False");
     let message = synced["message"].as_str().unwrap();
     assert!(
-        message.starts_with(
-            "cannot use composition \"bad\": unknown variant `FromEnvironmentFieldPath`"
-        ),
+        message.starts_with("cannot use composition \"bad\": unknown variant `FromNowhere`"),
         "{message}"
     );
     let action =
