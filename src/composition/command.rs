@@ -121,13 +121,16 @@ fn connection_secret(composite: &Value, rendered: &super::Rendered) -> Value {
         .iter()
         .map(|(k, v)| (k.clone(), Value::String(String::from_utf8_lossy(v).into_owned())))
         .collect();
-    let name = composite["spec"]["writeConnectionSecretToRef"]["name"]
-        .as_str()
-        .unwrap_or("connection-details");
+    let secret_ref = &composite["spec"]["writeConnectionSecretToRef"];
+    let mut metadata =
+        serde_json::json!({"name": secret_ref["name"].as_str().unwrap_or("connection-details")});
+    if let Some(namespace) = secret_ref["namespace"].as_str() {
+        metadata["namespace"] = namespace.into();
+    }
     serde_json::json!({
         "apiVersion": "v1",
         "kind": "Secret",
-        "metadata": {"name": name, "namespace": composite["spec"]["writeConnectionSecretToRef"]["namespace"]},
+        "metadata": metadata,
         "type": "connection.crossplane.io/v1alpha1",
         "stringData": data,
     })
@@ -237,7 +240,7 @@ pub async fn trace(
     let root = to_value(root);
     let mut found = Vec::new();
     let mut pending = trace::children(&root);
-    // Breadth-first, bounded so a reference cycle cannot loop forever.
+    // Bounded, so a reference cycle in hand-edited objects cannot loop forever.
     while let Some(r) = pending.pop().filter(|_| found.len() < 500) {
         if let Some(object) = fetch(&client, &r).await {
             pending.extend(trace::children(&object));

@@ -47,6 +47,34 @@ pub fn composed_kinds(
     kinds
 }
 
+/// Annotation recording a hash of the desired state last applied, so removing a field from
+/// the desired state still triggers an apply (server-side apply then drops it).
+pub const ANNOTATION_DESIRED_HASH: &str = "crosstie.io/desired-hash";
+
+/// `desired` annotated with a hash of itself; compare with [`contains`] to skip no-op applies.
+pub fn with_desired_hash(mut desired: Value) -> Value {
+    use sha2::Digest as _;
+    let hash = hex::encode(sha2::Sha256::digest(desired.to_string()));
+    if !desired["metadata"]["annotations"].is_object() {
+        desired["metadata"]["annotations"] = json!({});
+    }
+    desired["metadata"]["annotations"][ANNOTATION_DESIRED_HASH] = json!(&hash[..16]);
+    desired
+}
+
+/// Whether `observed` already holds every field of `desired` (objects compared key by key,
+/// everything else by value). Applying such an object would change nothing, so it is skipped:
+/// fewer writes, and no watch ping-pong with API servers that bump `resourceVersion` on no-op
+/// applies.
+pub fn contains(observed: &Value, desired: &Value) -> bool {
+    match (observed, desired) {
+        (Value::Object(o), Value::Object(d)) => {
+            d.iter().all(|(k, v)| o.get(k).is_some_and(|ov| contains(ov, v)))
+        }
+        (o, d) => o == d,
+    }
+}
+
 /// `spec.resourceRefs` after a render: every rendered resource, plus observed ones whose render
 /// failed (they are kept, not orphaned), in Composition order.
 pub fn resource_refs(rendered: &Rendered, observed: &Observed) -> Vec<Value> {
@@ -92,12 +120,17 @@ pub fn defaults(xr: &Value, composition: &Composition) -> Option<Value> {
     (!spec.is_empty()).then(|| json!({"spec": spec}))
 }
 
-/// A merge patch for what `ToCompositeFieldPath` patches changed outside `status` (the spec,
-/// labels and annotations — never server-managed metadata), if anything.
+/// A merge patch for what changed outside `status` (`ToCompositeFieldPath` patches and
+/// `spec.resourceRefs`): changed spec fields, labels and annotations — never server-managed
+/// metadata.
 pub fn spec_patch(before: &Value, after: &Value) -> Option<Value> {
     let mut patch = json!({});
-    if before["spec"] != after["spec"] {
-        patch["spec"] = after["spec"].clone();
+    // Only the changed top-level spec fields: sending the whole spec would make this writer
+    // co-own fields the claim owns, and the claim could no longer remove them.
+    for (key, value) in after["spec"].as_object().into_iter().flatten() {
+        if before["spec"][key] != *value {
+            patch["spec"][key] = value.clone();
+        }
     }
     for field in ["labels", "annotations"] {
         if before["metadata"][field] != after["metadata"][field] {
@@ -182,6 +215,39 @@ mod tests {
     }
 
     #[test]
+    fn an_object_contains_a_desired_state_only_when_every_desired_field_matches() {
+        let observed = json!({
+            "metadata": {"name": "a", "labels": {"x": "1", "y": "2"}, "resourceVersion": "7"},
+            "spec": {"size": 20, "tags": [{"k": "v"}], "lateInit": true},
+            "status": {"ready": true},
+        });
+        assert!(contains(
+            &observed,
+            &json!({"metadata": {"labels": {"x": "1"}}, "spec": {"size": 20}})
+        ));
+        assert!(contains(&observed, &json!({"spec": {"tags": [{"k": "v"}]}})));
+        assert!(!contains(&observed, &json!({"spec": {"size": 21}})));
+        assert!(!contains(&observed, &json!({"spec": {"tags": []}})), "arrays compare whole");
+        assert!(!contains(&observed, &json!({"spec": {"missing": null}})));
+    }
+
+    #[test]
+    fn removing_a_desired_field_changes_the_hash_so_the_apply_is_not_skipped() {
+        let before =
+            with_desired_hash(json!({"metadata": {"name": "a"}, "spec": {"x": 1, "y": 2}}));
+        let after = with_desired_hash(json!({"metadata": {"name": "a"}, "spec": {"x": 1}}));
+        assert!(contains(&before, &before));
+        assert!(
+            !contains(&before, &after),
+            "the observed object still has y, but the hash moved on"
+        );
+        assert_eq!(
+            before["metadata"]["annotations"][ANNOTATION_DESIRED_HASH].as_str().unwrap().len(),
+            16
+        );
+    }
+
+    #[test]
     fn spec_patches_carry_only_spec_labels_and_annotations() {
         let before = json!({"metadata": {"name": "x", "resourceVersion": "1"}, "spec": {"a": 1}});
         assert_eq!(spec_patch(&before, &before), None);
@@ -195,7 +261,7 @@ mod tests {
         after["spec"]["b"] = json!(2);
         assert_eq!(
             spec_patch(&before, &after),
-            Some(json!({"spec": {"a": 1, "b": 2}, "metadata": {"annotations": {"k": "v"}}}))
+            Some(json!({"spec": {"b": 2}, "metadata": {"annotations": {"k": "v"}}}))
         );
     }
 

@@ -124,7 +124,7 @@ pub fn set(object: &mut Value, path: &str, value: Value) -> Result<(), FieldPath
     for (i, segment) in segments.iter().enumerate() {
         let wrong = |expected| FieldPathError::WrongType {
             path: path.to_owned(),
-            at: render(&segments[..i]),
+            at: display(&segments[..i]),
             expected,
         };
         if current.is_null() {
@@ -152,7 +152,7 @@ pub fn set(object: &mut Value, path: &str, value: Value) -> Result<(), FieldPath
 }
 
 /// Renders segments back into a path, for error messages.
-fn render(segments: &[Segment]) -> String {
+fn display(segments: &[Segment]) -> String {
     let mut out = String::new();
     for segment in segments {
         match segment {

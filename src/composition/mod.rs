@@ -1,8 +1,9 @@
 //! Crossplane-compatible compositions: XRDs, Compositions, composites and claims.
 //!
-//! The core is pure — [`xrd`] turns an XRD into CRDs, [`render()`] turns a composite into
-//! composed resources, [`trace`] builds the claim → composite → resources tree — and the
-//! controllers in [`controller`] are thin IO around it.
+//! The core is pure — [`xrd`] turns an XRD into CRDs, [`select`] picks a Composition,
+//! [`render()`] turns a composite into composed resources, [`composite`] and [`claim`] decide
+//! what to record and publish, [`trace`] builds the claim → composite → resources tree — and
+//! the controllers in [`controller`] and the CLI in [`command`] are thin IO around it.
 
 pub mod claim;
 pub mod command;
@@ -21,6 +22,9 @@ pub mod transform;
 pub mod types;
 pub mod xrd;
 
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::CustomResourceExt as _;
+
 pub use controller::run;
 pub use render::{ComposedResource, Observed, RenderError, Rendered, render};
 pub use types::{
@@ -37,9 +41,6 @@ pub const LABEL_CLAIM_NAMESPACE: &str = "crossplane.io/claim-namespace";
 pub const ANNOTATION_RESOURCE_NAME: &str = "crossplane.io/composition-resource-name";
 
 /// The CRDs of XRDs and Compositions.
-pub fn crds()
--> Vec<k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition>
-{
-    use kube::CustomResourceExt as _;
+pub fn crds() -> Vec<CustomResourceDefinition> {
     vec![CompositeResourceDefinition::crd(), Composition::crd()]
 }

@@ -131,6 +131,15 @@ pub fn apply(patch: &Patch, from: &Value, to: &mut Value) -> Result<(), String> 
             (Value::String(go_format(fmt, &values)), None)
         }
         PatchType::PatchSet => return Err("patch sets must be expanded before applying".to_owned()),
+        PatchType::FromEnvironmentFieldPath
+        | PatchType::ToEnvironmentFieldPath
+        | PatchType::CombineFromEnvironment
+        | PatchType::CombineToEnvironment => {
+            return Err(
+                "environment patches are not supported: Crosstie has no EnvironmentConfigs yet"
+                    .to_owned(),
+            );
+        }
     };
     let mut value = value;
     for (j, t) in patch.transforms.iter().enumerate() {

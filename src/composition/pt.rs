@@ -87,6 +87,14 @@ pub enum PatchType {
     CombineToComposite,
     /// Apply a named patch set.
     PatchSet,
+    /// Environment → composed resource (EnvironmentConfigs are not supported yet).
+    FromEnvironmentFieldPath,
+    /// Composed resource → environment (not supported yet).
+    ToEnvironmentFieldPath,
+    /// Several environment fields → one composed field (not supported yet).
+    CombineFromEnvironment,
+    /// Several composed fields → one environment field (not supported yet).
+    CombineToEnvironment,
 }
 
 impl PatchType {
@@ -98,6 +106,10 @@ impl PatchType {
             Self::CombineFromComposite => "CombineFromComposite",
             Self::CombineToComposite => "CombineToComposite",
             Self::PatchSet => "PatchSet",
+            Self::FromEnvironmentFieldPath => "FromEnvironmentFieldPath",
+            Self::ToEnvironmentFieldPath => "ToEnvironmentFieldPath",
+            Self::CombineFromEnvironment => "CombineFromEnvironment",
+            Self::CombineToEnvironment => "CombineToEnvironment",
         }
     }
 }

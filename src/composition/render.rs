@@ -231,33 +231,54 @@ fn render_one(
     rendered: &mut Rendered,
 ) -> ComposedResource {
     let seen = observed.resources.get(&template.name);
-    let ready =
-        seen.is_some_and(|o| readiness::is_ready(&template.readiness_checks, o).unwrap_or(false));
-    let desired = (|| -> Result<Value, String> {
-        if let Some(seen) = seen {
-            readiness::is_ready(&template.readiness_checks, seen)?;
-        }
-        let patches = patch::expand(&template.patches, patch_sets)?;
-        let mut desired = template.base.clone();
-        // ToComposite patches are staged on a copy so a failing resource leaves the XR as is.
-        let mut composite = rendered.composite.clone();
-        for p in &patches {
-            let result = match (p.direction(), seen) {
-                (Direction::FromComposite, _) => patch::apply(p.patch, xr, &mut desired),
-                (Direction::ToComposite, Some(seen)) => patch::apply(p.patch, seen, &mut composite),
-                // Nothing observed yet: there is nothing to copy back.
-                (Direction::ToComposite, None) => Ok(()),
-            };
-            result.map_err(|e| format!("{}: {e}", p.label))?;
-        }
-        let secret = observed.connection_details.get(&template.name);
-        let details = readiness::connection_details(&template.connection_details, seen, secret)?;
-        rendered.composite = composite;
-        rendered.connection_details.extend(details);
-        decorate(&mut desired, xr, xr_name, &template.name, seen)?;
-        Ok(desired)
-    })();
+    let secret = observed.connection_details.get(&template.name);
+    let readiness = seen.map(|o| readiness::is_ready(&template.readiness_checks, o)).transpose();
+    let ready = matches!(readiness, Ok(Some(true)));
+    let result = readiness.and_then(|_| {
+        compose(xr, xr_name, template, patch_sets, seen, secret, &rendered.composite)
+    });
+    // Only a resource that composed cleanly contributes to the composite, so a failing one
+    // disturbs nothing else.
+    let desired = result.map(|composed| {
+        rendered.composite = composed.composite;
+        rendered.connection_details.extend(composed.connection_details);
+        composed.desired
+    });
     ComposedResource { name: template.name.clone(), desired, ready }
+}
+
+/// What one template produces.
+struct Composed {
+    desired: Value,
+    composite: Value,
+    connection_details: BTreeMap<String, Vec<u8>>,
+}
+
+fn compose(
+    xr: &Value,
+    xr_name: &str,
+    template: &ComposedTemplate,
+    patch_sets: &[PatchSet],
+    seen: Option<&Value>,
+    secret: Option<&BTreeMap<String, Vec<u8>>>,
+    composite: &Value,
+) -> Result<Composed, String> {
+    let patches = patch::expand(&template.patches, patch_sets)?;
+    let mut desired = template.base.clone();
+    let mut composite = composite.clone();
+    for p in &patches {
+        let result = match (p.direction(), seen) {
+            (Direction::FromComposite, _) => patch::apply(p.patch, xr, &mut desired),
+            (Direction::ToComposite, Some(seen)) => patch::apply(p.patch, seen, &mut composite),
+            // Nothing observed yet: there is nothing to copy back.
+            (Direction::ToComposite, None) => Ok(()),
+        };
+        result.map_err(|e| format!("{}: {e}", p.label))?;
+    }
+    let connection_details =
+        readiness::connection_details(&template.connection_details, seen, secret)?;
+    decorate(&mut desired, xr, xr_name, &template.name, seen)?;
+    Ok(Composed { desired, composite, connection_details })
 }
 
 /// Sets the name, composite labels, resource-name annotation and controller reference.

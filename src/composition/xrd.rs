@@ -39,7 +39,7 @@ impl ServedKind {
 /// The CRDs an XRD serves.
 #[derive(Clone, Debug)]
 pub struct XrdCrds {
-    /// The composite CRD (cluster-scoped unless the XRD is `Namespaced`).
+    /// The composite CRD (cluster-scoped).
     pub composite: CustomResourceDefinition,
     /// The claim CRD (namespaced), when the XRD has `claimNames`.
     pub claim: Option<CustomResourceDefinition>,
@@ -85,16 +85,24 @@ pub fn crds_for(xrd: &CompositeResourceDefinition) -> Result<XrdCrds, InvalidXrd
         ));
     }
     let scope = spec.scope.as_deref().unwrap_or("LegacyCluster");
-    let crd_scope = match scope {
-        "LegacyCluster" | "Cluster" => "Cluster",
-        "Namespaced" => "Namespaced",
+    match scope {
+        "LegacyCluster" | "Cluster" => {}
+        // Crossplane v2's namespaced composites compose namespaced resources in their own
+        // namespace; the controllers here compose cluster-scoped ones only.
+        "Namespaced" => {
+            return Err(invalid(
+                "spec.scope",
+                "Namespaced composites are not supported yet: use LegacyCluster or Cluster"
+                    .to_owned(),
+            ));
+        }
         other => {
             return Err(invalid(
                 "spec.scope",
                 format!("{other:?} must be LegacyCluster, Cluster or Namespaced"),
             ));
         }
-    };
+    }
     if let Some(claim) = &spec.claim_names {
         check_names(claim, "spec.claimNames")?;
         if scope != "LegacyCluster" {
@@ -132,7 +140,7 @@ pub fn crds_for(xrd: &CompositeResourceDefinition) -> Result<XrdCrds, InvalidXrd
         kind: names.kind.clone(),
         plural: names.plural.clone(),
     };
-    let composite = build(xrd, &spec.names, crd_scope, Kind::Composite)?;
+    let composite = build(xrd, &spec.names, "Cluster", Kind::Composite)?;
     let claim = spec
         .claim_names
         .as_ref()
@@ -431,7 +439,15 @@ mod tests {
     #[test]
     fn invalid_xrds_are_rejected_with_the_field_and_reason() {
         type Edit = fn(&mut CompositeResourceDefinition);
-        let cases: [(&str, Edit, &str); 8] = [
+        let cases: [(&str, Edit, &str); 9] = [
+            (
+                "namespaced composites",
+                |x| {
+                    x.spec.claim_names = None;
+                    x.spec.scope = Some("Namespaced".into());
+                },
+                "spec.scope: Namespaced composites are not supported yet: use LegacyCluster or Cluster",
+            ),
             (
                 "no versions",
                 |x| x.spec.versions.clear(),

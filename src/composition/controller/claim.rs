@@ -12,11 +12,13 @@ use super::super::claim::{
     can_bind, claim_status, composite_for_claim, connection_secret, controlled_by,
     new_composite_name, secret_data,
 };
+use super::super::composite::{contains, with_desired_hash};
 use super::super::status::{condition, set_conditions};
 use super::definition::KindContext;
 use super::{
-    CLAIM_FINALIZER, Error, REQUEUE_ERROR, REQUEUE_READY, REQUEUE_UNREADY, apply, ensure_finalizer,
-    kube_err, now, patch_status, remove_finalizer, to_value,
+    CLAIM_FINALIZER, Error, REQUEUE_ERROR, REQUEUE_READY, REQUEUE_UNREADY, apply,
+    delete_connection_secret, ensure_finalizer, kube_err, now, patch_status, remove_finalizer,
+    to_value,
 };
 
 /// Reconciles one claim.
@@ -35,7 +37,7 @@ pub async fn reconcile(claim: Arc<DynamicObject>, ctx: Arc<KindContext>) -> Resu
     let bound = value["spec"]["resourceRef"]["name"].as_str().map(str::to_owned);
 
     if claim.metadata.deletion_timestamp.is_some() {
-        return cleanup(&api, &composites, &claim, bound.as_deref()).await;
+        return cleanup(&client, &api, &composites, &claim, bound.as_deref()).await;
     }
     ensure_finalizer(&api, &claim, CLAIM_FINALIZER).await?;
 
@@ -59,17 +61,17 @@ pub async fn reconcile(claim: Arc<DynamicObject>, ctx: Arc<KindContext>) -> Resu
         .get_opt(&composite_name)
         .await
         .map_err(kube_err(format!("cannot get composite {composite_name}")))?;
-    if let Some(existing) = &existing {
-        let existing = to_value(existing, "composite")?;
-        if !can_bind(&value, &existing) {
-            let message =
-                format!("cannot bind composite resource {label}: it is claimed by another claim");
-            return fail(&api, &name, &value, &message).await;
-        }
+    let existing = existing.map(|e| to_value(&e, "composite")).transpose()?;
+    if existing.as_ref().is_some_and(|e| !can_bind(&value, e)) {
+        let message =
+            format!("cannot bind composite resource {label}: it is claimed by another claim");
+        return fail(&api, &name, &value, &message).await;
     }
-    let composite =
-        apply(&composites, &composite_for_claim(&value, &composite_name, &ctx.composite)).await?;
-    let mut composite = to_value(&composite, "composite")?;
+    let desired = with_desired_hash(composite_for_claim(&value, &composite_name, &ctx.composite));
+    let mut composite = match existing {
+        Some(existing) if contains(&existing, &desired) => existing,
+        _ => to_value(&apply(&composites, &desired).await?, "composite")?,
+    };
     composite["apiVersion"] = json!(ctx.composite.api_version());
     composite["kind"] = json!(ctx.composite.kind);
 
@@ -141,8 +143,9 @@ async fn propagate_secret(
 }
 
 /// Deletes the claim's composite, waits for it to go (its own finalizer deletes the composed
-/// resources first), then releases the claim.
+/// resources first), deletes the claim's connection Secret, then releases the claim.
 async fn cleanup(
+    client: &kube::Client,
     api: &Api<DynamicObject>,
     composites: &Api<DynamicObject>,
     claim: &DynamicObject,
@@ -162,6 +165,10 @@ async fn cleanup(
             }
             return Ok(Action::requeue(REQUEUE_UNREADY));
         }
+    }
+    let secret = claim.data["spec"]["writeConnectionSecretToRef"]["name"].as_str();
+    if let (Some(name), Some(namespace), Some(uid)) = (secret, claim.namespace(), claim.uid()) {
+        delete_connection_secret(client, &namespace, name, &uid).await?;
     }
     if claim.finalizers().iter().any(|f| f == CLAIM_FINALIZER) {
         remove_finalizer(api, claim, CLAIM_FINALIZER).await?;

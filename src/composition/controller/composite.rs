@@ -9,15 +9,19 @@ use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams};
 use kube::runtime::controller::Action;
 use serde_json::{Value, json};
 
+use super::super::ANNOTATION_RESOURCE_NAME;
 use super::super::claim::{connection_secret, secret_data};
-use super::super::composite::{defaults, resource_refs, spec_patch, stale};
+use super::super::composite::{
+    contains, defaults, resource_refs, spec_patch, stale, with_desired_hash,
+};
 use super::super::render::{Observed, render};
-use super::super::select::select;
+use super::super::select::{SelectError, select};
 use super::super::status::{composite_conditions, condition, set_conditions};
 use super::definition::KindContext;
 use super::{
     COMPOSITE_FINALIZER, Error, REQUEUE_ERROR, REQUEUE_READY, REQUEUE_UNREADY, apply,
-    ensure_finalizer, kube_err, now, patch_status, remove_finalizer, to_value,
+    delete_connection_secret, ensure_finalizer, kube_err, now, patch_status, remove_finalizer,
+    to_value,
 };
 
 /// Reconciles one composite.
@@ -35,7 +39,7 @@ pub async fn reconcile(xr: Arc<DynamicObject>, ctx: Arc<KindContext>) -> Result<
     ensure_finalizer(&api, &xr, COMPOSITE_FINALIZER).await?;
 
     let settings = ctx.settings.read().expect("settings lock").clone();
-    let compositions: Vec<_> = shared.compositions.state().iter().map(|c| (**c).clone()).collect();
+    let (compositions, invalid) = shared.compositions();
     let composition = match select(
         &value,
         &compositions,
@@ -43,6 +47,10 @@ pub async fn reconcile(xr: Arc<DynamicObject>, ctx: Arc<KindContext>) -> Result<
         settings.enforced_composition.as_deref(),
     ) {
         Ok(c) => c,
+        Err(SelectError::NotFound { name: wanted, .. }) if invalid.contains_key(&wanted) => {
+            let message = format!("cannot use composition {wanted:?}: {}", invalid[&wanted]);
+            return fail(&api, &name, &value, &message).await;
+        }
         Err(e) => return fail(&api, &name, &value, &e.to_string()).await,
     };
     if let Some(patch) = defaults(&value, composition) {
@@ -59,6 +67,13 @@ pub async fn reconcile(xr: Arc<DynamicObject>, ctx: Arc<KindContext>) -> Result<
     };
     let mut errors = rendered.errors();
     for desired in rendered.composed() {
+        let desired = &with_desired_hash(desired.clone());
+        let current = desired["metadata"]["annotations"][ANNOTATION_RESOURCE_NAME]
+            .as_str()
+            .and_then(|r| observed.resources.get(r));
+        if current.is_some_and(|c| contains(c, desired)) {
+            continue;
+        }
         let result = match shared.api_for(desired).await {
             Ok(api) => apply(&api, desired).await.map(drop),
             Err(e) => Err(e),
@@ -207,6 +222,12 @@ async fn cleanup(
     }
     if remaining > 0 {
         return Ok(Action::requeue(REQUEUE_UNREADY));
+    }
+    let secret = &value["spec"]["writeConnectionSecretToRef"];
+    if let (Some(name), Some(namespace), Some(uid)) =
+        (secret["name"].as_str(), secret["namespace"].as_str(), xr.uid())
+    {
+        delete_connection_secret(&ctx.shared.shared_client(), namespace, name, &uid).await?;
     }
     if xr.finalizers().iter().any(|f| f == COMPOSITE_FINALIZER) {
         remove_finalizer(api, xr, COMPOSITE_FINALIZER).await?;

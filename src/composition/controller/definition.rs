@@ -131,6 +131,18 @@ pub async fn reconcile(
         write_status(&api, &name, &mut status, &conditions, None).await?;
         return Ok(Action::requeue(REQUEUE_UNREADY));
     }
+    let claims_served = match &crds.claim_kind {
+        Some(kind) => served(&ctx, kind).await,
+        None => true,
+    };
+    if !claims_served {
+        let conditions = [
+            condition("Established", true, "WatchingCompositeResource", ""),
+            condition("Offered", false, "WaitingForCRD", "waiting for the claim CRD to be served"),
+        ];
+        write_status(&api, &name, &mut status, &conditions, None).await?;
+        return Ok(Action::requeue(REQUEUE_UNREADY));
+    }
     start(&ctx, &name, &xrd, &crds).await;
     let mut conditions = vec![condition("Established", true, "WatchingCompositeResource", "")];
     if crds.claim_kind.is_some() {
@@ -147,12 +159,13 @@ pub async fn reconcile(
 /// Whether the API server serves `kind` yet: a list succeeds.
 async fn served(ctx: &Context, kind: &ServedKind) -> bool {
     let api: Api<DynamicObject> = Api::all_with(ctx.shared_client(), &resource_of(kind));
-    api.list_metadata(&ListParams::default().limit(1)).await.is_ok()
+    // A plain list: every API server implementation supports it, unlike metadata-only lists.
+    api.list(&ListParams::default().limit(1)).await.is_ok()
 }
 
 /// Starts (or keeps, or restarts when the watched kinds changed) the controllers of one XRD.
 async fn start(ctx: &Arc<Context>, name: &str, xrd: &CompositeResourceDefinition, crds: &XrdCrds) {
-    let compositions: Vec<_> = ctx.compositions.state().iter().map(|c| (**c).clone()).collect();
+    let (compositions, _) = ctx.compositions();
     let mut composed = Vec::new();
     for (api_version, kind) in composed_kinds(&compositions, &crds.composite_kind) {
         // A kind not served yet is watched once it is: the XRD is requeued and restarts us.
@@ -206,6 +219,7 @@ async fn serve(ctx: Arc<KindContext>, composed: Vec<ApiResource>) {
         );
     }
     let composites = composites
+        .reconcile_all_on(ctx.shared.composition_changed())
         .run(composite::reconcile, error_policy, ctx.clone())
         .for_each(|_| futures::future::ready(()));
     let claims = async {

@@ -75,32 +75,50 @@ fn kube_err(context: impl Into<String>) -> impl FnOnce(kube::Error) -> Error {
 /// State shared by every controller.
 pub struct Context {
     client: Client,
-    compositions: Store<Composition>,
+    /// Compositions as stored: parsed per use, so one malformed Composition breaks only the
+    /// composites that use it, never the cache.
+    compositions: Store<DynamicObject>,
     /// API resources of composed kinds, by apiVersion and kind.
     kinds: Mutex<HashMap<(String, String), (ApiResource, Scope)>>,
     /// Running composite/claim controllers, by XRD name.
     served: Mutex<HashMap<String, definition::Served>>,
+    /// Bumped on every Composition change, so composites re-render at once.
+    composition_changes: tokio::sync::watch::Sender<u64>,
 }
 
 /// Runs the XRD, composite and claim controllers until the watches end.
 pub async fn run(client: Client) {
-    let (compositions, writer) = reflector::store();
+    let resource = ApiResource::erase::<Composition>(&());
+    let writer = reflector::store::Writer::new(resource.clone());
+    let compositions = writer.as_reader();
     let cache = reflector::reflector(
         writer,
-        watcher(Api::<Composition>::all(client.clone()), watcher::Config::default()),
+        watcher(
+            Api::<DynamicObject>::all_with(client.clone(), &resource),
+            watcher::Config::default(),
+        ),
     )
-    .default_backoff()
-    .for_each(|_| futures::future::ready(()));
+    .default_backoff();
     let ctx = Arc::new(Context {
         client: client.clone(),
         compositions,
         kinds: Mutex::default(),
         served: Mutex::default(),
+        composition_changes: tokio::sync::watch::Sender::new(0),
+    });
+    let changes = ctx.clone();
+    let cache = cache.for_each(move |event| {
+        if matches!(event, Ok(watcher::Event::Apply(_) | watcher::Event::Delete(_))) {
+            changes.composition_changes.send_modify(|n| *n += 1);
+        }
+        futures::future::ready(())
     });
     let xrds = kube::runtime::Controller::new(
         Api::<CompositeResourceDefinition>::all(client),
         watcher::Config::default(),
     )
+    // A Composition may compose new kinds, which the composite controllers must watch.
+    .reconcile_all_on(ctx.composition_changed())
     .run(definition::reconcile, error_policy, ctx)
     .for_each(|result| {
         if let Err(e) = result {
@@ -115,6 +133,12 @@ fn error_policy<K, C>(object: Arc<K>, error: &Error, _: Arc<C>) -> Action
 where
     K: kube::Resource,
 {
+    // A conflict only means we raced another writer: retry at once with a fresh object.
+    if let Error::Kube { source: kube::Error::Api(status), .. } = error
+        && status.code == 409
+    {
+        return Action::requeue(Duration::from_millis(200));
+    }
     tracing::warn!(name = %object.name_any(), %error, "reconcile failed");
     Action::requeue(REQUEUE_ERROR)
 }
@@ -122,6 +146,31 @@ where
 impl Context {
     fn shared_client(&self) -> Client {
         self.client.clone()
+    }
+
+    /// The cached Compositions that parse, and why each other one does not, by name.
+    fn compositions(&self) -> (Vec<Composition>, HashMap<String, String>) {
+        let mut parsed = Vec::new();
+        let mut invalid = HashMap::new();
+        for object in self.compositions.state() {
+            let value = serde_json::to_value(&*object).unwrap_or_default();
+            match serde_json::from_value::<Composition>(value) {
+                Ok(c) => parsed.push(c),
+                Err(e) => {
+                    invalid.insert(object.name_any(), e.to_string());
+                }
+            }
+        }
+        (parsed, invalid)
+    }
+
+    /// A stream yielding once per Composition change after the call.
+    fn composition_changed(&self) -> impl futures::Stream<Item = ()> + Send + 'static {
+        let rx = self.composition_changes.subscribe();
+        futures::stream::unfold(rx, |mut rx| async move {
+            rx.changed().await.ok()?;
+            Some(((), rx))
+        })
     }
 
     /// The API resource of a composed kind, discovered once.
@@ -216,5 +265,24 @@ async fn patch_status(api: &Api<DynamicObject>, name: &str, status: &Value) -> R
     api.patch_status(name, &PatchParams::default(), &Patch::Merge(json!({"status": status})))
         .await
         .map_err(kube_err(format!("cannot update status of {name}")))?;
+    Ok(())
+}
+
+/// Deletes the connection Secret `namespace/name` if `owner_uid` controls it: the API server
+/// may not garbage-collect by owner reference, and a Secret someone else owns is not ours.
+async fn delete_connection_secret(
+    client: &Client,
+    namespace: &str,
+    name: &str,
+    owner_uid: &str,
+) -> Result<(), Error> {
+    let api: Api<k8s_openapi::api::core::v1::Secret> = Api::namespaced(client.clone(), namespace);
+    let context = || format!("cannot delete connection Secret {namespace}/{name}");
+    let Some(secret) = api.get_opt(name).await.map_err(kube_err(context()))? else {
+        return Ok(());
+    };
+    if super::claim::controlled_by(&to_value(&secret, "Secret")?, owner_uid) {
+        api.delete(name, &kube::api::DeleteParams::default()).await.map_err(kube_err(context()))?;
+    }
     Ok(())
 }

@@ -15,6 +15,8 @@ use serde_json::{Value, json};
 
 use super::definition::{KindContext, Settings, resource_of};
 use super::{Context, claim, composite};
+use crate::composition::Observed;
+use crate::composition::composite::with_desired_hash;
 use crate::composition::types::Composition;
 use crate::composition::xrd::ServedKind;
 
@@ -33,14 +35,17 @@ fn context() -> (Arc<KindContext>, Handle) {
     context_with(&[])
 }
 
-/// A context whose Composition cache holds `compositions` and which knows the `Thing` kind
-/// (`example.org/v1`, cluster-scoped) without discovery.
-fn context_with(compositions: &[Composition]) -> (Arc<KindContext>, Handle) {
+/// A context whose Composition cache holds `compositions` and which knows the `Thing`
+/// (`example.org/v1`, cluster-scoped) and `Secret` kinds without discovery.
+fn context_with(compositions: &[Value]) -> (Arc<KindContext>, Handle) {
     let (service, handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
     let client = kube::Client::new(service, "default");
-    let (store, mut writer) = reflector::store();
+    let mut writer = reflector::store::Writer::new(ApiResource::erase::<Composition>(&()));
+    let store = writer.as_reader();
     for c in compositions {
-        writer.apply_watcher_event(&watcher::Event::Apply(c.clone()));
+        let object: DynamicObject =
+            serde_json::from_value(c.clone()).expect("a Composition object");
+        writer.apply_watcher_event(&watcher::Event::Apply(object));
     }
     let things = ApiResource {
         group: "example.org".into(),
@@ -49,15 +54,23 @@ fn context_with(compositions: &[Composition]) -> (Arc<KindContext>, Handle) {
         kind: "Thing".into(),
         plural: "things".into(),
     };
-    let kinds = HashMap::from([(
-        ("example.org/v1".to_owned(), "Thing".to_owned()),
-        (things, Scope::Cluster),
-    )]);
+    let secrets = ApiResource {
+        group: String::new(),
+        version: "v1".into(),
+        api_version: "v1".into(),
+        kind: "Secret".into(),
+        plural: "secrets".into(),
+    };
+    let kinds = HashMap::from([
+        (("example.org/v1".to_owned(), "Thing".to_owned()), (things, Scope::Cluster)),
+        (("v1".to_owned(), "Secret".to_owned()), (secrets, Scope::Namespaced)),
+    ]);
     let shared = Arc::new(Context {
         client,
         compositions: store,
         kinds: Mutex::new(kinds),
         served: Mutex::default(),
+        composition_changes: tokio::sync::watch::Sender::new(0),
     });
     let composite = kind("XPostgreSQLInstance", "xpostgresqlinstances");
     let ctx = KindContext {
@@ -157,7 +170,7 @@ async fn a_new_claim_records_its_composite_name_before_creating_the_composite() 
 }
 
 #[tokio::test]
-async fn deleting_a_claim_deletes_its_composite_and_waits_before_releasing_the_claim() {
+async fn deleting_a_claim_deletes_its_composite_and_waits_then_its_secret_before_releasing_it() {
     let (ctx, mut handle) = context();
     let mut object = claim_object();
     object["metadata"]["deletionTimestamp"] = json!("2026-01-01T00:00:00Z");
@@ -182,6 +195,15 @@ async fn deleting_a_claim_deletes_its_composite_and_waits_before_releasing_the_c
     let pass = tokio::spawn(claim::reconcile(Arc::new(claim), ctx));
     let not_found = json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "NotFound", "code": 404});
     expect(&mut handle, "GET", composite_path, 404, not_found).await;
+    let secret = json!({
+        "apiVersion": "v1", "kind": "Secret",
+        "metadata": {"name": "orders-db-conn", "namespace": "team-a", "ownerReferences": [
+            {"apiVersion": "v1", "kind": "PostgreSQLInstance", "name": "orders-db", "uid": "c-1", "controller": true},
+        ]},
+    });
+    let secret_path = "/api/v1/namespaces/team-a/secrets/orders-db-conn";
+    expect(&mut handle, "GET", secret_path, 200, secret.clone()).await;
+    expect(&mut handle, "DELETE", secret_path, 200, secret).await;
     let release = expect(&mut handle, "PATCH", CLAIM_PATH, 200, object).await;
     assert_eq!(release["metadata"]["finalizers"], json!([]));
     let action =
@@ -200,7 +222,7 @@ fn thing(name: &str, resource: &str, ready: bool) -> Value {
 
 #[tokio::test]
 async fn a_composite_applies_what_renders_keeps_what_fails_and_deletes_what_was_removed() {
-    let composition: Composition = serde_json::from_value(json!({
+    let composition = json!({
         "apiVersion": "apiextensions.crossplane.io/v1",
         "kind": "Composition",
         "metadata": {"name": "things"},
@@ -215,8 +237,7 @@ async fn a_composite_applies_what_renders_keeps_what_fails_and_deletes_what_was_
                 ]},
             ],
         },
-    }))
-    .unwrap();
+    });
     let (ctx, mut handle) = context_with(&[composition]);
     let xr = json!({
         "apiVersion": "database.crosstie.io/v1alpha1",
@@ -281,6 +302,7 @@ async fn a_composite_applies_what_renders_keeps_what_fails_and_deletes_what_was_
         json!([{"apiVersion": "example.org/v1", "kind": "Thing", "name": "db-x7k2p-aaaaa"}]),
         "b never rendered and was never observed, so it has no reference yet"
     );
+    assert!(refs["spec"]["parameters"].is_null(), "the claim's fields are left to the claim");
     let status = expect(
         &mut handle,
         "PATCH",
@@ -330,4 +352,262 @@ async fn an_invalid_xrd_reports_established_false_with_the_reason_and_creates_no
     let action =
         tokio::time::timeout(Duration::from_secs(5), pass).await.unwrap().unwrap().unwrap();
     assert_eq!(action, Action::requeue(super::REQUEUE_ERROR));
+}
+
+#[test]
+fn a_conflict_is_retried_at_once_and_other_errors_back_off() {
+    let xr: Arc<DynamicObject> =
+        Arc::new(serde_json::from_value(json!({"metadata": {"name": "x"}})).unwrap());
+    let error = |code| super::Error::Kube {
+        context: "cannot update x".into(),
+        source: kube::Error::Api(
+            kube::core::Status::failure("boom", "Reason").with_code(code).boxed(),
+        ),
+    };
+    let conflict = super::error_policy(xr.clone(), &error(409), Arc::new(()));
+    assert_eq!(conflict, Action::requeue(Duration::from_millis(200)));
+    let other = super::error_policy(xr, &error(500), Arc::new(()));
+    assert_eq!(other, Action::requeue(super::REQUEUE_ERROR));
+}
+
+/// A bound claim whose composite publishes its Secret `crossplane-system/x-1`, controlled by
+/// the composite when `controlled`.
+async fn reconcile_bound_claim_with_secret(controlled: bool) -> (Option<Value>, Value) {
+    let (ctx, mut handle) = context();
+    let mut claim = claim_object();
+    claim["metadata"]["finalizers"] = json!(["finalizer.apiextensions.crossplane.io"]);
+    claim["spec"]["resourceRef"] = json!({"apiVersion": "database.crosstie.io/v1alpha1", "kind": "XPostgreSQLInstance", "name": "orders-db-abcde"});
+    let object: DynamicObject = serde_json::from_value(claim.clone()).unwrap();
+    let pass = tokio::spawn(claim::reconcile(Arc::new(object), ctx));
+    let composite = json!({
+        "apiVersion": "database.crosstie.io/v1alpha1",
+        "kind": "XPostgreSQLInstance",
+        "metadata": {"name": "orders-db-abcde", "uid": "x-1"},
+        "spec": {
+            "claimRef": {"name": "orders-db", "namespace": "team-a"},
+            "writeConnectionSecretToRef": {"name": "x-1", "namespace": "crossplane-system"},
+        },
+        "status": {"endpoint": "db.example.org", "conditions": [
+            {"type": "Synced", "status": "True", "reason": "ReconcileSuccess"},
+            {"type": "Ready", "status": "True", "reason": "Available"},
+        ]},
+    });
+    let composite_path = "/apis/database.crosstie.io/v1alpha1/xpostgresqlinstances/orders-db-abcde";
+    expect(&mut handle, "GET", composite_path, 200, composite.clone()).await;
+    expect(&mut handle, "PATCH", composite_path, 200, composite).await;
+    let owner_uid = if controlled { "x-1" } else { "someone-else" };
+    let source = json!({
+        "apiVersion": "v1", "kind": "Secret",
+        "metadata": {"name": "x-1", "namespace": "crossplane-system", "ownerReferences": [
+            {"apiVersion": "v1", "kind": "X", "name": "n", "uid": owner_uid, "controller": true},
+        ]},
+        "data": {"endpoint": "ZGIuZXhhbXBsZS5vcmc=", "password": "cHc="},
+    });
+    expect(&mut handle, "GET", "/api/v1/namespaces/crossplane-system/secrets/x-1", 200, source)
+        .await;
+    let mut copied = None;
+    if controlled {
+        let not_found = json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "NotFound", "code": 404});
+        let target = "/api/v1/namespaces/team-a/secrets/orders-db-conn";
+        expect(&mut handle, "GET", target, 404, not_found).await;
+        copied = Some(
+            expect(
+                &mut handle,
+                "PATCH",
+                target,
+                200,
+                json!({"metadata": {"name": "orders-db-conn"}}),
+            )
+            .await,
+        );
+    }
+    let status = expect(&mut handle, "PATCH", &format!("{CLAIM_PATH}/status"), 200, claim).await;
+    let action =
+        tokio::time::timeout(Duration::from_secs(5), pass).await.unwrap().unwrap().unwrap();
+    assert_eq!(action, Action::requeue(super::REQUEUE_READY));
+    (copied, status["status"].clone())
+}
+
+#[tokio::test]
+async fn a_ready_claim_gets_its_composites_connection_secret_in_its_namespace() {
+    let (copied, status) = reconcile_bound_claim_with_secret(true).await;
+    let copied = copied.expect("the Secret is copied");
+    assert_eq!(copied["metadata"]["namespace"], "team-a");
+    assert_eq!(copied["type"], "connection.crossplane.io/v1alpha1");
+    assert_eq!(copied["data"], json!({"endpoint": "ZGIuZXhhbXBsZS5vcmc=", "password": "cHc="}));
+    assert_eq!(copied["metadata"]["ownerReferences"][0]["uid"], "c-1");
+    assert!(status["connectionDetails"]["lastPublishedTime"].is_string());
+    assert_eq!(status["endpoint"], "db.example.org", "composite status fields reach the claim");
+    assert_eq!(status["conditions"][1]["status"], "True");
+}
+
+#[tokio::test]
+async fn a_secret_the_composite_does_not_control_is_never_copied_to_the_claim() {
+    let (copied, status) = reconcile_bound_claim_with_secret(false).await;
+    assert!(copied.is_none());
+    assert!(status["connectionDetails"].is_null());
+}
+
+#[tokio::test]
+async fn a_malformed_composition_fails_only_its_composites_with_the_parse_error() {
+    let bad = json!({
+        "apiVersion": "apiextensions.crossplane.io/v1",
+        "kind": "Composition",
+        "metadata": {"name": "bad"},
+        "spec": {
+            "compositeTypeRef": {"apiVersion": "database.crosstie.io/v1alpha1", "kind": "XPostgreSQLInstance"},
+            "resources": [{"name": "a", "base": {}, "patches": [{"type": "FromNowhere", "fromFieldPath": "x"}]}],
+        },
+    });
+    let (ctx, mut handle) = context_with(&[bad]);
+    let xr = json!({
+        "apiVersion": "database.crosstie.io/v1alpha1",
+        "kind": "XPostgreSQLInstance",
+        "metadata": {"name": "db-x7k2p", "uid": "x-1", "finalizers": ["composite.apiextensions.crossplane.io"]},
+        "spec": {"compositionRef": {"name": "bad"}},
+    });
+    let object: DynamicObject = serde_json::from_value(xr).unwrap();
+    let pass = tokio::spawn(composite::reconcile(Arc::new(object), ctx));
+    let path = "/apis/database.crosstie.io/v1alpha1/xpostgresqlinstances/db-x7k2p/status";
+    let status = expect(&mut handle, "PATCH", path, 200, json!({})).await;
+    let synced = &status["status"]["conditions"][0];
+    assert_eq!(synced["status"], "False");
+    let message = synced["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("cannot use composition \"bad\": unknown variant `FromNowhere`"),
+        "{message}"
+    );
+    let action =
+        tokio::time::timeout(Duration::from_secs(5), pass).await.unwrap().unwrap().unwrap();
+    assert_eq!(action, Action::requeue(super::REQUEUE_ERROR));
+}
+
+/// Answers requests other than `path` (the controllers started for the XRD list and watch)
+/// with empty lists, and returns the body sent to `path`.
+async fn expect_among_watches(handle: &mut Handle, method: &str, path: &str, body: Value) -> Value {
+    loop {
+        let (request, send) = handle.next_request().await.expect("another request");
+        if request.uri().path() != path {
+            let empty = json!({"kind": "List", "apiVersion": "v1", "metadata": {"resourceVersion": "1"}, "items": []});
+            send.send_response(
+                Response::builder().body(Body::from(serde_json::to_vec(&empty).unwrap())).unwrap(),
+            );
+            continue;
+        }
+        assert_eq!(request.method().as_str(), method);
+        let bytes = request.into_body().collect().await.expect("body").to_bytes();
+        send.send_response(
+            Response::builder().body(Body::from(serde_json::to_vec(&body).unwrap())).unwrap(),
+        );
+        return serde_json::from_slice(&bytes).expect("JSON body");
+    }
+}
+
+#[tokio::test]
+async fn a_valid_xrd_applies_both_crds_owned_by_it_and_reports_established_and_offered() {
+    let (ctx, mut handle) = context();
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/compositions/xrd-postgresqlinstance.yaml");
+    let mut object: Value =
+        serde_saphyr::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    object["metadata"]["uid"] = json!("d-1");
+    let xrd: crate::composition::CompositeResourceDefinition =
+        serde_json::from_value(object.clone()).unwrap();
+    let pass = tokio::spawn(super::definition::reconcile(Arc::new(xrd), ctx.shared.clone()));
+
+    let crds = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions";
+    for name in
+        ["xpostgresqlinstances.database.crosstie.io", "postgresqlinstances.database.crosstie.io"]
+    {
+        let crd_path = format!("{crds}/{name}");
+        let applied =
+            expect(&mut handle, "PATCH", &crd_path, 200, json!({"metadata": {"name": name}})).await;
+        assert_eq!(applied["metadata"]["name"], name);
+        assert_eq!(applied["metadata"]["ownerReferences"][0]["uid"], "d-1");
+        assert_eq!(applied["metadata"]["ownerReferences"][0]["controller"], true);
+    }
+    let empty = json!({"kind": "List", "apiVersion": "v1", "metadata": {"resourceVersion": "1"}, "items": []});
+    expect(
+        &mut handle,
+        "GET",
+        "/apis/database.crosstie.io/v1alpha1/xpostgresqlinstances",
+        200,
+        empty.clone(),
+    )
+    .await;
+    expect(
+        &mut handle,
+        "GET",
+        "/apis/database.crosstie.io/v1alpha1/postgresqlinstances",
+        200,
+        empty,
+    )
+    .await;
+
+    let status_path = "/apis/apiextensions.crossplane.io/v1/compositeresourcedefinitions/xpostgresqlinstances.database.crosstie.io/status";
+    let status = expect_among_watches(&mut handle, "PATCH", status_path, object).await;
+    let conditions = &status["status"]["conditions"];
+    assert_eq!(
+        (&conditions[0]["type"], &conditions[0]["status"]),
+        (&json!("Established"), &json!("True"))
+    );
+    assert_eq!(
+        (&conditions[1]["type"], &conditions[1]["status"]),
+        (&json!("Offered"), &json!("True"))
+    );
+    assert_eq!(
+        status["status"]["controllers"],
+        json!({
+            "compositeResourceType": {"apiVersion": "database.crosstie.io/v1alpha1", "kind": "XPostgreSQLInstance"},
+            "compositeResourceClaimType": {"apiVersion": "database.crosstie.io/v1alpha1", "kind": "PostgreSQLInstance"},
+        })
+    );
+    let action =
+        tokio::time::timeout(Duration::from_secs(5), pass).await.unwrap().unwrap().unwrap();
+    assert_eq!(action, Action::requeue(super::REQUEUE_READY));
+    assert!(
+        ctx.shared.served.lock().unwrap().contains_key("xpostgresqlinstances.database.crosstie.io")
+    );
+}
+
+#[tokio::test]
+async fn a_composed_resource_already_in_the_desired_state_is_not_written_again() {
+    let composition = json!({
+        "apiVersion": "apiextensions.crossplane.io/v1",
+        "kind": "Composition",
+        "metadata": {"name": "things"},
+        "spec": {
+            "compositeTypeRef": {"apiVersion": "database.crosstie.io/v1alpha1", "kind": "XPostgreSQLInstance"},
+            "resources": [{"name": "a", "base": {"apiVersion": "example.org/v1", "kind": "Thing"}, "patches": [
+                {"fromFieldPath": "spec.parameters.size", "toFieldPath": "spec.size"},
+            ]}],
+        },
+    });
+    let (ctx, mut handle) = context_with(std::slice::from_ref(&composition));
+    let reference =
+        json!({"apiVersion": "example.org/v1", "kind": "Thing", "name": "db-x7k2p-aaaaa"});
+    let xr = json!({
+        "apiVersion": "database.crosstie.io/v1alpha1",
+        "kind": "XPostgreSQLInstance",
+        "metadata": {"name": "db-x7k2p", "uid": "x-1", "finalizers": ["composite.apiextensions.crossplane.io"]},
+        "spec": {"compositionRef": {"name": "things"}, "parameters": {"size": "large"}, "resourceRefs": [reference]},
+    });
+    // What the provider shows after the last apply: the desired state (with its hash) plus
+    // fields it filled in itself.
+    let parsed: Composition = serde_json::from_value(composition.clone()).unwrap();
+    let seen = Observed::from_objects([thing("db-x7k2p-aaaaa", "a", true)]);
+    let rendered = crate::composition::render(&xr, &parsed, &seen).unwrap();
+    let mut observed = with_desired_hash(rendered.composed().next().unwrap().clone());
+    observed["spec"]["lateInitialized"] = json!("by the provider");
+    observed["status"] = thing("db-x7k2p-aaaaa", "a", true)["status"].clone();
+    let object: DynamicObject = serde_json::from_value(xr).unwrap();
+    let pass = tokio::spawn(composite::reconcile(Arc::new(object), ctx));
+
+    expect(&mut handle, "GET", "/apis/example.org/v1/things/db-x7k2p-aaaaa", 200, observed).await;
+    // Straight to the status: no apply of the unchanged resource, no spec patch.
+    let path = "/apis/database.crosstie.io/v1alpha1/xpostgresqlinstances/db-x7k2p/status";
+    let status = expect(&mut handle, "PATCH", path, 200, json!({})).await;
+    assert_eq!(status["status"]["conditions"][1]["status"], "True");
+    let action =
+        tokio::time::timeout(Duration::from_secs(5), pass).await.unwrap().unwrap().unwrap();
+    assert_eq!(action, Action::requeue(super::REQUEUE_READY));
 }
