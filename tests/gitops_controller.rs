@@ -244,21 +244,38 @@ async fn deleting_a_pruning_kustomization_deletes_what_it_applied() {
 }
 
 #[tokio::test]
-async fn a_kustomization_waits_for_its_dependencies_and_its_source() {
+async fn a_kustomization_waits_for_its_source_and_dependencies_then_applies() {
     let env = setup();
+    let ks = env.reconcile_kustomization("t1").await;
+    assert_eq!(ready(&ks).1, "ArtifactFailed", "the source has no artifact yet");
+
+    env.repo.commit(&[("myapp/manifests/one.yaml", &cm("one", "1"))], "app");
+    env.reconcile_source("t1").await;
     let mut ks = env.fake.get(KS).unwrap();
     ks["spec"]["dependsOn"] = json!([{"name": "infra"}]);
-    env.fake.put(KS, ks);
-    let ks = env.reconcile_kustomization("t1").await;
-    assert_eq!(ready(&ks).1, "DependencyNotReady");
-    assert!(ready(&ks).2.contains("flux-system/infra"));
-
-    let mut ks = env.fake.get(KS).unwrap();
-    ks["spec"]["dependsOn"] = json!([]);
     ks["metadata"]["generation"] = json!(2);
     env.fake.put(KS, ks);
     let ks = env.reconcile_kustomization("t2").await;
-    assert_eq!(ready(&ks).1, "ArtifactFailed", "the source has no artifact yet");
+    assert_eq!(ready(&ks).1, "DependencyNotReady");
+    assert!(ready(&ks).2.contains("'flux-system/infra' is not ready"), "{}", ready(&ks).2);
+    assert!(env.fake.get(CM_ONE).is_none(), "nothing applied before the dependency is ready");
+
+    let infra = "/apis/kustomize.toolkit.fluxcd.io/v1/namespaces/flux-system/kustomizations/infra";
+    let mut dependency = json!({
+        "apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization",
+        "metadata": {"name": "infra", "namespace": "flux-system", "generation": 3},
+        "spec": {"interval": "10m", "sourceRef": {"kind": "GitRepository", "name": "myapp-source"}, "prune": true},
+        "status": {"observedGeneration": 2, "conditions": [{"type": "Ready", "status": "True", "reason": "ReconciliationSucceeded", "message": "", "lastTransitionTime": "2026-01-01T00:00:00Z"}]}
+    });
+    env.fake.put(infra, dependency.clone());
+    let ks = env.reconcile_kustomization("t3").await;
+    assert_eq!(ready(&ks).1, "DependencyNotReady", "Ready for an older generation does not count");
+
+    dependency["status"]["observedGeneration"] = json!(3);
+    env.fake.put(infra, dependency);
+    let ks = env.reconcile_kustomization("t4").await;
+    assert_eq!(ready(&ks).1, "ReconciliationSucceeded");
+    assert!(env.fake.get(CM_ONE).is_some());
 }
 
 #[tokio::test]

@@ -133,12 +133,12 @@ async fn apply(ks: Arc<Kustomization>, ctx: Arc<Context>) -> Result<Action, Erro
     let namespace = ks.namespace().unwrap_or_default();
     let key = format!("{namespace}/{}", ks.name_any());
     let requested = requested_at(ks.as_ref());
-    let source_revision = source_of(&ks, &ctx)
-        .await
+    let source = source_of(&ks, &ctx).await;
+    let source_revision = source
+        .as_ref()
         .ok()
-        .flatten()
-        .and_then(|s| s.status?.artifact)
-        .map(|a| a.revision);
+        .and_then(|s| s.status.as_ref()?.artifact.as_ref())
+        .map(|a| a.revision.clone());
     let fingerprint = format!("{:?}/{requested:?}/{source_revision:?}", ks.meta().generation);
     if let Some(wait) = ctx.not_due(&key, &fingerprint).await {
         return Ok(Action::requeue(wait));
@@ -147,11 +147,16 @@ async fn apply(ks: Arc<Kustomization>, ctx: Arc<Context>) -> Result<Action, Erro
     let mut status = old.clone().unwrap_or_default();
     let generation = ks.meta().generation;
 
+    // Only a success is remembered: after a failure, any wake-up (a dependency turning ready,
+    // a fixed source) runs the pipeline again.
     let requeue = if ks.spec.suspend == Some(true) {
         None
     } else {
-        Some(match pipeline(&ks, &ctx, &mut status, generation).await {
-            Ok(after) => after,
+        Some(match pipeline(&ks, &ctx, source, &mut status, generation).await {
+            Ok(after) => {
+                ctx.schedule(key, fingerprint, after).await;
+                after
+            }
             Err(failure) => {
                 let recorder = ctx.recorder(CONTROLLER);
                 publish(
@@ -171,14 +176,37 @@ async fn apply(ks: Arc<Kustomization>, ctx: Arc<Context>) -> Result<Action, Erro
                     failure.message,
                     generation,
                 );
-                conditions::set(
-                    conds,
-                    conditions::RECONCILING,
-                    true,
-                    reason::PROGRESSING_WITH_RETRY,
-                    "retrying after failure",
-                    generation,
-                );
+                match failure.reason {
+                    reason::INVALID_SPEC => {
+                        conditions::remove(conds, conditions::RECONCILING);
+                        conditions::set(
+                            conds,
+                            conditions::STALLED,
+                            true,
+                            failure.reason,
+                            "spec must be fixed",
+                            generation,
+                        );
+                    }
+                    _ => conditions::set(
+                        conds,
+                        conditions::RECONCILING,
+                        true,
+                        reason::PROGRESSING_WITH_RETRY,
+                        "retrying after failure",
+                        generation,
+                    ),
+                }
+                if failure.reason == reason::HEALTH_CHECK_FAILED {
+                    conditions::set(
+                        conds,
+                        conditions::HEALTHY,
+                        false,
+                        failure.reason,
+                        "health check failed",
+                        generation,
+                    );
+                }
                 failure.retry_after
             }
         })
@@ -188,18 +216,13 @@ async fn apply(ks: Arc<Kustomization>, ctx: Arc<Context>) -> Result<Action, Erro
         status.last_handled_reconcile_at = requested;
     }
     patch_status(&ctx.client, ks.as_ref(), old.as_ref(), &status).await?;
-    match requeue {
-        Some(after) => {
-            ctx.schedule(key, fingerprint, after).await;
-            Ok(Action::requeue(after))
-        }
-        None => Ok(Action::await_change()),
-    }
+    Ok(requeue.map_or_else(Action::await_change, Action::requeue))
 }
 
 async fn pipeline(
     ks: &Kustomization,
     ctx: &Context,
+    source: Result<GitRepository, String>,
     status: &mut KustomizationStatus,
     generation: Option<i64>,
 ) -> Result<Duration, Failure> {
@@ -217,8 +240,8 @@ async fn pipeline(
         retry_after: DEPENDENCY_REQUEUE,
     })?;
 
-    let source = source_of(ks, ctx).await.map_err(|e| fail(reason::ARTIFACT_FAILED, e))?;
-    let artifact = source.and_then(|s| s.status?.artifact).ok_or_else(|| {
+    let source = source.map_err(|e| fail(reason::ARTIFACT_FAILED, e))?;
+    let artifact = source.status.and_then(|s| s.artifact).ok_or_else(|| {
         fail(reason::ARTIFACT_FAILED, format!("source {} has no artifact yet", describe_source(ks)))
     })?;
     let revision = artifact.revision.clone();
@@ -371,7 +394,7 @@ fn describe_source(ks: &Kustomization) -> String {
     format!("{}/{ns}/{}", r.kind, r.name)
 }
 
-async fn source_of(ks: &Kustomization, ctx: &Context) -> Result<Option<GitRepository>, String> {
+async fn source_of(ks: &Kustomization, ctx: &Context) -> Result<GitRepository, String> {
     let r = &ks.spec.source_ref;
     if r.kind != "GitRepository" {
         return Err(format!(
@@ -384,7 +407,7 @@ async fn source_of(ks: &Kustomization, ctx: &Context) -> Result<Option<GitReposi
         .get_opt(&r.name)
         .await
         .map_err(|e| format!("cannot read source {}: {e}", describe_source(ks)))?
-        .map_or_else(|| Err(format!("source {} not found", describe_source(ks))), |s| Ok(Some(s)))
+        .ok_or_else(|| format!("source {} not found", describe_source(ks)))
 }
 
 /// `postBuild`: `substituteFrom` ConfigMaps and Secrets in order, then inline variables.

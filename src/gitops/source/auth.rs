@@ -54,6 +54,11 @@ impl Auth {
                 })
                 .transpose()
         };
+        if data.contains_key("ca.crt") || data.contains_key("caFile") {
+            return Err(Error::InvalidSpec(format!(
+                "secret {secret:?}: custom CAs (\"ca.crt\") are not supported yet"
+            )));
+        }
         if let Some(identity) = text("identity")? {
             let known_hosts = text("known_hosts")?.ok_or_else(|| {
                 Error::Auth(format!(
@@ -69,9 +74,6 @@ impl Auth {
             (Some(username), Some(password)) => Ok(Auth::Basic { username, password }),
             (Some(_), None) | (None, Some(_)) => Err(Error::Auth(format!(
                 "secret {secret:?}: basic auth needs both \"username\" and \"password\""
-            ))),
-            (None, None) if data.contains_key("ca.crt") => Err(Error::InvalidSpec(format!(
-                "secret {secret:?}: \"ca.crt\" is not supported yet; the system trust store is used"
             ))),
             (None, None) => Ok(Auth::None),
         }
@@ -106,5 +108,10 @@ mod tests {
         assert!(err.to_string().contains("creds") && err.to_string().contains("password"));
         let err = Auth::from_secret("creds", &data(&[("identity", "k")])).unwrap_err();
         assert!(err.to_string().contains("known_hosts"));
+        let err = Auth::from_secret(
+            "creds",
+            &data(&[("username", "u"), ("password", "p"), ("ca.crt", "x")]),
+        );
+        assert!(err.unwrap_err().is_stalling(), "a CA is refused rather than silently ignored");
     }
 }
