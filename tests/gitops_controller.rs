@@ -11,6 +11,7 @@ use crosstie::gitops::controller::{
     Context, KubeReceivers, git_repository, kustomization, receiver,
 };
 use crosstie::gitops::receiver::{ReceiverBackend, webhook_path};
+use crosstie::gitops::trigger;
 use gitops_support::Repo;
 use gitops_support::fake_api::FakeApi;
 use serde_json::{Value, json};
@@ -345,4 +346,38 @@ async fn a_receiver_publishes_its_webhook_path_and_annotates_its_targets() {
         git["metadata"]["annotations"]["reconcile.fluxcd.io/requestedAt"],
         "2026-01-01T00:00:00Z"
     );
+}
+
+#[tokio::test]
+async fn crosstie_reconcile_waits_until_the_controller_handled_the_request() {
+    let env = setup();
+    env.repo.commit(&[("myapp/manifests/one.yaml", &cm("one", "1"))], "app");
+    let client = env.ctx.client.clone();
+    let cli = tokio::spawn(async move {
+        trigger::reconcile::<GitRepository>(
+            client,
+            "flux-system",
+            "myapp-source",
+            std::time::Duration::from_secs(30),
+        )
+        .await
+    });
+    // Play the controller: wait for the annotation, then reconcile (twice: finalizer first).
+    let requested = loop {
+        let object = env.fake.get(GIT).unwrap();
+        if let Some(at) =
+            object["metadata"]["annotations"]["reconcile.fluxcd.io/requestedAt"].as_str()
+        {
+            break at.to_owned();
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    for _ in 0..2 {
+        let repo: GitRepository = serde_json::from_value(env.fake.get(GIT).unwrap()).unwrap();
+        git_repository::reconcile(Arc::new(repo), env.ctx.clone()).await.unwrap();
+    }
+
+    let message = cli.await.unwrap().unwrap();
+    assert!(message.starts_with("stored artifact for revision 'main@sha1:"), "{message}");
+    assert_eq!(env.fake.get(GIT).unwrap()["status"]["lastHandledReconcileAt"], requested.as_str());
 }

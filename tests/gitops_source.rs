@@ -242,3 +242,26 @@ fn an_ssh_url_is_refused_with_a_clear_message() {
         .unwrap_err();
     assert!(err.is_stalling() && err.to_string().contains("spec.url"), "{err}");
 }
+
+#[tokio::test]
+async fn a_remote_that_never_answers_fails_with_a_timeout() {
+    // Accepts connections and says nothing; closes them after a while so no thread lingers.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_secs(3));
+                drop(stream);
+            });
+        }
+    });
+    let data = tempfile::tempdir().unwrap();
+    let mut req = request(&format!("http://127.0.0.1:{port}/repo.git"), branch("main"));
+    req.timeout = Duration::from_millis(500);
+
+    let err = GitStorage::new(data.path()).reconcile_async(req).await.unwrap_err();
+
+    assert!(matches!(err, Error::Timeout), "{err:?}");
+    assert_eq!(err.reason(), "GitOperationFailed");
+}
