@@ -174,3 +174,16 @@ fn a_kustomization_folder_is_built_by_kubectl_kustomize() {
     assert!(matches!(err, Error::KustomizeUnavailable), "{err:?}");
     assert!(err.to_string().contains("kubectl was not found"));
 }
+
+#[test]
+fn common_metadata_is_added_to_every_object() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), &[("m/a.yaml", CM)]);
+    let mut req = request(dir.path(), "m");
+    req.common_metadata.labels.insert("team".into(), "a".into());
+    req.common_metadata.annotations.insert("owner".into(), "ops".into());
+    let objects = build(&req).unwrap();
+    assert_eq!(objects[0]["metadata"]["labels"]["team"], "a");
+    assert_eq!(objects[0]["metadata"]["annotations"]["owner"], "ops");
+    assert_eq!(objects[0]["metadata"]["labels"]["kustomize.toolkit.fluxcd.io/name"], "myapp");
+}

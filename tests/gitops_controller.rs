@@ -381,3 +381,28 @@ async fn crosstie_reconcile_waits_until_the_controller_handled_the_request() {
     assert!(message.starts_with("stored artifact for revision 'main@sha1:"), "{message}");
     assert_eq!(env.fake.get(GIT).unwrap()["status"]["lastHandledReconcileAt"], requested.as_str());
 }
+
+#[tokio::test]
+async fn fields_not_supported_yet_stall_with_a_message_naming_them() {
+    let env = setup();
+    let mut git = env.fake.get(GIT).unwrap();
+    git["spec"]["verify"] = json!({"mode": "HEAD", "secretRef": {"name": "keys"}});
+    env.fake.put(GIT, git);
+    let source = env.reconcile_source("t1").await;
+    assert_eq!(ready(&source).0, "False");
+    assert!(ready(&source).2.starts_with("spec.verify"), "{:?}", ready(&source));
+    let stalled = source["status"]["conditions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["type"] == "Stalled")
+        .unwrap();
+    assert_eq!(stalled["status"], "True");
+
+    let mut ks = env.fake.get(KS).unwrap();
+    ks["spec"]["patches"] = json!([{"patch": "- op: remove\n  path: /spec"}]);
+    env.fake.put(KS, ks);
+    let ks = env.reconcile_kustomization("t1").await;
+    assert_eq!(ready(&ks).1, "InvalidSpec");
+    assert!(ready(&ks).2.starts_with("spec.patches is not supported yet"), "{:?}", ready(&ks));
+}

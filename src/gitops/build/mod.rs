@@ -85,6 +85,8 @@ pub struct BuildRequest {
     pub namespace: String,
     /// `spec.targetNamespace`.
     pub target_namespace: Option<String>,
+    /// `spec.commonMetadata`: labels and annotations added to every object.
+    pub common_metadata: crate::gitops::api::kustomization::CommonMetadata,
     /// Merged post-build variables; `None` when `spec.postBuild` is absent.
     pub vars: Option<BTreeMap<String, String>>,
     /// kubectl to use for kustomization folders (default: from `PATH`).
@@ -177,7 +179,7 @@ fn parse_and_substitute(
     Document { text, ..document.clone() }.parse()
 }
 
-/// Check identity fields, apply `targetNamespace` and set the ownership labels.
+/// Check identity fields, apply `targetNamespace`, `commonMetadata` and the ownership labels.
 fn normalize(
     mut object: Value,
     document: &Document,
@@ -205,10 +207,27 @@ fn normalize(
     if let (Some(target), false) = (&request.target_namespace, cluster_scoped) {
         metadata.insert("namespace".into(), Value::String(target.clone()));
     }
-    let labels = metadata.entry("labels").or_insert_with(|| Value::Object(Default::default()));
-    let labels =
-        labels.as_object_mut().ok_or_else(|| invalid("metadata.labels is not a mapping"))?;
-    labels.insert(NAME_LABEL.into(), Value::String(request.name.clone()));
-    labels.insert(NAMESPACE_LABEL.into(), Value::String(request.namespace.clone()));
+    let common = &request.common_metadata;
+    let ownership = [
+        (NAME_LABEL.to_owned(), request.name.clone()),
+        (NAMESPACE_LABEL.to_owned(), request.namespace.clone()),
+    ];
+    let labels = common.labels.clone().into_iter().chain(ownership);
+    let additions: [(&str, Vec<(String, String)>); 2] = [
+        ("labels", labels.collect()),
+        ("annotations", common.annotations.clone().into_iter().collect()),
+    ];
+    for (field, entries) in additions {
+        if entries.is_empty() {
+            continue;
+        }
+        let map = metadata.entry(field).or_insert_with(|| Value::Object(Default::default()));
+        let map = map
+            .as_object_mut()
+            .ok_or_else(|| invalid(&format!("metadata.{field} is not a mapping")))?;
+        for (key, value) in entries {
+            map.insert(key, Value::String(value));
+        }
+    }
     Ok(object)
 }

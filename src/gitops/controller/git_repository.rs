@@ -127,6 +127,9 @@ async fn pipeline(
 }
 
 fn parse_spec(repo: &GitRepository) -> Result<(Duration, Duration), String> {
+    if let Some(message) = repo.spec.unsupported() {
+        return Err(message);
+    }
     let interval =
         duration::parse("spec.interval", &repo.spec.interval).map_err(|e| e.to_string())?;
     let timeout = match &repo.spec.timeout {

@@ -110,12 +110,12 @@ pub async fn reconcile(ks: Arc<Kustomization>, ctx: Arc<Context>) -> Result<Acti
     .await
 }
 
-/// Delete every inventory object still owned by this Kustomization (prune rules apply),
-/// unless `prune` is false or the Kustomization is suspended.
+/// Delete every inventory object still owned by this Kustomization (prune rules apply), as
+/// `deletionPolicy` says, unless the Kustomization is suspended.
 async fn cleanup(ks: Arc<Kustomization>, ctx: Arc<Context>) -> Result<Action, Error> {
     let inventory = ks.status.as_ref().and_then(|s| s.inventory.as_ref());
     if let (true, false, Some(inventory)) =
-        (ks.spec.prune, ks.spec.suspend == Some(true), inventory)
+        (ks.spec.deletes_on_deletion(), ks.spec.suspend == Some(true), inventory)
     {
         let failed = ctx
             .applier
@@ -173,7 +173,7 @@ async fn apply(ks: Arc<Kustomization>, ctx: Arc<Context>) -> Result<Action, Erro
                     conditions::READY,
                     false,
                     failure.reason,
-                    failure.message,
+                    &failure.message,
                     generation,
                 );
                 match failure.reason {
@@ -184,7 +184,7 @@ async fn apply(ks: Arc<Kustomization>, ctx: Arc<Context>) -> Result<Action, Erro
                             conditions::STALLED,
                             true,
                             failure.reason,
-                            "spec must be fixed",
+                            &failure.message,
                             generation,
                         );
                     }
@@ -254,6 +254,7 @@ async fn pipeline(
         name: ks.name_any(),
         namespace: ks.namespace().unwrap_or_default(),
         target_namespace: ks.spec.target_namespace.clone(),
+        common_metadata: ks.spec.common_metadata.clone().unwrap_or_default(),
         vars,
         kubectl: ctx.kubectl.clone(),
     };
@@ -347,11 +348,15 @@ async fn pipeline(
 }
 
 fn parse_spec(ks: &Kustomization) -> Result<Timing, Failure> {
-    let invalid = |e: duration::InvalidDuration| Failure {
+    let stalled = |message: String| Failure {
         reason: reason::INVALID_SPEC,
-        message: e.to_string(),
+        message,
         retry_after: Duration::from_secs(600),
     };
+    if let Some(message) = ks.spec.unsupported() {
+        return Err(stalled(message));
+    }
+    let invalid = |e: duration::InvalidDuration| stalled(e.to_string());
     let interval = duration::parse("spec.interval", &ks.spec.interval)
         .map_err(invalid)?
         .max(Duration::from_secs(1));
