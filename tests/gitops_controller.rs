@@ -400,9 +400,9 @@ async fn fields_not_supported_yet_stall_with_a_message_naming_them() {
     assert_eq!(stalled["status"], "True");
 
     let mut ks = env.fake.get(KS).unwrap();
-    ks["spec"]["patches"] = json!([{"patch": "- op: remove\n  path: /spec"}]);
+    ks["spec"]["decryption"] = json!({"provider": "sops"});
     env.fake.put(KS, ks);
     let ks = env.reconcile_kustomization("t1").await;
     assert_eq!(ready(&ks).1, "InvalidSpec");
-    assert!(ready(&ks).2.starts_with("spec.patches is not supported yet"), "{:?}", ready(&ks));
+    assert!(ready(&ks).2.starts_with("spec.decryption is not supported yet"), "{:?}", ready(&ks));
 }

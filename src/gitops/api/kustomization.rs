@@ -72,13 +72,13 @@ pub struct KustomizationSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(regex(pattern = r"^(MirrorPrune|Delete|WaitForTermination|Orphan)$"))]
     pub deletion_policy: Option<String>,
-    /// Kustomize patches (not supported yet: refused, never silently skipped).
+    /// Kustomize patches (strategic merge or JSON 6902), applied by kubectl's kustomize.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub patches: Vec<KustomizePatch>,
-    /// Kustomize image overrides (not supported yet: refused).
+    /// Kustomize image overrides (`name`, `newName`, `newTag`, `digest`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub images: Vec<BTreeMap<String, String>>,
-    /// Kustomize components (not supported yet: refused).
+    /// Kustomize components, relative to `path`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub components: Vec<String>,
     /// SOPS decryption (not supported yet: refused).
@@ -105,7 +105,8 @@ pub struct CommonMetadata {
 pub struct KustomizePatch {
     /// Strategic-merge or JSON6902 patch.
     pub patch: String,
-    /// Which objects to patch.
+    /// Which objects to patch: `group`, `version`, `kind`, `name`, `namespace`,
+    /// `labelSelector`, `annotationSelector`.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub target: BTreeMap<String, String>,
 }
@@ -114,9 +115,6 @@ impl KustomizationSpec {
     /// The first field set to something this controller cannot honour yet, naming the field.
     pub fn unsupported(&self) -> Option<String> {
         let unsupported = [
-            ("spec.patches", !self.patches.is_empty()),
-            ("spec.images", !self.images.is_empty()),
-            ("spec.components", !self.components.is_empty()),
             ("spec.decryption", self.decryption.is_some()),
             ("spec.serviceAccountName", self.service_account_name.is_some()),
         ];
@@ -249,8 +247,8 @@ mod tests {
 
     #[test]
     fn fields_not_supported_yet_are_named_not_ignored() {
-        let spec = KustomizationSpec { components: vec!["../c".into()], ..Default::default() };
-        assert!(spec.unsupported().unwrap().starts_with("spec.components"));
+        let spec = KustomizationSpec { decryption: Some(BTreeMap::new()), ..Default::default() };
+        assert!(spec.unsupported().unwrap().starts_with("spec.decryption"));
         assert_eq!(KustomizationSpec::default().unsupported(), None);
     }
 }

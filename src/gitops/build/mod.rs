@@ -2,7 +2,8 @@
 //!
 //! Pure except for reading files and running `kubectl kustomize`:
 //! 1. `locate`: resolve `spec.path` inside the artifact (never outside it);
-//! 2. `render`: `kubectl kustomize` for kustomization folders, else every YAML file;
+//! 2. `render`: `kubectl kustomize` for kustomization folders or when the spec has patches,
+//!    images or components; else every YAML file;
 //! 3. `parse` + `substitute`: per document, unless the object opts out;
 //! 4. `normalize`: `targetNamespace`, Flux's ownership labels, identity checks.
 
@@ -89,6 +90,8 @@ pub struct BuildRequest {
     pub common_metadata: crate::gitops::api::kustomization::CommonMetadata,
     /// Merged post-build variables; `None` when `spec.postBuild` is absent.
     pub vars: Option<BTreeMap<String, String>>,
+    /// `spec.patches`, `spec.images`, `spec.components`.
+    pub overlay: kustomize::Overlay,
     /// kubectl to use for kustomization folders (default: from `PATH`).
     pub kubectl: Option<PathBuf>,
 }
@@ -121,7 +124,19 @@ const CLUSTER_SCOPED_KINDS: &[&str] = &[
 /// Build the objects for a Kustomization.
 pub fn build(request: &BuildRequest) -> Result<Vec<Value>, Error> {
     let (dir, relative) = locate(&request.artifact_dir, request.path.as_deref())?;
-    let documents = if kustomize::is_kustomization(&dir) {
+    let documents = if !request.overlay.is_empty() {
+        let files =
+            if kustomize::is_kustomization(&dir) { Vec::new() } else { yaml::yaml_files(&dir)? };
+        let output = kustomize::build_with_overlay(
+            request.kubectl.as_deref(),
+            &request.artifact_dir,
+            &dir,
+            &files,
+            &relative,
+            &request.overlay,
+        )?;
+        yaml::split_documents(&format!("kustomize build {relative}"), &output)
+    } else if kustomize::is_kustomization(&dir) {
         let output = kustomize::build(request.kubectl.as_deref(), &dir, &relative)?;
         yaml::split_documents(&format!("kustomize build {relative}"), &output)
     } else {

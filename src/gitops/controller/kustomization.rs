@@ -22,6 +22,7 @@ use super::{Context, Error, patch_status, publish, requested_at, with_finalizer}
 use crate::gitops::api::conditions::{self, reason};
 use crate::gitops::api::{GitRepository, Kustomization, KustomizationStatus, duration};
 use crate::gitops::apply::ApplyOptions;
+use crate::gitops::build::kustomize::Overlay;
 use crate::gitops::build::{self, BuildRequest, inventory, substitute};
 
 const CONTROLLER: &str = "kustomize-controller";
@@ -255,6 +256,11 @@ async fn pipeline(
         namespace: ks.namespace().unwrap_or_default(),
         target_namespace: ks.spec.target_namespace.clone(),
         common_metadata: ks.spec.common_metadata.clone().unwrap_or_default(),
+        overlay: Overlay {
+            patches: ks.spec.patches.clone(),
+            images: ks.spec.images.clone(),
+            components: ks.spec.components.clone(),
+        },
         vars,
         kubectl: ctx.kubectl.clone(),
     };
