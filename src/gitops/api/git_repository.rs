@@ -28,8 +28,8 @@ pub struct GitRepositorySpec {
     /// until this binary ships an SSH transport).
     #[schemars(regex(pattern = r"^(http|https|ssh|file)://.*$"))]
     pub url: String,
-    /// Secret with credentials: `username`/`password` or `bearerToken`. SSH keys and `ca.crt`
-    /// are refused with a clear condition until supported.
+    /// Secret with credentials: `username`/`password` or `bearerToken`, and `ca.crt` for a
+    /// private CA. SSH keys are refused with a clear condition until supported.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_ref: Option<LocalObjectReference>,
     /// How often to check the remote for new commits (Go duration, e.g. `1m`).

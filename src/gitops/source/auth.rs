@@ -54,11 +54,6 @@ impl Auth {
                 })
                 .transpose()
         };
-        if data.contains_key("ca.crt") || data.contains_key("caFile") {
-            return Err(Error::InvalidSpec(format!(
-                "secret {secret:?}: custom CAs (\"ca.crt\") are not supported yet"
-            )));
-        }
         if let Some(identity) = text("identity")? {
             let known_hosts = text("known_hosts")?.ok_or_else(|| {
                 Error::Auth(format!(
@@ -108,10 +103,5 @@ mod tests {
         assert!(err.to_string().contains("creds") && err.to_string().contains("password"));
         let err = Auth::from_secret("creds", &data(&[("identity", "k")])).unwrap_err();
         assert!(err.to_string().contains("known_hosts"));
-        let err = Auth::from_secret(
-            "creds",
-            &data(&[("username", "u"), ("password", "p"), ("ca.crt", "x")]),
-        );
-        assert!(err.unwrap_err().is_stalling(), "a CA is refused rather than silently ignored");
     }
 }
