@@ -406,3 +406,25 @@ async fn fields_not_supported_yet_stall_with_a_message_naming_them() {
     assert_eq!(ready(&ks).1, "InvalidSpec");
     assert!(ready(&ks).2.starts_with("spec.decryption is not supported yet"), "{:?}", ready(&ks));
 }
+
+#[tokio::test]
+async fn removing_spec_ignore_clears_observed_ignore_and_the_next_poll_is_a_no_op() {
+    let env = setup();
+    env.repo
+        .commit(&[("myapp/manifests/one.yaml", &cm("one", "1")), ("docs/x.yaml", "x: 1\n")], "app");
+    let mut git = env.fake.get(GIT).unwrap();
+    git["spec"]["ignore"] = json!("/docs/\n");
+    env.fake.put(GIT, git);
+    let source = env.reconcile_source("t1").await;
+    assert_eq!(source["status"]["observedIgnore"], "/docs/\n");
+
+    let mut git = env.fake.get(GIT).unwrap();
+    git["spec"].as_object_mut().unwrap().remove("ignore");
+    git["metadata"]["generation"] = json!(2);
+    env.fake.put(GIT, git);
+    let rebuilt = env.reconcile_source("t2").await;
+    assert!(rebuilt["status"].get("observedIgnore").is_none(), "{}", rebuilt["status"]);
+
+    let polled = env.reconcile_source("t3").await;
+    assert_eq!(polled["status"]["artifact"], rebuilt["status"]["artifact"], "no new artifact");
+}
