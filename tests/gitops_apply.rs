@@ -137,3 +137,22 @@ async fn an_unknown_kind_fails_naming_the_object() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn a_thousand_unchanged_objects_cost_one_list_and_no_writes() {
+    let (applier, fake) = applier();
+    let objects =
+        || (0..1000).map(|i| config_map(&format!("cm-{i}"), Some("apps"), "v")).collect::<Vec<_>>();
+    applier.apply_all(objects(), &options(false)).await.unwrap();
+    fake.log.lock().unwrap().clear();
+
+    let (report, _) = applier.apply_all(objects(), &options(true)).await.unwrap();
+
+    assert_eq!((report.writes, report.drift.len(), report.objects.len()), (0, 0, 1000));
+    let log = fake.log.lock().unwrap().clone();
+    assert_eq!(log.len(), 1, "{:?}", &log[..log.len().min(5)]);
+    assert!(
+        log[0].starts_with("GET /api/v1/namespaces/apps/configmaps?")
+            && log[0].contains("labelSelector")
+    );
+}

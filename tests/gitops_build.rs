@@ -174,3 +174,72 @@ fn a_kustomization_folder_is_built_by_kubectl_kustomize() {
     assert!(matches!(err, Error::KustomizeUnavailable), "{err:?}");
     assert!(err.to_string().contains("kubectl was not found"));
 }
+
+#[test]
+fn common_metadata_is_added_to_every_object() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), &[("m/a.yaml", CM)]);
+    let mut req = request(dir.path(), "m");
+    req.common_metadata.labels.insert("team".into(), "a".into());
+    req.common_metadata.annotations.insert("owner".into(), "ops".into());
+    let objects = build(&req).unwrap();
+    assert_eq!(objects[0]["metadata"]["labels"]["team"], "a");
+    assert_eq!(objects[0]["metadata"]["annotations"]["owner"], "ops");
+    assert_eq!(objects[0]["metadata"]["labels"]["kustomize.toolkit.fluxcd.io/name"], "myapp");
+}
+
+#[test]
+fn spec_patches_images_and_components_are_applied_over_plain_and_kustomize_folders() {
+    use crosstie::gitops::api::kustomization::KustomizePatch;
+    use crosstie::gitops::build::kustomize::Overlay;
+    let dir = tempfile::tempdir().unwrap();
+    let deploy = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n  namespace: apps\nspec:\n  template:\n    spec:\n      containers:\n      - name: c\n        image: nginx:1.0\n";
+    write(
+        dir.path(),
+        &[
+            ("plain/cm.yaml", CM),
+            ("plain/deploy.yaml", deploy),
+            ("kz/kustomization.yaml", "resources:\n- cm.yaml\n"),
+            ("kz/cm.yaml", CM),
+            (
+                "components/extra/kustomization.yaml",
+                "apiVersion: kustomize.config.k8s.io/v1alpha1\nkind: Component\ncommonLabels:\n  extra: \"yes\"\n",
+            ),
+        ],
+    );
+    let overlay = Overlay {
+        patches: vec![KustomizePatch {
+            patch: "- op: add\n  path: /data/patched\n  value: \"yes\"\n".into(),
+            target: [("kind".to_owned(), "ConfigMap".to_owned())].into(),
+        }],
+        images: vec![
+            [("name".to_owned(), "nginx".to_owned()), ("newTag".to_owned(), "2.0".to_owned())]
+                .into(),
+        ],
+        components: vec!["../components/extra".into()],
+    };
+    let mut req = request(dir.path(), "plain");
+    req.kubectl = Some(support::tools::kubectl());
+    req.overlay = overlay.clone();
+    let objects = build(&req).unwrap();
+    let cm = objects.iter().find(|o| o["kind"] == "ConfigMap").unwrap();
+    assert_eq!(cm["data"]["patched"], "yes");
+    assert_eq!(cm["metadata"]["labels"]["extra"], "yes", "component applied");
+    let deploy = objects.iter().find(|o| o["kind"] == "Deployment").unwrap();
+    assert_eq!(deploy["spec"]["template"]["spec"]["containers"][0]["image"], "nginx:2.0");
+
+    let mut req = request(dir.path(), "kz");
+    req.kubectl = Some(support::tools::kubectl());
+    req.overlay = Overlay { components: Vec::new(), ..overlay };
+    let objects = build(&req).unwrap();
+    assert_eq!(objects.len(), 1);
+    assert_eq!(objects[0]["data"]["patched"], "yes");
+
+    let mut req = request(dir.path(), "plain");
+    req.overlay.components = vec!["../../../etc".into()];
+    let err = build(&req).unwrap_err().to_string();
+    assert!(
+        err.contains("spec.components") && err.contains("outside the source artifact"),
+        "{err}"
+    );
+}

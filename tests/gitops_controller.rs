@@ -11,6 +11,7 @@ use crosstie::gitops::controller::{
     Context, KubeReceivers, git_repository, kustomization, receiver,
 };
 use crosstie::gitops::receiver::{ReceiverBackend, webhook_path};
+use crosstie::gitops::trigger;
 use gitops_support::Repo;
 use gitops_support::fake_api::FakeApi;
 use serde_json::{Value, json};
@@ -244,21 +245,38 @@ async fn deleting_a_pruning_kustomization_deletes_what_it_applied() {
 }
 
 #[tokio::test]
-async fn a_kustomization_waits_for_its_dependencies_and_its_source() {
+async fn a_kustomization_waits_for_its_source_and_dependencies_then_applies() {
     let env = setup();
+    let ks = env.reconcile_kustomization("t1").await;
+    assert_eq!(ready(&ks).1, "ArtifactFailed", "the source has no artifact yet");
+
+    env.repo.commit(&[("myapp/manifests/one.yaml", &cm("one", "1"))], "app");
+    env.reconcile_source("t1").await;
     let mut ks = env.fake.get(KS).unwrap();
     ks["spec"]["dependsOn"] = json!([{"name": "infra"}]);
-    env.fake.put(KS, ks);
-    let ks = env.reconcile_kustomization("t1").await;
-    assert_eq!(ready(&ks).1, "DependencyNotReady");
-    assert!(ready(&ks).2.contains("flux-system/infra"));
-
-    let mut ks = env.fake.get(KS).unwrap();
-    ks["spec"]["dependsOn"] = json!([]);
     ks["metadata"]["generation"] = json!(2);
     env.fake.put(KS, ks);
     let ks = env.reconcile_kustomization("t2").await;
-    assert_eq!(ready(&ks).1, "ArtifactFailed", "the source has no artifact yet");
+    assert_eq!(ready(&ks).1, "DependencyNotReady");
+    assert!(ready(&ks).2.contains("'flux-system/infra' is not ready"), "{}", ready(&ks).2);
+    assert!(env.fake.get(CM_ONE).is_none(), "nothing applied before the dependency is ready");
+
+    let infra = "/apis/kustomize.toolkit.fluxcd.io/v1/namespaces/flux-system/kustomizations/infra";
+    let mut dependency = json!({
+        "apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization",
+        "metadata": {"name": "infra", "namespace": "flux-system", "generation": 3},
+        "spec": {"interval": "10m", "sourceRef": {"kind": "GitRepository", "name": "myapp-source"}, "prune": true},
+        "status": {"observedGeneration": 2, "conditions": [{"type": "Ready", "status": "True", "reason": "ReconciliationSucceeded", "message": "", "lastTransitionTime": "2026-01-01T00:00:00Z"}]}
+    });
+    env.fake.put(infra, dependency.clone());
+    let ks = env.reconcile_kustomization("t3").await;
+    assert_eq!(ready(&ks).1, "DependencyNotReady", "Ready for an older generation does not count");
+
+    dependency["status"]["observedGeneration"] = json!(3);
+    env.fake.put(infra, dependency);
+    let ks = env.reconcile_kustomization("t4").await;
+    assert_eq!(ready(&ks).1, "ReconciliationSucceeded");
+    assert!(env.fake.get(CM_ONE).is_some());
 }
 
 #[tokio::test]
@@ -328,4 +346,85 @@ async fn a_receiver_publishes_its_webhook_path_and_annotates_its_targets() {
         git["metadata"]["annotations"]["reconcile.fluxcd.io/requestedAt"],
         "2026-01-01T00:00:00Z"
     );
+}
+
+#[tokio::test]
+async fn crosstie_reconcile_waits_until_the_controller_handled_the_request() {
+    let env = setup();
+    env.repo.commit(&[("myapp/manifests/one.yaml", &cm("one", "1"))], "app");
+    let client = env.ctx.client.clone();
+    let cli = tokio::spawn(async move {
+        trigger::reconcile::<GitRepository>(
+            client,
+            "flux-system",
+            "myapp-source",
+            std::time::Duration::from_secs(30),
+        )
+        .await
+    });
+    // Play the controller: wait for the annotation, then reconcile (twice: finalizer first).
+    let requested = loop {
+        let object = env.fake.get(GIT).unwrap();
+        if let Some(at) =
+            object["metadata"]["annotations"]["reconcile.fluxcd.io/requestedAt"].as_str()
+        {
+            break at.to_owned();
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    for _ in 0..2 {
+        let repo: GitRepository = serde_json::from_value(env.fake.get(GIT).unwrap()).unwrap();
+        git_repository::reconcile(Arc::new(repo), env.ctx.clone()).await.unwrap();
+    }
+
+    let message = cli.await.unwrap().unwrap();
+    assert!(message.starts_with("stored artifact for revision 'main@sha1:"), "{message}");
+    assert_eq!(env.fake.get(GIT).unwrap()["status"]["lastHandledReconcileAt"], requested.as_str());
+}
+
+#[tokio::test]
+async fn fields_not_supported_yet_stall_with_a_message_naming_them() {
+    let env = setup();
+    let mut git = env.fake.get(GIT).unwrap();
+    git["spec"]["verify"] = json!({"mode": "HEAD", "secretRef": {"name": "keys"}});
+    env.fake.put(GIT, git);
+    let source = env.reconcile_source("t1").await;
+    assert_eq!(ready(&source).0, "False");
+    assert!(ready(&source).2.starts_with("spec.verify"), "{:?}", ready(&source));
+    let stalled = source["status"]["conditions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["type"] == "Stalled")
+        .unwrap();
+    assert_eq!(stalled["status"], "True");
+
+    let mut ks = env.fake.get(KS).unwrap();
+    ks["spec"]["decryption"] = json!({"provider": "sops"});
+    env.fake.put(KS, ks);
+    let ks = env.reconcile_kustomization("t1").await;
+    assert_eq!(ready(&ks).1, "InvalidSpec");
+    assert!(ready(&ks).2.starts_with("spec.decryption is not supported yet"), "{:?}", ready(&ks));
+}
+
+#[tokio::test]
+async fn removing_spec_ignore_clears_observed_ignore_and_the_next_poll_is_a_no_op() {
+    let env = setup();
+    env.repo
+        .commit(&[("myapp/manifests/one.yaml", &cm("one", "1")), ("docs/x.yaml", "x: 1\n")], "app");
+    let mut git = env.fake.get(GIT).unwrap();
+    git["spec"]["ignore"] = json!("/docs/\n");
+    env.fake.put(GIT, git);
+    let source = env.reconcile_source("t1").await;
+    assert_eq!(source["status"]["observedIgnore"], "/docs/\n");
+
+    let mut git = env.fake.get(GIT).unwrap();
+    git["spec"].as_object_mut().unwrap().remove("ignore");
+    git["metadata"]["generation"] = json!(2);
+    env.fake.put(GIT, git);
+    let rebuilt = env.reconcile_source("t2").await;
+    assert!(rebuilt["status"].get("observedIgnore").is_none(), "{}", rebuilt["status"]);
+
+    let polled = env.reconcile_source("t3").await;
+    assert_eq!(polled["status"]["artifact"], rebuilt["status"]["artifact"], "no new artifact");
 }

@@ -6,6 +6,7 @@ mod gitops_support;
 use std::time::Duration;
 
 use crosstie::gitops::api::GitRepositoryRef;
+use crosstie::gitops::source::tls::TrustedCa;
 use crosstie::gitops::source::{Auth, Error, GitStorage, Outcome, SourceRequest};
 use gitops_support::{HttpServer, Repo, git};
 
@@ -16,6 +17,7 @@ fn request(url: &str, reference: GitRepositoryRef) -> SourceRequest {
         url: url.into(),
         reference: Some(reference),
         auth: Auth::None,
+        ca: None,
         timeout: Duration::from_secs(30),
         ignore: None,
         last_artifact: None,
@@ -241,4 +243,53 @@ fn an_ssh_url_is_refused_with_a_clear_message() {
         .reconcile(&request("ssh://git@127.0.0.1/repo.git", branch("main")))
         .unwrap_err();
     assert!(err.is_stalling() && err.to_string().contains("spec.url"), "{err}");
+}
+
+#[tokio::test]
+async fn a_remote_that_never_answers_fails_with_a_timeout() {
+    // Accepts connections and says nothing; closes them after a while so no thread lingers.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_secs(3));
+                drop(stream);
+            });
+        }
+    });
+    let data = tempfile::tempdir().unwrap();
+    let mut req = request(&format!("http://127.0.0.1:{port}/repo.git"), branch("main"));
+    req.timeout = Duration::from_millis(500);
+
+    let err = GitStorage::new(data.path()).reconcile_async(req).await.unwrap_err();
+
+    assert!(matches!(err, Error::Timeout), "{err:?}");
+    assert_eq!(err.reason(), "GitOperationFailed");
+}
+
+#[test]
+fn an_https_remote_signed_by_a_private_ca_is_trusted_only_with_its_ca_crt() {
+    let repo = Repo::new();
+    let sha = repo.commit(&[("a.yaml", "a: 1\n")], "first");
+    let (ca_pem, tls) = gitops_support::test_tls();
+    let server = HttpServer::start_tls(&repo.bare, "flux", "s3cret", tls);
+    let data = tempfile::tempdir().unwrap();
+    let storage = GitStorage::new(data.path());
+    let mut req = request(&server.url, branch("main"));
+    req.auth = Auth::Basic { username: "flux".into(), password: "s3cret".into() };
+
+    let err = storage.reconcile(&req).unwrap_err();
+    assert_eq!(err.reason(), "GitOperationFailed", "untrusted certificate: {err}");
+
+    req.ca = Some(TrustedCa::from_pem("git-auth", ca_pem.as_bytes()).unwrap());
+    let artifact = new_artifact(storage.reconcile(&req).unwrap());
+    assert_eq!(artifact.revision, format!("main@sha1:{sha}"));
+
+    let (other_ca, _) = gitops_support::test_tls();
+    req.ca = Some(TrustedCa::from_pem("git-auth", other_ca.as_bytes()).unwrap());
+    req.last_artifact = None;
+    assert!(storage.reconcile(&req).is_err(), "another CA does not vouch for this server");
+    let err = TrustedCa::from_pem("git-auth", b"not a certificate").unwrap_err();
+    assert!(err.to_string().contains("ca.crt"), "{err}");
 }

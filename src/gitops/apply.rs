@@ -13,7 +13,9 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use kube::Client;
-use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams, PropagationPolicy};
+use kube::api::{
+    Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams, PropagationPolicy,
+};
 use kube::core::GroupVersionKind;
 use kube::discovery::{self, ApiCapabilities, ApiResource, Scope};
 use serde_json::Value;
@@ -21,6 +23,7 @@ use tokio::sync::Mutex;
 
 use crate::gitops::api::InventoryEntry;
 use crate::gitops::build::inventory::{self, ObjectId};
+use crate::gitops::build::{NAME_LABEL, NAMESPACE_LABEL};
 use crate::gitops::drift;
 use crate::gitops::health::{self, Health};
 
@@ -217,6 +220,7 @@ impl Applier {
 
     /// Apply `objects` in stages. Existing objects whose applied fields already match cost no
     /// write; with `detect_drift`, differing fields are reported as drift and reverted.
+    /// Objects must carry the ownership labels the build sets.
     pub async fn apply_all(
         &self,
         mut objects: Vec<Value>,
@@ -225,11 +229,13 @@ impl Applier {
         objects.sort_by_key(stage);
         let mut report = ApplyReport::default();
         let mut targets = Vec::with_capacity(objects.len());
+        let mut live = LiveObjects::default();
         for current in 0..3 {
             let mut waits = Vec::new();
             for object in objects.iter_mut().filter(|o| stage(o) == current) {
                 let target = self.target_for(object).await?;
-                self.apply_one(object, &target, options, &mut report).await?;
+                let existing = live.get(self, &target, object).await?;
+                self.apply_one(object, existing, &target, options, &mut report).await?;
                 if current < 2
                     && object["kind"] != "Namespace"
                     && object["kind"] != "ClusterRole"
@@ -248,13 +254,14 @@ impl Applier {
     async fn apply_one(
         &self,
         object: &Value,
+        live: Option<&Value>,
         target: &Target,
         options: &ApplyOptions,
         report: &mut ApplyReport,
     ) -> Result<(), Error> {
         let api_error = |source| Error::Api { object: target.describe(), source };
-        if let Some(live) = self.get(target).await? {
-            let changed = drift::changed_fields(object, &live);
+        if let Some(live) = live {
+            let changed = drift::changed_fields(object, live);
             if changed.is_empty() {
                 return Ok(());
             }
@@ -387,6 +394,49 @@ impl Applier {
             Err(kube::Error::Api(status)) if status.code == 404 => Ok(()),
             Err(source) => Err(Error::Api { object: target.describe(), source }),
         }
+    }
+}
+
+/// Live objects already owned by the Kustomization, listed once per kind and namespace with the
+/// ownership labels as selector: an unchanged sync of thousands of objects costs a few LISTs
+/// and no writes. Objects not found this way (new, or not yet labelled) are applied.
+#[derive(Default)]
+struct LiveObjects {
+    lists: HashMap<CollectionKey, HashMap<String, Value>>,
+}
+
+/// Group, version, plural and namespace of a collection.
+type CollectionKey = (String, String, String, Option<String>);
+
+impl LiveObjects {
+    async fn get(
+        &mut self,
+        applier: &Applier,
+        target: &Target,
+        desired: &Value,
+    ) -> Result<Option<&Value>, Error> {
+        let r = &target.resource;
+        let key = (r.group.clone(), r.version.clone(), r.plural.clone(), target.namespace.clone());
+        if !self.lists.contains_key(&key) {
+            let labels = &desired["metadata"]["labels"];
+            let selector = [NAME_LABEL, NAMESPACE_LABEL]
+                .iter()
+                .map(|l| format!("{l}={}", labels[l].as_str().unwrap_or_default()))
+                .collect::<Vec<_>>()
+                .join(",");
+            let list = applier
+                .api(target)
+                .list(&ListParams::default().labels(&selector))
+                .await
+                .map_err(|source| Error::Api { object: target.describe(), source })?;
+            let by_name = list
+                .items
+                .into_iter()
+                .filter_map(|o| Some((o.metadata.name.clone()?, serde_json::to_value(o).ok()?)))
+                .collect();
+            self.lists.insert(key.clone(), by_name);
+        }
+        Ok(self.lists[&key].get(&target.name))
     }
 }
 

@@ -4,9 +4,16 @@
 //! - [`api`]: the CRD types;
 //! - [`source`]: Git caches, ref selection and artifacts (git2);
 //! - [`build`]: artifact directory → objects (pure where possible);
-//! - [`apply`]: staged server-side apply, drift, prune and health (thin Kubernetes IO);
+//! - [`drift`], [`health`]: pure comparisons of desired and live objects;
+//! - [`apply`]: staged server-side apply, prune and health waits (thin Kubernetes IO);
 //! - [`controller`]: the reconcilers and [`controller::run`];
-//! - [`receiver`]: the webhook router.
+//! - [`receiver`]: the webhook router;
+//! - [`trigger`]: `crosstie reconcile …`.
+//!
+//! Wiring (in the binary): serve [`crds`], spawn `controller::run(client.clone(), data_dir)`,
+//! and mount `receiver::router(Arc::new(controller::KubeReceivers::new(client)))` on the
+//! webhook listener. Git caches live in `<data_dir>/git/<ns>/<name>.git`, artifacts in
+//! `<data_dir>/gitrepository/<ns>/<name>/<sha>/`.
 
 pub mod api;
 pub mod apply;

@@ -1,7 +1,7 @@
 //! A small in-memory Kubernetes API behind kube's tower-test mock service, for driving the
 //! apply step and the reconcilers without a cluster: discovery for the core group, objects by
 //! path, server-side apply and merge patches (including `/status`), deletes and event posts.
-//! Objects with finalizers are only marked for deletion until the last one is removed.
+//! LISTs honour `labelSelector` equality terms. Objects with finalizers are only marked for deletion until the last one is removed.
 //! Every request is logged so tests can count API writes.
 
 use std::collections::BTreeMap;
@@ -76,11 +76,40 @@ async fn serve(
             .to_owned();
         let body = request.into_body().collect_bytes().await.unwrap();
         fake.log.lock().unwrap().push(format!("{method} {uri}"));
-        let (status, response) = answer(&fake, &method, &path, &content_type, &body);
+        let (status, response) = match uri.query().and_then(label_selector) {
+            Some(selector) if method == "GET" => (StatusCode::OK, list(&fake, &path, &selector)),
+            _ => answer(&fake, &method, &path, &content_type, &body),
+        };
         let mut response = Response::new(Body::from(serde_json::to_vec(&response).unwrap()));
         *response.status_mut() = status;
         send.send_response(response);
     }
+}
+
+/// `labelSelector=k=v,k=v` from a query string, URL-decoded.
+fn label_selector(query: &str) -> Option<Vec<(String, String)>> {
+    let raw = query.split('&').find_map(|p| p.strip_prefix("labelSelector="))?;
+    let decoded = raw.replace("%3D", "=").replace("%2C", ",").replace("%2F", "/");
+    Some(
+        decoded
+            .split(',')
+            .filter_map(|kv| kv.split_once('='))
+            .map(|(k, v)| (k.into(), v.into()))
+            .collect(),
+    )
+}
+
+/// A LIST of the objects directly under collection `path` whose labels match `selector`.
+fn list(fake: &FakeApi, path: &str, selector: &[(String, String)]) -> Value {
+    let prefix = format!("{path}/");
+    let objects = fake.objects.lock().unwrap();
+    let items: Vec<Value> = objects
+        .iter()
+        .filter(|(p, _)| p.strip_prefix(&prefix).is_some_and(|rest| !rest.contains('/')))
+        .filter(|(_, o)| selector.iter().all(|(k, v)| o["metadata"]["labels"][k] == v.as_str()))
+        .map(|(_, o)| o.clone())
+        .collect();
+    json!({"kind": "List", "apiVersion": "v1", "metadata": {"resourceVersion": "1"}, "items": items})
 }
 
 fn answer(

@@ -5,8 +5,8 @@
 
 pub mod fake_api;
 
-use std::io::{BufRead, BufReader, Write};
-use std::net::{TcpListener, TcpStream};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
@@ -89,6 +89,25 @@ pub struct HttpServer {
 impl HttpServer {
     /// Serve `bare`'s parent directory; requests must carry `username:password`.
     pub fn start(bare: &Path, username: &str, password: &str) -> Self {
+        Self::start_with(bare, username, password, None)
+    }
+
+    /// Like [`HttpServer::start`], over HTTPS with `tls` (`https://127.0.0.1:PORT/…`).
+    pub fn start_tls(
+        bare: &Path,
+        username: &str,
+        password: &str,
+        tls: Arc<rustls::ServerConfig>,
+    ) -> Self {
+        Self::start_with(bare, username, password, Some(tls))
+    }
+
+    fn start_with(
+        bare: &Path,
+        username: &str,
+        password: &str,
+        tls: Option<Arc<rustls::ServerConfig>>,
+    ) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let root = bare.parent().unwrap().to_owned();
@@ -99,13 +118,21 @@ impl HttpServer {
             base64::engine::general_purpose::STANDARD.encode(format!("{username}:{password}"))
         );
         let log = requests.clone();
+        let scheme = if tls.is_some() { "https" } else { "http" };
         std::thread::spawn(move || {
             for stream in listener.incoming().flatten() {
-                let (root, expected, log) = (root.clone(), expected.clone(), log.clone());
-                std::thread::spawn(move || serve(stream, &root, &expected, &log));
+                let (root, expected, log, tls) =
+                    (root.clone(), expected.clone(), log.clone(), tls.clone());
+                std::thread::spawn(move || match tls {
+                    Some(config) => {
+                        let connection = rustls::ServerConnection::new(config).unwrap();
+                        serve(rustls::StreamOwned::new(connection, stream), &root, &expected, &log)
+                    }
+                    None => serve(stream, &root, &expected, &log),
+                });
             }
         });
-        HttpServer { url: format!("http://127.0.0.1:{port}/{name}"), requests }
+        HttpServer { url: format!("{scheme}://127.0.0.1:{port}/{name}"), requests }
     }
 
     /// Take and clear the request log.
@@ -114,9 +141,8 @@ impl HttpServer {
     }
 }
 
-fn serve(stream: TcpStream, root: &Path, expected_auth: &str, log: &Mutex<Vec<String>>) {
-    let mut reader = BufReader::new(stream.try_clone().unwrap());
-    let mut writer = stream;
+fn serve(stream: impl Read + Write, root: &Path, expected_auth: &str, log: &Mutex<Vec<String>>) {
+    let mut reader = BufReader::new(stream);
     loop {
         let mut line = String::new();
         if reader.read_line(&mut line).unwrap_or(0) == 0 {
@@ -142,7 +168,7 @@ fn serve(stream: TcpStream, root: &Path, expected_auth: &str, log: &Mutex<Vec<St
         log.lock().unwrap().push(format!("{method} {target}"));
 
         if header("authorization").as_deref() != Some(expected_auth) {
-            let _ = writer.write_all(
+            let _ = reader.get_mut().write_all(
                 b"HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic realm=\"git\"\r\nContent-Length: 0\r\n\r\n",
             );
             continue;
@@ -183,7 +209,13 @@ fn serve(stream: TcpStream, root: &Path, expected_auth: &str, log: &Mutex<Vec<St
         }
         let head =
             format!("HTTP/1.1 {status}\r\n{response}Content-Length: {}\r\n\r\n", cgi_body.len());
-        if writer.write_all(head.as_bytes()).and_then(|_| writer.write_all(cgi_body)).is_err() {
+        let writer = reader.get_mut();
+        if writer
+            .write_all(head.as_bytes())
+            .and_then(|_| writer.write_all(cgi_body))
+            .and_then(|_| writer.flush())
+            .is_err()
+        {
             return;
         }
     }
@@ -213,4 +245,28 @@ fn read_body(
         reader.read_exact(&mut body).unwrap();
     }
     body
+}
+
+/// A CA and a server configuration for `127.0.0.1` signed by it: `(ca_pem, config)`.
+pub fn test_tls() -> (String, Arc<rustls::ServerConfig>) {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca_cert = ca_params.self_signed(&ca_key).unwrap();
+    let issuer = Issuer::new(ca_params, ca_key);
+    let server_key = KeyPair::generate().unwrap();
+    let server_cert = CertificateParams::new(vec!["127.0.0.1".to_owned()])
+        .unwrap()
+        .signed_by(&server_key, &issuer)
+        .unwrap();
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let key = rustls::pki_types::PrivateKeyDer::try_from(server_key.serialize_der()).unwrap();
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(vec![server_cert.der().clone()], key)
+        .unwrap();
+    (ca_cert.pem(), Arc::new(config))
 }

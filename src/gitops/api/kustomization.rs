@@ -63,6 +63,76 @@ pub struct KustomizationSpec {
     /// Recreate objects whose immutable fields changed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub force: Option<bool>,
+    /// Labels and annotations added to every applied object.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub common_metadata: Option<CommonMetadata>,
+    /// What deleting the Kustomization does to its objects: `MirrorPrune` (default: delete them
+    /// when `prune` is true), `Delete` (always), `WaitForTermination` (always; no wait yet) or
+    /// `Orphan` (never).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^(MirrorPrune|Delete|WaitForTermination|Orphan)$"))]
+    pub deletion_policy: Option<String>,
+    /// Kustomize patches (strategic merge or JSON 6902), applied by kubectl's kustomize.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub patches: Vec<KustomizePatch>,
+    /// Kustomize image overrides (`name`, `newName`, `newTag`, `digest`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub images: Vec<BTreeMap<String, String>>,
+    /// Kustomize components, relative to `path`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub components: Vec<String>,
+    /// SOPS decryption (not supported yet: refused).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decryption: Option<BTreeMap<String, String>>,
+    /// Impersonation (not supported yet: refused).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_account_name: Option<String>,
+}
+
+/// `spec.commonMetadata`.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq)]
+pub struct CommonMetadata {
+    /// Labels to add.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
+    /// Annotations to add.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub annotations: BTreeMap<String, String>,
+}
+
+/// A kustomize patch with an optional target selector.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq)]
+pub struct KustomizePatch {
+    /// Strategic-merge or JSON6902 patch.
+    pub patch: String,
+    /// Which objects to patch: `group`, `version`, `kind`, `name`, `namespace`,
+    /// `labelSelector`, `annotationSelector`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub target: BTreeMap<String, String>,
+}
+
+impl KustomizationSpec {
+    /// The first field set to something this controller cannot honour yet, naming the field.
+    pub fn unsupported(&self) -> Option<String> {
+        let unsupported = [
+            ("spec.decryption", self.decryption.is_some()),
+            ("spec.serviceAccountName", self.service_account_name.is_some()),
+        ];
+        unsupported.iter().find(|(_, set)| *set).map(|(field, _)| {
+            format!(
+                "{field} is not supported yet; put it in a kustomization.yaml in spec.path instead"
+            )
+        })
+    }
+
+    /// Whether deleting the Kustomization deletes the objects it applied.
+    pub fn deletes_on_deletion(&self) -> bool {
+        match self.deletion_policy.as_deref() {
+            Some("Delete" | "WaitForTermination") => true,
+            Some("Orphan") => false,
+            _ => self.prune,
+        }
+    }
 }
 
 /// A reference to an object, optionally in another namespace.
@@ -155,4 +225,30 @@ pub struct InventoryEntry {
     pub id: String,
     /// API version, e.g. `v1`.
     pub v: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deletion_policy_decides_whether_deleting_removes_objects() {
+        let spec = |prune: bool, policy: Option<&str>| KustomizationSpec {
+            prune,
+            deletion_policy: policy.map(Into::into),
+            ..Default::default()
+        };
+        assert!(spec(true, None).deletes_on_deletion());
+        assert!(!spec(false, None).deletes_on_deletion());
+        assert!(!spec(false, Some("MirrorPrune")).deletes_on_deletion());
+        assert!(spec(false, Some("Delete")).deletes_on_deletion());
+        assert!(!spec(true, Some("Orphan")).deletes_on_deletion());
+    }
+
+    #[test]
+    fn fields_not_supported_yet_are_named_not_ignored() {
+        let spec = KustomizationSpec { decryption: Some(BTreeMap::new()), ..Default::default() };
+        assert!(spec.unsupported().unwrap().starts_with("spec.decryption"));
+        assert_eq!(KustomizationSpec::default().unsupported(), None);
+    }
 }

@@ -2,7 +2,8 @@
 //!
 //! Pure except for reading files and running `kubectl kustomize`:
 //! 1. `locate`: resolve `spec.path` inside the artifact (never outside it);
-//! 2. `render`: `kubectl kustomize` for kustomization folders, else every YAML file;
+//! 2. `render`: `kubectl kustomize` for kustomization folders or when the spec has patches,
+//!    images or components; else every YAML file;
 //! 3. `parse` + `substitute`: per document, unless the object opts out;
 //! 4. `normalize`: `targetNamespace`, Flux's ownership labels, identity checks.
 
@@ -85,8 +86,12 @@ pub struct BuildRequest {
     pub namespace: String,
     /// `spec.targetNamespace`.
     pub target_namespace: Option<String>,
+    /// `spec.commonMetadata`: labels and annotations added to every object.
+    pub common_metadata: crate::gitops::api::kustomization::CommonMetadata,
     /// Merged post-build variables; `None` when `spec.postBuild` is absent.
     pub vars: Option<BTreeMap<String, String>>,
+    /// `spec.patches`, `spec.images`, `spec.components`.
+    pub overlay: kustomize::Overlay,
     /// kubectl to use for kustomization folders (default: from `PATH`).
     pub kubectl: Option<PathBuf>,
 }
@@ -119,7 +124,19 @@ const CLUSTER_SCOPED_KINDS: &[&str] = &[
 /// Build the objects for a Kustomization.
 pub fn build(request: &BuildRequest) -> Result<Vec<Value>, Error> {
     let (dir, relative) = locate(&request.artifact_dir, request.path.as_deref())?;
-    let documents = if kustomize::is_kustomization(&dir) {
+    let documents = if !request.overlay.is_empty() {
+        let files =
+            if kustomize::is_kustomization(&dir) { Vec::new() } else { yaml::yaml_files(&dir)? };
+        let output = kustomize::build_with_overlay(
+            request.kubectl.as_deref(),
+            &request.artifact_dir,
+            &dir,
+            &files,
+            &relative,
+            &request.overlay,
+        )?;
+        yaml::split_documents(&format!("kustomize build {relative}"), &output)
+    } else if kustomize::is_kustomization(&dir) {
         let output = kustomize::build(request.kubectl.as_deref(), &dir, &relative)?;
         yaml::split_documents(&format!("kustomize build {relative}"), &output)
     } else {
@@ -177,7 +194,7 @@ fn parse_and_substitute(
     Document { text, ..document.clone() }.parse()
 }
 
-/// Check identity fields, apply `targetNamespace` and set the ownership labels.
+/// Check identity fields, apply `targetNamespace`, `commonMetadata` and the ownership labels.
 fn normalize(
     mut object: Value,
     document: &Document,
@@ -205,10 +222,27 @@ fn normalize(
     if let (Some(target), false) = (&request.target_namespace, cluster_scoped) {
         metadata.insert("namespace".into(), Value::String(target.clone()));
     }
-    let labels = metadata.entry("labels").or_insert_with(|| Value::Object(Default::default()));
-    let labels =
-        labels.as_object_mut().ok_or_else(|| invalid("metadata.labels is not a mapping"))?;
-    labels.insert(NAME_LABEL.into(), Value::String(request.name.clone()));
-    labels.insert(NAMESPACE_LABEL.into(), Value::String(request.namespace.clone()));
+    let common = &request.common_metadata;
+    let ownership = [
+        (NAME_LABEL.to_owned(), request.name.clone()),
+        (NAMESPACE_LABEL.to_owned(), request.namespace.clone()),
+    ];
+    let labels = common.labels.clone().into_iter().chain(ownership);
+    let additions: [(&str, Vec<(String, String)>); 2] = [
+        ("labels", labels.collect()),
+        ("annotations", common.annotations.clone().into_iter().collect()),
+    ];
+    for (field, entries) in additions {
+        if entries.is_empty() {
+            continue;
+        }
+        let map = metadata.entry(field).or_insert_with(|| Value::Object(Default::default()));
+        let map = map
+            .as_object_mut()
+            .ok_or_else(|| invalid(&format!("metadata.{field} is not a mapping")))?;
+        for (key, value) in entries {
+            map.insert(key, Value::String(value));
+        }
+    }
     Ok(object)
 }

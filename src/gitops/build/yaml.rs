@@ -74,9 +74,7 @@ fn push_document(docs: &mut Vec<Document>, file: &str, line: usize, text: String
 /// Every `*.yaml`/`*.yml` file under `dir`, recursively, in path order, as documents with
 /// paths relative to `root`.
 pub fn read_dir(root: &Path, dir: &Path) -> Result<Vec<Document>, Error> {
-    let mut files = Vec::new();
-    collect_files(dir, &mut files)?;
-    files.sort();
+    let files = yaml_files(dir)?;
     let mut docs = Vec::new();
     for path in files {
         let relative = path.strip_prefix(root).unwrap_or(&path).display().to_string();
@@ -85,6 +83,14 @@ pub fn read_dir(root: &Path, dir: &Path) -> Result<Vec<Document>, Error> {
         docs.extend(split_documents(&relative, &text));
     }
     Ok(docs)
+}
+
+/// Every `*.yaml`/`*.yml` file under `dir`, recursively, in path order.
+pub fn yaml_files(dir: &Path) -> Result<Vec<std::path::PathBuf>, Error> {
+    let mut files = Vec::new();
+    collect_files(dir, &mut files)?;
+    files.sort();
+    Ok(files)
 }
 
 fn collect_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) -> Result<(), Error> {

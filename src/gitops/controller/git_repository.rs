@@ -16,6 +16,7 @@ use kube::{Resource, ResourceExt};
 use super::{Context, Error, patch_status, publish, requested_at, with_finalizer};
 use crate::gitops::api::conditions::{self, reason};
 use crate::gitops::api::{GitRepository, GitRepositoryStatus, duration};
+use crate::gitops::source::tls::TrustedCa;
 use crate::gitops::source::{self, Auth, Outcome, SourceRequest};
 
 /// Event and condition vocabulary of source-controller.
@@ -102,8 +103,8 @@ async fn pipeline(
         }
     };
     let recorder = ctx.recorder(CONTROLLER);
-    let auth = match load_credentials(repo, ctx).await {
-        Ok(auth) => auth,
+    let (auth, ca) = match load_credentials(repo, ctx).await {
+        Ok(credentials) => credentials,
         Err(e) => return fetch_failed(repo, &recorder, status, &e, generation, interval).await,
     };
     let request = SourceRequest {
@@ -112,6 +113,7 @@ async fn pipeline(
         url: repo.spec.url.clone(),
         reference: repo.spec.reference.clone(),
         auth,
+        ca,
         timeout,
         ignore: repo.spec.ignore.clone(),
         last_artifact: status.artifact.clone(),
@@ -127,6 +129,9 @@ async fn pipeline(
 }
 
 fn parse_spec(repo: &GitRepository) -> Result<(Duration, Duration), String> {
+    if let Some(message) = repo.spec.unsupported() {
+        return Err(message);
+    }
     let interval =
         duration::parse("spec.interval", &repo.spec.interval).map_err(|e| e.to_string())?;
     let timeout = match &repo.spec.timeout {
@@ -136,8 +141,12 @@ fn parse_spec(repo: &GitRepository) -> Result<(Duration, Duration), String> {
     Ok((interval.max(Duration::from_secs(1)), timeout))
 }
 
-async fn load_credentials(repo: &GitRepository, ctx: &Context) -> Result<Auth, source::Error> {
-    let Some(secret_ref) = &repo.spec.secret_ref else { return Ok(Auth::None) };
+/// Credentials and extra CAs (`ca.crt`, or the legacy `caFile`) from `spec.secretRef`.
+async fn load_credentials(
+    repo: &GitRepository,
+    ctx: &Context,
+) -> Result<(Auth, Option<TrustedCa>), source::Error> {
+    let Some(secret_ref) = &repo.spec.secret_ref else { return Ok((Auth::None, None)) };
     let api: Api<Secret> =
         Api::namespaced(ctx.client.clone(), &repo.namespace().unwrap_or_default());
     let secret = api
@@ -152,7 +161,11 @@ async fn load_credentials(repo: &GitRepository, ctx: &Context) -> Result<Auth, s
     for (k, v) in secret.string_data.unwrap_or_default() {
         data.insert(k, v.into_bytes());
     }
-    Auth::from_secret(&secret_ref.name, &data)
+    let ca = match data.get("ca.crt").or_else(|| data.get("caFile")) {
+        Some(pem) => Some(TrustedCa::from_pem(&secret_ref.name, pem)?),
+        None => None,
+    };
+    Ok((Auth::from_secret(&secret_ref.name, &data)?, ca))
 }
 
 async fn record_success(

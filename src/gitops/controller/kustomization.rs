@@ -22,6 +22,7 @@ use super::{Context, Error, patch_status, publish, requested_at, with_finalizer}
 use crate::gitops::api::conditions::{self, reason};
 use crate::gitops::api::{GitRepository, Kustomization, KustomizationStatus, duration};
 use crate::gitops::apply::ApplyOptions;
+use crate::gitops::build::kustomize::Overlay;
 use crate::gitops::build::{self, BuildRequest, inventory, substitute};
 
 const CONTROLLER: &str = "kustomize-controller";
@@ -110,12 +111,12 @@ pub async fn reconcile(ks: Arc<Kustomization>, ctx: Arc<Context>) -> Result<Acti
     .await
 }
 
-/// Delete every inventory object still owned by this Kustomization (prune rules apply),
-/// unless `prune` is false or the Kustomization is suspended.
+/// Delete every inventory object still owned by this Kustomization (prune rules apply), as
+/// `deletionPolicy` says, unless the Kustomization is suspended.
 async fn cleanup(ks: Arc<Kustomization>, ctx: Arc<Context>) -> Result<Action, Error> {
     let inventory = ks.status.as_ref().and_then(|s| s.inventory.as_ref());
     if let (true, false, Some(inventory)) =
-        (ks.spec.prune, ks.spec.suspend == Some(true), inventory)
+        (ks.spec.deletes_on_deletion(), ks.spec.suspend == Some(true), inventory)
     {
         let failed = ctx
             .applier
@@ -133,12 +134,12 @@ async fn apply(ks: Arc<Kustomization>, ctx: Arc<Context>) -> Result<Action, Erro
     let namespace = ks.namespace().unwrap_or_default();
     let key = format!("{namespace}/{}", ks.name_any());
     let requested = requested_at(ks.as_ref());
-    let source_revision = source_of(&ks, &ctx)
-        .await
+    let source = source_of(&ks, &ctx).await;
+    let source_revision = source
+        .as_ref()
         .ok()
-        .flatten()
-        .and_then(|s| s.status?.artifact)
-        .map(|a| a.revision);
+        .and_then(|s| s.status.as_ref()?.artifact.as_ref())
+        .map(|a| a.revision.clone());
     let fingerprint = format!("{:?}/{requested:?}/{source_revision:?}", ks.meta().generation);
     if let Some(wait) = ctx.not_due(&key, &fingerprint).await {
         return Ok(Action::requeue(wait));
@@ -147,11 +148,16 @@ async fn apply(ks: Arc<Kustomization>, ctx: Arc<Context>) -> Result<Action, Erro
     let mut status = old.clone().unwrap_or_default();
     let generation = ks.meta().generation;
 
+    // Only a success is remembered: after a failure, any wake-up (a dependency turning ready,
+    // a fixed source) runs the pipeline again.
     let requeue = if ks.spec.suspend == Some(true) {
         None
     } else {
-        Some(match pipeline(&ks, &ctx, &mut status, generation).await {
-            Ok(after) => after,
+        Some(match pipeline(&ks, &ctx, source, &mut status, generation).await {
+            Ok(after) => {
+                ctx.schedule(key, fingerprint, after).await;
+                after
+            }
             Err(failure) => {
                 let recorder = ctx.recorder(CONTROLLER);
                 publish(
@@ -168,17 +174,40 @@ async fn apply(ks: Arc<Kustomization>, ctx: Arc<Context>) -> Result<Action, Erro
                     conditions::READY,
                     false,
                     failure.reason,
-                    failure.message,
+                    &failure.message,
                     generation,
                 );
-                conditions::set(
-                    conds,
-                    conditions::RECONCILING,
-                    true,
-                    reason::PROGRESSING_WITH_RETRY,
-                    "retrying after failure",
-                    generation,
-                );
+                match failure.reason {
+                    reason::INVALID_SPEC => {
+                        conditions::remove(conds, conditions::RECONCILING);
+                        conditions::set(
+                            conds,
+                            conditions::STALLED,
+                            true,
+                            failure.reason,
+                            &failure.message,
+                            generation,
+                        );
+                    }
+                    _ => conditions::set(
+                        conds,
+                        conditions::RECONCILING,
+                        true,
+                        reason::PROGRESSING_WITH_RETRY,
+                        "retrying after failure",
+                        generation,
+                    ),
+                }
+                if failure.reason == reason::HEALTH_CHECK_FAILED {
+                    conditions::set(
+                        conds,
+                        conditions::HEALTHY,
+                        false,
+                        failure.reason,
+                        "health check failed",
+                        generation,
+                    );
+                }
                 failure.retry_after
             }
         })
@@ -188,18 +217,13 @@ async fn apply(ks: Arc<Kustomization>, ctx: Arc<Context>) -> Result<Action, Erro
         status.last_handled_reconcile_at = requested;
     }
     patch_status(&ctx.client, ks.as_ref(), old.as_ref(), &status).await?;
-    match requeue {
-        Some(after) => {
-            ctx.schedule(key, fingerprint, after).await;
-            Ok(Action::requeue(after))
-        }
-        None => Ok(Action::await_change()),
-    }
+    Ok(requeue.map_or_else(Action::await_change, Action::requeue))
 }
 
 async fn pipeline(
     ks: &Kustomization,
     ctx: &Context,
+    source: Result<GitRepository, String>,
     status: &mut KustomizationStatus,
     generation: Option<i64>,
 ) -> Result<Duration, Failure> {
@@ -217,8 +241,8 @@ async fn pipeline(
         retry_after: DEPENDENCY_REQUEUE,
     })?;
 
-    let source = source_of(ks, ctx).await.map_err(|e| fail(reason::ARTIFACT_FAILED, e))?;
-    let artifact = source.and_then(|s| s.status?.artifact).ok_or_else(|| {
+    let source = source.map_err(|e| fail(reason::ARTIFACT_FAILED, e))?;
+    let artifact = source.status.and_then(|s| s.artifact).ok_or_else(|| {
         fail(reason::ARTIFACT_FAILED, format!("source {} has no artifact yet", describe_source(ks)))
     })?;
     let revision = artifact.revision.clone();
@@ -231,6 +255,12 @@ async fn pipeline(
         name: ks.name_any(),
         namespace: ks.namespace().unwrap_or_default(),
         target_namespace: ks.spec.target_namespace.clone(),
+        common_metadata: ks.spec.common_metadata.clone().unwrap_or_default(),
+        overlay: Overlay {
+            patches: ks.spec.patches.clone(),
+            images: ks.spec.images.clone(),
+            components: ks.spec.components.clone(),
+        },
         vars,
         kubectl: ctx.kubectl.clone(),
     };
@@ -324,11 +354,15 @@ async fn pipeline(
 }
 
 fn parse_spec(ks: &Kustomization) -> Result<Timing, Failure> {
-    let invalid = |e: duration::InvalidDuration| Failure {
+    let stalled = |message: String| Failure {
         reason: reason::INVALID_SPEC,
-        message: e.to_string(),
+        message,
         retry_after: Duration::from_secs(600),
     };
+    if let Some(message) = ks.spec.unsupported() {
+        return Err(stalled(message));
+    }
+    let invalid = |e: duration::InvalidDuration| stalled(e.to_string());
     let interval = duration::parse("spec.interval", &ks.spec.interval)
         .map_err(invalid)?
         .max(Duration::from_secs(1));
@@ -371,7 +405,7 @@ fn describe_source(ks: &Kustomization) -> String {
     format!("{}/{ns}/{}", r.kind, r.name)
 }
 
-async fn source_of(ks: &Kustomization, ctx: &Context) -> Result<Option<GitRepository>, String> {
+async fn source_of(ks: &Kustomization, ctx: &Context) -> Result<GitRepository, String> {
     let r = &ks.spec.source_ref;
     if r.kind != "GitRepository" {
         return Err(format!(
@@ -384,7 +418,7 @@ async fn source_of(ks: &Kustomization, ctx: &Context) -> Result<Option<GitReposi
         .get_opt(&r.name)
         .await
         .map_err(|e| format!("cannot read source {}: {e}", describe_source(ks)))?
-        .map_or_else(|| Err(format!("source {} not found", describe_source(ks))), |s| Ok(Some(s)))
+        .ok_or_else(|| format!("source {} not found", describe_source(ks)))
 }
 
 /// `postBuild`: `substituteFrom` ConfigMaps and Secrets in order, then inline variables.

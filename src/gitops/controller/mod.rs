@@ -100,7 +100,8 @@ pub fn requested_at<K: Resource>(object: &K) -> Option<String> {
 }
 
 /// Merge-patch `status` when it differs from the object's current one: one write per
-/// reconcile at most, none when nothing changed.
+/// reconcile at most, none when nothing changed. Fields that became empty are sent as `null`,
+/// because a merge patch keeps whatever it does not mention.
 async fn patch_status<K, S>(
     client: &Client,
     object: &K,
@@ -118,7 +119,15 @@ where
         return Ok(());
     }
     let api: Api<K> = Api::namespaced(client.clone(), &object.namespace().unwrap_or_default());
-    let patch = serde_json::json!({ "status": new });
+    let mut status = serde_json::to_value(new).expect("status serializes");
+    if let (Some(old), Some(fields)) = (old.map(serde_json::to_value), status.as_object_mut())
+        && let Ok(serde_json::Value::Object(old)) = old
+    {
+        for key in old.keys().filter(|k| !fields.contains_key(*k)).cloned().collect::<Vec<_>>() {
+            fields.insert(key, serde_json::Value::Null);
+        }
+    }
+    let patch = serde_json::json!({ "status": status });
     api.patch_status(&object.name_any(), &PatchParams::default(), &Patch::Merge(&patch))
         .await
         .map(|_| ())

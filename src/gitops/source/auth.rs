@@ -70,9 +70,6 @@ impl Auth {
             (Some(_), None) | (None, Some(_)) => Err(Error::Auth(format!(
                 "secret {secret:?}: basic auth needs both \"username\" and \"password\""
             ))),
-            (None, None) if data.contains_key("ca.crt") => Err(Error::InvalidSpec(format!(
-                "secret {secret:?}: \"ca.crt\" is not supported yet; the system trust store is used"
-            ))),
             (None, None) => Ok(Auth::None),
         }
     }

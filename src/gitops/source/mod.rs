@@ -13,6 +13,7 @@ pub mod auth;
 pub mod ignore;
 pub mod refs;
 pub mod remote;
+pub mod tls;
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -88,6 +89,8 @@ pub struct SourceRequest {
     pub reference: Option<GitRepositoryRef>,
     /// Credentials from `spec.secretRef`.
     pub auth: Auth,
+    /// `ca.crt` from `spec.secretRef`, trusted in addition to the system store.
+    pub ca: Option<tls::TrustedCa>,
     /// `spec.timeout`.
     pub timeout: Duration,
     /// `spec.ignore`.
@@ -96,6 +99,12 @@ pub struct SourceRequest {
     pub last_artifact: Option<Artifact>,
     /// `status.observedIgnore` from the last success.
     pub last_ignore: Option<String>,
+}
+
+impl SourceRequest {
+    fn endpoint(&self, deadline: Instant) -> remote::Endpoint<'_> {
+        remote::Endpoint { url: &self.url, auth: &self.auth, ca: self.ca.as_ref(), deadline }
+    }
 }
 
 /// The result of a source reconcile.
@@ -150,7 +159,7 @@ impl GitStorage {
 
         let heads = match wanted {
             Wanted::Commit { branch: None, .. } => None,
-            _ => Some(remote::list(&repo, &request.url, &request.auth, deadline)?),
+            _ => Some(remote::list(&repo, request.endpoint(deadline))?),
         };
         let selected = refs::select(&wanted, heads.as_deref())?;
         let revision = selected.revision();
@@ -211,13 +220,7 @@ impl GitStorage {
     ) -> Result<Oid, Error> {
         let oid = Oid::from_str(&selected.commit)?;
         if repo.find_commit(oid).is_err() {
-            remote::fetch(
-                repo,
-                &request.url,
-                &request.auth,
-                &wanted.fetch_refspecs(selected),
-                deadline,
-            )?;
+            remote::fetch(repo, request.endpoint(deadline), &wanted.fetch_refspecs(selected))?;
         }
         repo.find_commit(oid).map(|c| c.id()).map_err(|_| {
             Error::RefNotFound(format!("commit {} not found on the remote", selected.commit))
@@ -237,13 +240,7 @@ impl GitStorage {
             .ok_or_else(|| Error::RefNotFound(name.to_owned()))?;
         let oid = Oid::from_str(&tip.commit)?;
         if repo.find_commit(oid).is_err() {
-            remote::fetch(
-                repo,
-                &request.url,
-                &request.auth,
-                &[format!("+{name}:{name}")],
-                deadline,
-            )?;
+            remote::fetch(repo, request.endpoint(deadline), &[format!("+{name}:{name}")])?;
         }
         Ok(oid)
     }

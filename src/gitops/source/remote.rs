@@ -5,21 +5,42 @@ use std::cell::Cell;
 use std::time::Instant;
 
 use git2::{
-    AutotagOption, Cred, CredentialType, Direction, ErrorClass, ErrorCode, FetchOptions,
-    RemoteCallbacks, Repository,
+    AutotagOption, CertificateCheckStatus, Cred, CredentialType, Direction, ErrorClass, ErrorCode,
+    FetchOptions, RemoteCallbacks, Repository,
 };
 
 use super::refs::RemoteRef;
+use super::tls::TrustedCa;
 use super::{Auth, Error};
 
-/// Callbacks that supply credentials once (a second request means they were rejected) and
-/// abort the transfer once `deadline` has passed.
-fn callbacks<'a>(
-    auth: &'a Auth,
-    deadline: Instant,
-    attempts: &'a Cell<u32>,
-) -> RemoteCallbacks<'a> {
+/// Where and how to reach the remote.
+#[derive(Clone, Copy, Debug)]
+pub struct Endpoint<'a> {
+    /// `spec.url`.
+    pub url: &'a str,
+    /// Credentials.
+    pub auth: &'a Auth,
+    /// Extra trusted CAs (`ca.crt`).
+    pub ca: Option<&'a TrustedCa>,
+    /// When to give up (`spec.timeout`).
+    pub deadline: Instant,
+}
+
+/// Callbacks that supply credentials once (a second request means they were rejected), accept
+/// servers certified by `ca.crt`, and abort the transfer once the deadline has passed.
+fn callbacks<'a>(endpoint: Endpoint<'a>, attempts: &'a Cell<u32>) -> RemoteCallbacks<'a> {
+    let Endpoint { auth, ca, deadline, .. } = endpoint;
     let mut cbs = RemoteCallbacks::new();
+    if let Some(ca) = ca {
+        cbs.certificate_check(move |cert, host| {
+            Ok(match cert.as_x509() {
+                Some(x509) if ca.verifies(x509.data(), host) => {
+                    CertificateCheckStatus::CertificateOk
+                }
+                _ => CertificateCheckStatus::CertificatePassthrough,
+            })
+        });
+    }
     cbs.credentials(move |_url, _username, allowed| {
         attempts.set(attempts.get() + 1);
         let rejected = || {
@@ -73,22 +94,18 @@ fn check_transport(url: &str) -> Result<(), Error> {
 ///
 /// libgit2 sends custom headers only on fetches, so with a bearer token the listing is a fetch
 /// of all branches and tags (incremental, like every fetch) followed by a local listing.
-pub fn list(
-    repo: &Repository,
-    url: &str,
-    auth: &Auth,
-    deadline: Instant,
-) -> Result<Vec<RemoteRef>, Error> {
+pub fn list(repo: &Repository, endpoint: Endpoint<'_>) -> Result<Vec<RemoteRef>, Error> {
+    let Endpoint { url, auth, deadline, .. } = endpoint;
     check_transport(url)?;
     if let Auth::Bearer(_) = auth {
         let all = ["+refs/heads/*:refs/heads/*".to_owned(), "+refs/tags/*:refs/tags/*".to_owned()];
-        fetch(repo, url, auth, &all, deadline)?;
+        fetch(repo, endpoint, &all)?;
         return list_local(repo).map_err(|e| classify(e, deadline));
     }
     let attempts = Cell::new(0);
     let mut remote = repo.remote_anonymous(url).map_err(|e| classify(e, deadline))?;
     let connection = remote
-        .connect_auth(Direction::Fetch, Some(callbacks(auth, deadline, &attempts)), None)
+        .connect_auth(Direction::Fetch, Some(callbacks(endpoint, &attempts)), None)
         .map_err(|e| classify(e, deadline))?;
     let heads = connection.list().map_err(|e| classify(e, deadline))?;
     let mut refs: Vec<RemoteRef> = Vec::with_capacity(heads.len());
@@ -107,20 +124,13 @@ pub fn list(
 
 /// Fetch `refspecs` into the cache. libgit2 negotiates with what the cache already has, so only
 /// new objects travel; `+` refspecs follow force-pushes.
-pub fn fetch(
-    repo: &Repository,
-    url: &str,
-    auth: &Auth,
-    refspecs: &[String],
-    deadline: Instant,
-) -> Result<(), Error> {
+pub fn fetch(repo: &Repository, endpoint: Endpoint<'_>, refspecs: &[String]) -> Result<(), Error> {
+    let Endpoint { url, auth, deadline, .. } = endpoint;
     check_transport(url)?;
     let attempts = Cell::new(0);
     let bearer;
     let mut options = FetchOptions::new();
-    options
-        .remote_callbacks(callbacks(auth, deadline, &attempts))
-        .download_tags(AutotagOption::None);
+    options.remote_callbacks(callbacks(endpoint, &attempts)).download_tags(AutotagOption::None);
     if let Auth::Bearer(token) = auth {
         bearer = format!("Authorization: Bearer {token}");
         options.custom_headers(&[bearer.as_str()]);
