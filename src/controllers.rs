@@ -88,9 +88,14 @@ impl Controllers {
         self.metrics.clone()
     }
 
-    /// Install the CRDs, then run the AWS provider, compositions and the Git loop until they stop.
-    pub async fn run(self) -> Result<(), Error> {
-        install_crds(&self.client).await?;
+    /// Install (or update) every CRD the controllers serve and wait until each is established.
+    pub async fn install_crds(&self) -> Result<(), Error> {
+        install_crds(&self.client).await
+    }
+
+    /// Run the AWS provider, compositions and the Git loop until they stop. Call
+    /// [`Controllers::install_crds`] first.
+    pub async fn run(self) {
         let config = crosstie_runtime::Config {
             poll_interval: self.options.poll_interval,
             ..crosstie_runtime::Config::default()
@@ -101,6 +106,5 @@ impl Controllers {
             crate::composition::controller::run(self.client.clone()),
             crate::gitops::controller::run(self.client, self.options.data_dir.join("git")),
         );
-        Ok(())
     }
 }

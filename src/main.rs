@@ -15,7 +15,9 @@ async fn main() -> anyhow::Result<()> {
         Command::Crds => print!("{}", crosstie::crds::all_yaml()?),
         Command::Run(args) => {
             let client = kube::Client::try_default().await?;
-            run_controllers(client, &args).await?;
+            let controllers = Controllers::new(client.clone(), args.options());
+            controllers.install_crds().await?;
+            run_controllers(client, controllers, &args).await?;
         }
         Command::Render { xr, composition, observed } => {
             let out = crosstie::composition::command::render_files(
@@ -60,14 +62,19 @@ async fn main() -> anyhow::Result<()> {
                 _ = tokio::signal::ctrl_c() => {}
             }
         }
-        Command::Up { serve, run } => {
-            let kubeconfig = serve.kubeconfig_out.clone();
+        Command::Up { mut serve, run } => {
+            // The kubeconfig is written only once the CRDs are established, so whoever waits for
+            // it (a user, the demo, a test) can apply Crosstie's kinds at once.
+            let kubeconfig = serve.kubeconfig_out.take();
             let server = crosstie::apiserver::start(serve.into()).await?;
+            let controllers = Controllers::new(server.client()?, run.options());
+            controllers.install_crds().await?;
             eprintln!("crosstie is serving the Kubernetes API on https://{}", server.addr);
             if let Some(path) = kubeconfig {
+                server.write_kubeconfig(&path)?;
                 eprintln!("  kubectl: export KUBECONFIG={}", path.display());
             }
-            run_controllers(server.client()?, &run).await?;
+            run_controllers(server.client()?, controllers, &run).await?;
             server.shutdown().await;
         }
     }
@@ -75,12 +82,15 @@ async fn main() -> anyhow::Result<()> {
 }
 
 /// Run every controller and the HTTP endpoints until one fails or Ctrl-C.
-async fn run_controllers(client: kube::Client, args: &RunArgs) -> anyhow::Result<()> {
-    let controllers = Controllers::new(client.clone(), args.options());
+async fn run_controllers(
+    client: kube::Client,
+    controllers: Controllers,
+    args: &RunArgs,
+) -> anyhow::Result<()> {
     let endpoints =
         endpoints::serve(args.web_listen, endpoints::router(client, controllers.metrics()));
     tokio::select! {
-        result = controllers.run() => result?,
+        () = controllers.run() => {}
         result = endpoints => result?,
         _ = tokio::signal::ctrl_c() => tracing::info!("interrupted; stopping"),
     }

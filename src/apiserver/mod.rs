@@ -96,6 +96,12 @@ impl RunningServer {
         while self.tasks.join_next().await.is_some() {}
     }
 
+    /// Writes the kubeconfig for this server to `path` (atomically, owner-only), for callers that
+    /// announce the server only once it is ready for users (`crosstie up`).
+    pub fn write_kubeconfig(&self, path: &Path) -> std::io::Result<()> {
+        write_atomically(path, &self.kubeconfig)
+    }
+
     /// Stops accepting connections, drops open ones and waits for the tasks to end.
     pub async fn shutdown(mut self) {
         let _ = self.shutdown.send(true);

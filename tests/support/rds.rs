@@ -54,3 +54,15 @@ pub fn create(endpoint: &str, region: &str, id: &str) {
             .unwrap_or_else(|err| panic!("CreateDBInstance {id}: {err:?}"));
     })
 }
+
+/// Every instance in `region`.
+pub fn describe_all(endpoint: &str, region: &str) -> Vec<DbInstance> {
+    block_on(async {
+        let out = client(endpoint, region)
+            .describe_db_instances()
+            .send()
+            .await
+            .unwrap_or_else(|err| panic!("DescribeDBInstances: {err:?}"));
+        out.db_instances.unwrap_or_default()
+    })
+}

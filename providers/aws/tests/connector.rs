@@ -1,8 +1,9 @@
 //! The connector: ProviderConfig and credentials read through a (mock) Kubernetes API, clients
 //! built for a real moto endpoint, reused until the configuration changes, clear errors.
 
-#[path = "../../../tests/support/mod.rs"]
-mod support;
+#[allow(dead_code)]
+#[path = "../../../tests/support/tools.rs"]
+mod tools;
 
 mod common;
 
@@ -19,7 +20,7 @@ use k8s_openapi::api::core::v1::Secret;
 use kube::api::ObjectMeta;
 use kube::client::Body;
 use serde_json::{Value, json};
-use support::tools::Moto;
+use tools::Moto;
 
 const PC_PATH: &str = "/apis/aws.crossplane.io/v1beta1/providerconfigs/aws-production";
 const SECRET_PATH: &str = "/api/v1/namespaces/crossplane-system/secrets/aws-creds";

@@ -1,15 +1,20 @@
 //! DBSubnetGroup against a real moto server with real EC2 subnets, and an RDSInstance placed in it.
 
-#[path = "../../../tests/support/mod.rs"]
-mod support;
+#[allow(dead_code)]
+#[path = "../../../tests/support/ec2.rs"]
+mod ec2;
+#[allow(dead_code)]
+#[path = "../../../tests/support/tools.rs"]
+mod tools;
 
 mod common;
 
-use common::{MemorySecrets, aws, payments_db_prod, sdk, vpc_with_subnets};
+use common::{MemorySecrets, aws, payments_db_prod, sdk};
+use ec2::vpc_with_subnets;
 use crosstie_provider_aws::dbsubnetgroup::DbSubnetGroupExternal;
 use crosstie_provider_aws::{AwsMetrics, DbSubnetGroup, RdsInstanceExternal};
 use crosstie_runtime::{ExternalClient, Readiness};
-use support::tools::Moto;
+use tools::Moto;
 
 const REGION: &str = "ap-northeast-2";
 

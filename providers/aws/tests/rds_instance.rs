@@ -1,8 +1,9 @@
 //! RDSInstance against a real moto server: create, observe, update, delete, import, and the
 //! states moto never shows (creating, modifying) through a status-rewriting `RdsApi` wrapper.
 
-#[path = "../../../tests/support/mod.rs"]
-mod support;
+#[allow(dead_code)]
+#[path = "../../../tests/support/tools.rs"]
+mod tools;
 
 mod common;
 
@@ -22,7 +23,7 @@ use crosstie_runtime::annotations::EXTERNAL_NAME;
 use crosstie_runtime::{
     ConnectionDetails, ExternalClient, ExternalError, Readiness, SecretKeySelector,
 };
-use support::tools::Moto;
+use tools::Moto;
 
 const REGION: &str = "ap-northeast-2";
 

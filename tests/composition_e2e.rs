@@ -1,0 +1,229 @@
+//! Compositions end to end, as a platform team and an application team use them: the shipped
+//! XRD and Composition applied with kubectl to `crosstie up`, a claim in a team namespace, moto
+//! as AWS.
+
+mod support;
+
+use std::time::Duration;
+
+use support::serve::Serve;
+use support::tools::{Moto, wait_for};
+
+const REGION: &str = "eu-west-1";
+const TEAM: &str = "analytics";
+
+struct Env {
+    up: Serve,
+    moto: Moto,
+    subnets: Vec<String>,
+}
+
+impl Env {
+    /// Crosstie with the shipped compositions, a `default` ProviderConfig on its own moto, and a
+    /// VPC with two subnets there.
+    fn start() -> Self {
+        let moto = Moto::start();
+        let (_, subnets) = support::ec2::vpc_with_subnets(&moto.endpoint, REGION);
+        let up = Serve::up(&["--poll-interval", "2s"]);
+        up.ok(
+            &["apply", "-f", "-"],
+            Some(&format!(
+                "apiVersion: v1
+kind: Namespace
+metadata: {{name: crossplane-system}}
+---
+apiVersion: v1
+kind: Namespace
+metadata: {{name: {TEAM}}}
+---
+apiVersion: v1
+kind: Secret
+metadata: {{name: aws-credentials, namespace: crossplane-system}}
+stringData:
+  credentials: |
+    [default]
+    aws_access_key_id = platform
+    aws_secret_access_key = platform
+---
+apiVersion: aws.crossplane.io/v1beta1
+kind: ProviderConfig
+metadata: {{name: default}}
+spec:
+  credentials:
+    source: Secret
+    secretRef: {{namespace: crossplane-system, name: aws-credentials, key: credentials}}
+  endpoint:
+    url: {{type: Static, static: '{}'}}
+",
+                moto.endpoint
+            )),
+        );
+        up.ok(&["apply", "-f", concat!(env!("CARGO_MANIFEST_DIR"), "/compositions")], None);
+        up.ok(
+            &[
+                "wait",
+                "--for=condition=Established",
+                "--timeout=60s",
+                "compositeresourcedefinition/xpostgresqlinstances.database.crosstie.io",
+            ],
+            None,
+        );
+        // The claim kind is served once its CRD exists.
+        wait_for("the claim kind to be served", Duration::from_secs(30), || {
+            up.kubectl(&["get", "postgresqlinstances", "-n", TEAM], None)
+                .status
+                .success()
+                .then_some(())
+        });
+        Env { up, moto, subnets }
+    }
+
+    fn claim(&self, name: &str, storage_gb: u32, size: &str, extra_spec: &str) -> String {
+        format!(
+            "apiVersion: database.crosstie.io/v1alpha1
+kind: PostgreSQLInstance
+metadata:
+  name: {name}
+  namespace: {TEAM}
+spec:
+  parameters:
+    storageGB: {storage_gb}
+    size: {size}
+    version: \"16\"
+    region: {REGION}
+    subnetIds: [{}, {}]
+  writeConnectionSecretToRef:
+    name: {name}-conn
+{extra_spec}",
+            self.subnets[0], self.subnets[1]
+        )
+    }
+
+    fn instance_with_storage(&self, gb: i32) -> Option<aws_sdk_rds::types::DbInstance> {
+        support::rds::describe_all(&self.moto.endpoint, REGION)
+            .into_iter()
+            .find(|db| db.allocated_storage() == Some(gb))
+    }
+
+    fn claim_condition(&self, name: &str, type_: &str) -> (String, String) {
+        let get = |field: &str| {
+            self.up.ok(
+                &[
+                    "get",
+                    "postgresqlinstance",
+                    name,
+                    "-n",
+                    TEAM,
+                    "-o",
+                    &format!(r#"jsonpath={{.status.conditions[?(@.type=="{type_}")].{field}}}"#),
+                ],
+                None,
+            )
+        };
+        (get("status"), get("message"))
+    }
+}
+
+#[test]
+fn a_claim_provisions_a_database_updates_it_and_deletes_it_with_the_claim() {
+    let env = Env::start();
+    env.up.ok(&["apply", "-f", "-"], Some(&env.claim("reports-db", 30, "medium", "")));
+    env.up.ok(
+        &[
+            "wait",
+            "--for=condition=Ready",
+            "--timeout=120s",
+            "-n",
+            TEAM,
+            "postgresqlinstance/reports-db",
+        ],
+        None,
+    );
+
+    let db = env.instance_with_storage(30).expect("an instance with 30 GiB in moto");
+    assert_eq!(db.db_instance_class(), Some("db.t3.medium"), "size medium maps to db.t3.medium");
+    assert_eq!(db.engine(), Some("postgres"));
+    let subnet_group =
+        db.db_subnet_group().and_then(|g| g.db_subnet_group_name()).unwrap_or_default();
+    assert!(
+        subnet_group.starts_with("reports-db-"),
+        "the instance uses the composed subnet group: {subnet_group}"
+    );
+
+    let keys = env.up.ok(
+        &[
+            "get",
+            "secret",
+            "-n",
+            TEAM,
+            "reports-db-conn",
+            "-o",
+            "go-template={{range $k, $v := .data}}{{$k}} {{end}}",
+        ],
+        None,
+    );
+    assert_eq!(keys.trim(), "endpoint password port username");
+
+    let trace = std::process::Command::new(env!("CARGO_BIN_EXE_crosstie"))
+        .args(["trace", "PostgreSQLInstance/reports-db", "-n", TEAM])
+        .env("KUBECONFIG", &env.up.kubeconfig)
+        .output()
+        .expect("run crosstie trace");
+    let trace = String::from_utf8_lossy(&trace.stdout);
+    for kind in
+        ["PostgreSQLInstance/reports-db", "XPostgreSQLInstance/", "RDSInstance/", "DBSubnetGroup/"]
+    {
+        assert!(trace.contains(kind), "trace shows {kind}:\n{trace}");
+    }
+
+    // Editing a parameter on the claim re-renders and modifies the instance.
+    env.up.ok(
+        &[
+            "patch",
+            "postgresqlinstance/reports-db",
+            "-n",
+            TEAM,
+            "--type",
+            "merge",
+            "-p",
+            r#"{"spec":{"parameters":{"storageGB":45}}}"#,
+        ],
+        None,
+    );
+    wait_for("moto to show 45 GiB", Duration::from_secs(90), || env.instance_with_storage(45));
+
+    // Deleting the claim deletes the composite, its managed resources and the instance.
+    env.up.ok(&["delete", "postgresqlinstance/reports-db", "-n", TEAM, "--timeout=120s"], None);
+    wait_for("the instance to leave moto", Duration::from_secs(90), || {
+        support::rds::describe_all(&env.moto.endpoint, REGION).is_empty().then_some(())
+    });
+    wait_for("the managed resources to be gone", Duration::from_secs(60), || {
+        let left = env.up.ok(&["get", "managed", "-o", "name"], None);
+        left.trim().is_empty().then_some(())
+    });
+    let composites = env.up.ok(&["get", "xpostgresqlinstances", "-o", "name"], None);
+    assert!(composites.trim().is_empty(), "composite deleted: {composites}");
+}
+
+#[test]
+fn a_broken_patch_is_reported_on_the_claim_naming_the_patch_and_path() {
+    let env = Env::start();
+    let broken = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/compositions/composition-postgresqlinstance-aws.yaml"
+    ))
+    .unwrap()
+    .replace("name: xpostgresqlinstances.aws.database.crosstie.io", "name: broken-storage")
+    .replace("fromFieldPath: spec.parameters.storageGB", "fromFieldPath: spec.parameters.diskGB");
+    env.up.ok(&["apply", "-f", "-"], Some(&broken));
+    env.up.ok(
+        &["apply", "-f", "-"],
+        Some(&env.claim("audit-db", 25, "small", "  compositionRef:\n    name: broken-storage\n")),
+    );
+    let message = wait_for("the claim to report the broken patch", Duration::from_secs(60), || {
+        let (status, message) = env.claim_condition("audit-db", "Synced");
+        (status == "False" && message.contains("spec.parameters.diskGB")).then_some(message)
+    });
+    assert!(message.contains("rdsinstance"), "names the composed resource: {message}");
+    assert!(env.instance_with_storage(25).is_none(), "no instance is created from a broken render");
+}
