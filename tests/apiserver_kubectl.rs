@@ -471,3 +471,23 @@ fn deleting_a_crd_deletes_its_objects_and_stops_serving_it() {
     let out = serve.kubectl(&["get", "widgets"], None);
     assert!(String::from_utf8_lossy(&out.stderr).contains("No resources found"), "{out:?}");
 }
+
+#[test]
+fn a_namespace_stuck_on_a_finalizer_is_released_through_its_finalize_subresource() {
+    let serve = serve_with_widgets();
+    serve.ok(
+        &["apply", "-f", "-"],
+        Some("apiVersion: v1\nkind: Namespace\nmetadata: {name: stuck}\n"),
+    );
+    let held = widget("held", 1, "").replace(
+        "metadata:\n",
+        "metadata:\n  namespace: stuck\n  finalizers: [example.org/never]\n",
+    );
+    serve.ok(&["apply", "-f", "-"], Some(&held));
+    serve.ok(&["delete", "namespace", "stuck", "--wait=false"], None);
+    let phase = serve.ok(&["get", "namespace", "stuck", "-o", "jsonpath={.status.phase}"], None);
+    assert_eq!(phase, "Terminating");
+    let finalize = r#"{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"stuck"},"spec":{"finalizers":[]}}"#;
+    serve.ok(&["replace", "--raw", "/api/v1/namespaces/stuck/finalize", "-f", "-"], Some(finalize));
+    assert!(!serve.kubectl(&["get", "namespace", "stuck"], None).status.success());
+}

@@ -156,3 +156,32 @@ async fn a_thousand_unchanged_objects_cost_one_list_and_no_writes() {
             && log[0].contains("labelSelector")
     );
 }
+
+#[tokio::test]
+async fn a_crd_and_its_custom_resources_apply_in_one_run() {
+    let (applier, fake) = applier();
+    let crd = json!({"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+        "metadata": {"name": "widgets.example.com", "labels": {"kustomize.toolkit.fluxcd.io/name": "app", "kustomize.toolkit.fluxcd.io/namespace": "flux-system"}},
+        "spec": {"group": "example.com", "scope": "Namespaced",
+                 "names": {"plural": "widgets", "singular": "widget", "kind": "Widget"},
+                 "versions": [{"name": "v1", "served": true, "storage": true}]}});
+    let widget = json!({"apiVersion": "example.com/v1", "kind": "Widget",
+        "metadata": {"name": "w", "namespace": "apps", "labels": {"kustomize.toolkit.fluxcd.io/name": "app", "kustomize.toolkit.fluxcd.io/namespace": "flux-system"}},
+        "spec": {"size": 3}});
+
+    // The custom resource comes first in the build; staging still applies the CRD first.
+    let (report, _) = applier.apply_all(vec![widget, crd], &options(false)).await.unwrap();
+
+    assert_eq!(report.writes, 2);
+    let writes = fake.writes();
+    assert!(
+        writes[0].starts_with(
+            "PATCH /apis/apiextensions.k8s.io/v1/customresourcedefinitions/widgets.example.com?"
+        ),
+        "{writes:?}"
+    );
+    assert!(
+        writes[1].starts_with("PATCH /apis/example.com/v1/namespaces/apps/widgets/w?"),
+        "{writes:?}"
+    );
+}

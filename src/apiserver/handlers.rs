@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 
 use super::discovery;
 use super::openapi::{self, ResourceDoc};
-use super::registry::ResourceType;
+use super::registry::{NAMESPACE_STORAGE, ResourceType};
 use super::selector::{FieldSelector, LabelSelector};
 use super::status::ApiError;
 use super::table::{self, PrinterColumn};
@@ -211,7 +211,11 @@ async fn serve(state: AppState, request: Request) -> Result<Response, ApiError> 
     })?;
     if address.namespace.is_some() && !rt.namespaced
         || address.name.is_some() && address.namespace.is_none() && rt.namespaced
-        || address.subresource.is_some_and(|s| s != "status" || !rt.status)
+        || address.subresource.is_some_and(|s| match s {
+            "status" => !rt.status,
+            "finalize" => rt.storage != NAMESPACE_STORAGE,
+            _ => true,
+        })
     {
         return Err(ApiError::new(
             404,

@@ -720,7 +720,14 @@ impl Api {
             }
         }
         let status_write = opts.subresource.as_deref() == Some("status");
-        if rt.status {
+        if opts.subresource.as_deref() == Some("finalize") {
+            // `namespaces/{name}/finalize` changes only `spec.finalizers`: the escape hatch for a
+            // namespace stuck terminating.
+            let finalizers = desired["spec"]["finalizers"].clone();
+            desired = old.clone();
+            desired["spec"]["finalizers"] =
+                if finalizers.is_null() { json!([]) } else { finalizers };
+        } else if rt.status {
             if status_write {
                 let mut merged = old.clone();
                 merged["status"] = desired.get("status").cloned().unwrap_or(Value::Null);

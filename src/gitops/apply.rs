@@ -2,9 +2,10 @@
 //! `kustomize-controller`, drift detection before re-applying, pruning and health waits.
 //!
 //! Stages, each waited for before the next (Flux's `ApplyAllStaged`, plus Crossplane):
-//! 1. CustomResourceDefinitions, Namespaces, ClusterRoles — CRDs until `Established`;
-//! 2. CompositeResourceDefinitions and Compositions — XRDs until `Established`, so claims and
-//!    composite resources of the same commit resolve;
+//! 1. CustomResourceDefinitions, Namespaces, ClusterRoles — CRDs until `Established` or their
+//!    kind is discoverable;
+//! 2. CompositeResourceDefinitions and Compositions — XRDs likewise for their composite and
+//!    claim kinds, so claims and composite resources of the same commit resolve;
 //! 3. everything else.
 //!
 //! Namespaced objects without a namespace go to `default`, as with `kubectl apply`.
@@ -231,21 +232,18 @@ impl Applier {
         let mut targets = Vec::with_capacity(objects.len());
         let mut live = LiveObjects::default();
         for current in 0..3 {
-            let mut waits = Vec::new();
+            let mut definitions = Vec::new();
             for object in objects.iter_mut().filter(|o| stage(o) == current) {
                 let target = self.target_for(object).await?;
                 let existing = live.get(self, &target, object).await?;
                 self.apply_one(object, existing, &target, options, &mut report).await?;
-                if current < 2
-                    && object["kind"] != "Namespace"
-                    && object["kind"] != "ClusterRole"
-                    && object["kind"] != "Composition"
-                {
-                    waits.push(target.clone());
+                let served = served_kinds(object);
+                if !served.is_empty() {
+                    definitions.push((target.clone(), served));
                 }
                 targets.push(target);
             }
-            self.wait_healthy(&waits, options.deadline).await?;
+            self.wait_served(&definitions, options.deadline).await?;
         }
         report.objects = objects;
         Ok((report, targets))
@@ -288,6 +286,40 @@ impl Applier {
         }
         report.writes += 1;
         Ok(())
+    }
+
+    /// Wait until each CRD or XRD is `Established` or the kinds it defines are discoverable,
+    /// whichever comes first: what matters to the next stage is that those kinds resolve.
+    async fn wait_served(
+        &self,
+        definitions: &[(Target, Vec<(String, String)>)],
+        deadline: Instant,
+    ) -> Result<(), Error> {
+        loop {
+            let mut waiting = Vec::new();
+            for (target, kinds) in definitions {
+                let established = match self.get(target).await? {
+                    Some(live) => health::health(&live) == Health::Current,
+                    None => false,
+                };
+                if established {
+                    continue;
+                }
+                for (api_version, kind) in kinds {
+                    if self.resolve(api_version, kind, &target.describe()).await.is_err() {
+                        waiting.push(format!("{} ({kind} not served yet)", target.describe()));
+                        break;
+                    }
+                }
+            }
+            if waiting.is_empty() {
+                return Ok(());
+            }
+            if Instant::now() + POLL > deadline {
+                return Err(Error::Timeout(waiting.join(", ")));
+            }
+            tokio::time::sleep(POLL).await;
+        }
     }
 
     /// Poll `targets` until all are healthy; fail at once on a failed one, or at `deadline`.
@@ -395,6 +427,28 @@ impl Applier {
             Err(source) => Err(Error::Api { object: target.describe(), source }),
         }
     }
+}
+
+/// The `(apiVersion, kind)`s a CRD or an XRD (composite and claim) makes available.
+fn served_kinds(object: &Value) -> Vec<(String, String)> {
+    let spec = &object["spec"];
+    let group = spec["group"].as_str().unwrap_or_default();
+    let version = spec["versions"]
+        .as_array()
+        .and_then(|v| v.iter().find(|v| v["served"] == true).or(v.first()))
+        .and_then(|v| v["name"].as_str())
+        .unwrap_or_default();
+    let names: &[&str] = match (stage(object), object["kind"].as_str()) {
+        (0, Some("CustomResourceDefinition")) => &["names"],
+        (1, Some("CompositeResourceDefinition")) => &["names", "claimNames"],
+        _ => &[],
+    };
+    names
+        .iter()
+        .filter_map(|field| spec[field]["kind"].as_str())
+        .filter(|_| !group.is_empty() && !version.is_empty())
+        .map(|kind| (format!("{group}/{version}"), kind.to_owned()))
+        .collect()
 }
 
 /// Live objects already owned by the Kustomization, listed once per kind and namespace with the

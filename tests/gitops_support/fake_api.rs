@@ -55,6 +55,27 @@ fn discovery() -> Value {
     ]})
 }
 
+/// `/apis/<group>/<version>`: CRDs themselves, plus the kinds defined by stored CRDs, as a
+/// real API server serves them once a CRD is established.
+fn group_discovery(objects: &BTreeMap<String, Value>, group: &str, version: &str) -> Option<Value> {
+    let verbs = json!(["get", "list", "watch", "create", "update", "patch", "delete"]);
+    let mut resources: Vec<Value> = objects
+        .iter()
+        .filter(|(path, _)| path.starts_with("/apis/apiextensions.k8s.io/v1/customresourcedefinitions/"))
+        .map(|(_, crd)| &crd["spec"])
+        .filter(|spec| spec["group"] == group && spec["versions"].as_array().is_some_and(|v| v.iter().any(|v| v["name"] == version)))
+        .map(|spec| json!({"name": spec["names"]["plural"], "singularName": spec["names"]["singular"], "kind": spec["names"]["kind"],
+                           "namespaced": spec["scope"] == "Namespaced", "verbs": verbs}))
+        .collect();
+    if (group, version) == ("apiextensions.k8s.io", "v1") {
+        resources.push(json!({"name": "customresourcedefinitions", "singularName": "customresourcedefinition",
+                              "kind": "CustomResourceDefinition", "namespaced": false, "verbs": verbs}));
+    }
+    (!resources.is_empty()).then(|| {
+        json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": format!("{group}/{version}"), "resources": resources})
+    })
+}
+
 fn not_found() -> (StatusCode, Value) {
     let status = json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "NotFound", "code": 404, "message": "not found"});
     (StatusCode::NOT_FOUND, status)
@@ -123,6 +144,14 @@ fn answer(
     let key = path.strip_suffix("/status").unwrap_or(path).to_owned();
     match method {
         "GET" if path == "/api/v1" => (StatusCode::OK, discovery()),
+        "GET" if path.starts_with("/apis/") && path.split('/').count() == 4 => {
+            let mut parts = path.split('/').skip(2);
+            let (group, version) =
+                (parts.next().unwrap_or_default(), parts.next().unwrap_or_default());
+            group_discovery(&objects, group, version)
+                .map(|d| (StatusCode::OK, d))
+                .unwrap_or_else(not_found)
+        }
         "GET" => objects.get(&key).cloned().map(|o| (StatusCode::OK, o)).unwrap_or_else(not_found),
         "POST" if path.ends_with("/events") => {
             (StatusCode::CREATED, serde_json::from_slice(body).unwrap())

@@ -61,6 +61,23 @@ pub struct GitRepositorySpec {
     /// Directories to check out (not supported yet: refused).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub sparse_checkout: Vec<String>,
+    /// Other GitRepositories' artifacts to include (not supported yet: refused).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub include: Vec<GitRepositoryInclude>,
+}
+
+/// `spec.include[]`: copy another GitRepository's artifact into this one.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct GitRepositoryInclude {
+    /// The GitRepository to include.
+    pub repository: LocalObjectReference,
+    /// Path in the included artifact.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from_path: Option<String>,
+    /// Path in this artifact.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to_path: Option<String>,
 }
 
 /// `spec.verify`: how to verify commit or tag signatures.
@@ -90,6 +107,9 @@ impl GitRepositorySpec {
         }
         if !self.sparse_checkout.is_empty() {
             return Some("spec.sparseCheckout is not supported yet".into());
+        }
+        if !self.include.is_empty() {
+            return Some("spec.include is not supported yet".into());
         }
         None
     }

@@ -87,6 +87,21 @@ pub struct KustomizationSpec {
     /// Impersonation (not supported yet: refused).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service_account_name: Option<String>,
+    /// Apply to a remote cluster (not supported yet: refused).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kube_config: Option<KubeConfigReference>,
+    /// CEL health rules per kind (not supported yet: refused).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub health_check_exprs: Vec<BTreeMap<String, String>>,
+}
+
+/// `spec.kubeConfig`: a Secret holding a kubeconfig.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct KubeConfigReference {
+    /// Secret name and key (`value` by default).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub secret_ref: BTreeMap<String, String>,
 }
 
 /// `spec.commonMetadata`.
@@ -117,6 +132,8 @@ impl KustomizationSpec {
         let unsupported = [
             ("spec.decryption", self.decryption.is_some()),
             ("spec.serviceAccountName", self.service_account_name.is_some()),
+            ("spec.kubeConfig", self.kube_config.is_some()),
+            ("spec.healthCheckExprs", !self.health_check_exprs.is_empty()),
         ];
         unsupported.iter().find(|(_, set)| *set).map(|(field, _)| {
             format!(

@@ -319,7 +319,7 @@ async fn pipeline(
             &recorder,
             ks,
             EventType::Normal,
-            "ReconciliationSucceeded",
+            reason::RECONCILIATION_SUCCEEDED,
             format!("applied revision {revision}"),
         )
         .await;

@@ -181,7 +181,11 @@ async fn publish<K: Resource<DynamicType = ()>>(
 
 /// Run the GitRepository, Kustomization and Receiver controllers until the process exits.
 pub async fn run(client: Client, data_dir: PathBuf) {
-    let ctx = Arc::new(Context::new(client, data_dir));
+    run_with(Arc::new(Context::new(client, data_dir))).await;
+}
+
+/// Like [`run`] with a prepared context (e.g. `kubectl` set to a known binary).
+pub async fn run_with(ctx: Arc<Context>) {
     tokio::join!(
         git_repository::run(ctx.clone()),
         kustomization::run(ctx.clone()),
