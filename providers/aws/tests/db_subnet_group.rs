@@ -10,10 +10,10 @@ mod tools;
 mod common;
 
 use common::{MemorySecrets, aws, payments_db_prod, sdk};
-use ec2::vpc_with_subnets;
 use crosstie_provider_aws::dbsubnetgroup::DbSubnetGroupExternal;
 use crosstie_provider_aws::{AwsMetrics, DbSubnetGroup, RdsInstanceExternal};
 use crosstie_runtime::{ExternalClient, Readiness};
+use ec2::vpc_with_subnets;
 use tools::Moto;
 
 const REGION: &str = "ap-northeast-2";
