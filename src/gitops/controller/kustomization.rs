@@ -132,7 +132,7 @@ async fn cleanup(ks: Arc<Kustomization>, ctx: Arc<Context>) -> Result<Action, Er
 
 async fn apply(ks: Arc<Kustomization>, ctx: Arc<Context>) -> Result<Action, Error> {
     let namespace = ks.namespace().unwrap_or_default();
-    let key = format!("{namespace}/{}", ks.name_any());
+    let key = format!("Kustomization/{namespace}/{}", ks.name_any());
     let requested = requested_at(ks.as_ref());
     let source = source_of(&ks, &ctx).await;
     let source_revision = source
