@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crosstie::gitops::api::InventoryEntry;
-use crosstie::gitops::apply::{Applier, ApplyOptions};
+use crosstie::gitops::apply::{Applier, ApplyOptions, owner_selector};
 use gitops_support::fake_api::FakeApi;
 use serde_json::{Value, json};
 
@@ -146,15 +146,19 @@ async fn a_thousand_unchanged_objects_cost_one_list_and_no_writes() {
     applier.apply_all(objects(), &options(false)).await.unwrap();
     fake.log.lock().unwrap().clear();
 
-    let (report, _) = applier.apply_all(objects(), &options(true)).await.unwrap();
+    let (report, targets) = applier.apply_all(objects(), &options(true)).await.unwrap();
 
     assert_eq!((report.writes, report.drift.len(), report.objects.len()), (0, 0, 1000));
+    // `wait: true` over all of them reads them back with one more LIST.
+    let owner = owner_selector("app", "flux-system");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    applier.wait_healthy(&targets, Some(&owner), deadline).await.unwrap();
     let log = fake.log.lock().unwrap().clone();
-    assert_eq!(log.len(), 1, "{:?}", &log[..log.len().min(5)]);
-    assert!(
-        log[0].starts_with("GET /api/v1/namespaces/apps/configmaps?")
-            && log[0].contains("labelSelector")
-    );
+    assert_eq!(log.len(), 2, "{:?}", &log[..log.len().min(5)]);
+    for request in &log {
+        assert!(request.starts_with("GET /api/v1/namespaces/apps/configmaps?"), "{request}");
+        assert!(request.contains("labelSelector"), "{request}");
+    }
 }
 
 #[tokio::test]

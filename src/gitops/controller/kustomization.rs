@@ -21,7 +21,7 @@ use kube::{Resource, ResourceExt};
 use super::{Context, Error, patch_status, publish, requested_at, with_finalizer};
 use crate::gitops::api::conditions::{self, reason};
 use crate::gitops::api::{GitRepository, Kustomization, KustomizationStatus, duration};
-use crate::gitops::apply::ApplyOptions;
+use crate::gitops::apply::{ApplyOptions, owner_selector};
 use crate::gitops::build::kustomize::Overlay;
 use crate::gitops::build::{self, BuildRequest, inventory, substitute};
 
@@ -466,13 +466,18 @@ async fn check_health(
     applied: &[crate::gitops::apply::Target],
     deadline: Instant,
 ) -> Result<(), String> {
-    let targets = if ks.spec.wait == Some(true) {
-        applied.to_vec()
+    let namespace = ks.namespace().unwrap_or_default();
+    let result = if ks.spec.wait == Some(true) {
+        // Everything applied carries our labels: read it back by LIST, not GET per object.
+        let owner = owner_selector(&ks.name_any(), &namespace);
+        ctx.applier.wait_healthy(applied, Some(&owner), deadline).await
     } else {
-        ctx.applier
-            .health_check_targets(&ks.spec.health_checks, &ks.namespace().unwrap_or_default())
+        let targets = ctx
+            .applier
+            .health_check_targets(&ks.spec.health_checks, &namespace)
             .await
-            .map_err(|e| e.to_string())?
+            .map_err(|e| e.to_string())?;
+        ctx.applier.wait_healthy(&targets, None, deadline).await
     };
-    ctx.applier.wait_healthy(&targets, deadline).await.map_err(|e| e.to_string())
+    result.map_err(|e| e.to_string())
 }
