@@ -79,7 +79,7 @@ async fn an_unchanged_object_costs_no_write_on_the_next_interval() {
 }
 
 #[tokio::test]
-async fn a_manual_edit_is_reported_as_drift_and_reverted() {
+async fn a_manual_edit_or_delete_is_reported_as_drift_and_reverted() {
     let (applier, fake) = applier();
     applier.apply_all(vec![config_map("cfg", Some("apps"), "v")], &options(false)).await.unwrap();
     let path = "/api/v1/namespaces/apps/configmaps/cfg";
@@ -95,6 +95,14 @@ async fn a_manual_edit_is_reported_as_drift_and_reverted() {
     assert_eq!(report.drift, ["ConfigMap/apps/cfg: /data/k"]);
     assert_eq!(report.writes, 1);
     assert_eq!(fake.objects.lock().unwrap()[path]["data"]["k"], "v", "reverted");
+
+    fake.objects.lock().unwrap().remove(path);
+    let (report, _) = applier
+        .apply_all(vec![config_map("cfg", Some("apps"), "v")], &options(true))
+        .await
+        .unwrap();
+    assert_eq!(report.drift, ["ConfigMap/apps/cfg: deleted outside Git, recreated"]);
+    assert!(fake.get(path).is_some());
 }
 
 #[tokio::test]

@@ -260,14 +260,21 @@ impl Applier {
         report: &mut ApplyReport,
     ) -> Result<(), Error> {
         let api_error = |source| Error::Api { object: target.describe(), source };
-        if let Some(live) = live {
-            let changed = drift::changed_fields(object, live);
-            if changed.is_empty() {
-                return Ok(());
+        match live {
+            Some(live) => {
+                let changed = drift::changed_fields(object, live);
+                if changed.is_empty() {
+                    return Ok(());
+                }
+                if options.detect_drift {
+                    report.drift.push(format!("{}: {}", target.describe(), changed.join(", ")));
+                }
             }
-            if options.detect_drift {
-                report.drift.push(format!("{}: {}", target.describe(), changed.join(", ")));
+            // Same revision as last time, so it existed: someone deleted it.
+            None if options.detect_drift => {
+                report.drift.push(format!("{}: deleted outside Git, recreated", target.describe()));
             }
+            None => {}
         }
         let api = self.api(target);
         let params = PatchParams::apply(FIELD_MANAGER).force();
