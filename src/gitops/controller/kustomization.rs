@@ -247,10 +247,16 @@ async fn pipeline(
     })?;
     let revision = artifact.revision.clone();
     status.last_attempted_revision = Some(revision.clone());
+    let artifact_dir = ctx.storage.artifact_dir(&artifact);
+    if !artifact_dir.is_dir() {
+        // E.g. right after a restart with a fresh data dir: the source is about to refetch.
+        let message = format!("artifact for revision {revision} is not in storage (yet)");
+        return Err(fail(reason::ARTIFACT_FAILED, message));
+    }
 
     let vars = load_variables(ks, ctx).await.map_err(|e| fail(reason::BUILD_FAILED, e))?;
     let request = BuildRequest {
-        artifact_dir: ctx.storage.artifact_dir(&artifact),
+        artifact_dir,
         path: ks.spec.path.clone(),
         name: ks.name_any(),
         namespace: ks.namespace().unwrap_or_default(),
