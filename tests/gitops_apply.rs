@@ -197,3 +197,36 @@ async fn a_crd_and_its_custom_resources_apply_in_one_run() {
         "{writes:?}"
     );
 }
+
+#[tokio::test]
+async fn ssa_ignore_reconcile_disabled_and_if_not_present_are_honoured() {
+    let (applier, fake) = applier();
+    let annotated = |name: &str, key: &str, value: &str| {
+        let mut cm = config_map(name, Some("apps"), "git");
+        cm["metadata"]["annotations"] = json!({ key: value });
+        cm
+    };
+    let objects = || {
+        vec![
+            annotated("ignored", "kustomize.toolkit.fluxcd.io/ssa", "Ignore"),
+            annotated("disabled", "kustomize.toolkit.fluxcd.io/reconcile", "disabled"),
+            annotated("once", "kustomize.toolkit.fluxcd.io/ssa", "IfNotPresent"),
+        ]
+    };
+    applier.apply_all(objects(), &options(false)).await.unwrap();
+    let path = |name: &str| format!("/api/v1/namespaces/apps/configmaps/{name}");
+    assert!(fake.get(&path("ignored")).is_none() && fake.get(&path("disabled")).is_none());
+    let mut once = fake.get(&path("once")).unwrap();
+    once["data"]["k"] = json!("edited");
+    fake.put(&path("once"), once);
+
+    let (report, targets) = applier.apply_all(objects(), &options(true)).await.unwrap();
+
+    assert_eq!((report.writes, report.objects.len()), (0, 3), "still in the inventory");
+    assert_eq!(targets.len(), 1, "skipped objects are not health-checked");
+    assert_eq!(
+        fake.get(&path("once")).unwrap()["data"]["k"],
+        "edited",
+        "created once, then left alone"
+    );
+}

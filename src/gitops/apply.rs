@@ -221,7 +221,8 @@ impl Applier {
 
     /// Apply `objects` in stages. Existing objects whose applied fields already match cost no
     /// write; with `detect_drift`, differing fields are reported as drift and reverted.
-    /// Objects must carry the ownership labels the build sets.
+    /// Objects must carry the ownership labels the build sets. Returns the report and the
+    /// targets to health-check (everything applied or kept, not the skipped ones).
     pub async fn apply_all(
         &self,
         mut objects: Vec<Value>,
@@ -238,7 +239,12 @@ impl Applier {
             for object in objects.iter_mut().filter(|o| stage(o) == current) {
                 let target = self.target_for(object).await?;
                 let existing = live.get(self, &target).await?;
-                self.apply_one(object, existing, &target, options, &mut report).await?;
+                match policy(object) {
+                    // Left alone: not applied, not waited for, but still in the inventory.
+                    Policy::Skip => continue,
+                    Policy::IfNotPresent if existing.is_some() => {}
+                    _ => self.apply_one(object, existing, &target, options, &mut report).await?,
+                }
                 let served = served_kinds(object);
                 if !served.is_empty() {
                     definitions.push((target.clone(), served));
@@ -517,6 +523,33 @@ impl LiveObjects {
             self.lists.insert(key.clone(), by_name);
         }
         Ok(self.lists[&key].get(&target.name))
+    }
+}
+
+/// Flux's per-object apply policy, from `kustomize.toolkit.fluxcd.io/ssa` and
+/// `kustomize.toolkit.fluxcd.io/reconcile` (annotation or label).
+#[derive(Debug, PartialEq, Eq)]
+enum Policy {
+    /// `ssa: Override` (default) or `Merge`: apply and correct drift.
+    Apply,
+    /// `ssa: IfNotPresent`: create once, never update.
+    IfNotPresent,
+    /// `ssa: Ignore` or `reconcile: disabled`: leave the object alone.
+    Skip,
+}
+
+fn policy(object: &Value) -> Policy {
+    let marked = |key: &str, value: &str| {
+        ["annotations", "labels"].iter().any(|f| object["metadata"][f][key].as_str() == Some(value))
+    };
+    if marked(inventory::SSA_ANNOTATION, "Ignore")
+        || marked(inventory::RECONCILE_ANNOTATION, "disabled")
+    {
+        Policy::Skip
+    } else if marked(inventory::SSA_ANNOTATION, "IfNotPresent") {
+        Policy::IfNotPresent
+    } else {
+        Policy::Apply
     }
 }
 
