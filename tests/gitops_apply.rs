@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crosstie::gitops::api::InventoryEntry;
-use crosstie::gitops::apply::{Applier, ApplyOptions};
+use crosstie::gitops::apply::{Applier, ApplyOptions, owner_selector};
 use gitops_support::fake_api::FakeApi;
 use serde_json::{Value, json};
 
@@ -79,7 +79,7 @@ async fn an_unchanged_object_costs_no_write_on_the_next_interval() {
 }
 
 #[tokio::test]
-async fn a_manual_edit_is_reported_as_drift_and_reverted() {
+async fn a_manual_edit_or_delete_is_reported_as_drift_and_reverted() {
     let (applier, fake) = applier();
     applier.apply_all(vec![config_map("cfg", Some("apps"), "v")], &options(false)).await.unwrap();
     let path = "/api/v1/namespaces/apps/configmaps/cfg";
@@ -95,6 +95,14 @@ async fn a_manual_edit_is_reported_as_drift_and_reverted() {
     assert_eq!(report.drift, ["ConfigMap/apps/cfg: /data/k"]);
     assert_eq!(report.writes, 1);
     assert_eq!(fake.objects.lock().unwrap()[path]["data"]["k"], "v", "reverted");
+
+    fake.objects.lock().unwrap().remove(path);
+    let (report, _) = applier
+        .apply_all(vec![config_map("cfg", Some("apps"), "v")], &options(true))
+        .await
+        .unwrap();
+    assert_eq!(report.drift, ["ConfigMap/apps/cfg: deleted outside Git, recreated"]);
+    assert!(fake.get(path).is_some());
 }
 
 #[tokio::test]
@@ -146,15 +154,19 @@ async fn a_thousand_unchanged_objects_cost_one_list_and_no_writes() {
     applier.apply_all(objects(), &options(false)).await.unwrap();
     fake.log.lock().unwrap().clear();
 
-    let (report, _) = applier.apply_all(objects(), &options(true)).await.unwrap();
+    let (report, targets) = applier.apply_all(objects(), &options(true)).await.unwrap();
 
     assert_eq!((report.writes, report.drift.len(), report.objects.len()), (0, 0, 1000));
+    // `wait: true` over all of them reads them back with one more LIST.
+    let owner = owner_selector("app", "flux-system");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    applier.wait_healthy(&targets, Some(&owner), deadline).await.unwrap();
     let log = fake.log.lock().unwrap().clone();
-    assert_eq!(log.len(), 1, "{:?}", &log[..log.len().min(5)]);
-    assert!(
-        log[0].starts_with("GET /api/v1/namespaces/apps/configmaps?")
-            && log[0].contains("labelSelector")
-    );
+    assert_eq!(log.len(), 2, "{:?}", &log[..log.len().min(5)]);
+    for request in &log {
+        assert!(request.starts_with("GET /api/v1/namespaces/apps/configmaps?"), "{request}");
+        assert!(request.contains("labelSelector"), "{request}");
+    }
 }
 
 #[tokio::test]
@@ -183,5 +195,38 @@ async fn a_crd_and_its_custom_resources_apply_in_one_run() {
     assert!(
         writes[1].starts_with("PATCH /apis/example.com/v1/namespaces/apps/widgets/w?"),
         "{writes:?}"
+    );
+}
+
+#[tokio::test]
+async fn ssa_ignore_reconcile_disabled_and_if_not_present_are_honoured() {
+    let (applier, fake) = applier();
+    let annotated = |name: &str, key: &str, value: &str| {
+        let mut cm = config_map(name, Some("apps"), "git");
+        cm["metadata"]["annotations"] = json!({ key: value });
+        cm
+    };
+    let objects = || {
+        vec![
+            annotated("ignored", "kustomize.toolkit.fluxcd.io/ssa", "Ignore"),
+            annotated("disabled", "kustomize.toolkit.fluxcd.io/reconcile", "disabled"),
+            annotated("once", "kustomize.toolkit.fluxcd.io/ssa", "IfNotPresent"),
+        ]
+    };
+    applier.apply_all(objects(), &options(false)).await.unwrap();
+    let path = |name: &str| format!("/api/v1/namespaces/apps/configmaps/{name}");
+    assert!(fake.get(&path("ignored")).is_none() && fake.get(&path("disabled")).is_none());
+    let mut once = fake.get(&path("once")).unwrap();
+    once["data"]["k"] = json!("edited");
+    fake.put(&path("once"), once);
+
+    let (report, targets) = applier.apply_all(objects(), &options(true)).await.unwrap();
+
+    assert_eq!((report.writes, report.objects.len()), (0, 3), "still in the inventory");
+    assert_eq!(targets.len(), 1, "skipped objects are not health-checked");
+    assert_eq!(
+        fake.get(&path("once")).unwrap()["data"]["k"],
+        "edited",
+        "created once, then left alone"
     );
 }

@@ -221,7 +221,8 @@ impl Applier {
 
     /// Apply `objects` in stages. Existing objects whose applied fields already match cost no
     /// write; with `detect_drift`, differing fields are reported as drift and reverted.
-    /// Objects must carry the ownership labels the build sets.
+    /// Objects must carry the ownership labels the build sets. Returns the report and the
+    /// targets to health-check (everything applied or kept, not the skipped ones).
     pub async fn apply_all(
         &self,
         mut objects: Vec<Value>,
@@ -230,13 +231,20 @@ impl Applier {
         objects.sort_by_key(stage);
         let mut report = ApplyReport::default();
         let mut targets = Vec::with_capacity(objects.len());
-        let mut live = LiveObjects::default();
+        let mut live = LiveObjects::owned_by(
+            objects.first().map_or(&Value::Null, |o| &o["metadata"]["labels"]),
+        );
         for current in 0..3 {
             let mut definitions = Vec::new();
             for object in objects.iter_mut().filter(|o| stage(o) == current) {
                 let target = self.target_for(object).await?;
-                let existing = live.get(self, &target, object).await?;
-                self.apply_one(object, existing, &target, options, &mut report).await?;
+                let existing = live.get(self, &target).await?;
+                match policy(object) {
+                    // Left alone: not applied, not waited for, but still in the inventory.
+                    Policy::Skip => continue,
+                    Policy::IfNotPresent if existing.is_some() => {}
+                    _ => self.apply_one(object, existing, &target, options, &mut report).await?,
+                }
                 let served = served_kinds(object);
                 if !served.is_empty() {
                     definitions.push((target.clone(), served));
@@ -258,14 +266,21 @@ impl Applier {
         report: &mut ApplyReport,
     ) -> Result<(), Error> {
         let api_error = |source| Error::Api { object: target.describe(), source };
-        if let Some(live) = live {
-            let changed = drift::changed_fields(object, live);
-            if changed.is_empty() {
-                return Ok(());
+        match live {
+            Some(live) => {
+                let changed = drift::changed_fields(object, live);
+                if changed.is_empty() {
+                    return Ok(());
+                }
+                if options.detect_drift {
+                    report.drift.push(format!("{}: {}", target.describe(), changed.join(", ")));
+                }
             }
-            if options.detect_drift {
-                report.drift.push(format!("{}: {}", target.describe(), changed.join(", ")));
+            // Same revision as last time, so it existed: someone deleted it.
+            None if options.detect_drift => {
+                report.drift.push(format!("{}: deleted outside Git, recreated", target.describe()));
             }
+            None => {}
         }
         let api = self.api(target);
         let params = PatchParams::apply(FIELD_MANAGER).force();
@@ -323,11 +338,24 @@ impl Applier {
     }
 
     /// Poll `targets` until all are healthy; fail at once on a failed one, or at `deadline`.
-    pub async fn wait_healthy(&self, targets: &[Target], deadline: Instant) -> Result<(), Error> {
+    ///
+    /// With `owner` (an [`owner_selector`]), objects are read with one LIST per kind and
+    /// namespace per round instead of one GET each: `wait: true` over thousands of objects.
+    pub async fn wait_healthy(
+        &self,
+        targets: &[Target],
+        owner: Option<&str>,
+        deadline: Instant,
+    ) -> Result<(), Error> {
         loop {
             let mut waiting = Vec::new();
+            let mut listed = owner.map(|selector| LiveObjects::new(selector.to_owned()));
             for target in targets {
-                let status = match self.get(target).await? {
+                let live = match &mut listed {
+                    Some(listed) => listed.get(self, target).await?.cloned(),
+                    None => self.get(target).await?,
+                };
+                let status = match live {
                     Some(live) => health::health(&live),
                     None => Health::InProgress("not found".into()),
                 };
@@ -451,11 +479,16 @@ fn served_kinds(object: &Value) -> Vec<(String, String)> {
         .collect()
 }
 
-/// Live objects already owned by the Kustomization, listed once per kind and namespace with the
+/// The label selector matching objects applied by Kustomization `namespace/name`.
+pub fn owner_selector(name: &str, namespace: &str) -> String {
+    format!("{NAME_LABEL}={name},{NAMESPACE_LABEL}={namespace}")
+}
+
+/// Live objects owned by one Kustomization, listed once per kind and namespace with the
 /// ownership labels as selector: an unchanged sync of thousands of objects costs a few LISTs
 /// and no writes. Objects not found this way (new, or not yet labelled) are applied.
-#[derive(Default)]
 struct LiveObjects {
+    selector: String,
     lists: HashMap<CollectionKey, HashMap<String, Value>>,
 }
 
@@ -463,24 +496,23 @@ struct LiveObjects {
 type CollectionKey = (String, String, String, Option<String>);
 
 impl LiveObjects {
-    async fn get(
-        &mut self,
-        applier: &Applier,
-        target: &Target,
-        desired: &Value,
-    ) -> Result<Option<&Value>, Error> {
+    fn new(selector: String) -> Self {
+        LiveObjects { selector, lists: HashMap::new() }
+    }
+
+    /// For the owner named by `labels` (the ownership labels the build sets).
+    fn owned_by(labels: &Value) -> Self {
+        let label = |l: &str| labels[l].as_str().unwrap_or_default().to_owned();
+        Self::new(owner_selector(&label(NAME_LABEL), &label(NAMESPACE_LABEL)))
+    }
+
+    async fn get(&mut self, applier: &Applier, target: &Target) -> Result<Option<&Value>, Error> {
         let r = &target.resource;
         let key = (r.group.clone(), r.version.clone(), r.plural.clone(), target.namespace.clone());
         if !self.lists.contains_key(&key) {
-            let labels = &desired["metadata"]["labels"];
-            let selector = [NAME_LABEL, NAMESPACE_LABEL]
-                .iter()
-                .map(|l| format!("{l}={}", labels[l].as_str().unwrap_or_default()))
-                .collect::<Vec<_>>()
-                .join(",");
             let list = applier
                 .api(target)
-                .list(&ListParams::default().labels(&selector))
+                .list(&ListParams::default().labels(&self.selector))
                 .await
                 .map_err(|source| Error::Api { object: target.describe(), source })?;
             let by_name = list
@@ -491,6 +523,33 @@ impl LiveObjects {
             self.lists.insert(key.clone(), by_name);
         }
         Ok(self.lists[&key].get(&target.name))
+    }
+}
+
+/// Flux's per-object apply policy, from `kustomize.toolkit.fluxcd.io/ssa` and
+/// `kustomize.toolkit.fluxcd.io/reconcile` (annotation or label).
+#[derive(Debug, PartialEq, Eq)]
+enum Policy {
+    /// `ssa: Override` (default) or `Merge`: apply and correct drift.
+    Apply,
+    /// `ssa: IfNotPresent`: create once, never update.
+    IfNotPresent,
+    /// `ssa: Ignore` or `reconcile: disabled`: leave the object alone.
+    Skip,
+}
+
+fn policy(object: &Value) -> Policy {
+    let marked = |key: &str, value: &str| {
+        ["annotations", "labels"].iter().any(|f| object["metadata"][f][key].as_str() == Some(value))
+    };
+    if marked(inventory::SSA_ANNOTATION, "Ignore")
+        || marked(inventory::RECONCILE_ANNOTATION, "disabled")
+    {
+        Policy::Skip
+    } else if marked(inventory::SSA_ANNOTATION, "IfNotPresent") {
+        Policy::IfNotPresent
+    } else {
+        Policy::Apply
     }
 }
 

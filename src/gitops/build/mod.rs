@@ -96,7 +96,8 @@ pub struct BuildRequest {
     pub kubectl: Option<PathBuf>,
 }
 
-/// Kinds kustomize never namespaces; the apply step corrects the rest with discovery.
+/// Kinds that are cluster-scoped, so `targetNamespace` skips them; the apply step corrects
+/// any other kind with discovery. (Crossplane v2 `ProviderConfig`s can be namespaced.)
 const CLUSTER_SCOPED_KINDS: &[&str] = &[
     "Namespace",
     "CustomResourceDefinition",
@@ -116,7 +117,6 @@ const CLUSTER_SCOPED_KINDS: &[&str] = &[
     "Composition",
     "CompositionRevision",
     "Provider",
-    "ProviderConfig",
     "Function",
     "Configuration",
 ];

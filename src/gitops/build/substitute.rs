@@ -1,5 +1,6 @@
-//! `postBuild` variable substitution, as Flux does it: `${var}`, `${var:=default}`, `$${var}`
-//! for a literal `${var}`, undefined variables become empty strings.
+//! `postBuild` variable substitution, as Flux does it: `${var}`, `${var:=default}`,
+//! `${var:offset:length}`, `${var/from/to}` (and the other envsubst defaults), `$${var}` for a
+//! literal `${var}`; undefined variables become empty strings.
 
 use std::collections::BTreeMap;
 
@@ -65,24 +66,59 @@ pub fn substitute(
             ))
         })?;
         let body = &body_start[..end];
-        let (name, default) = match body.split_once(":=") {
-            Some((name, default)) => (name, Some(default)),
-            None => (body, None),
-        };
-        if !is_valid_name(name) {
-            return Err(Error::Substitution(format!(
-                "{origin}: invalid variable reference \"${{{body}}}\""
-            )));
-        }
-        match (vars.get(name), default) {
-            (Some(value), _) => out.push_str(value),
-            (None, Some(default)) => out.push_str(default),
-            (None, None) => {}
-        }
+        let value = expand(body, vars).ok_or_else(|| {
+            Error::Substitution(format!("{origin}: invalid variable reference \"${{{body}}}\""))
+        })?;
+        out.push_str(&value);
         rest = &body_start[end + 1..];
     }
     out.push_str(rest);
     Ok(out)
+}
+
+/// Expand one `${…}` body: `var`, `var:=default` / `var:-default` (unset or empty),
+/// `var=default` / `var-default` (unset), `var:offset[:length]`, `var/from/to`, `var//from/to`.
+/// `None` for a malformed body.
+fn expand(body: &str, vars: &BTreeMap<String, String>) -> Option<String> {
+    let name_len =
+        body.find(|c: char| !(c == '_' || c.is_ascii_alphanumeric())).unwrap_or(body.len());
+    let (name, op) = body.split_at(name_len);
+    if !is_valid_name(name) {
+        return None;
+    }
+    let value = vars.get(name).map(String::as_str);
+    let or_default = |default: &str, empty_counts: bool| match value {
+        Some(v) if !(empty_counts && v.is_empty()) => v.to_owned(),
+        _ => default.to_owned(),
+    };
+    if op.is_empty() {
+        return Some(value.unwrap_or_default().to_owned());
+    }
+    if let Some(default) = op.strip_prefix(":=").or_else(|| op.strip_prefix(":-")) {
+        return Some(or_default(default, true));
+    }
+    if let Some(default) = op.strip_prefix('=').or_else(|| op.strip_prefix('-')) {
+        return Some(or_default(default, false));
+    }
+    let value = value.unwrap_or_default();
+    if let Some(range) = op.strip_prefix(':') {
+        let (offset, length) = range.split_once(':').map_or((range, None), |(o, l)| (o, Some(l)));
+        let offset: usize = offset.trim().parse().ok()?;
+        let chars = value.chars().skip(offset);
+        return Some(match length {
+            Some(l) => chars.take(l.trim().parse().ok()?).collect(),
+            None => chars.collect(),
+        });
+    }
+    if let Some(all) = op.strip_prefix("//") {
+        let (from, to) = all.split_once('/').unwrap_or((all, ""));
+        return Some(if from.is_empty() { value.to_owned() } else { value.replace(from, to) });
+    }
+    if let Some(first) = op.strip_prefix('/') {
+        let (from, to) = first.split_once('/').unwrap_or((first, ""));
+        return Some(if from.is_empty() { value.to_owned() } else { value.replacen(from, to, 1) });
+    }
+    None
 }
 
 fn first_line(s: &str) -> &str {
@@ -108,6 +144,18 @@ mod tests {
         .unwrap();
         assert_eq!(out, "a: prod\nb: dev\nc: ${env}\nd: \ne: $HOME 3");
         assert_eq!(substitute("x: ${env:=dev}", &v, "f").unwrap(), "x: prod", "set beats default");
+    }
+
+    #[test]
+    fn substrings_replacements_and_shell_defaults() {
+        let v = vars(&[("region", "eu-west-1"), ("empty", "")]);
+        let sub = |t: &str| substitute(t, &v, "f").unwrap();
+        assert_eq!(sub("${region:3}"), "west-1");
+        assert_eq!(sub("${region:0:2}"), "eu");
+        assert_eq!(sub("${region/-/_}"), "eu_west-1");
+        assert_eq!(sub("${region//-/_}"), "eu_west_1");
+        assert_eq!(sub("${empty:-x} ${empty-x} ${unset-x} ${unset=y}"), "x  x y");
+        assert!(substitute("${region!}", &v, "f").is_err());
     }
 
     #[test]

@@ -58,7 +58,8 @@ pub async fn reconcile(repo: Arc<GitRepository>, ctx: Arc<Context>) -> Result<Ac
 }
 
 async fn apply(repo: Arc<GitRepository>, ctx: Arc<Context>) -> Result<Action, Error> {
-    let key = format!("{}/{}", repo.namespace().unwrap_or_default(), repo.name_any());
+    // Keyed by kind too: Flux bootstraps a GitRepository and a Kustomization of the same name.
+    let key = format!("GitRepository/{}/{}", repo.namespace().unwrap_or_default(), repo.name_any());
     let requested = requested_at(repo.as_ref());
     let fingerprint = format!("{:?}/{requested:?}", repo.meta().generation);
     if let Some(wait) = ctx.not_due(&key, &fingerprint).await {

@@ -21,7 +21,7 @@ use kube::{Resource, ResourceExt};
 use super::{Context, Error, patch_status, publish, requested_at, with_finalizer};
 use crate::gitops::api::conditions::{self, reason};
 use crate::gitops::api::{GitRepository, Kustomization, KustomizationStatus, duration};
-use crate::gitops::apply::ApplyOptions;
+use crate::gitops::apply::{ApplyOptions, owner_selector};
 use crate::gitops::build::kustomize::Overlay;
 use crate::gitops::build::{self, BuildRequest, inventory, substitute};
 
@@ -132,7 +132,7 @@ async fn cleanup(ks: Arc<Kustomization>, ctx: Arc<Context>) -> Result<Action, Er
 
 async fn apply(ks: Arc<Kustomization>, ctx: Arc<Context>) -> Result<Action, Error> {
     let namespace = ks.namespace().unwrap_or_default();
-    let key = format!("{namespace}/{}", ks.name_any());
+    let key = format!("Kustomization/{namespace}/{}", ks.name_any());
     let requested = requested_at(ks.as_ref());
     let source = source_of(&ks, &ctx).await;
     let source_revision = source
@@ -247,10 +247,16 @@ async fn pipeline(
     })?;
     let revision = artifact.revision.clone();
     status.last_attempted_revision = Some(revision.clone());
+    let artifact_dir = ctx.storage.artifact_dir(&artifact);
+    if !artifact_dir.is_dir() {
+        // E.g. right after a restart with a fresh data dir: the source is about to refetch.
+        let message = format!("artifact for revision {revision} is not in storage (yet)");
+        return Err(fail(reason::ARTIFACT_FAILED, message));
+    }
 
     let vars = load_variables(ks, ctx).await.map_err(|e| fail(reason::BUILD_FAILED, e))?;
     let request = BuildRequest {
-        artifact_dir: ctx.storage.artifact_dir(&artifact),
+        artifact_dir,
         path: ks.spec.path.clone(),
         name: ks.name_any(),
         namespace: ks.namespace().unwrap_or_default(),
@@ -466,13 +472,18 @@ async fn check_health(
     applied: &[crate::gitops::apply::Target],
     deadline: Instant,
 ) -> Result<(), String> {
-    let targets = if ks.spec.wait == Some(true) {
-        applied.to_vec()
+    let namespace = ks.namespace().unwrap_or_default();
+    let result = if ks.spec.wait == Some(true) {
+        // Everything applied carries our labels: read it back by LIST, not GET per object.
+        let owner = owner_selector(&ks.name_any(), &namespace);
+        ctx.applier.wait_healthy(applied, Some(&owner), deadline).await
     } else {
-        ctx.applier
-            .health_check_targets(&ks.spec.health_checks, &ks.namespace().unwrap_or_default())
+        let targets = ctx
+            .applier
+            .health_check_targets(&ks.spec.health_checks, &namespace)
             .await
-            .map_err(|e| e.to_string())?
+            .map_err(|e| e.to_string())?;
+        ctx.applier.wait_healthy(&targets, None, deadline).await
     };
-    ctx.applier.wait_healthy(&targets, deadline).await.map_err(|e| e.to_string())
+    result.map_err(|e| e.to_string())
 }

@@ -58,7 +58,7 @@ pub struct Context {
     pub applier: Applier,
     /// kubectl for kustomization folders (default: from `PATH`).
     pub kubectl: Option<PathBuf>,
-    /// When each object is next due, by `namespace/name` and the fingerprint it was due for:
+    /// When each object is next due, by `Kind/namespace/name` and the fingerprint it was due for:
     /// our own status writes wake the controller, and this keeps those wake-ups free.
     schedule: Mutex<HashMap<String, (String, Instant)>>,
 }
