@@ -98,7 +98,8 @@ fn reconcile_source(up: &Serve) {
 }
 
 fn wait_applied(up: &Serve, sha: &str) {
-    wait_for(&format!("myapp to apply {sha}"), Duration::from_secs(120), || {
+    let start = std::time::Instant::now();
+    loop {
         let applied = up.ok(
             &[
                 "get",
@@ -110,9 +111,21 @@ fn wait_applied(up: &Serve, sha: &str) {
             ],
             None,
         );
-        let (ready, _) = condition(up, "kustomization/myapp", "Ready");
-        (applied.ends_with(sha) && ready == "True").then_some(())
-    });
+        let (ready, message) = condition(up, "kustomization/myapp", "Ready");
+        if applied.ends_with(sha) && ready == "True" {
+            return;
+        }
+        if start.elapsed() > Duration::from_secs(120) {
+            let source = up.ok(
+                &["get", "managed,xpostgresqlinstances,postgresqlinstances", "-A", "-o", "yaml"],
+                None,
+            );
+            panic!(
+                "myapp did not apply {sha}: applied {applied:?}, Ready={ready}: {message}\n{source}"
+            );
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
 }
 
 #[test]

@@ -85,6 +85,8 @@ pub fn claim_status(composite: Option<&Value>, composite_ref: &str) -> Value {
             .find(|c| c["type"] == type_)
             .cloned()
     };
+    // A composite that has not reported yet failed nothing: the claim's own reconcile succeeded
+    // (Synced=True) and it is not ready yet.
     let mirror = |type_: &str, waiting_reason: &str| match find(type_) {
         Some(c) if c["status"] == "True" => {
             condition(type_, true, c["reason"].as_str().unwrap_or_default(), "")
@@ -98,6 +100,7 @@ pub fn claim_status(composite: Option<&Value>, composite_ref: &str) -> Value {
                 c["message"].as_str().unwrap_or("not ready")
             ),
         ),
+        None if type_ == "Synced" => condition(type_, true, waiting_reason, ""),
         None => condition(
             type_,
             false,

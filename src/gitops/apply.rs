@@ -314,7 +314,7 @@ impl Applier {
             let mut waiting = Vec::new();
             for (target, kinds) in definitions {
                 let established = match self.get(target).await? {
-                    Some(live) => health::health(&live) == Health::Current,
+                    Some(live) => health::health(&live, false) == Health::Current,
                     None => false,
                 };
                 if established {
@@ -347,6 +347,8 @@ impl Applier {
         owner: Option<&str>,
         deadline: Instant,
     ) -> Result<(), Error> {
+        // Listed only once an object could be a claim or composite: plain objects cost nothing.
+        let mut composites = None;
         loop {
             let mut waiting = Vec::new();
             let mut listed = owner.map(|selector| LiveObjects::new(selector.to_owned()));
@@ -356,7 +358,10 @@ impl Applier {
                     None => self.get(target).await?,
                 };
                 let status = match live {
-                    Some(live) => health::health(&live),
+                    Some(live) => {
+                        let crossplane = self.is_crossplane(target, &live, &mut composites).await;
+                        health::health(&live, crossplane)
+                    }
                     None => Health::InProgress("not found".into()),
                 };
                 match status {
@@ -377,6 +382,49 @@ impl Applier {
             }
             tokio::time::sleep(POLL).await;
         }
+    }
+
+    /// Whether `live` is a Crossplane resource (managed, composite or claim), whose health is its
+    /// `Ready` condition even before its first status write.
+    async fn is_crossplane(
+        &self,
+        target: &Target,
+        live: &serde_json::Value,
+        composites: &mut Option<std::collections::HashSet<(String, String)>>,
+    ) -> bool {
+        // Managed resources carry `spec.forProvider`; Compositions, ProviderConfigs and other
+        // Crossplane kinds without a Ready condition are judged like any object.
+        if live["spec"].get("forProvider").is_some() {
+            return true;
+        }
+        let group = &target.resource.group;
+        // Built-in kinds and objects that already report conditions need no XRD lookup.
+        let builtin = group.is_empty() || group.ends_with(".k8s.io") || !group.contains('.');
+        if builtin || live["status"]["conditions"].is_array() {
+            return false;
+        }
+        if composites.is_none() {
+            *composites = Some(self.crossplane_composite_kinds().await);
+        }
+        composites
+            .as_ref()
+            .is_some_and(|kinds| kinds.contains(&(group.clone(), target.resource.kind.clone())))
+    }
+
+    /// The (group, kind) of every composite and claim kind an XRD defines: Crossplane resources
+    /// whose health is their `Ready` condition. Empty when XRDs cannot be listed.
+    async fn crossplane_composite_kinds(&self) -> std::collections::HashSet<(String, String)> {
+        use crate::composition::types::CompositeResourceDefinition;
+        let xrds = kube::Api::<CompositeResourceDefinition>::all(self.client.clone());
+        let Ok(list) = xrds.list(&Default::default()).await else { return Default::default() };
+        list.items
+            .iter()
+            .flat_map(|xrd| {
+                let group = xrd.spec.group.clone();
+                let claim = xrd.spec.claim_names.as_ref().map(|n| (group.clone(), n.kind.clone()));
+                std::iter::once((group.clone(), xrd.spec.names.kind.clone())).chain(claim)
+            })
+            .collect()
     }
 
     /// Resolve `spec.healthChecks` entries (apiVersion, kind, name, namespace).

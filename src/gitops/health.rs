@@ -31,8 +31,10 @@ fn condition_message(c: &Value) -> String {
     }
 }
 
-/// Compute an object's health.
-pub fn health(object: &Value) -> Health {
+/// Compute an object's health. `crossplane` marks Crossplane resources (managed resources,
+/// composites, claims): they are in progress until they report `Ready`, even before their first
+/// status write, where kstatus would call a custom resource without conditions current.
+pub fn health(object: &Value, crossplane: bool) -> Health {
     let kind = object["kind"].as_str().unwrap_or_default();
     let generation = object["metadata"]["generation"].as_i64();
     let observed = object["status"]["observedGeneration"].as_i64();
@@ -98,6 +100,7 @@ pub fn health(object: &Value) -> Health {
     match condition(object, "Ready") {
         Some(c) if c["status"] == "True" => Health::Current,
         Some(c) => Health::InProgress(condition_message(c)),
+        None if crossplane => Health::InProgress("no Ready condition yet".into()),
         // Objects without a Ready condition (ConfigMaps, Services, Namespaces, …) are current
         // once they exist, as in kstatus.
         None => Health::Current,
@@ -127,7 +130,7 @@ mod tests {
 
     #[test]
     fn plain_objects_are_current_once_they_exist() {
-        assert_eq!(health(&json!({"kind": "ConfigMap", "metadata": {}})), Health::Current);
+        assert_eq!(health(&json!({"kind": "ConfigMap", "metadata": {}}), false), Health::Current);
     }
 
     #[test]
@@ -138,13 +141,22 @@ mod tests {
                 {"type": "Synced", "status": synced, "reason": "ReconcileError", "message": "invalid instance class"}
             ]}})
         };
-        assert_eq!(health(&claim("True", "True")), Health::Current);
+        assert_eq!(health(&claim("True", "True"), true), Health::Current);
         assert!(
-            matches!(health(&claim("False", "True")), Health::InProgress(m) if m.contains("Creating"))
+            matches!(health(&claim("False", "True"), true), Health::InProgress(m) if m.contains("Creating"))
         );
         assert!(
-            matches!(health(&claim("False", "False")), Health::Failed(m) if m.contains("invalid instance class"))
+            matches!(health(&claim("False", "False"), true), Health::Failed(m) if m.contains("invalid instance class"))
         );
+    }
+
+    #[test]
+    fn a_crossplane_resource_without_status_is_in_progress_but_a_plain_custom_resource_is_current()
+    {
+        let fresh =
+            json!({"kind": "PostgreSQLInstance", "metadata": {"generation": 1}, "spec": {}});
+        assert!(matches!(health(&fresh, true), Health::InProgress(_)));
+        assert_eq!(health(&fresh, false), Health::Current);
     }
 
     #[test]
@@ -153,16 +165,18 @@ mod tests {
             json!({"kind": "Deployment", "metadata": {"generation": generation}, "spec": {"replicas": 2},
                    "status": {"observedGeneration": observed, "updatedReplicas": 2, "availableReplicas": available}})
         };
-        assert_eq!(health(&d(1, 1, 2)), Health::Current);
-        assert!(matches!(health(&d(1, 1, 1)), Health::InProgress(_)));
-        assert!(matches!(health(&d(2, 1, 2)), Health::InProgress(m) if m.contains("generation")));
+        assert_eq!(health(&d(1, 1, 2), false), Health::Current);
+        assert!(matches!(health(&d(1, 1, 1), false), Health::InProgress(_)));
+        assert!(
+            matches!(health(&d(2, 1, 2), false), Health::InProgress(m) if m.contains("generation"))
+        );
     }
 
     #[test]
     fn failed_jobs_and_unestablished_crds() {
         let job = json!({"kind": "Job", "status": {"conditions": [{"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded"}]}});
-        assert_eq!(health(&job), Health::Failed("BackoffLimitExceeded".into()));
+        assert_eq!(health(&job, false), Health::Failed("BackoffLimitExceeded".into()));
         let crd = json!({"kind": "CustomResourceDefinition", "status": {"conditions": []}});
-        assert!(matches!(health(&crd), Health::InProgress(_)));
+        assert!(matches!(health(&crd, false), Health::InProgress(_)));
     }
 }
