@@ -21,6 +21,13 @@ fn objects() -> usize {
     std::env::var("CROSSTIE_BENCH_OBJECTS").ok().and_then(|n| n.parse().ok()).unwrap_or(100_000)
 }
 const LISTED: usize = 10_000;
+
+/// The server under test: `CROSSTIE_BENCH_SERVER` (e.g. a release build), else this build's.
+fn server_binary() -> std::path::PathBuf {
+    std::env::var_os("CROSSTIE_BENCH_SERVER")
+        .map(Into::into)
+        .unwrap_or_else(|| env!("CARGO_BIN_EXE_crosstie").into())
+}
 const CONCURRENCY: usize = 32;
 const LATENCY_SAMPLES: usize = 1_000;
 const PAYLOAD: usize = 256;
@@ -121,7 +128,7 @@ struct ServerNumbers {
 async fn crosstie_numbers(dir: &std::path::Path) -> ServerNumbers {
     let kubeconfig = dir.join("kubeconfig");
     let server = Killed(
-        Command::new(env!("CARGO_BIN_EXE_crosstie"))
+        Command::new(server_binary())
             .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(dir.join("crosstie"))
             .arg("--kubeconfig-out")
