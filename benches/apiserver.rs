@@ -16,8 +16,18 @@ use futures::StreamExt;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
 use kube::api::{Api, ListParams, PostParams, WatchEvent, WatchParams};
 
-const OBJECTS: usize = 100_000;
+/// Objects written to each store (`CROSSTIE_BENCH_OBJECTS` shrinks it for a smoke run).
+fn objects() -> usize {
+    std::env::var("CROSSTIE_BENCH_OBJECTS").ok().and_then(|n| n.parse().ok()).unwrap_or(100_000)
+}
 const LISTED: usize = 10_000;
+
+/// The server under test: `CROSSTIE_BENCH_SERVER` (e.g. a release build), else this build's.
+fn server_binary() -> std::path::PathBuf {
+    std::env::var_os("CROSSTIE_BENCH_SERVER")
+        .map(Into::into)
+        .unwrap_or_else(|| env!("CARGO_BIN_EXE_crosstie").into())
+}
 const CONCURRENCY: usize = 32;
 const LATENCY_SAMPLES: usize = 1_000;
 const PAYLOAD: usize = 256;
@@ -99,7 +109,7 @@ async fn etcd_puts_per_second(dir: &std::path::Path) -> (f64, f64) {
         }
     };
     wait_until_up("etcd", async || put("probe".into()).await.is_ok()).await;
-    let rate = throughput(OBJECTS, |i| {
+    let rate = throughput(objects(), |i| {
         let put = put(format!("/registry/configmaps/default/cm-{i}"));
         async move { put.await.expect("etcd put") }
     })
@@ -118,7 +128,7 @@ struct ServerNumbers {
 async fn crosstie_numbers(dir: &std::path::Path) -> ServerNumbers {
     let kubeconfig = dir.join("kubeconfig");
     let server = Killed(
-        Command::new(env!("CARGO_BIN_EXE_crosstie"))
+        Command::new(server_binary())
             .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(dir.join("crosstie"))
             .arg("--kubeconfig-out")
@@ -150,7 +160,7 @@ async fn crosstie_numbers(dir: &std::path::Path) -> ServerNumbers {
     .await;
 
     let bench: Api<ConfigMap> = Api::namespaced(client.clone(), "bench");
-    let creates_per_second = throughput(OBJECTS - LISTED, |i| {
+    let creates_per_second = throughput(objects() - LISTED, |i| {
         let api = bench.clone();
         async move {
             api.create(&PostParams::default(), &config_map(&format!("cm-{i}"))).await.unwrap();
@@ -158,6 +168,7 @@ async fn crosstie_numbers(dir: &std::path::Path) -> ServerNumbers {
     })
     .await;
 
+    eprintln!("RSS after {} creates: {:.0} MiB", objects(), rss_mib(server.0.id()));
     let mut list_times = Vec::new();
     for _ in 0..5 {
         let start = Instant::now();
@@ -166,6 +177,7 @@ async fn crosstie_numbers(dir: &std::path::Path) -> ServerNumbers {
         assert_eq!(list.items.len(), LISTED);
     }
     list_times.sort_by(f64::total_cmp);
+    eprintln!("RSS after LISTs: {:.0} MiB", rss_mib(server.0.id()));
 
     let latency: Api<ConfigMap> = Api::namespaced(client.clone(), "latency");
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
@@ -207,7 +219,8 @@ async fn main() {
     println!("| metric | crosstie serve | etcd 3.4 (raw puts) | target |");
     println!("|---|---|---|---|");
     println!(
-        "| writes/s ({OBJECTS} x {PAYLOAD} B payload, {CONCURRENCY} in flight) | {:.0} creates/s | {:.0} puts/s | creates ≥ 0.5 × puts ({:.2}×) |",
+        "| writes/s ({} x {PAYLOAD} B payload, {CONCURRENCY} in flight) | {:.0} creates/s | {:.0} puts/s | creates ≥ 0.5 × puts ({:.2}×) |",
+        objects(),
         ours.creates_per_second,
         etcd_rate,
         ours.creates_per_second / etcd_rate
@@ -221,7 +234,9 @@ async fn main() {
         ours.list_10k_ms
     );
     println!(
-        "| RSS holding {OBJECTS} objects | {:.0} MiB | {:.0} MiB | ≤ 200 MiB |",
-        ours.rss_mib, etcd_rss
+        "| RSS holding {} objects | {:.0} MiB | {:.0} MiB | ≤ 200 MiB |",
+        objects(),
+        ours.rss_mib,
+        etcd_rss
     );
 }

@@ -8,7 +8,8 @@
 //! - a deleting CRD has its custom resources deleted, then its cleanup finalizer removed.
 //!
 //! The collector sweeps after every deletion-related event and every few seconds, so work missed
-//! (for instance across a restart) is picked up again.
+//! (for instance across a restart) is picked up again. Events expire an hour after they were last
+//! observed, as with kube-apiserver's default `--event-ttl`.
 
 use std::time::Duration;
 
@@ -24,11 +25,16 @@ use super::verbs::{
 };
 
 const RESYNC: Duration = Duration::from_secs(5);
+/// How long an Event lives after it was last observed.
+pub const EVENT_TTL: Duration = Duration::from_secs(3600);
+/// Storage key of (core and events.k8s.io) Events.
+const EVENTS_STORAGE: &str = "/events";
 
 /// Runs the collector until `shutdown` turns true.
 pub async fn run(api: Api, mut shutdown: watch::Receiver<bool>) {
     let mut rx = api.store.subscribe();
     let mut pending = true;
+    let mut expiry = tokio::time::interval(Duration::from_secs(60));
     loop {
         if pending {
             pending = false;
@@ -46,6 +52,12 @@ pub async fn run(api: Api, mut shutdown: watch::Receiver<bool>) {
                 Err(RecvError::Closed) => return,
             },
             _ = tokio::time::sleep(RESYNC) => pending = true,
+            _ = expiry.tick() => {
+                let api = api.clone();
+                if let Ok(Err(e)) = tokio::task::spawn_blocking(move || expire_events(&api, EVENT_TTL)).await {
+                    tracing::warn!(error = %e, "expiring events failed");
+                }
+            }
             _ = shutdown.changed() => return,
         }
     }
@@ -121,4 +133,61 @@ fn finalize_after(
         api.delete_key(dependent)?;
     }
     Ok(false)
+}
+
+/// Deletes Events last observed more than `ttl` ago.
+pub fn expire_events(api: &Api, ttl: Duration) -> Result<usize, ApiError> {
+    let horizon = jiff::Timestamp::now() - jiff::SignedDuration::try_from(ttl).unwrap_or_default();
+    let events = api.store.list(EVENTS_STORAGE, None, None, 0, &|_| true)?;
+    let mut expired = 0;
+    for text in events.items {
+        let Ok(event) = serde_json::from_str::<serde_json::Value>(&text) else { continue };
+        let last_seen = [
+            &event["series"]["lastObservedTime"],
+            &event["lastTimestamp"],
+            &event["eventTime"],
+            &event["metadata"]["creationTimestamp"],
+        ]
+        .into_iter()
+        .filter_map(|t| t.as_str()?.parse::<jiff::Timestamp>().ok())
+        .max();
+        if last_seen.is_some_and(|t| t < horizon) {
+            let meta = &event["metadata"];
+            api.delete_key(&ObjectKey {
+                resource: EVENTS_STORAGE.into(),
+                namespace: meta["namespace"].as_str().unwrap_or_default().into(),
+                name: meta["name"].as_str().unwrap_or_default().into(),
+            })?;
+            expired += 1;
+        }
+    }
+    Ok(expired)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::apiserver::store::Store;
+    use crate::apiserver::verbs::{Scope, WriteOptions};
+    use std::sync::Arc;
+
+    #[test]
+    fn events_expire_after_their_ttl() {
+        let dir = tempfile::tempdir().unwrap();
+        let api = Api::new(Arc::new(Store::open(dir.path()).unwrap())).unwrap();
+        let namespaces = api.registry.lookup("", "v1", "namespaces").unwrap();
+        let opts = WriteOptions { manager: "test".into(), ..Default::default() };
+        let cluster =
+            Scope { rt: namespaces, version: "v1".into(), namespace: Some(String::new()) };
+        api.create(&cluster, serde_json::json!({"metadata": {"name": "default"}}), &opts).unwrap();
+        let events = api.registry.lookup("", "v1", "events").unwrap();
+        let scope = Scope { rt: events, version: "v1".into(), namespace: Some("default".into()) };
+        api.create(&scope, serde_json::json!({"metadata": {"name": "e"}, "reason": "R"}), &opts)
+            .unwrap();
+        assert_eq!(expire_events(&api, EVENT_TTL).unwrap(), 0);
+        assert!(api.get(&scope, "e").is_ok());
+        std::thread::sleep(Duration::from_millis(1100));
+        assert_eq!(expire_events(&api, Duration::ZERO).unwrap(), 1);
+        assert!(api.get(&scope, "e").is_err());
+    }
 }

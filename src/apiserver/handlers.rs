@@ -257,25 +257,34 @@ async fn serve(state: AppState, request: Request) -> Result<Response, ApiError> 
                 return Ok(([(CONTENT_TYPE, "application/json")], Body::from_stream(stream))
                     .into_response());
             }
-            let result = blocking(move || api.list(&scope, &list)).await?;
-            Ok(match table {
-                Some(columns) => axum::Json(table::table(
-                    &result.items,
-                    &columns,
-                    &result.resource_version,
-                    result.continue_token.as_deref(),
-                ))
-                .into_response(),
-                None => {
-                    let mut metadata = json!({"resourceVersion": result.resource_version});
-                    if let Some(token) = result.continue_token {
-                        metadata["continue"] = json!(token);
-                    }
-                    axum::Json(json!({"kind": format!("{}List", rt.kind), "apiVersion": rt.api_version(version),
-                        "metadata": metadata, "items": result.items}))
-                    .into_response()
+            if let Some(columns) = table {
+                let result = blocking(move || api.list(&scope, &list)).await?;
+                let rv = &result.resource_version;
+                let token = result.continue_token.as_deref();
+                return Ok(
+                    axum::Json(table::table(&result.items, &columns, rv, token)).into_response()
+                );
+            }
+            let result = blocking(move || api.list_raw(&scope, &list)).await?;
+            let mut metadata = json!({"resourceVersion": result.resource_version});
+            if let Some(token) = result.continue_token {
+                metadata["continue"] = json!(token);
+            }
+            // Assembled from the items' JSON text: no per-object parsing for large lists.
+            let head = json!({"kind": format!("{}List", rt.kind), "apiVersion": rt.api_version(version), "metadata": metadata});
+            let head = head.to_string();
+            let size = head.len() + result.items.iter().map(|i| i.len() + 1).sum::<usize>() + 16;
+            let mut body = String::with_capacity(size);
+            body.push_str(&head[..head.len() - 1]);
+            body.push_str(",\"items\":[");
+            for (i, item) in result.items.iter().enumerate() {
+                if i > 0 {
+                    body.push(',');
                 }
-            })
+                body.push_str(item);
+            }
+            body.push_str("]}");
+            Ok(([(CONTENT_TYPE, "application/json")], body).into_response())
         }
         (Method::GET, Some(name)) => {
             let name = name.to_owned();

@@ -235,3 +235,30 @@ async fn accept_loop(
     }
     connections.abort_all();
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use k8s_openapi::api::core::v1::Namespace;
+
+    #[tokio::test]
+    async fn start_serves_in_process_clients_and_shuts_down() {
+        let dir = tempfile::tempdir().unwrap();
+        let kubeconfig_out = dir.path().join("kubeconfig");
+        let opts = ServeOptions {
+            data_dir: dir.path().join("data"),
+            listen: "127.0.0.1:0".parse().unwrap(),
+            kubeconfig_out: Some(kubeconfig_out.clone()),
+        };
+        let server = start(opts).await.unwrap();
+        assert_ne!(server.addr.port(), 0);
+        let written = std::fs::read_to_string(&kubeconfig_out).unwrap();
+        assert!(written.contains(&format!("https://127.0.0.1:{}", server.addr.port())));
+        let namespaces: kube::Api<Namespace> = kube::Api::all(server.client().unwrap());
+        let default = namespaces.get("default").await.unwrap();
+        assert_eq!(default.status.unwrap().phase.as_deref(), Some("Active"));
+        let addr = server.addr;
+        server.shutdown().await;
+        assert!(tokio::net::TcpStream::connect(addr).await.is_err(), "the listener is closed");
+    }
+}

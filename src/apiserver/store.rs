@@ -99,8 +99,9 @@ pub struct Outcome {
 /// One page of a list.
 #[derive(Debug)]
 pub struct Page {
-    /// Matching objects in (namespace, name) order.
-    pub items: Vec<Value>,
+    /// Matching objects in (namespace, name) order, as stored JSON text (never parsed here, so a
+    /// large list costs one copy of its bytes).
+    pub items: Vec<String>,
     /// The resourceVersion the page was read at.
     pub rv: u64,
     /// Where the next page starts (namespace, name), when more rows remain.
@@ -319,7 +320,7 @@ impl Store {
         namespace: Option<&str>,
         after: Option<(&str, &str)>,
         limit: usize,
-        keep: &dyn Fn(&Value) -> bool,
+        keep: &dyn Fn(&str) -> bool,
     ) -> Result<Page, StoreError> {
         const CHUNK: usize = 1000;
         let mut conn = self.reader();
@@ -357,10 +358,9 @@ impl Store {
                     next = Some((ns_cursor.clone(), name_cursor.clone()));
                     break 'outer;
                 }
-                let object: Value = serde_json::from_str(&data)?;
                 (ns_cursor, name_cursor, started) = (ns, name, true);
-                if keep(&object) {
-                    items.push(object);
+                if keep(&data) {
+                    items.push(data);
                 }
             }
             if exhausted {
@@ -522,7 +522,11 @@ mod tests {
             put(&store, name);
         }
         let page = store.list("/configmaps", Some("default"), None, 2, &|_| true).unwrap();
-        let names: Vec<_> = page.items.iter().map(|o| o["metadata"]["name"].clone()).collect();
+        let names: Vec<Value> = page
+            .items
+            .iter()
+            .map(|o| serde_json::from_str::<Value>(o).unwrap()["metadata"]["name"].clone())
+            .collect();
         assert_eq!(names, ["a", "b"]);
         let (ns, name) = page.next.unwrap();
         let rest =

@@ -111,6 +111,17 @@ pub struct ListOptions {
     pub continue_token: Option<String>,
 }
 
+/// One page of a list, as served JSON text.
+#[derive(Debug)]
+pub struct RawList {
+    /// Items, each the JSON of one object at the requested version.
+    pub items: Vec<String>,
+    /// The list's resourceVersion.
+    pub resource_version: String,
+    /// Token for the next page.
+    pub continue_token: Option<String>,
+}
+
 /// One page of a list, as served.
 #[derive(Debug)]
 pub struct ListResult {
@@ -185,7 +196,9 @@ impl Api {
 
     fn reload_crds(&self) -> Result<(), StoreError> {
         let crds = self.store.list(CRD_STORAGE, None, None, 0, &|_| true)?;
-        self.registry.set_crds(&crds.items);
+        let crds: Vec<Value> =
+            crds.items.iter().map(|t| serde_json::from_str(t)).collect::<Result<_, _>>()?;
+        self.registry.set_crds(&crds);
         Ok(())
     }
 
@@ -199,16 +212,31 @@ impl Api {
 
     /// Lists objects (one page when `limit` is set).
     pub fn list(&self, scope: &Scope, opts: &ListOptions) -> Result<ListResult, ApiError> {
+        let raw = self.list_raw(scope, opts)?;
+        let items = raw
+            .items
+            .iter()
+            .map(|text| serde_json::from_str(text))
+            .collect::<Result<_, _>>()
+            .map_err(StoreError::from)?;
+        Ok(ListResult {
+            items,
+            resource_version: raw.resource_version,
+            continue_token: raw.continue_token,
+        })
+    }
+
+    /// Lists objects as served JSON text: stored rows pass through unparsed when nothing needs
+    /// changing, which keeps large lists cheap in time and memory.
+    pub fn list_raw(&self, scope: &Scope, opts: &ListOptions) -> Result<RawList, ApiError> {
         let unfiltered = opts.labels.is_empty() && opts.fields.is_empty();
-        let keep = |object: &Value| {
+        let keep = |text: &str| {
             if unfiltered {
                 return true;
             }
             // Selectors see the served form (events.k8s.io field names, for instance).
-            let object = match scope.rt.shape {
-                Shape::Plain => std::borrow::Cow::Borrowed(object),
-                Shape::EventsV1 => std::borrow::Cow::Owned(scope.present(object.clone())),
-            };
+            let Ok(object) = serde_json::from_str::<Value>(text) else { return false };
+            let object = scope.present(object);
             opts.labels.matches(&object) && opts.fields.matches(&object)
         };
         // `kubectl wait`/`delete` watch one object by name: read it instead of scanning. The
@@ -218,14 +246,13 @@ impl Api {
         {
             let rv = self.store.current_rv();
             let items = match self.store.get(&scope.key(name))? {
-                Some(object) if keep(&object) => vec![scope.present(object)],
-                _ => Vec::new(),
+                Some(object) => {
+                    let text = serde_json::to_string(&object).map_err(StoreError::from)?;
+                    if keep(&text) { vec![self.present_raw(scope, text)?] } else { Vec::new() }
+                }
+                None => Vec::new(),
             };
-            return Ok(ListResult {
-                items,
-                resource_version: rv.to_string(),
-                continue_token: None,
-            });
+            return Ok(RawList { items, resource_version: rv.to_string(), continue_token: None });
         }
         let after = match &opts.continue_token {
             Some(token) => Some(decode_continue(token)?),
@@ -245,11 +272,21 @@ impl Api {
             URL_SAFE_NO_PAD
                 .encode(serde_json::to_vec(&ContinueToken { rv, ns, name }).unwrap_or_default())
         });
-        Ok(ListResult {
-            items: page.items.into_iter().map(|o| scope.present(o)).collect(),
-            resource_version: rv.to_string(),
-            continue_token,
-        })
+        let items =
+            page.items.into_iter().map(|t| self.present_raw(scope, t)).collect::<Result<_, _>>()?;
+        Ok(RawList { items, resource_version: rv.to_string(), continue_token })
+    }
+
+    /// A stored row as served: unchanged when it already carries the served apiVersion (stored
+    /// JSON has sorted keys, so `apiVersion` leads), else parsed and presented.
+    fn present_raw(&self, scope: &Scope, text: String) -> Result<String, ApiError> {
+        let api_version = scope.rt.api_version(&scope.version);
+        let prefix = format!("{{\"apiVersion\":{}", Value::String(api_version));
+        if scope.rt.shape == Shape::Plain && text.starts_with(&prefix) {
+            return Ok(text);
+        }
+        let object: Value = serde_json::from_str(&text).map_err(StoreError::from)?;
+        Ok(serde_json::to_string(&scope.present(object)).map_err(StoreError::from)?)
     }
 
     /// Creates an object (POST).

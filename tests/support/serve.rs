@@ -11,7 +11,8 @@ use super::tools::{kubectl, wait_for};
 /// A running `crosstie serve`.
 pub struct Serve {
     child: Child,
-    /// The data directory (kept across [`Serve::kill9`] for restart tests).
+    /// The data directory. Restart tests own it and use [`Serve::start_in`]: a server from
+    /// [`Serve::start`] deletes its temp dir when dropped.
     pub data_dir: PathBuf,
     /// The kubeconfig the server wrote.
     pub kubeconfig: PathBuf,
@@ -129,7 +130,8 @@ impl Serve {
         String::from_utf8_lossy(&out.stderr).into_owned()
     }
 
-    /// Kills the server with SIGKILL (no shutdown path runs) and waits for it to die.
+    /// Kills the server with SIGKILL (no shutdown path runs) and waits for it to die; returns the
+    /// data directory for a restart with [`Serve::start_in`].
     pub fn kill9(mut self) -> PathBuf {
         let _ = self.child.kill();
         let _ = self.child.wait();
