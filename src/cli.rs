@@ -45,6 +45,33 @@ pub enum Command {
     /// Reconcile a Flux object now, like `flux reconcile` (sets `reconcile.fluxcd.io/requestedAt`).
     #[command(subcommand)]
     Reconcile(ReconcileTarget),
+    /// The self-service portal's templates.
+    #[command(subcommand)]
+    Portal(PortalCommand),
+}
+
+/// `crosstie portal` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum PortalCommand {
+    /// Write Backstage scaffolder (`scaffolder.backstage.io/v1beta3`) Templates for every
+    /// claimable XRD: `DIR/<xrd>/template.yaml` and `DIR/<xrd>/skeleton/`.
+    ExportBackstage(ExportBackstageArgs),
+}
+
+/// Arguments of `crosstie portal export-backstage`.
+#[derive(Debug, clap::Args)]
+pub struct ExportBackstageArgs {
+    /// Output directory.
+    pub dir: PathBuf,
+    /// XRD files, or directories of YAML files holding them.
+    #[arg(long = "xrds", default_value = "compositions")]
+    pub xrds: Vec<PathBuf>,
+    /// Directory in the GitOps repository claims are written to (`<path>/<namespace>/<name>.yaml`).
+    #[arg(long, default_value = "claims")]
+    pub claims_path: String,
+    /// `spec.owner` of the templates.
+    #[arg(long, default_value = "group:platform-team")]
+    pub owner: String,
 }
 
 /// Settings of the controllers, shared by `run` and `up`.

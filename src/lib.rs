@@ -8,3 +8,4 @@ pub mod controllers;
 pub mod crds;
 pub mod telemetry;
 pub mod gitops;
+pub mod web;

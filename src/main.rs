@@ -1,7 +1,7 @@
 //! The `crosstie` binary: parses the command line and wires the library together.
 
 use clap::Parser;
-use crosstie::cli::{Cli, Command, ReconcileSource, ReconcileTarget};
+use crosstie::cli::{Cli, Command, PortalCommand, ReconcileSource, ReconcileTarget};
 use crosstie::gitops::api::{GitRepository, Kustomization};
 use crosstie::gitops::trigger;
 
@@ -53,6 +53,17 @@ async fn main() -> anyhow::Result<()> {
                 }
             };
             println!("✔ {message}");
+        }
+        Command::Portal(PortalCommand::ExportBackstage(args)) => {
+            let options = crosstie::web::portal::backstage::ExportOptions {
+                claims_path: args.claims_path,
+                owner: args.owner,
+            };
+            let written =
+                crosstie::web::portal::backstage::export(&args.xrds, &args.dir, &options)?;
+            for path in written {
+                println!("{}", path.display());
+            }
         }
     }
     Ok(())
