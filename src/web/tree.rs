@@ -41,10 +41,16 @@ pub async fn object(
     Path((kind, name)): Path<(String, String)>,
     Query(Namespace { namespace }): Query<Namespace>,
 ) -> Result<Html<String>, Error> {
-    let (cache, found) = state
-        .caches()
-        .find(&kind, ns_opt(&namespace), &name)
-        .ok_or_else(|| Error::NotFound(format!("{kind}/{name}")))?;
+    let Some((cache, found)) = state.caches().find(&kind, ns_opt(&namespace), &name) else {
+        // A claim the portal just committed is not in the cluster until the Git loop applies
+        // it: say so, and let the live updates show it when it appears.
+        let body = format!(
+            r#"<h1>{} {}</h1><p class="pending">Not in the cluster yet. This page updates when it appears.</p>"#,
+            esc(&kind),
+            esc(&name)
+        );
+        return Ok(Html(html::page(&name, Some(&session.csrf), state.config().read_only, &body)));
+    };
     let mut body = format!("<h1>{} {}</h1>", esc(&kind), esc(&name));
     if cache.role == Role::Managed {
         let _ = write!(

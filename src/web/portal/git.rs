@@ -70,7 +70,8 @@ pub fn commit_claim(
         index.read_tree(&parent.tree()?)?;
     }
     let path = claim_path(target, namespace, name);
-    index.add_frombuffer(&entry(&path), yaml.as_bytes())?;
+    // An in-memory index cannot hash content itself: write the blob, then index it.
+    index.add(&entry(&path, repo.blob(yaml.as_bytes())?, yaml.len()))?;
     let tree = repo.find_tree(index.write_tree_to(&repo)?)?;
     if let Some(unchanged) = parent.as_ref().filter(|p| p.tree_id() == tree.id()) {
         // Same claim as already committed: nothing to do.
@@ -109,7 +110,7 @@ fn open_cache(dir: &Path) -> Result<Repository, git2::Error> {
     Repository::open_bare(dir).or_else(|_| Repository::init_bare(dir))
 }
 
-fn entry(path: &str) -> IndexEntry {
+fn entry(path: &str, id: Oid, size: usize) -> IndexEntry {
     IndexEntry {
         ctime: IndexTime::new(0, 0),
         mtime: IndexTime::new(0, 0),
@@ -118,8 +119,8 @@ fn entry(path: &str) -> IndexEntry {
         mode: 0o100644,
         uid: 0,
         gid: 0,
-        file_size: 0,
-        id: Oid::ZERO_SHA1,
+        file_size: u32::try_from(size).unwrap_or(u32::MAX),
+        id,
         flags: 0,
         flags_extended: 0,
         path: path.as_bytes().to_vec(),
