@@ -39,7 +39,9 @@ fn the_shipped_xrds_export_as_the_golden_backstage_templates() {
     assert_eq!(
         relative,
         [
-            PathBuf::from("xpostgresqlinstances.database.crosstie.io/skeleton/${{ values.name }}.yaml"),
+            PathBuf::from(
+                "xpostgresqlinstances.database.crosstie.io/skeleton/${{ values.name }}.yaml"
+            ),
             PathBuf::from("xpostgresqlinstances.database.crosstie.io/template.yaml"),
         ]
     );
@@ -55,10 +57,13 @@ fn the_shipped_xrds_export_as_the_golden_backstage_templates() {
             .unwrap_or_else(|e| panic!("{}: {e} (UPDATE_GOLDEN=1 to create)", rel.display()));
         assert_eq!(std::fs::read_to_string(path).unwrap(), want, "{} differs", rel.display());
     }
-    let template: serde_json::Value = serde_saphyr::from_str(
-        &std::fs::read_to_string(golden.join(&relative[1])).unwrap(),
-    )
-    .unwrap();
+    let template: serde_json::Value =
+        serde_saphyr::from_str(&std::fs::read_to_string(golden.join(&relative[1])).unwrap())
+            .unwrap();
     assert_eq!(template["apiVersion"], "scaffolder.backstage.io/v1beta3");
-    assert_eq!(template["spec"]["parameters"][1]["properties"]["spec"]["properties"]["parameters"]["properties"]["storageGB"]["minimum"], 20);
+    assert_eq!(
+        template["spec"]["parameters"][1]["properties"]["spec"]["properties"]["parameters"]["properties"]
+            ["storageGB"]["minimum"],
+        20
+    );
 }

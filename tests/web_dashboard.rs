@@ -111,23 +111,45 @@ fn composition() -> Value {
 }
 
 fn filled(caches: &Caches, writers: &mut crosstie::web::CacheWriters) {
-    fill(caches, Role::Claim, resource("database.crosstie.io", "PostgreSQLInstance", "postgresqlinstances"), &[claim()]);
-    fill(caches, Role::Composite, resource("database.crosstie.io", "XPostgreSQLInstance", "xpostgresqlinstances"), &[composite()]);
-    fill(caches, Role::Managed, resource("database.aws.crossplane.io", "RDSInstance", "rdsinstances"), &[rds_instance()]);
+    fill(
+        caches,
+        Role::Claim,
+        resource("database.crosstie.io", "PostgreSQLInstance", "postgresqlinstances"),
+        &[claim()],
+    );
+    fill(
+        caches,
+        Role::Composite,
+        resource("database.crosstie.io", "XPostgreSQLInstance", "xpostgresqlinstances"),
+        &[composite()],
+    );
+    fill(
+        caches,
+        Role::Managed,
+        resource("database.aws.crossplane.io", "RDSInstance", "rdsinstances"),
+        &[rds_instance()],
+    );
     put(&mut writers.kustomizations, kustomization(true));
     put(&mut writers.git_repositories, git_repository());
     put(&mut writers.compositions, composition());
-    for (name, ns) in [("orders-db-conn", "team-a"), ("xr-conn", "crossplane-system"), ("xr-uid-postgresql", "crossplane-system")] {
+    for (name, ns) in [
+        ("orders-db-conn", "team-a"),
+        ("xr-conn", "crossplane-system"),
+        ("xr-uid-postgresql", "crossplane-system"),
+    ] {
         put(&mut writers.secrets, secret(name, ns));
     }
-    put(&mut writers.events, json!({
-        "apiVersion": "events.k8s.io/v1", "kind": "Event",
-        "metadata": {"name": "rds.1", "namespace": "default"},
-        "eventTime": "2026-11-22T03:01:00.000000Z", "reportingController": "crosstie", "reportingInstance": "x",
-        "action": "Update", "type": "Normal", "reason": "UpdatedExternalResource",
-        "note": "allocatedStorage: 20 -> 50",
-        "regarding": {"apiVersion": "database.aws.crossplane.io/v1beta1", "kind": "RDSInstance", "name": "orders-db-x7k2p-4e683", "uid": "rds-uid"},
-    }));
+    put(
+        &mut writers.events,
+        json!({
+            "apiVersion": "events.k8s.io/v1", "kind": "Event",
+            "metadata": {"name": "rds.1", "namespace": "default"},
+            "eventTime": "2026-11-22T03:01:00.000000Z", "reportingController": "crosstie", "reportingInstance": "x",
+            "action": "Update", "type": "Normal", "reason": "UpdatedExternalResource",
+            "note": "allocatedStorage: 20 -> 50",
+            "regarding": {"apiVersion": "database.aws.crossplane.io/v1beta1", "kind": "RDSInstance", "name": "orders-db-x7k2p-4e683", "uid": "rds-uid"},
+        }),
+    );
 }
 
 async fn dashboard() -> App {
@@ -181,7 +203,9 @@ async fn the_overview_lists_sources_kustomizations_and_claims_from_the_caches_wi
     assert!(page.contains(r#"<a href="/kustomizations/flux-system/apps">apps</a>"#));
     assert!(page.contains(r##"href="/kustomizations/flux-system/apps#drift">drifted</a>"##));
     // Claims, composites and managed resources with Synced/Ready.
-    assert!(page.contains(r#"<a href="/tree/PostgreSQLInstance/orders-db?namespace=team-a">orders-db</a>"#));
+    assert!(page.contains(
+        r#"<a href="/tree/PostgreSQLInstance/orders-db?namespace=team-a">orders-db</a>"#
+    ));
     assert!(page.contains(r#"<a href="/tree/RDSInstance/orders-db-x7k2p-4e683">"#));
     assert!(page.contains(r#"<span class="badge bad" title="Synced">False</span>"#));
     // Counts: the claim, composite and Kustomization are ready; the source and RDS fail.
@@ -218,7 +242,9 @@ async fn a_claims_tree_shows_its_composite_managed_resource_and_secret_key_names
     ] {
         assert!(page.contains(part), "missing {part:?} in {page}");
     }
-    for secret_value in ["b3JkZXJzLmV4YW1wbGUuYXdz", "aHVudGVyMg==", "hunter2", "orders.example.aws\"<"] {
+    for secret_value in
+        ["b3JkZXJzLmV4YW1wbGUuYXdz", "aHVudGVyMg==", "hunter2", "orders.example.aws\"<"]
+    {
         assert!(!page.contains(secret_value), "secret value {secret_value} rendered");
     }
 }
@@ -243,7 +269,9 @@ async fn a_kustomization_page_lists_its_inventory_and_the_fields_that_drifted() 
     let app = dashboard().await;
     let (status, page) = app.get("/kustomizations/flux-system/apps").await;
     assert_eq!(status, StatusCode::OK);
-    assert!(page.contains(r#"<a href="/tree/PostgreSQLInstance/orders-db?namespace=team-a">orders-db</a>"#));
+    assert!(page.contains(
+        r#"<a href="/tree/PostgreSQLInstance/orders-db?namespace=team-a">orders-db</a>"#
+    ));
     assert!(page.contains("<td>PostgreSQLInstance/team-a/orders-db</td><td><code>/spec/parameters/storageGB</code> </td>"));
 }
 
@@ -251,19 +279,47 @@ async fn a_kustomization_page_lists_its_inventory_and_the_fields_that_drifted() 
 async fn actions_patch_the_object_and_record_an_event() {
     let app = dashboard().await;
     let cases = [
-        ("reconcile", "Kustomization", "flux-system", "apps",
-            "/apis/kustomize.toolkit.fluxcd.io/v1/namespaces/flux-system/kustomizations/apps", "/metadata/annotations/reconcile.fluxcd.io~1requestedAt"),
-        ("suspend", "Kustomization", "flux-system", "apps",
-            "/apis/kustomize.toolkit.fluxcd.io/v1/namespaces/flux-system/kustomizations/apps", "/spec/suspend"),
-        ("pause", "RDSInstance", "", "orders-db-x7k2p-4e683",
-            "/apis/database.aws.crossplane.io/v1beta1/rdsinstances/orders-db-x7k2p-4e683", "/metadata/annotations/crossplane.io~1paused"),
-        ("reconcile", "PostgreSQLInstance", "team-a", "orders-db",
-            "/apis/database.crosstie.io/v1alpha1/namespaces/team-a/postgresqlinstances/orders-db", "/metadata/annotations/crossplane.io~1reconcile-requested-at"),
+        (
+            "reconcile",
+            "Kustomization",
+            "flux-system",
+            "apps",
+            "/apis/kustomize.toolkit.fluxcd.io/v1/namespaces/flux-system/kustomizations/apps",
+            "/metadata/annotations/reconcile.fluxcd.io~1requestedAt",
+        ),
+        (
+            "suspend",
+            "Kustomization",
+            "flux-system",
+            "apps",
+            "/apis/kustomize.toolkit.fluxcd.io/v1/namespaces/flux-system/kustomizations/apps",
+            "/spec/suspend",
+        ),
+        (
+            "pause",
+            "RDSInstance",
+            "",
+            "orders-db-x7k2p-4e683",
+            "/apis/database.aws.crossplane.io/v1beta1/rdsinstances/orders-db-x7k2p-4e683",
+            "/metadata/annotations/crossplane.io~1paused",
+        ),
+        (
+            "reconcile",
+            "PostgreSQLInstance",
+            "team-a",
+            "orders-db",
+            "/apis/database.crosstie.io/v1alpha1/namespaces/team-a/postgresqlinstances/orders-db",
+            "/metadata/annotations/crossplane.io~1reconcile-requested-at",
+        ),
     ];
     for (action, kind, namespace, name, path, field) in cases {
         let before = app.seen().len();
         let (status, headers, body) = app
-            .post(&format!("/actions/{action}"), &[("kind", kind), ("namespace", namespace), ("name", name)], true)
+            .post(
+                &format!("/actions/{action}"),
+                &[("kind", kind), ("namespace", namespace), ("name", name)],
+                true,
+            )
             .await;
         assert_eq!(status, StatusCode::SEE_OTHER, "{action} {kind}: {body}");
         assert_eq!(headers[header::LOCATION], "/");
@@ -272,7 +328,8 @@ async fn actions_patch_the_object_and_record_an_event() {
         assert_eq!(seen[0].method, "PATCH");
         assert_eq!(seen[0].uri.split('?').next().unwrap(), path);
         assert_eq!(seen[0].content_type, "application/merge-patch+json");
-        let value = seen[0].body.pointer(field).unwrap_or_else(|| panic!("{field} in {:?}", seen[0].body));
+        let value =
+            seen[0].body.pointer(field).unwrap_or_else(|| panic!("{field} in {:?}", seen[0].body));
         match action {
             "suspend" => assert_eq!(value, &json!(true)),
             "pause" => assert_eq!(value, &json!("true")),
@@ -284,8 +341,16 @@ async fn actions_patch_the_object_and_record_an_event() {
     }
 
     let before = app.seen().len();
-    app.post("/actions/unpause", &[("kind", "RDSInstance"), ("name", "orders-db-x7k2p-4e683")], true).await;
-    assert_eq!(app.seen()[before].body, json!({"metadata": {"annotations": {"crossplane.io/paused": null}}}));
+    app.post(
+        "/actions/unpause",
+        &[("kind", "RDSInstance"), ("name", "orders-db-x7k2p-4e683")],
+        true,
+    )
+    .await;
+    assert_eq!(
+        app.seen()[before].body,
+        json!({"metadata": {"annotations": {"crossplane.io/paused": null}}})
+    );
 }
 
 #[tokio::test]
@@ -295,7 +360,8 @@ async fn a_post_without_the_csrf_token_is_refused_and_nothing_is_written() {
     let (status, _, body) = app.post("/actions/suspend", &form, false).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert!(body.contains("missing or invalid CSRF token"));
-    let (status, _, _) = app.post("/actions/suspend", &[form[0], form[1], form[2], ("csrf", "forged")], false).await;
+    let (status, _, _) =
+        app.post("/actions/suspend", &[form[0], form[1], form[2], ("csrf", "forged")], false).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert!(app.seen().is_empty(), "{:?}", app.seen());
 }
@@ -321,10 +387,20 @@ async fn script_in_labels_annotations_and_messages_renders_inert() {
         hostile["metadata"]["annotations"]["crossplane.io/external-name"] = json!(XSS);
         hostile["status"]["conditions"][0]["message"] = json!(XSS);
         hostile["status"]["atProvider"]["endpoint"] = json!(XSS);
-        fill(caches, Role::Managed, resource("database.aws.crossplane.io", "DBSubnetGroup", "dbsubnetgroups"), &[hostile]);
+        fill(
+            caches,
+            Role::Managed,
+            resource("database.aws.crossplane.io", "DBSubnetGroup", "dbsubnetgroups"),
+            &[hostile],
+        );
     })
     .await;
-    for uri in ["/", "/tree/DBSubnetGroup/hostile", "/tree/PostgreSQLInstance/orders-db?namespace=team-a", "/?q=%3Cscript%3Ealert(1)%3C%2Fscript%3E"] {
+    for uri in [
+        "/",
+        "/tree/DBSubnetGroup/hostile",
+        "/tree/PostgreSQLInstance/orders-db?namespace=team-a",
+        "/?q=%3Cscript%3Ealert(1)%3C%2Fscript%3E",
+    ] {
         let (status, page) = app.get(uri).await;
         assert_eq!(status, StatusCode::OK);
         assert!(!page.contains(XSS), "{uri} renders a live script");
@@ -337,7 +413,8 @@ async fn script_in_labels_annotations_and_messages_renders_inert() {
 #[tokio::test]
 async fn live_updates_are_a_server_sent_event_stream() {
     let app = dashboard().await;
-    let request = Request::get("/events").header(header::COOKIE, &app.cookie).body(Body::empty()).unwrap();
+    let request =
+        Request::get("/events").header(header::COOKIE, &app.cookie).body(Body::empty()).unwrap();
     let response = tower::ServiceExt::oneshot(app.router.clone(), request).await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(response.headers()[header::CONTENT_TYPE], "text/event-stream");

@@ -17,7 +17,8 @@ const TEMPLATE: &str = "/portal/xpostgresqlinstances.database.crosstie.io";
 const XSS: &str = "<script>alert(1)</script>";
 
 fn shipped_xrd() -> Value {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("compositions/xrd-postgresqlinstance.yaml");
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("compositions/xrd-postgresqlinstance.yaml");
     serde_saphyr::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
@@ -89,7 +90,9 @@ fn valid() -> Vec<(&'static str, &'static str)> {
 async fn the_form_is_generated_from_the_shipped_xrd_schema() {
     let p = portal(false).await;
     let (_, index) = p.app.get("/portal").await;
-    assert!(index.contains(r#"<a href="/portal/xpostgresqlinstances.database.crosstie.io">PostgreSQLInstance</a>"#));
+    assert!(index.contains(
+        r#"<a href="/portal/xpostgresqlinstances.database.crosstie.io">PostgreSQLInstance</a>"#
+    ));
 
     let (status, form) = p.app.get(TEMPLATE).await;
     assert_eq!(status, StatusCode::OK);
@@ -115,7 +118,12 @@ async fn an_invalid_value_is_reported_by_field_and_nothing_is_committed() {
     form.push(("intent", "submit"));
     let (status, _, page) = p.app.post(TEMPLATE, &form, true).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(page.contains(r#"<span class="msg" data-for="spec.parameters.storageGB">must be at least 20</span>"#), "{page}");
+    assert!(
+        page.contains(
+            r#"<span class="msg" data-for="spec.parameters.storageGB">must be at least 20</span>"#
+        ),
+        "{page}"
+    );
     assert!(page.contains(r#"<span class="msg" data-for="spec.parameters.size">must be one of small, medium, large</span>"#));
     assert!(page.contains(r#"value="10""#), "the user's input is kept");
     assert_eq!(head(&p.repo).id(), before);
@@ -153,7 +161,8 @@ async fn a_valid_claim_is_committed_with_the_requester_as_author_and_pushed() {
     assert!(tree.get_path(Path::new("README.md")).is_ok(), "earlier files are kept");
     let entry = tree.get_path(Path::new("clusters/dev/claims/team-a/orders-db.yaml")).unwrap();
     let blob = p.repo.find_blob(entry.id()).unwrap();
-    let claim: Value = serde_saphyr::from_str(std::str::from_utf8(blob.content()).unwrap()).unwrap();
+    let claim: Value =
+        serde_saphyr::from_str(std::str::from_utf8(blob.content()).unwrap()).unwrap();
     assert_eq!(
         claim,
         json!({
@@ -185,8 +194,13 @@ async fn without_a_git_repository_the_claim_is_applied_server_side() {
     assert_eq!(seen.len(), 1);
     assert_eq!(seen[0].method, "PATCH");
     assert_eq!(seen[0].content_type, "application/apply-patch+yaml");
-    assert!(seen[0].uri.starts_with("/apis/database.crosstie.io/v1alpha1/namespaces/team-a/postgresqlinstances/orders-db?"));
-    assert!(seen[0].uri.contains("force=true") && seen[0].uri.contains("fieldManager=crosstie-dashboard"));
+    assert!(seen[0].uri.starts_with(
+        "/apis/database.crosstie.io/v1alpha1/namespaces/team-a/postgresqlinstances/orders-db?"
+    ));
+    assert!(
+        seen[0].uri.contains("force=true")
+            && seen[0].uri.contains("fieldManager=crosstie-dashboard")
+    );
     assert_eq!(seen[0].body["spec"]["parameters"]["storageGB"], 20);
 }
 

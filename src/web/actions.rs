@@ -113,7 +113,10 @@ pub async fn handle(
     let event = Event {
         type_: EventType::Normal,
         reason: reason.to_owned(),
-        note: Some(format!("{action} requested by {} <{}> from the dashboard", session.name, session.email)),
+        note: Some(format!(
+            "{action} requested by {} <{}> from the dashboard",
+            session.name, session.email
+        )),
         action: action.clone(),
         secondary: None,
     };

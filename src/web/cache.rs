@@ -17,8 +17,8 @@ use kube::{Client, Resource};
 use serde::de::DeserializeOwned;
 use tokio::sync::watch;
 
-use crate::composition::{CompositeResourceDefinition, Composition};
 use crate::composition::xrd::crds_for;
+use crate::composition::{CompositeResourceDefinition, Composition};
 use crate::gitops::api::{GitRepository, Kustomization};
 
 /// What a dynamically typed kind is to the dashboard.
@@ -176,13 +176,20 @@ impl Caches {
             ApiResource::erase::<crosstie_provider_aws::DbSubnetGroup>(&()),
         ] {
             if let Some(writer) = self.add_kind(Role::Managed, resource.clone()) {
-                tasks.spawn(reflect(Api::all_with(client.clone(), &resource), writer, self.clone()));
+                tasks.spawn(reflect(
+                    Api::all_with(client.clone(), &resource),
+                    writer,
+                    self.clone(),
+                ));
             }
         }
         // XRDs drive the dynamic kinds, so their stream is consumed here rather than spawned.
-        let xrds = reflector::reflector(writers.xrds, watcher(Api::all(client.clone()), watcher::Config::default()))
-            .default_backoff()
-            .applied_objects();
+        let xrds = reflector::reflector(
+            writers.xrds,
+            watcher(Api::all(client.clone()), watcher::Config::default()),
+        )
+        .default_backoff()
+        .applied_objects();
         let mut xrds = std::pin::pin!(xrds);
         while let Some(xrd) = xrds.next().await {
             let Ok(xrd) = xrd else { continue };
@@ -216,8 +223,8 @@ where
     K: Resource + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
     K::DynamicType: Eq + Hash + Clone,
 {
-    let stream = reflector::reflector(writer, watcher(api, watcher::Config::default()))
-        .default_backoff();
+    let stream =
+        reflector::reflector(writer, watcher(api, watcher::Config::default())).default_backoff();
     let mut stream = std::pin::pin!(stream);
     while stream.next().await.is_some() {
         caches.notify_changed();

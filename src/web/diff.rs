@@ -56,7 +56,8 @@ fn desired_from_composition(state: &WebState, live: &Value) -> Result<Value, Str
     let composite_name = live["metadata"]["labels"][LABEL_COMPOSITE]
         .as_str()
         .ok_or("not composed: no crossplane.io/composite label")?;
-    let resource_name = live["metadata"]["annotations"][crate::composition::ANNOTATION_RESOURCE_NAME]
+    let resource_name = live["metadata"]["annotations"]
+        [crate::composition::ANNOTATION_RESOURCE_NAME]
         .as_str()
         .ok_or("no crossplane.io/composition-resource-name annotation")?;
     let composite = caches
@@ -83,11 +84,10 @@ fn desired_from_composition(state: &WebState, live: &Value) -> Result<Value, Str
             .map(|o| object_value(&o))
     }));
     let rendered = render(&composite, &composition, &observed).map_err(|e| e.to_string())?;
-    let resource = rendered
-        .resources
-        .into_iter()
-        .find(|r| r.name == resource_name)
-        .ok_or_else(|| format!("Composition {composition_name} no longer has {resource_name}"))?;
+    let resource =
+        rendered.resources.into_iter().find(|r| r.name == resource_name).ok_or_else(|| {
+            format!("Composition {composition_name} no longer has {resource_name}")
+        })?;
     resource.desired
 }
 
@@ -191,7 +191,8 @@ mod tests {
 
     #[test]
     fn field_diffs_pair_desired_and_live_values() {
-        let desired = json!({"spec": {"forProvider": {"allocatedStorage": 20, "tags": {"a": "b"}}}});
+        let desired =
+            json!({"spec": {"forProvider": {"allocatedStorage": 20, "tags": {"a": "b"}}}});
         let live = json!({"spec": {"forProvider": {"allocatedStorage": 50}}});
         assert_eq!(
             field_diffs(&desired, &live),
@@ -201,7 +202,11 @@ mod tests {
                     desired: Some(json!(20)),
                     live: Some(json!(50)),
                 },
-                FieldDiff { path: "/spec/forProvider/tags/a".into(), desired: Some(json!("b")), live: None },
+                FieldDiff {
+                    path: "/spec/forProvider/tags/a".into(),
+                    desired: Some(json!("b")),
+                    live: None
+                },
             ]
         );
     }

@@ -14,7 +14,9 @@ use super::WebState;
 const MIN_GAP: Duration = Duration::from_millis(500);
 
 /// `GET /events`.
-pub async fn stream(State(state): State<WebState>) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+pub async fn stream(
+    State(state): State<WebState>,
+) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
     let changes = state.caches().subscribe();
     let events = futures::stream::unfold(changes, |mut changes| async move {
         changes.changed().await.ok()?;

@@ -192,7 +192,11 @@ pub fn render(state: &WebState, session: &Session, filter: &Filter) -> String {
             badge("Healthy", &condition_status(&value, "Healthy")),
             esc(revision.unwrap_or("-")),
             if drifted {
-                format!(r#"<a class="drift" href="/kustomizations/{}/{}#drift">drifted</a>"#, url(&ns), url(&name))
+                format!(
+                    r#"<a class="drift" href="/kustomizations/{}/{}#drift">drifted</a>"#,
+                    url(&ns),
+                    url(&name)
+                )
             } else {
                 "no".to_owned()
             },
@@ -206,7 +210,10 @@ pub fn render(state: &WebState, session: &Session, filter: &Filter) -> String {
     kinds.sort_by(|a, b| (a.role, &a.resource.kind).cmp(&(b.role, &b.resource.kind)));
     for kind in &kinds {
         let mut items = kind.store.state();
-        items.sort_by(|a, b| (&a.metadata.namespace, &a.metadata.name).cmp(&(&b.metadata.namespace, &b.metadata.name)));
+        items.sort_by(|a, b| {
+            (&a.metadata.namespace, &a.metadata.name)
+                .cmp(&(&b.metadata.namespace, &b.metadata.name))
+        });
         for object in items {
             let ns = object.metadata.namespace.clone().unwrap_or_default();
             let name = object.name_any();
@@ -216,12 +223,18 @@ pub fn render(state: &WebState, session: &Session, filter: &Filter) -> String {
                 continue;
             }
             counts.add(s);
-            let ns_query = if ns.is_empty() { String::new() } else { format!("?namespace={}", url(&ns)) };
+            let ns_query =
+                if ns.is_empty() { String::new() } else { format!("?namespace={}", url(&ns)) };
             let actions = csrf
                 .map(|t| {
-                    let mut out = button(t, "reconcile", &kind.resource.kind, Some(&ns), &name, "Reconcile");
+                    let mut out =
+                        button(t, "reconcile", &kind.resource.kind, Some(&ns), &name, "Reconcile");
                     if kind.role == Role::Managed {
-                        let (action, label) = if s == Standing::Paused { ("unpause", "Unpause") } else { ("pause", "Pause") };
+                        let (action, label) = if s == Standing::Paused {
+                            ("unpause", "Unpause")
+                        } else {
+                            ("pause", "Pause")
+                        };
                         out += &button(t, action, &kind.resource.kind, Some(&ns), &name, label);
                     }
                     out

@@ -116,7 +116,8 @@ fn node(state: &WebState, object: &Value, depth: usize, out: &mut String) {
 /// Conditions, external name, `status.atProvider` and recent events of one object.
 fn details(state: &WebState, object: &Value, out: &mut String) {
     out.push_str("<details><summary>details</summary>");
-    if let Some(external) = object["metadata"]["annotations"]["crossplane.io/external-name"].as_str()
+    if let Some(external) =
+        object["metadata"]["annotations"]["crossplane.io/external-name"].as_str()
     {
         let _ = write!(out, "<p>External name: <code>{}</code></p>", esc(external));
     }
@@ -141,7 +142,8 @@ fn details(state: &WebState, object: &Value, out: &mut String) {
         out.push_str("<table class=\"at-provider\"><tr><th>atProvider</th><th></th></tr>");
         for (key, value) in at_provider {
             let shown = value.as_str().map(str::to_owned).unwrap_or_else(|| value.to_string());
-            let _ = write!(out, "<tr><td>{}</td><td><code>{}</code></td></tr>", esc(key), esc(&shown));
+            let _ =
+                write!(out, "<tr><td>{}</td><td><code>{}</code></td></tr>", esc(key), esc(&shown));
         }
         out.push_str("</table>");
     }
@@ -200,9 +202,8 @@ fn secret(state: &WebState, secret: &ObjectRef, out: &mut String) {
         s.metadata.name.as_deref() == Some(secret.name.as_str())
             && s.metadata.namespace == secret.namespace
     });
-    let keys: Vec<String> = found
-        .map(|s| s.data.iter().flat_map(|d| d.keys()).cloned().collect())
-        .unwrap_or_default();
+    let keys: Vec<String> =
+        found.map(|s| s.data.iter().flat_map(|d| d.keys()).cloned().collect()).unwrap_or_default();
     let _ = write!(
         out,
         r#"<li class="node secret">Secret/{}{} <span class="keys">{}</span></li>"#,
@@ -267,7 +268,8 @@ pub async fn kustomization(
             ),
             None => esc(&id.name),
         };
-        let status_of = |t: &str| live.as_ref().map(|l| condition_status(l, t)).unwrap_or("-".into());
+        let status_of =
+            |t: &str| live.as_ref().map(|l| condition_status(l, t)).unwrap_or("-".into());
         let _ = write!(
             body,
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
@@ -282,9 +284,7 @@ pub async fn kustomization(
     body.push_str("</table>");
     if let Some(drift) = condition(&value, "Drifted") {
         body.push_str("<h2 id=\"drift\">Drift</h2>");
-        body.push_str(&super::diff::drift_section(
-            drift["message"].as_str().unwrap_or_default(),
-        ));
+        body.push_str(&super::diff::drift_section(drift["message"].as_str().unwrap_or_default()));
     }
     Ok(Html(html::page(&name, Some(&session.csrf), state.config().read_only, &body)))
 }

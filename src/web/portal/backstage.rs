@@ -101,11 +101,10 @@ fn json_schema(schema: &Value) -> Value {
 pub fn files(t: &Template, options: &ExportOptions) -> Result<Vec<(PathBuf, String)>, ExportError> {
     let mut spec_schema = json_schema(&t.schema["properties"]["spec"]);
     spec_schema["title"] = json!(t.kind);
-    let spec_required = t.schema["required"].as_array().is_none_or(|r| r.iter().any(|n| n == "spec"));
-    let target_path = format!(
-        "{}/${{{{ parameters.namespace }}}}",
-        options.claims_path.trim_matches('/')
-    );
+    let spec_required =
+        t.schema["required"].as_array().is_none_or(|r| r.iter().any(|n| n == "spec"));
+    let target_path =
+        format!("{}/${{{{ parameters.namespace }}}}", options.claims_path.trim_matches('/'));
     let template = BackstageTemplate {
         api_version: "scaffolder.backstage.io/v1beta3",
         kind: "Template",
@@ -177,18 +176,13 @@ pub fn files(t: &Template, options: &ExportOptions) -> Result<Vec<(PathBuf, Stri
     };
     let dir = PathBuf::from(&t.id);
     let template_path = dir.join("template.yaml");
-    let yaml = serde_saphyr::to_string(&template).map_err(|e| ExportError::Yaml {
-        path: template_path.clone(),
-        message: e.to_string(),
-    })?;
+    let yaml = serde_saphyr::to_string(&template)
+        .map_err(|e| ExportError::Yaml { path: template_path.clone(), message: e.to_string() })?;
     let skeleton = format!(
         "apiVersion: {}\nkind: {}\nmetadata:\n  name: ${{{{ values.name }}}}\n  namespace: ${{{{ values.namespace }}}}\nspec: ${{{{ values.spec | dump }}}}\n",
         t.api_version, t.kind
     );
-    Ok(vec![
-        (template_path.clone(), yaml),
-        (dir.join("skeleton").join(SKELETON_FILE), skeleton),
-    ])
+    Ok(vec![(template_path.clone(), yaml), (dir.join("skeleton").join(SKELETON_FILE), skeleton)])
 }
 
 /// Reads every XRD in `paths` (files or directories of `.yaml`/`.yml` files; other kinds are
@@ -219,16 +213,11 @@ pub fn export(
     let mut templates = Vec::new();
     for source in &sources {
         let text = std::fs::read_to_string(source).map_err(io(source))?;
-        let docs: Vec<Value> = serde_saphyr::from_multiple(&text).map_err(|e| ExportError::Yaml {
-            path: source.clone(),
-            message: e.to_string(),
-        })?;
+        let docs: Vec<Value> = serde_saphyr::from_multiple(&text)
+            .map_err(|e| ExportError::Yaml { path: source.clone(), message: e.to_string() })?;
         for doc in docs.into_iter().filter(|d| d["kind"] == "CompositeResourceDefinition") {
-            let xrd: CompositeResourceDefinition =
-                serde_json::from_value(doc).map_err(|e| ExportError::Yaml {
-                    path: source.clone(),
-                    message: e.to_string(),
-                })?;
+            let xrd: CompositeResourceDefinition = serde_json::from_value(doc)
+                .map_err(|e| ExportError::Yaml { path: source.clone(), message: e.to_string() })?;
             templates.extend(Template::of(&xrd));
         }
     }

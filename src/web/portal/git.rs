@@ -5,7 +5,10 @@
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use git2::{FetchOptions, Index, IndexEntry, IndexTime, Oid, PushOptions, RemoteCallbacks, Repository, Signature};
+use git2::{
+    FetchOptions, Index, IndexEntry, IndexTime, Oid, PushOptions, RemoteCallbacks, Repository,
+    Signature,
+};
 
 /// Where portal claims are committed.
 #[derive(Clone, Debug)]
@@ -79,12 +82,14 @@ pub fn commit_claim(
     }
     let author = Signature::now(author.name, author.email)?;
     let committer = Signature::now(COMMITTER.0, COMMITTER.1)?;
-    let verb = if parent.as_ref().and_then(|p| p.tree().ok()?.get_path(Path::new(&path)).ok()).is_some() {
-        "Update"
-    } else {
-        "Add"
-    };
-    let message = format!("{verb} claim {namespace}/{name}\n\nRequested through the Crosstie portal.\n");
+    let verb =
+        if parent.as_ref().and_then(|p| p.tree().ok()?.get_path(Path::new(&path)).ok()).is_some() {
+            "Update"
+        } else {
+            "Add"
+        };
+    let message =
+        format!("{verb} claim {namespace}/{name}\n\nRequested through the Crosstie portal.\n");
     let parents: Vec<_> = parent.iter().collect();
     let commit = repo.commit(None, &author, &committer, &message, &tree, &parents)?;
 
@@ -101,7 +106,10 @@ pub fn commit_claim(
     remote.push(&[format!("{local}:{local}")], Some(&mut options))?;
     drop(options);
     if let Some(reason) = rejected {
-        return Err(git2::Error::from_str(&format!("push to {} rejected: {reason}", target.branch)));
+        return Err(git2::Error::from_str(&format!(
+            "push to {} rejected: {reason}",
+            target.branch
+        )));
     }
     Ok(commit)
 }

@@ -215,7 +215,9 @@ pub async fn submit(
     };
     let yaml = serde_saphyr::to_string(&claim).map_err(|e| Error::BadRequest(e.to_string()))?;
     if intent != Some("submit") {
-        return Ok(Html(form_page(&state, &session, &template, &form, &[], Some(&yaml))).into_response());
+        return Ok(
+            Html(form_page(&state, &session, &template, &form, &[], Some(&yaml))).into_response()
+        );
     }
     if state.config().read_only {
         return Err(Error::Forbidden("the dashboard is read-only"));

@@ -90,7 +90,11 @@ fn walk(schema: &Value, name: &str, required: bool, out: &mut Vec<Field>) {
         Value::Null => None,
         Value::String(s) => Some(s.clone()),
         Value::Array(items) => Some(
-            items.iter().map(|i| i.as_str().map(str::to_owned).unwrap_or(i.to_string())).collect::<Vec<_>>().join("\n"),
+            items
+                .iter()
+                .map(|i| i.as_str().map(str::to_owned).unwrap_or(i.to_string()))
+                .collect::<Vec<_>>()
+                .join("\n"),
         ),
         other => Some(other.to_string()),
     };
@@ -145,10 +149,16 @@ fn parse(field: &Field, text: &str) -> Result<Option<Value>, String> {
         FieldType::String => {
             let chars = text.chars().count() as u64;
             if field.min_length.is_some_and(|m| chars < m) {
-                return Err(format!("must be at least {} characters", field.min_length.unwrap_or_default()));
+                return Err(format!(
+                    "must be at least {} characters",
+                    field.min_length.unwrap_or_default()
+                ));
             }
             if field.max_length.is_some_and(|m| chars > m) {
-                return Err(format!("must be at most {} characters", field.max_length.unwrap_or_default()));
+                return Err(format!(
+                    "must be at most {} characters",
+                    field.max_length.unwrap_or_default()
+                ));
             }
             if let Some(pattern) = &field.pattern {
                 let re = regex::Regex::new(pattern).map_err(|e| format!("schema pattern: {e}"))?;
@@ -316,10 +326,16 @@ pub fn inputs(fields: &[Field], form: &[(String, String)], errors: &[Invalid]) -
                 format!(r#"<textarea name="{name}" rows="3"{rules}>{}</textarea>"#, esc(&value))
             }
             FieldType::Integer => {
-                format!(r#"<input type="number" step="1" name="{name}" value="{}"{rules}>"#, esc(&value))
+                format!(
+                    r#"<input type="number" step="1" name="{name}" value="{}"{rules}>"#,
+                    esc(&value)
+                )
             }
             FieldType::Number => {
-                format!(r#"<input type="number" step="any" name="{name}" value="{}"{rules}>"#, esc(&value))
+                format!(
+                    r#"<input type="number" step="any" name="{name}" value="{}"{rules}>"#,
+                    esc(&value)
+                )
             }
             FieldType::String => format!(r#"<input name="{name}" value="{}"{rules}>"#, esc(&value)),
         };
@@ -380,7 +396,12 @@ mod tests {
         let named: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(
             named,
-            ["metadata.name", "spec.parameters.size", "spec.parameters.storageGB", "spec.parameters.subnetIds"]
+            [
+                "metadata.name",
+                "spec.parameters.size",
+                "spec.parameters.storageGB",
+                "spec.parameters.subnetIds"
+            ]
         );
         assert_eq!(errors[2].message, "must be at least 20");
     }
