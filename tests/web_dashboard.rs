@@ -424,3 +424,30 @@ async fn live_updates_are_a_server_sent_event_stream() {
     let text = String::from_utf8(frame.into_data().unwrap().to_vec()).unwrap();
     assert!(text.starts_with("event: changed"), "{text:?}");
 }
+
+#[tokio::test]
+async fn the_objects_table_is_paged_while_the_counts_cover_everything() {
+    let app = app(config(), |caches, _| {
+        let claims: Vec<Value> = (0..650)
+            .map(|i| {
+                let mut c = claim();
+                c["metadata"]["name"] = json!(format!("db-{i:03}"));
+                c
+            })
+            .collect();
+        let ar = resource("database.crosstie.io", "PostgreSQLInstance", "postgresqlinstances");
+        fill(caches, Role::Claim, ar, &claims);
+    })
+    .await;
+    let (_, first) = app.get("/").await;
+    assert!(first.contains(r#"<strong data-count="ready">650</strong>"#));
+    assert!(first.contains(">db-499</a>") && !first.contains(">db-500</a>"));
+    assert!(first.contains("Rows 1–500 of 650."));
+    assert!(
+        first
+            .contains(r#"<a href="/?namespace=&amp;kind=&amp;status=&amp;q=&amp;page=1">Next</a>"#)
+    );
+    let (_, second) = app.get("/?page=1").await;
+    assert!(second.contains(">db-500</a>") && second.contains(">db-649</a>"));
+    assert!(!second.contains(">db-499</a>") && second.contains("Rows 501–650 of 650."));
+}

@@ -10,7 +10,7 @@ use kube::ResourceExt as _;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::actions::button;
+use super::actions::{PAUSED_ANNOTATION, button};
 use super::auth::Session;
 use super::html::{self, badge, esc, url};
 use super::{Role, WebState};
@@ -54,6 +54,14 @@ pub fn condition<'a>(object: &'a Value, type_: &str) -> Option<&'a Value> {
 
 /// Where `object` stands and why (the failing or Ready condition's reason and message).
 pub fn standing(object: &Value) -> (Standing, String) {
+    let paused = object["metadata"]["annotations"][PAUSED_ANNOTATION] == "true";
+    standing_of(paused, object)
+}
+
+/// [`standing`] of an object whose `spec` and `status` are in `body` and whose pause
+/// annotation was read already (a cached `DynamicObject` need not be converted to JSON).
+pub fn standing_of(paused_annotation: bool, body: &Value) -> (Standing, String) {
+    let object = body;
     let describe = |c: &Value| {
         let reason = c["reason"].as_str().unwrap_or_default();
         match c["message"].as_str().filter(|m| !m.is_empty()) {
@@ -61,8 +69,7 @@ pub fn standing(object: &Value) -> (Standing, String) {
             None => reason.to_owned(),
         }
     };
-    let paused = object["metadata"]["annotations"]["crossplane.io/paused"] == "true"
-        || object["spec"]["suspend"] == true;
+    let paused = paused_annotation || object["spec"]["suspend"] == true;
     let synced = condition(object, "Synced");
     let ready = condition(object, "Ready");
     let stalled = condition(object, "Stalled").filter(|c| c["status"] == "True");
@@ -104,6 +111,41 @@ pub struct Filter {
     /// Text found in the name, namespace or status message.
     #[serde(default)]
     pub q: String,
+    /// Page of the objects table, from 0.
+    #[serde(default)]
+    pub page: usize,
+}
+
+/// Rows of the objects table per page: counts cover everything, the table one page of it.
+pub const PAGE_ROWS: usize = 500;
+
+/// "Rows a–b of n" with links to the neighbouring pages, keeping the filters.
+fn pager(filter: &Filter, matched: usize) -> String {
+    if matched <= PAGE_ROWS {
+        return String::new();
+    }
+    let link = |page: usize, label: &str| {
+        format!(
+            r#" <a href="/?namespace={}&amp;kind={}&amp;status={}&amp;q={}&amp;page={page}">{label}</a>"#,
+            url(&filter.namespace),
+            url(&filter.kind),
+            url(&filter.status),
+            url(&filter.q)
+        )
+    };
+    let first = filter.page * PAGE_ROWS;
+    let mut out = format!(
+        r#"<p class="pager">Rows {}–{} of {matched}."#,
+        (first + 1).min(matched),
+        (first + PAGE_ROWS).min(matched)
+    );
+    if filter.page > 0 {
+        out += &link(filter.page - 1, "Previous");
+    }
+    if first + PAGE_ROWS < matched {
+        out += &link(filter.page + 1, "Next");
+    }
+    out + "</p>"
 }
 
 impl Filter {
@@ -206,6 +248,7 @@ pub fn render(state: &WebState, session: &Session, filter: &Filter) -> String {
     }
 
     let mut objects = String::new();
+    let (mut matched, first_row) = (0, filter.page * PAGE_ROWS);
     let mut kinds = caches.kinds();
     kinds.sort_by(|a, b| (a.role, &a.resource.kind).cmp(&(b.role, &b.resource.kind)));
     for kind in &kinds {
@@ -217,12 +260,22 @@ pub fn render(state: &WebState, session: &Session, filter: &Filter) -> String {
         for object in items {
             let ns = object.metadata.namespace.clone().unwrap_or_default();
             let name = object.name_any();
-            let value = object_value(&object);
-            let (s, message) = standing(&value);
+            let paused = object
+                .metadata
+                .annotations
+                .as_ref()
+                .and_then(|a| a.get(PAUSED_ANNOTATION))
+                .is_some_and(|v| v == "true");
+            let value = &object.data;
+            let (s, message) = standing_of(paused, value);
             if !filter.admits(&kind.resource.kind, kind.role.as_str(), &ns, &name, s, &message) {
                 continue;
             }
             counts.add(s);
+            matched += 1;
+            if !(first_row..first_row + PAGE_ROWS).contains(&(matched - 1)) {
+                continue;
+            }
             let ns_query =
                 if ns.is_empty() { String::new() } else { format!("?namespace={}", url(&ns)) };
             let actions = csrf
@@ -251,13 +304,14 @@ pub fn render(state: &WebState, session: &Session, filter: &Filter) -> String {
                 url(&name),
                 ns_query,
                 esc(&name),
-                badge("Synced", &condition_status(&value, "Synced")),
-                badge("Ready", &condition_status(&value, "Ready")),
+                badge("Synced", &condition_status(value, "Synced")),
+                badge("Ready", &condition_status(value, "Ready")),
                 esc(&message),
                 actions,
             );
         }
     }
+    let pager = pager(filter, matched);
 
     let mut body = String::from("<h1>Overview</h1><ul class=\"counts\">");
     for s in Standing::ALL {
@@ -288,7 +342,7 @@ pub fn render(state: &WebState, session: &Session, filter: &Filter) -> String {
         body,
         "<h2>Git repositories</h2><table id=\"git\"><tr><th>Namespace</th><th>Name</th><th>URL</th><th>Revision</th><th>Last fetch</th><th>Error</th><th></th></tr>{git}</table>\
 <h2>Kustomizations</h2><table id=\"kustomizations\"><tr><th>Namespace</th><th>Name</th><th>Ready</th><th>Healthy</th><th>Last applied</th><th>Drift</th><th>Status</th><th></th></tr>{kustomizations}</table>\
-<h2>Claims, composites and managed resources</h2><table id=\"objects\"><tr><th>Role</th><th>Kind</th><th>Namespace</th><th>Name</th><th>Synced</th><th>Ready</th><th>Status</th><th></th></tr>{objects}</table>"
+<h2>Claims, composites and managed resources</h2><table id=\"objects\"><tr><th>Role</th><th>Kind</th><th>Namespace</th><th>Name</th><th>Synced</th><th>Ready</th><th>Status</th><th></th></tr>{objects}</table>{pager}"
     );
     html::page("Overview", Some(&session.csrf), state.config().read_only, &body)
 }
