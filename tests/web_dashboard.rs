@@ -451,3 +451,18 @@ async fn the_objects_table_is_paged_while_the_counts_cover_everything() {
     assert!(second.contains(">db-500</a>") && second.contains(">db-649</a>"));
     assert!(!second.contains(">db-499</a>") && second.contains("Rows 501–650 of 650."));
 }
+
+#[tokio::test]
+async fn an_empty_configured_token_lets_nobody_in() {
+    let (caches, _writers) = Caches::new();
+    let (client, _) = web_support::mock_client();
+    let config = Config { token: String::new(), ..config() };
+    let router = router(crosstie::web::WebState::new(caches.into(), client, config));
+    let request = Request::post("/login")
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(Body::from("token=&name=Ada&email=ada%40example.org"))
+        .unwrap();
+    let (status, headers, _) = send(&router, request).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(headers.get(header::SET_COOKIE).is_none());
+}

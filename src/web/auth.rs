@@ -5,6 +5,7 @@
 //! the secret token itself.
 
 use std::collections::HashMap;
+use std::time::{Duration, Instant};
 
 use axum::body::{Body, to_bytes};
 use axum::extract::{Request, State};
@@ -21,6 +22,8 @@ use super::{Error, WebState};
 
 /// The session cookie's name.
 pub const COOKIE: &str = "crosstie_session";
+/// How long a session lasts.
+const SESSION_LIFETIME: Duration = Duration::from_secs(12 * 60 * 60);
 /// Largest POST body accepted (portal forms are small).
 const MAX_FORM_BYTES: usize = 256 * 1024;
 
@@ -33,6 +36,8 @@ pub struct Session {
     pub name: String,
     /// E-mail address, the author of portal commits.
     pub email: String,
+    /// When the session ends.
+    pub expires: Instant,
 }
 
 /// Sessions by cookie value.
@@ -63,7 +68,9 @@ pub async fn require_session(
     next: Next,
 ) -> Result<Response, Error> {
     let session = session_id(request.headers()).and_then(|id| {
-        let sessions = state.inner.sessions.lock().unwrap_or_else(|e| e.into_inner());
+        let mut sessions = state.inner.sessions.lock().unwrap_or_else(|e| e.into_inner());
+        let now = Instant::now();
+        sessions.retain(|_, s| s.expires > now);
         sessions.get(&id).cloned()
     });
     let Some(session) = session else {
@@ -125,7 +132,9 @@ pub struct Login {
 
 /// `POST /login`: checks the token and starts a session.
 pub async fn login(State(state): State<WebState>, Form(login): Form<Login>) -> Response {
-    if !same_secret(&login.token, &state.config().token) {
+    // An empty configured token would let anyone in: refuse every login instead.
+    let token = &state.config().token;
+    if token.is_empty() || !same_secret(&login.token, token) {
         return (StatusCode::UNAUTHORIZED, Html(login_form(Some("Wrong token.")))).into_response();
     }
     let (name, email) = (login.name.trim(), login.email.trim());
@@ -134,9 +143,15 @@ pub async fn login(State(state): State<WebState>, Form(login): Form<Login>) -> R
         return (StatusCode::BAD_REQUEST, Html(login_form(Some(message)))).into_response();
     }
     let id = random_token();
-    let session = Session { csrf: random_token(), name: name.to_owned(), email: email.to_owned() };
+    let session = Session {
+        csrf: random_token(),
+        name: name.to_owned(),
+        email: email.to_owned(),
+        expires: Instant::now() + SESSION_LIFETIME,
+    };
     state.inner.sessions.lock().unwrap_or_else(|e| e.into_inner()).insert(id.clone(), session);
-    let cookie = format!("{COOKIE}={id}; Path=/; HttpOnly; SameSite=Strict");
+    let max_age = SESSION_LIFETIME.as_secs();
+    let cookie = format!("{COOKIE}={id}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}");
     ([(header::SET_COOKIE, cookie)], Redirect::to("/")).into_response()
 }
 
