@@ -8,6 +8,7 @@
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Redirect};
 use axum::{Extension, Form};
+use kube::Resource as _;
 use kube::api::{Api, DynamicObject, Patch, PatchParams};
 use kube::core::ApiResource;
 use kube::runtime::events::{Event, EventType};
@@ -120,7 +121,6 @@ pub async fn handle(
         action: action.clone(),
         secondary: None,
     };
-    use kube::Resource as _;
     // The write happened; a lost Event must not turn it into an error page.
     if let Err(error) = state.recorder().publish(&event, &patched.object_ref(&resource)).await {
         tracing::warn!(%error, "recording the dashboard action's event failed");

@@ -112,8 +112,9 @@ pub async fn object(
         .find(&kind, ns, &name)
         .ok_or_else(|| Error::NotFound(format!("{kind}/{name}")))?;
     let live = object_value(&found);
+    let ns_query = ns.map(|n| format!("?namespace={}", url(n))).unwrap_or_default();
     let mut body = format!(
-        r#"<h1>Diff of {} <a href="/tree/{}/{}">{}</a></h1><h2>Desired (Composition) vs live</h2>"#,
+        r#"<h1>Diff of {} <a href="/tree/{}/{}{ns_query}">{}</a></h1><h2>Desired (Composition) vs live</h2>"#,
         esc(&kind),
         url(&kind),
         url(&name),

@@ -45,11 +45,12 @@ pub fn badge(label: &str, status: &str) -> String {
 /// The page around `body`: navigation, stylesheet, the live-update script and, when logged
 /// in, the CSRF token the script sends with POSTs.
 pub fn page(title: &str, csrf: Option<&str>, read_only: bool, body: &str) -> String {
-    let nav = if csrf.is_some() {
-        r#"<nav><a href="/">Overview</a> <a href="/portal">Portal</a> <form method="post" action="/logout" class="inline">CSRF<button>Log out</button></form></nav>"#
-            .replace("CSRF", &csrf_field(csrf.unwrap_or_default()))
-    } else {
-        String::new()
+    let nav = match csrf {
+        Some(token) => format!(
+            r#"<nav><a href="/">Overview</a> <a href="/portal">Portal</a> <form method="post" action="/logout" class="inline">{}<button>Log out</button></form></nav>"#,
+            csrf_field(token)
+        ),
+        None => String::new(),
     };
     let mode = if read_only { r#"<p class="mode">Read-only mode</p>"# } else { "" };
     format!(
