@@ -37,8 +37,9 @@ function check(input) {
     if (min && items.length < Number(min)) return "needs at least " + min + " item(s), one per line";
     if (max && items.length > Number(max)) return "takes at most " + max + " item(s)";
   }
-  const pattern = input.getAttribute("pattern");
-  if (pattern && !new RegExp("^(?:" + pattern + ")$").test(v)) return "must match " + pattern;
+  // Unanchored, as OpenAPI (and the server) read schema patterns.
+  const pattern = input.dataset.pattern;
+  if (pattern && !new RegExp(pattern).test(v)) return "must match " + pattern;
   return "";
 }
 

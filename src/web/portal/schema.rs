@@ -277,7 +277,7 @@ pub fn inputs(fields: &[Field], form: &[(String, String)], errors: &[Invalid]) -
             esc(text.unwrap_or_default())
         )
     };
-    let name_rule = r#" required maxlength="63" pattern="[a-z0-9]([a-z0-9\-]*[a-z0-9])?""#;
+    let name_rule = r#" required maxlength="63" data-pattern="^[a-z0-9]([-a-z0-9]*[a-z0-9])?$""#;
     let mut out = String::new();
     for (name, label) in [("metadata.name", "Name"), ("metadata.namespace", "Namespace")] {
         let _ = write!(
@@ -302,7 +302,8 @@ pub fn inputs(fields: &[Field], form: &[(String, String)], errors: &[Invalid]) -
         attr("max", field.maximum.map(|m| m.to_string()));
         attr("minlength", field.min_length.map(|m| m.to_string()));
         attr("maxlength", field.max_length.map(|m| m.to_string()));
-        attr("pattern", field.pattern.clone());
+        // `data-pattern`, not `pattern`: HTML anchors `pattern`, OpenAPI does not.
+        attr("data-pattern", field.pattern.clone());
         attr("data-min-items", field.min_items.map(|m| m.to_string()));
         attr("data-max-items", field.max_items.map(|m| m.to_string()));
         let name = esc(&field.name);
