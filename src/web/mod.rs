@@ -180,3 +180,19 @@ pub async fn serve(
     tracing::info!(%addr, "dashboard listening");
     axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await
 }
+
+/// Watches the cluster through `client` and serves the dashboard on `addr` until `shutdown`
+/// resolves: what `crosstie up` / `crosstie run --web-listen` need.
+pub async fn run(
+    addr: SocketAddr,
+    client: kube::Client,
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let (caches, writers) = Caches::new();
+    let caches = Arc::new(caches);
+    let watching = tokio::spawn(caches.clone().watch(client.clone(), writers));
+    let result = serve(addr, WebState::new(caches, client, config), shutdown).await;
+    watching.abort();
+    result
+}
