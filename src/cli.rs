@@ -57,6 +57,33 @@ pub enum Command {
     /// Reconcile a Flux object now, like `flux reconcile` (sets `reconcile.fluxcd.io/requestedAt`).
     #[command(subcommand)]
     Reconcile(ReconcileTarget),
+    /// The self-service portal's templates.
+    #[command(subcommand)]
+    Portal(PortalCommand),
+}
+
+/// `crosstie portal` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum PortalCommand {
+    /// Write Backstage scaffolder (`scaffolder.backstage.io/v1beta3`) Templates for every
+    /// claimable XRD: `DIR/<xrd>/template.yaml` and `DIR/<xrd>/skeleton/`.
+    ExportBackstage(ExportBackstageArgs),
+}
+
+/// Arguments of `crosstie portal export-backstage`.
+#[derive(Debug, clap::Args)]
+pub struct ExportBackstageArgs {
+    /// Output directory.
+    pub dir: PathBuf,
+    /// XRD files, or directories of YAML files holding them.
+    #[arg(long = "xrds", default_value = "compositions")]
+    pub xrds: Vec<PathBuf>,
+    /// Directory in the GitOps repository claims are written to (`<path>/<namespace>/<name>.yaml`).
+    #[arg(long, default_value = "claims")]
+    pub claims_path: String,
+    /// `spec.owner` of the templates.
+    #[arg(long, default_value = "group:platform-team")]
+    pub owner: String,
 }
 
 /// Settings of the controllers, shared by `run` and `up`.
@@ -69,12 +96,43 @@ pub struct RunArgs {
     /// Where controllers keep local state (Git caches).
     #[arg(long, default_value = ".crosstie/state")]
     pub state_dir: PathBuf,
-    /// Address of the HTTP endpoints: Flux webhook receivers (`/hook/…`) and `/metrics`.
+    /// Address of the HTTP endpoints: the dashboard and portal, Flux webhook receivers
+    /// (`/hook/…`) and `/metrics`. Plain HTTP: keep it on loopback or behind a TLS proxy.
     #[arg(long, default_value = "127.0.0.1:8443")]
     pub web_listen: std::net::SocketAddr,
+    /// Dashboard login token; a random one is generated and printed when unset.
+    #[arg(long, env = "CROSSTIE_WEB_TOKEN", hide_env_values = true)]
+    pub web_token: Option<String>,
+    /// Dashboard without actions or portal submissions.
+    #[arg(long)]
+    pub web_read_only: bool,
+    /// Git repository the portal commits claims to (path, file:// or a URL pushable without a
+    /// prompt); without it, portal claims are applied directly.
+    #[arg(long)]
+    pub portal_git_url: Option<String>,
+    /// Branch the portal commits to.
+    #[arg(long, default_value = "main")]
+    pub portal_git_branch: String,
+    /// Directory in the portal repository holding claims (`<dir>/<namespace>/<name>.yaml`).
+    #[arg(long, default_value = "claims")]
+    pub portal_git_path: String,
 }
 
 impl RunArgs {
+    /// The dashboard's settings, with `token` as the login token.
+    pub fn web_config(&self, token: String) -> crate::web::Config {
+        crate::web::Config {
+            token,
+            read_only: self.web_read_only,
+            git: self.portal_git_url.as_ref().map(|url| crate::web::GitTarget {
+                url: url.clone(),
+                branch: self.portal_git_branch.clone(),
+                path: self.portal_git_path.clone(),
+                cache_dir: self.state_dir.join("portal"),
+            }),
+        }
+    }
+
     /// The controllers' options.
     pub fn options(&self) -> crate::controllers::Options {
         crate::controllers::Options {

@@ -1,5 +1,5 @@
-//! HTTP endpoints served beside the controllers on `--web-listen`: Flux webhook receivers at
-//! `/hook/<digest>` and Prometheus metrics at `/metrics`.
+//! HTTP endpoints served beside the controllers on `--web-listen`: the dashboard and portal,
+//! Flux webhook receivers at `/hook/<digest>`, and Prometheus metrics at `/metrics`.
 
 use std::sync::Arc;
 
@@ -9,23 +9,34 @@ use axum::routing::get;
 use kube::Client;
 
 use crate::gitops::controller::receiver::KubeReceivers;
+use crate::web::{Caches, WebState};
 
-/// The router of every endpoint.
+/// The webhook and metrics routes (the dashboard is merged in by [`serve`]).
 pub fn router(client: Client, metrics: Arc<crosstie_runtime::Metrics>) -> Router {
     let metrics = get(move || async move {
-        (
-            [(CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")],
-            metrics.encode(),
-        )
+        let content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+        ([(CONTENT_TYPE, content_type)], metrics.encode())
     });
     Router::new()
         .route("/metrics", metrics)
         .merge(crate::gitops::receiver::router(Arc::new(KubeReceivers::new(client))))
 }
 
-/// Serve `router` on `listen` until the process ends.
-pub async fn serve(listen: std::net::SocketAddr, router: Router) -> std::io::Result<()> {
+/// Watch what the dashboard shows and serve every endpoint on `listen` until the process ends.
+pub async fn serve(
+    listen: std::net::SocketAddr,
+    client: Client,
+    metrics: Arc<crosstie_runtime::Metrics>,
+    web: crate::web::Config,
+) -> std::io::Result<()> {
+    let (caches, writers) = Caches::new();
+    let caches = Arc::new(caches);
+    let watching = tokio::spawn(caches.clone().watch(client.clone(), writers));
+    let app = router(client.clone(), metrics)
+        .merge(crate::web::router(WebState::new(caches, client, web)));
     let listener = tokio::net::TcpListener::bind(listen).await?;
-    tracing::info!(addr = %listener.local_addr()?, "web endpoints listening");
-    axum::serve(listener, router).await
+    tracing::info!(addr = %listener.local_addr()?, "dashboard, webhooks and metrics listening");
+    let served = axum::serve(listener, app).await;
+    watching.abort();
+    served
 }

@@ -10,3 +10,4 @@ pub mod crds;
 pub mod endpoints;
 pub mod gitops;
 pub mod telemetry;
+pub mod web;

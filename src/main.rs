@@ -1,7 +1,7 @@
 //! The `crosstie` binary: parses the command line and wires the library together.
 
 use clap::Parser;
-use crosstie::cli::{Cli, Command, ReconcileSource, ReconcileTarget, RunArgs};
+use crosstie::cli::{Cli, Command, PortalCommand, ReconcileSource, ReconcileTarget, RunArgs};
 use crosstie::controllers::Controllers;
 use crosstie::endpoints;
 use crosstie::gitops::api::{GitRepository, Kustomization};
@@ -77,6 +77,17 @@ async fn main() -> anyhow::Result<()> {
             run_controllers(server.client()?, controllers, &run).await?;
             server.shutdown().await;
         }
+        Command::Portal(PortalCommand::ExportBackstage(args)) => {
+            let options = crosstie::web::portal::backstage::ExportOptions {
+                claims_path: args.claims_path,
+                owner: args.owner,
+            };
+            let written =
+                crosstie::web::portal::backstage::export(&args.xrds, &args.dir, &options)?;
+            for path in written {
+                println!("{}", path.display());
+            }
+        }
     }
     Ok(())
 }
@@ -87,8 +98,10 @@ async fn run_controllers(
     controllers: Controllers,
     args: &RunArgs,
 ) -> anyhow::Result<()> {
+    let token = args.web_token.clone().unwrap_or_else(crosstie::web::auth::generate_token);
+    eprintln!("dashboard: http://{} (login token: {token})", args.web_listen);
     let endpoints =
-        endpoints::serve(args.web_listen, endpoints::router(client, controllers.metrics()));
+        endpoints::serve(args.web_listen, client, controllers.metrics(), args.web_config(token));
     tokio::select! {
         () = controllers.run() => {}
         result = endpoints => result?,

@@ -1,0 +1,201 @@
+//! Shared fixture of the dashboard tests: caches filled through reflector writers, a
+//! recording mock Kubernetes API (tower-test), a logged-in session, and `oneshot` requests.
+#![allow(dead_code)]
+
+use std::sync::{Arc, Mutex};
+
+use axum::Router;
+use axum::body::Body as AxumBody;
+use http::{HeaderMap, Request, Response, StatusCode, header};
+use http_body_util::BodyExt as _;
+use kube::api::DynamicObject;
+use kube::client::Body;
+use kube::core::ApiResource;
+use kube::runtime::watcher;
+use serde_json::{Value, json};
+use tower::ServiceExt as _;
+
+use crosstie::web::{CacheWriters, Caches, Config, Role, WebState, router};
+
+/// The login token of every fixture.
+pub const TOKEN: &str = "s3cret-token";
+
+/// One request the mock API server received.
+#[derive(Clone, Debug)]
+pub struct Seen {
+    /// HTTP method.
+    pub method: String,
+    /// Path and query.
+    pub uri: String,
+    /// `content-type`.
+    pub content_type: String,
+    /// JSON body (`Null` when empty).
+    pub body: Value,
+}
+
+/// A mock API server that records every request and answers writes with the object named.
+pub fn mock_client() -> (kube::Client, Arc<Mutex<Vec<Seen>>>) {
+    let (service, mut handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let log = seen.clone();
+    tokio::spawn(async move {
+        while let Some((request, send)) = handle.next_request().await {
+            let method = request.method().to_string();
+            let uri = request.uri().to_string();
+            let content_type = request
+                .headers()
+                .get("content-type")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_owned();
+            let bytes = request.into_body().collect_bytes().await.unwrap();
+            let body: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+            let answer = respond(&uri, &body);
+            log.lock().unwrap().push(Seen { method, uri, content_type, body });
+            send.send_response(Response::new(Body::from(serde_json::to_vec(&answer).unwrap())));
+        }
+    });
+    (kube::Client::new(service, "default"), seen)
+}
+
+/// The object a write names, so kube can decode the answer: events echo back; patches get
+/// an object with the path's name and namespace.
+fn respond(uri: &str, body: &Value) -> Value {
+    if uri.contains("/events") {
+        return body.clone();
+    }
+    let path = uri.split('?').next().unwrap_or_default();
+    let parts: Vec<&str> = path.split('/').collect();
+    let name = parts.last().copied().unwrap_or_default();
+    let namespace = parts.iter().position(|p| *p == "namespaces").map(|i| parts[i + 1]);
+    let mut object = body.clone();
+    if !object.is_object() {
+        object = json!({});
+    }
+    object["apiVersion"] = json!("v1");
+    object["kind"] = json!("Object");
+    object["metadata"] = json!({"name": name, "namespace": namespace, "uid": "uid-1"});
+    object
+}
+
+/// A claim kind, composite kind and managed kind like the shipped PostgreSQLInstance.
+pub fn resource(group: &str, kind: &str, plural: &str) -> ApiResource {
+    ApiResource {
+        group: group.into(),
+        version: if group == "database.crosstie.io" { "v1alpha1" } else { "v1beta1" }.into(),
+        api_version: format!(
+            "{group}/{}",
+            if group == "database.crosstie.io" { "v1alpha1" } else { "v1beta1" }
+        ),
+        kind: kind.into(),
+        plural: plural.into(),
+    }
+}
+
+/// Puts `objects` into a new cache of `resource` in `role`.
+pub fn fill(caches: &Caches, role: Role, resource: ApiResource, objects: &[Value]) {
+    let mut writer = caches.add_kind(role, resource).expect("a new kind");
+    for object in objects {
+        let object: DynamicObject = serde_json::from_value(object.clone()).unwrap();
+        writer.apply_watcher_event(&watcher::Event::Apply(object));
+    }
+}
+
+/// Applies `value` (JSON of `K`) to a typed store.
+pub fn put<K>(writer: &mut kube::runtime::reflector::store::Writer<K>, value: Value)
+where
+    K: kube::Resource<DynamicType = ()> + Clone + serde::de::DeserializeOwned + 'static,
+{
+    let object: K = serde_json::from_value(value).unwrap();
+    writer.apply_watcher_event(&watcher::Event::Apply(object));
+}
+
+/// The dashboard under test, logged in.
+pub struct App {
+    /// The router.
+    pub router: Router,
+    /// The session cookie (`name=value`).
+    pub cookie: String,
+    /// The session's CSRF token.
+    pub csrf: String,
+    /// Requests the mock API server received.
+    pub seen: Arc<Mutex<Vec<Seen>>>,
+    /// The state (caches stay fillable).
+    pub state: WebState,
+}
+
+/// Builds the dashboard over caches `setup` fills, and logs in as Ada.
+pub async fn app(config: Config, setup: impl FnOnce(&Caches, &mut CacheWriters)) -> App {
+    let (caches, mut writers) = Caches::new();
+    setup(&caches, &mut writers);
+    let (client, seen) = mock_client();
+    let state = WebState::new(Arc::new(caches), client, config);
+    let router = router(state.clone());
+    let (status, headers, _) = send(
+        &router,
+        Request::post("/login")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(AxumBody::from(format!(
+                "token={TOKEN}&name=Ada%20Lovelace&email=ada%40example.org"
+            )))
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let set_cookie = headers[header::SET_COOKIE].to_str().unwrap().to_owned();
+    let cookie = set_cookie.split(';').next().unwrap().to_owned();
+    let mut app = App { router, cookie, csrf: String::new(), seen, state };
+    let (_, page) = app.get("/").await;
+    let marker = r#"name="csrf" value=""#;
+    let start = page.find(marker).expect("a CSRF field") + marker.len();
+    app.csrf = page[start..start + 64].to_owned();
+    app
+}
+
+/// Sends one request through the router.
+pub async fn send(router: &Router, request: Request<AxumBody>) -> (StatusCode, HeaderMap, String) {
+    let response = router.clone().oneshot(request).await.unwrap();
+    let (parts, body) = response.into_parts();
+    let bytes = body.collect().await.unwrap().to_bytes();
+    (parts.status, parts.headers, String::from_utf8(bytes.to_vec()).unwrap())
+}
+
+/// A default config with `token` and no Git.
+pub fn config() -> Config {
+    Config { token: TOKEN.into(), read_only: false, git: None }
+}
+
+impl App {
+    /// GET with the session cookie.
+    pub async fn get(&self, uri: &str) -> (StatusCode, String) {
+        let request =
+            Request::get(uri).header(header::COOKIE, &self.cookie).body(AxumBody::empty()).unwrap();
+        let (status, _, body) = send(&self.router, request).await;
+        (status, body)
+    }
+
+    /// POST a form with the session cookie; `with_csrf` adds the session's CSRF token.
+    pub async fn post(
+        &self,
+        uri: &str,
+        form: &[(&str, &str)],
+        with_csrf: bool,
+    ) -> (StatusCode, HeaderMap, String) {
+        let mut pairs: Vec<(&str, &str)> = form.to_vec();
+        if with_csrf {
+            pairs.push(("csrf", &self.csrf));
+        }
+        let body = serde_urlencoded::to_string(&pairs).unwrap();
+        let request = Request::post(uri)
+            .header(header::COOKIE, &self.cookie)
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(AxumBody::from(body))
+            .unwrap();
+        send(&self.router, request).await
+    }
+
+    /// Requests the mock API server received so far.
+    pub fn seen(&self) -> Vec<Seen> {
+        self.seen.lock().unwrap().clone()
+    }
+}
