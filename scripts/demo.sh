@@ -34,7 +34,7 @@ pids+=($!)
 echo "==> starting crosstie up on $listen (log: $state/crosstie.log)"
 rm -f "$state/kubeconfig"
 "$bin" up --data-dir "$state/data" --listen "$listen" --kubeconfig-out "$state/kubeconfig" \
-  >"$state/crosstie.log" 2>&1 &
+  --state-dir "$state/state" >"$state/crosstie.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 1 300); do [ -s "$state/kubeconfig" ] && break; sleep 0.1; done
 [ -s "$state/kubeconfig" ] || { echo "crosstie did not start; see $state/crosstie.log"; exit 1; }
@@ -56,7 +56,8 @@ echo "==> connection secret payments-prod/payments-db-credentials has keys:"
 
 cat <<EOT
 
-Crosstie is running. In another shell:
+Crosstie is running. $(grep -o 'dashboard: .*' "$state/crosstie.log" | head -1)
+In another shell:
   export KUBECONFIG=$state/kubeconfig
   $kubectl get managed
   $kubectl describe rdsinstance payments-db-prod

@@ -59,7 +59,7 @@ async fn main() -> anyhow::Result<()> {
             let server = crosstie::apiserver::start(args.into()).await?;
             tokio::select! {
                 _ = server.wait() => {}
-                _ = tokio::signal::ctrl_c() => {}
+                () = shutdown_signal() => {}
             }
         }
         Command::Up { mut serve, run } => {
@@ -105,7 +105,17 @@ async fn run_controllers(
     tokio::select! {
         () = controllers.run() => {}
         result = endpoints => result?,
-        _ = tokio::signal::ctrl_c() => tracing::info!("interrupted; stopping"),
+        () = shutdown_signal() => tracing::info!("stopping"),
     }
     Ok(())
+}
+
+/// Resolves on Ctrl-C or SIGTERM (what service managers and `kill` send).
+async fn shutdown_signal() {
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("install the SIGTERM handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = terminate.recv() => {}
+    }
 }

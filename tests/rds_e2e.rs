@@ -18,9 +18,14 @@ struct Env {
 }
 
 impl Env {
+    /// With a 2 s poll interval, so drift and deletions are seen quickly.
     fn start() -> Self {
+        Self::start_with(&["--poll-interval", "2s"])
+    }
+
+    fn start_with(args: &[&str]) -> Self {
         let moto = Moto::start();
-        let up = Serve::up(&["--poll-interval", "2s"]);
+        let up = Serve::up(args);
         let examples = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/quickstart");
         for file in ["00-namespaces.yaml", "10-credentials.yaml", "20-providerconfig.yaml"] {
             let yaml = std::fs::read_to_string(format!("{examples}/{file}")).unwrap();
@@ -49,7 +54,7 @@ impl Env {
     }
 
     fn wait_ready(&self, resource: &str) {
-        self.up.ok(&["wait", "--for=condition=Ready", "--timeout=60s", resource], None);
+        self.up.ok(&["wait", "--for=condition=Ready", "--timeout=45s", resource], None);
     }
 
     /// Waits until `type_` has `status` with a message containing `needle`; returns the message.
@@ -98,7 +103,8 @@ const SMALL_POSTGRES: &str = "    dbInstanceClass: db.t3.micro
 
 #[test]
 fn the_quickstart_instance_becomes_ready_with_its_connection_secret() {
-    let env = Env::start();
+    // The default poll interval (1m): `kubectl wait` must see Ready without waiting for a poll.
+    let env = Env::start_with(&[]);
     let yaml = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/examples/quickstart/30-rdsinstance.yaml"
@@ -107,6 +113,17 @@ fn the_quickstart_instance_becomes_ready_with_its_connection_secret() {
     env.apply(&yaml);
     env.wait_ready("rdsinstance/payments-db-prod");
     assert_eq!(env.condition("rdsinstance/payments-db-prod", "Synced").0, "True");
+    let generation = env.jsonpath("rdsinstance/payments-db-prod", "{.metadata.generation}");
+    for type_ in ["Ready", "Synced"] {
+        let observed = env.jsonpath(
+            "rdsinstance/payments-db-prod",
+            &format!(r#"{{.status.conditions[?(@.type=="{type_}")].observedGeneration}}"#),
+        );
+        assert_eq!(
+            observed, generation,
+            "{type_} describes the current spec (late-init bumped it)"
+        );
+    }
 
     let db = support::rds::describe(&env.moto.endpoint, REGION, "payments-db-prod")
         .expect("the instance exists in moto");

@@ -526,6 +526,13 @@ where
     }
 
     async fn write_status(&mut self) -> Result<(), Error> {
+        // Every condition describes this pass, which acted on the latest spec, including one the
+        // pass itself late-initialized: clients such as `kubectl wait` ignore a condition whose
+        // observedGeneration lags metadata.generation.
+        let generation = self.mr.meta().generation;
+        for condition in &mut self.mr.resource_status_mut().conditions {
+            condition.observed_generation = generation;
+        }
         let status = serde_json::to_value(&self.mr)
             .unwrap_or_default()
             .get("status")
