@@ -13,36 +13,11 @@ pub struct InvalidDuration {
     pub value: String,
 }
 
-/// Parse a Go duration string; `field` names the spec field in the error.
+/// Parse a Go duration string; `field` names the spec field in the error. The grammar is the
+/// runtime's, shared with `crossplane.io/poll-interval`.
 pub fn parse(field: &str, value: &str) -> Result<Duration, InvalidDuration> {
-    let invalid = || InvalidDuration { field: field.to_owned(), value: value.to_owned() };
-    if value == "0" {
-        return Ok(Duration::ZERO);
-    }
-    let mut rest = value;
-    let mut total = 0f64;
-    if rest.is_empty() {
-        return Err(invalid());
-    }
-    while !rest.is_empty() {
-        let number_len =
-            rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).ok_or_else(invalid)?;
-        let number: f64 = rest[..number_len].parse().map_err(|_| invalid())?;
-        rest = &rest[number_len..];
-        let unit_len = rest.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(rest.len());
-        let seconds = match &rest[..unit_len] {
-            "h" => 3600.0,
-            "m" => 60.0,
-            "s" => 1.0,
-            "ms" => 1e-3,
-            "us" | "µs" => 1e-6,
-            "ns" => 1e-9,
-            _ => return Err(invalid()),
-        };
-        total += number * seconds;
-        rest = &rest[unit_len..];
-    }
-    Ok(Duration::from_secs_f64(total))
+    crosstie_runtime::requeue::parse_go_duration(value)
+        .map_err(|_| InvalidDuration { field: field.to_owned(), value: value.to_owned() })
 }
 
 #[cfg(test)]
