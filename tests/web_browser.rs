@@ -246,6 +246,13 @@ spec:
     assert!(!source.contains(encoded.trim()), "nor its base64");
     assert_no_script_ran(&browser, "the tree of a claim annotated with the payload");
     browser.screenshot("03-ready-claim-tree");
+    // The composed instance's page links its diff: rendered from the composite through the
+    // Composition, it matches the live object.
+    browser.click(&browser.find(r#"a[href^="/tree/RDSInstance/"]"#));
+    browser.click(&browser.find(r#"a[href^="/diff/RDSInstance/"]"#));
+    let diff = browser.text();
+    assert!(diff.contains("In sync with its Composition."), "{diff}");
+    browser.screenshot("03b-composed-instance-in-sync");
 
     // User-supplied text (the XRD's description annotation) renders as text, never as markup.
     browser.goto(&format!("{}/portal", env.web));
