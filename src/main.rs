@@ -98,8 +98,18 @@ async fn run_controllers(
     controllers: Controllers,
     args: &RunArgs,
 ) -> anyhow::Result<()> {
-    let token = args.web_token.clone().unwrap_or_else(crosstie::web::auth::generate_token);
-    eprintln!("dashboard: http://{} (login token: {token})", args.web_listen);
+    // A token the user chose is never echoed; a generated one is the only way to log in.
+    let token = match &args.web_token {
+        Some(token) => {
+            eprintln!("dashboard: http://{} (login with the --web-token value)", args.web_listen);
+            token.clone()
+        }
+        None => {
+            let token = crosstie::web::auth::generate_token();
+            eprintln!("dashboard: http://{} (login token: {token})", args.web_listen);
+            token
+        }
+    };
     let endpoints =
         endpoints::serve(args.web_listen, client, controllers.metrics(), args.web_config(token));
     tokio::select! {
