@@ -244,6 +244,8 @@ spec:
     let source = browser.source();
     assert!(!source.contains(&password), "the password is not in the page");
     assert!(!source.contains(encoded.trim()), "nor its base64");
+    // The claim's annotations are listed (collapsed) in its details: as escaped text.
+    assert!(source.contains("&lt;script&gt;window.xssRan"), "escaped in the tree's HTML");
     assert_no_script_ran(&browser, "the tree of a claim annotated with the payload");
     browser.screenshot("03-ready-claim-tree");
     // The composed instance's page links its diff: rendered from the composite through the

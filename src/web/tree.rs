@@ -113,9 +113,29 @@ fn node(state: &WebState, object: &Value, depth: usize, out: &mut String) {
     out.push_str("</li>");
 }
 
-/// Conditions, external name, `status.atProvider` and recent events of one object.
+/// Labels, annotations, conditions, external name, `status.atProvider` and recent events of one
+/// object.
 fn details(state: &WebState, object: &Value, out: &mut String) {
     out.push_str("<details><summary>details</summary>");
+    for (title, field) in [("Labels", "labels"), ("Annotations", "annotations")] {
+        // kubectl's last-applied copy repeats the whole manifest: noise here.
+        let entries: Vec<_> = object["metadata"][field]
+            .as_object()
+            .into_iter()
+            .flatten()
+            .filter(|(key, _)| *key != "kubectl.kubernetes.io/last-applied-configuration")
+            .collect();
+        if entries.is_empty() {
+            continue;
+        }
+        let _ = write!(out, "<table class=\"{field}\"><tr><th>{title}</th><th></th></tr>");
+        for (key, value) in entries {
+            let value = value.as_str().unwrap_or_default();
+            let _ =
+                write!(out, "<tr><td>{}</td><td><code>{}</code></td></tr>", esc(key), esc(value));
+        }
+        out.push_str("</table>");
+    }
     if let Some(external) =
         object["metadata"]["annotations"]["crossplane.io/external-name"].as_str()
     {
