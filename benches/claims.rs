@@ -17,6 +17,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use axum::response::IntoResponse;
 use futures::StreamExt;
 use kube::api::{Api, ApiResource, DynamicObject, ListParams, PostParams};
 
@@ -191,8 +192,6 @@ fn fault(status: u16, code: &str, message: &str) -> axum::response::Response {
     let status = http::StatusCode::from_u16(status).unwrap();
     (status, [(http::header::CONTENT_TYPE, "text/xml")], body).into_response()
 }
-
-use axum::response::IntoResponse;
 
 /// Resource name from an ARN (`arn:aws:rds:…:db:NAME` / `…:subgrp:NAME`).
 fn arn_name(arn: &str) -> (&str, &str) {
