@@ -816,6 +816,12 @@ impl Api {
             let generation = old["metadata"]["generation"].as_i64().unwrap_or(0);
             desired["metadata"]["generation"] = json!(generation + 1);
         }
+        // A resourceVersion set by the patch is a precondition, as in kube-apiserver: clients
+        // bind or add finalizers optimistically with it.
+        let sent_rv = desired["metadata"]["resourceVersion"].as_str().unwrap_or_default();
+        if !sent_rv.is_empty() && old["metadata"]["resourceVersion"].as_str() != Some(sent_rv) {
+            return Err(ApiError::stale(scope.target(name)));
+        }
         desired["metadata"]["resourceVersion"] = old["metadata"]["resourceVersion"].clone();
         if meta::same_content(&old, &desired)
             && (record || old["metadata"]["managedFields"] == desired["metadata"]["managedFields"])

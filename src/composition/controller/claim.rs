@@ -39,17 +39,27 @@ pub async fn reconcile(claim: Arc<DynamicObject>, ctx: Arc<KindContext>) -> Resu
     if claim.metadata.deletion_timestamp.is_some() {
         return cleanup(&client, &api, &composites, &claim, bound.as_deref()).await;
     }
-    ensure_finalizer(&api, &claim, CLAIM_FINALIZER).await?;
-
     // Record the composite's name before creating it, so a crash in between cannot leave an
-    // orphan composite (and its cloud resources) behind.
+    // orphan composite (and its cloud resources) behind. The bind (with the finalizer, in one
+    // write) is conditional on the claim's resourceVersion: a reconcile of a cached copy that
+    // predates our own bind must fail with a conflict, not bind a second composite.
     let composite_name = match bound {
-        Some(n) => n,
+        Some(n) => {
+            ensure_finalizer(&api, &claim, CLAIM_FINALIZER).await?;
+            n
+        }
         None => {
             let n = new_composite_name(&name, &mut rand::rng());
-            let patch = json!({"spec": {"resourceRef": {
-                "apiVersion": ctx.composite.api_version(), "kind": ctx.composite.kind, "name": n,
-            }}});
+            let mut finalizers = claim.finalizers().to_vec();
+            if !finalizers.iter().any(|f| f == CLAIM_FINALIZER) {
+                finalizers.push(CLAIM_FINALIZER.to_owned());
+            }
+            let patch = json!({
+                "metadata": {"resourceVersion": claim.resource_version(), "finalizers": finalizers},
+                "spec": {"resourceRef": {
+                    "apiVersion": ctx.composite.api_version(), "kind": ctx.composite.kind, "name": n,
+                }},
+            });
             api.patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
                 .await
                 .map_err(kube_err(format!("cannot bind claim {namespace}/{name}")))?;
