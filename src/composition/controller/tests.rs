@@ -120,13 +120,11 @@ async fn a_new_claim_records_its_composite_name_before_creating_the_composite() 
     let claim: DynamicObject = serde_json::from_value(claim_object()).unwrap();
     let reconcile = tokio::spawn(claim::reconcile(Arc::new(claim), ctx));
 
-    let finalizer = expect(&mut handle, "PATCH", CLAIM_PATH, 200, claim_object()).await;
-    assert_eq!(
-        finalizer["metadata"]["finalizers"],
-        json!(["finalizer.apiextensions.crossplane.io"])
-    );
-
+    // One write binds the composite's name and adds the finalizer, conditional on the claim's
+    // resourceVersion: a reconcile of a stale copy gets a conflict instead of a second composite.
     let bind = expect(&mut handle, "PATCH", CLAIM_PATH, 200, claim_object()).await;
+    assert_eq!(bind["metadata"]["finalizers"], json!(["finalizer.apiextensions.crossplane.io"]));
+    assert_eq!(bind["metadata"]["resourceVersion"], claim_object()["metadata"]["resourceVersion"]);
     let composite = bind["spec"]["resourceRef"]["name"].as_str().expect("bound name").to_owned();
     assert!(composite.starts_with("orders-db-") && composite.len() == "orders-db-".len() + 5);
     let composite_path =
