@@ -216,14 +216,13 @@ spec:
     browser.fill("input[name=name]", "Dana Developer");
     browser.fill("input[name=email]", "dana@example.com");
     browser.click(&browser.find("form.login button"));
-    let refused = browser.find("p.error");
-    assert_eq!(browser.text_of(&refused), "Wrong token.");
+    browser.wait_for_element_text("p.error", "Wrong token.");
     browser.screenshot("01-login-wrong-token");
     browser.fill("input[name=token]", TOKEN);
     browser.fill("input[name=name]", "Dana Developer");
     browser.fill("input[name=email]", "dana@example.com");
     browser.click(&browser.find("form.login button"));
-    assert_eq!(browser.text_of(&browser.find("main h1")), "Overview");
+    browser.wait_for_element_text("main h1", "Overview");
     browser.screenshot("02-overview");
 
     // A Ready claim's tree names its connection Secret's keys and never shows a value.
@@ -274,13 +273,12 @@ spec:
     browser.fill(r#"textarea[name="spec.parameters.subnetIds"]"#, &subnets);
     browser.click(&browser.find(r#"button[value="submit"]"#));
     let storage_message = r#".msg[data-for="spec.parameters.storageGB"]"#;
-    assert_eq!(browser.text_of(&browser.find(storage_message)), "must be at least 20");
+    browser.wait_for_element_text(storage_message, "must be at least 20");
     browser.screenshot("05-portal-invalid-in-page");
     // `form.submit()` skips the page's checks: the server's validation answers.
     browser.script("document.querySelector('form.portal').submit();");
-    let summary = browser.find("#errors");
-    assert_eq!(browser.text_of(&summary), "1 field(s) need attention.");
-    assert_eq!(browser.text_of(&browser.find(storage_message)), "must be at least 20");
+    browser.wait_for_element_text("#errors", "1 field(s) need attention.");
+    browser.wait_for_element_text(storage_message, "must be at least 20");
     browser.screenshot("06-portal-invalid-from-server");
     assert_eq!(env.head(), before, "nothing is committed for an invalid claim");
 

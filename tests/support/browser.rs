@@ -146,6 +146,18 @@ impl Browser {
         })
     }
 
+    /// Waits until the first element matching `selector` shows exactly `expected`. Tolerates a
+    /// page still being replaced: a click that navigates returns before the new page is there,
+    /// so an element found just after it may belong to the old page (and go stale).
+    pub fn wait_for_element_text(&self, selector: &str, expected: &str) {
+        wait_for(&format!("{selector} to show {expected:?}"), Duration::from_secs(30), || {
+            let element = self.try_find(selector)?;
+            let path = format!("/session/{}/element/{}/text", self.session, element.0);
+            let (status, answer) = request(&self.addr, "GET", &path, None);
+            (status == 200 && answer["value"] == expected).then_some(())
+        })
+    }
+
     /// Clicks `element`.
     pub fn click(&self, element: &Element) {
         self.command("POST", &format!("/element/{}/click", element.0), Some(&json!({})));
