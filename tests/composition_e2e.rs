@@ -30,34 +30,11 @@ impl Env {
             Some(&format!(
                 "apiVersion: v1
 kind: Namespace
-metadata: {{name: crossplane-system}}
----
-apiVersion: v1
-kind: Namespace
 metadata: {{name: {TEAM}}}
----
-apiVersion: v1
-kind: Secret
-metadata: {{name: aws-credentials, namespace: crossplane-system}}
-stringData:
-  credentials: |
-    [default]
-    aws_access_key_id = platform
-    aws_secret_access_key = platform
----
-apiVersion: aws.crossplane.io/v1beta1
-kind: ProviderConfig
-metadata: {{name: default}}
-spec:
-  credentials:
-    source: Secret
-    secretRef: {{namespace: crossplane-system, name: aws-credentials, key: credentials}}
-  endpoint:
-    url: {{type: Static, static: '{}'}}
 ",
-                moto.endpoint
             )),
         );
+        up.ok(&["apply", "-f", "-"], Some(&support::aws::default_provider_config(&moto.endpoint)));
         up.ok(&["apply", "-f", concat!(env!("CARGO_MANIFEST_DIR"), "/compositions")], None);
         up.ok(
             &[

@@ -2,6 +2,7 @@
 //! with `mod support;`; not every binary uses every helper.
 #![allow(dead_code)]
 
+pub mod aws;
 pub mod browser;
 pub mod ec2;
 pub mod rds;
