@@ -42,7 +42,7 @@ impl Serve {
     pub fn up(args: &[&str]) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let state = dir.path().join("state");
-        let web = format!("127.0.0.1:{}", super::tools::free_port());
+        let web = format!("127.0.0.1:{}", super::tools::free_fixed_port());
         let mut launch = vec!["up", "--web-listen", &web, "--state-dir"];
         launch.push(state.to_str().expect("utf-8 temp path"));
         launch.extend_from_slice(args);

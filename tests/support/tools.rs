@@ -61,6 +61,17 @@ pub fn kubectl_132() -> Option<PathBuf> {
     path.exists().then_some(path)
 }
 
+/// A free TCP port on 127.0.0.1 below Linux's ephemeral range (32768+), so a server another
+/// test starts on port 0 cannot take it between this check and its use.
+pub fn free_fixed_port() -> u16 {
+    loop {
+        let port = rand::random_range(20_000..32_000);
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+}
+
 /// A free TCP port on 127.0.0.1.
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
