@@ -7,6 +7,7 @@
 //! `resourceVersion`. Committed events are then fanned out to live watches in commit order.
 
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use rusqlite::{Connection, OptionalExtension, params};
@@ -122,13 +123,20 @@ pub struct ObjectKey {
 struct Writer {
     conn: Connection,
     rv: u64,
-    compacted: u64,
     writes_since_compaction: u64,
 }
 
 /// The object store. Cheap to share behind an `Arc`; all methods block briefly on SQLite.
+///
+/// Lock order: a read connection is never held while waiting for the writer (a write may read
+/// through a read connection while holding the writer), so the resourceVersions readers need
+/// are atomics rather than writer state.
 pub struct Store {
     writer: Mutex<Writer>,
+    /// The latest committed resourceVersion.
+    latest: AtomicU64,
+    /// The oldest resourceVersion a watch can resume from.
+    compacted: AtomicU64,
     /// Read connections: WAL lets them read concurrently with the writer and each other.
     readers: Vec<Mutex<Connection>>,
     events: broadcast::Sender<Arc<Event>>,
@@ -200,7 +208,9 @@ impl Store {
             .collect::<Result<_, _>>()?;
         let (events, _) = broadcast::channel(4096);
         Ok(Store {
-            writer: Mutex::new(Writer { conn, rv, compacted, writes_since_compaction: 0 }),
+            writer: Mutex::new(Writer { conn, rv, writes_since_compaction: 0 }),
+            latest: AtomicU64::new(rv),
+            compacted: AtomicU64::new(compacted),
             readers,
             events,
             retention,
@@ -225,12 +235,12 @@ impl Store {
 
     /// The latest resourceVersion.
     pub fn current_rv(&self) -> u64 {
-        self.writer().rv
+        self.latest.load(Ordering::Acquire)
     }
 
     /// The oldest resourceVersion a watch can resume from.
     pub fn compacted_rv(&self) -> u64 {
-        self.writer().compacted
+        self.compacted.load(Ordering::Acquire)
     }
 
     /// Reads one object.
@@ -279,6 +289,7 @@ impl Store {
         let text: Arc<str> = serde_json::to_string(&object).map_err(StoreError::from)?.into();
         commit(&mut w.conn, key, kind, rv, &object, &text).map_err(StoreError::from)?;
         w.rv = rv;
+        self.latest.store(rv, Ordering::Release);
         w.writes_since_compaction += 1;
         if w.writes_since_compaction >= COMPACTION_INTERVAL {
             w.writes_since_compaction = 0;
@@ -298,7 +309,7 @@ impl Store {
 
     fn compact(&self, w: &mut Writer) -> Result<(), rusqlite::Error> {
         let horizon = w.rv.saturating_sub(self.retention);
-        if horizon <= w.compacted {
+        if horizon <= self.compacted_rv() {
             return Ok(());
         }
         let tx = w.conn.transaction()?;
@@ -308,7 +319,7 @@ impl Store {
             [horizon as i64],
         )?;
         tx.commit()?;
-        w.compacted = horizon;
+        self.compacted.store(horizon, Ordering::Release);
         Ok(())
     }
 
@@ -545,6 +556,41 @@ mod tests {
         assert!(store.history("/configmaps", 1).unwrap().is_err());
         let recent = store.history("/configmaps", store.current_rv() - 5).unwrap().unwrap();
         assert_eq!(recent.len(), 5);
+    }
+
+    /// A write that reads (through a read connection) under the writer lock, racing lists on
+    /// every read connection, once deadlocked: a list held its connection while it waited for
+    /// the writer.
+    #[test]
+    fn writes_that_read_and_concurrent_lists_never_deadlock() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(Store::open(dir.path()).unwrap());
+        put(&store, "seed");
+        let (done, finished) = std::sync::mpsc::channel();
+        for worker in 0..4 * READERS {
+            let (store, done) = (store.clone(), done.clone());
+            std::thread::spawn(move || {
+                for i in 0..200 {
+                    if worker % 2 == 0 {
+                        store.list("/configmaps", None, None, 0, &|_| true).unwrap();
+                    } else {
+                        let name = format!("w{worker}-{i}");
+                        store
+                            .mutate::<StoreError>(&key(&name), |_| {
+                                store.get(&key("seed"))?;
+                                Ok(Write::Put(json!({"metadata": {"name": name, "uid": name}})))
+                            })
+                            .unwrap();
+                    }
+                }
+                done.send(()).unwrap();
+            });
+        }
+        for _ in 0..4 * READERS {
+            finished
+                .recv_timeout(std::time::Duration::from_secs(60))
+                .expect("every worker finishes: no deadlock between reads and writes");
+        }
     }
 
     #[test]
