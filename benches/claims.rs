@@ -8,7 +8,8 @@
 //!   one CreateDBInstance per claim, through aws-sdk-rds) for the same instances.
 //!
 //! `CROSSTIE_BENCH_CLAIMS` sets `N` (default 2,000), `CROSSTIE_BENCH_TARGETS` the targets
-//! (default `fake,moto`), `CROSSTIE_BENCH_SERVER` the `crosstie` binary (default this build's).
+//! (default `fake,moto`), `CROSSTIE_BENCH_SERVER` the `crosstie` binary (default this build's),
+//! `CROSSTIE_BENCH_UP_ARGS` extra flags for `crosstie up` (e.g. `--max-reconcile-rate 100`).
 //! Needs the tools venv (`CROSSTIE_TOOLS_DIR`) for kubectl and moto. Prints a Markdown table.
 
 use std::collections::BTreeMap;
@@ -38,6 +39,13 @@ fn server_binary() -> PathBuf {
     std::env::var_os("CROSSTIE_BENCH_SERVER")
         .map(Into::into)
         .unwrap_or_else(|| env!("CARGO_BIN_EXE_crosstie").into())
+}
+
+/// Extra flags for `crosstie up`, e.g. `--max-reconcile-rate 100`.
+fn up_args() -> Vec<String> {
+    std::env::var("CROSSTIE_BENCH_UP_ARGS")
+        .map(|args| args.split_whitespace().map(str::to_owned).collect())
+        .unwrap_or_default()
 }
 
 fn tools_venv() -> PathBuf {
@@ -469,6 +477,7 @@ async fn crosstie_up(rds_endpoint: &str) -> Up {
             .arg(dir.path().join("data"))
             .arg("--kubeconfig-out")
             .arg(&kubeconfig)
+            .args(up_args())
             .env("CROSSTIE_LOG", "warn")
             .stdout(Stdio::null())
             .spawn()

@@ -93,6 +93,11 @@ pub struct RunArgs {
     /// resource's `crossplane.io/poll-interval` annotation overrides it.
     #[arg(long, default_value = "1m", value_parser = parse_duration)]
     pub poll_interval: std::time::Duration,
+    /// Managed-resource reconciles started per second per kind, and run at once per kind
+    /// (Crossplane's `--max-reconcile-rate`). It bounds the calls made to the cloud: raise it
+    /// when the cloud account's API limits allow.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..))]
+    pub max_reconcile_rate: u16,
     /// Where controllers keep local state (Git caches).
     #[arg(long, default_value = ".crosstie/state")]
     pub state_dir: PathBuf,
@@ -137,6 +142,7 @@ impl RunArgs {
     pub fn options(&self) -> crate::controllers::Options {
         crate::controllers::Options {
             poll_interval: self.poll_interval,
+            max_reconcile_rate: self.max_reconcile_rate,
             data_dir: self.state_dir.clone(),
         }
     }

@@ -21,6 +21,8 @@ const ESTABLISH_TIMEOUT: Duration = Duration::from_secs(60);
 pub struct Options {
     /// How often in-sync managed resources are observed (Crossplane's `--poll-interval`).
     pub poll_interval: Duration,
+    /// Managed-resource reconciles started per second, and run at once, per kind.
+    pub max_reconcile_rate: u16,
     /// Where controllers keep local state (Git caches).
     pub data_dir: PathBuf,
 }
@@ -98,9 +100,15 @@ impl Controllers {
     pub async fn run(self) {
         let config = crosstie_runtime::Config {
             poll_interval: self.options.poll_interval,
+            max_reconcile_rate: self.options.max_reconcile_rate.into(),
+            concurrency: self.options.max_reconcile_rate,
             ..crosstie_runtime::Config::default()
         };
-        tracing::info!(poll_interval = ?self.options.poll_interval, "controllers starting");
+        tracing::info!(
+            poll_interval = ?self.options.poll_interval,
+            max_reconcile_rate = self.options.max_reconcile_rate,
+            "controllers starting"
+        );
         tokio::join!(
             crosstie_provider_aws::run(self.client.clone(), config, self.metrics, self.aws_metrics),
             crate::composition::controller::run(self.client.clone()),

@@ -172,6 +172,7 @@ async fn blocking<T: Send + 'static>(
 
 async fn serve(state: AppState, request: Request) -> Result<Response, ApiError> {
     let (parts, body) = request.into_parts();
+    tracing::debug!(method = %parts.method, uri = %parts.uri, "request");
     let path = parts.uri.path().trim_matches('/').to_owned();
     let segments: Vec<&str> = path.split('/').collect();
     let (group, version, rest) = match segments.as_slice() {
