@@ -205,3 +205,22 @@ impl From<ServeArgs> for crate::apiserver::ServeOptions {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser as _;
+
+    use super::{Cli, Command};
+
+    #[test]
+    fn max_reconcile_rate_sets_the_rate_and_concurrency_of_the_managed_controllers() {
+        let cli = Cli::try_parse_from(["crosstie", "run", "--max-reconcile-rate", "50"]).unwrap();
+        let Command::Run(args) = cli.command else { panic!("run") };
+        assert_eq!(args.options().max_reconcile_rate, 50);
+        let default = Cli::try_parse_from(["crosstie", "run"]).unwrap();
+        let Command::Run(args) = default.command else { panic!("run") };
+        assert_eq!(args.options().max_reconcile_rate, 10, "Crossplane's default");
+        let zero = Cli::try_parse_from(["crosstie", "run", "--max-reconcile-rate", "0"]);
+        assert!(zero.unwrap_err().to_string().contains("--max-reconcile-rate"));
+    }
+}
