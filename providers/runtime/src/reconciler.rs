@@ -32,7 +32,7 @@ use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::controller::Action;
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 use kube::{Client, ResourceExt};
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
 use crate::annotations::{
     self, EXTERNAL_CREATE_FAILED, EXTERNAL_CREATE_PENDING, EXTERNAL_CREATE_SUCCEEDED,
@@ -49,7 +49,7 @@ use crate::reason;
 use crate::reference::Resolver;
 use crate::requeue::{Backoff, Echoes, RateLimiter, jittered, poll_interval};
 use crate::spec::ManagementAction;
-use crate::usage::{self, ProviderConfigKinds};
+use crate::usage::{ProviderConfigKinds, Tracked};
 use crate::{ConnectionDetails, Connector, ExternalClient, ExternalError, Managed, Readiness};
 
 /// The finalizer that keeps a managed resource until its external resource is gone.
@@ -84,6 +84,7 @@ pub struct Context<C> {
     backoff: Backoff,
     echoes: Echoes,
     rate: RateLimiter,
+    usages: Tracked,
     clock: fn() -> Timestamp,
 }
 
@@ -106,6 +107,7 @@ impl<C> Context<C> {
         Self {
             recorder: Recorder::new(client.clone(), reporter),
             rate: RateLimiter::new(config.max_reconcile_rate),
+            usages: Tracked::new(config.poll_interval),
             client,
             connector,
             config,
@@ -297,8 +299,11 @@ where
         if deleting && !policies.should_delete() {
             return self.release().await;
         }
+        // Defaulted here, persisted below with the finalizer: one write before a create.
+        let mut unsaved = Map::new();
         if self.annotation(EXTERNAL_NAME).is_none() {
-            self.set_annotations(json!({ EXTERNAL_NAME: self.name }), None).await?;
+            self.mr.annotations_mut().insert(EXTERNAL_NAME.to_owned(), self.name.clone());
+            unsaved.insert(EXTERNAL_NAME.to_owned(), json!(self.name));
         }
         if annotations::create_incomplete(&self.mr) && !self.mr.external_name_is_deterministic() {
             self.set(conditions::creating());
@@ -309,7 +314,8 @@ where
             self.resolve_references().await?;
         }
 
-        usage::track(&self.ctx.client, &self.ctx.provider_configs, &self.mr).await.map_err(
+        let usages = &self.ctx.usages;
+        usages.track(&self.ctx.client, &self.ctx.provider_configs, &self.mr).await.map_err(
             |err| Failure::backoff(reason::CANNOT_CONNECT, format!("connect failed: {err}")),
         )?;
         let timeout = self.ctx.config.external_timeout;
@@ -333,13 +339,10 @@ where
             }
         }
         self.publish(&observation.connection_details).await?;
-        if !has_finalizer(&self.mr, FINALIZER) {
-            let add = patch::add_finalizer(&self.mr, FINALIZER);
-            let patched = patch::json(&self.api, &self.name, add)
-                .await
-                .map_err(self.api_error("add finalizer to"))?;
-            *self.mr.meta_mut() = patched.meta().clone();
+        if !observation.resource_exists {
+            unsaved.insert(EXTERNAL_CREATE_PENDING.to_owned(), json!(self.now.to_string()));
         }
+        self.save_metadata(unsaved).await?;
         if !observation.resource_exists {
             return self.create(&external, observation.connection_details).await;
         }
@@ -398,7 +401,8 @@ where
 
     /// Let the managed resource go without touching the external resource.
     async fn release(&mut self) -> Result<Done, Stop> {
-        usage::release(&self.ctx.client, &self.ctx.provider_configs, &self.mr)
+        (self.ctx.usages)
+            .release(&self.ctx.client, &self.ctx.provider_configs, &self.mr)
             .await
             .map_err(|err| Failure::backoff(reason::CANNOT_UPDATE_MANAGED, err))?;
         if let Some(remove) = patch::remove_finalizer(&self.mr, FINALIZER) {
@@ -427,10 +431,6 @@ where
         external: &C::Client,
         mut details: ConnectionDetails,
     ) -> Result<Done, Stop> {
-        // The resourceVersion makes this write fail with 409 if another pass got here first.
-        let version = self.mr.resource_version();
-        self.set_annotations(json!({ EXTERNAL_CREATE_PENDING: self.now.to_string() }), version)
-            .await?;
         self.call("create");
         let name_before = self.annotation(EXTERNAL_NAME).map(str::to_owned);
         let timeout = self.ctx.config.external_timeout;
@@ -445,7 +445,7 @@ where
                 return Err(Failure::backoff(reason::CANNOT_CREATE, message).into());
             }
             Ok(Err(err)) => {
-                self.set_annotations(json!({ EXTERNAL_CREATE_FAILED: self.now.to_string() }), None)
+                self.set_annotations(json!({ EXTERNAL_CREATE_FAILED: self.now.to_string() }))
                     .await?;
                 return Err(Failure::external(reason::CANNOT_CREATE, "create failed", &err).into());
             }
@@ -456,7 +456,7 @@ where
         {
             annotations[EXTERNAL_NAME] = json!(name);
         }
-        self.set_annotations(annotations, None).await?;
+        self.set_annotations(annotations).await?;
         details.extend(creation.connection_details);
         self.publish(&details).await?;
         self.event(EventType::Normal, reason::CREATED, "Create", None).await;
@@ -508,16 +508,32 @@ where
         Ok(())
     }
 
-    /// Merge `annotations` into the resource, optionally guarded by `resource_version`.
-    async fn set_annotations(
-        &mut self,
-        annotations: Value,
-        resource_version: Option<String>,
-    ) -> Result<(), Stop> {
-        let mut metadata = json!({ "annotations": annotations });
-        if let Some(version) = resource_version {
-            metadata["resourceVersion"] = json!(version);
+    /// Add the finalizer and `annotations` (when either is missing) in one write, conditional
+    /// on the resourceVersion read: a `-pending` record among them then fails with 409 when
+    /// another pass got here first, so no two passes create.
+    async fn save_metadata(&mut self, annotations: Map<String, Value>) -> Result<(), Stop> {
+        if has_finalizer(&self.mr, FINALIZER) && annotations.is_empty() {
+            return Ok(());
         }
+        let mut finalizers = self.mr.finalizers().to_vec();
+        if !has_finalizer(&self.mr, FINALIZER) {
+            finalizers.push(FINALIZER.to_owned());
+        }
+        let metadata = json!({
+            "resourceVersion": self.mr.resource_version(),
+            "finalizers": finalizers,
+            "annotations": annotations,
+        });
+        let patched = patch::merge(&self.api, &self.name, &json!({ "metadata": metadata }))
+            .await
+            .map_err(self.api_error("add finalizer and annotations to"))?;
+        *self.mr.meta_mut() = patched.meta().clone();
+        Ok(())
+    }
+
+    /// Merge `annotations` into the resource.
+    async fn set_annotations(&mut self, annotations: Value) -> Result<(), Stop> {
+        let metadata = json!({ "annotations": annotations });
         let patched = patch::merge(&self.api, &self.name, &json!({ "metadata": metadata }))
             .await
             .map_err(self.api_error("annotate"))?;

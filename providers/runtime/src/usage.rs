@@ -5,6 +5,10 @@
 //! exactly like crossplane-runtime's `ProviderConfigUsageTracker`. The ProviderConfig
 //! controller ([`crate::provider_config`]) counts them.
 
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, GroupVersionKind, PostParams};
 use kube::{Client, ResourceExt};
@@ -114,6 +118,58 @@ pub enum UsageError {
         #[source]
         source: kube::Error,
     },
+}
+
+/// Usages this process has recently confirmed, so a burst of reconciles of one resource (create,
+/// then observe it ready) costs no API reads. A confirmation is trusted for `ttl`: a usage or
+/// ProviderConfig deleted by hand is noticed within it.
+#[derive(Debug)]
+pub struct Tracked {
+    ttl: Duration,
+    /// ProviderConfig name and confirmation time, by managed resource UID.
+    confirmed: Mutex<HashMap<String, (String, Instant)>>,
+}
+
+impl Tracked {
+    /// Trust a confirmation for `ttl`.
+    pub fn new(ttl: Duration) -> Self {
+        Self { ttl, confirmed: Mutex::default() }
+    }
+
+    /// [`track`], unless this process confirmed the same usage less than `ttl` ago.
+    pub async fn track<M: Managed>(
+        &self,
+        client: &Client,
+        kinds: &ProviderConfigKinds,
+        mr: &M,
+    ) -> Result<(), UsageError> {
+        let uid = mr.uid().unwrap_or_default();
+        let pc_name = mr.resource_spec().provider_config_name();
+        let fresh = self
+            .confirmed()
+            .get(&uid)
+            .is_some_and(|(name, at)| name == pc_name && at.elapsed() < self.ttl);
+        if !fresh {
+            track(client, kinds, mr).await?;
+            self.confirmed().insert(uid, (pc_name.to_owned(), Instant::now()));
+        }
+        Ok(())
+    }
+
+    /// [`release`], and forget the confirmation.
+    pub async fn release<M: Managed>(
+        &self,
+        client: &Client,
+        kinds: &ProviderConfigKinds,
+        mr: &M,
+    ) -> Result<(), UsageError> {
+        self.confirmed().remove(&mr.uid().unwrap_or_default());
+        release(client, kinds, mr).await
+    }
+
+    fn confirmed(&self) -> std::sync::MutexGuard<'_, HashMap<String, (String, Instant)>> {
+        self.confirmed.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
 }
 
 /// Ensure `mr`'s ProviderConfig exists and a usage records that `mr` uses it. Writes only when

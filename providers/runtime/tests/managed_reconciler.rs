@@ -18,16 +18,6 @@ use serde_json::{Value, json};
 
 const FINALIZER: &str = "finalizer.managedresource.crossplane.io";
 
-fn finalizer_added(resource_version: &str) -> Exchange {
-    patch(
-        path("db"),
-        json!([
-            { "op": "test", "path": "/metadata/resourceVersion", "value": resource_version },
-            { "op": "add", "path": "/metadata/finalizers", "value": [FINALIZER] },
-        ]),
-    )
-}
-
 fn finalizer_removed() -> Exchange {
     patch(
         path("db"),
@@ -38,10 +28,14 @@ fn finalizer_removed() -> Exchange {
     )
 }
 
-/// `-pending` recorded with a resourceVersion precondition, before `create`.
-fn create_pending(resource_version: &str) -> Exchange {
-    let annotations = json!({ EXTERNAL_CREATE_PENDING: NOW });
-    let metadata = json!({ "resourceVersion": resource_version, "annotations": annotations });
+/// The finalizer and `annotations` added in one write with a resourceVersion precondition,
+/// before `create`.
+fn metadata_saved(resource_version: &str, annotations: Value) -> Exchange {
+    let metadata = json!({
+        "resourceVersion": resource_version,
+        "finalizers": [FINALIZER],
+        "annotations": annotations,
+    });
     patch(path("db"), json!({ "metadata": metadata }))
 }
 
@@ -58,11 +52,9 @@ async fn first_reconcile_creates_the_external_resource_and_records_its_name() {
     let db = Database::named("db");
     let cloud = Cloud::absent();
     let script = steps([
-        vec![annotated(json!({ EXTERNAL_NAME: "db" }))],
         usage_recorded(&db),
         vec![
-            finalizer_added("2"),
-            create_pending("3"),
+            metadata_saved("1", json!({ EXTERNAL_NAME: "db", EXTERNAL_CREATE_PENDING: NOW })),
             annotated(json!({ EXTERNAL_CREATE_SUCCEEDED: NOW })),
             event("CreatedExternalResource", None),
             status_patch(&db, json!([condition("Ready", "False", "Creating", ""), synced()])),
@@ -84,6 +76,20 @@ async fn an_in_sync_resource_makes_no_writes_at_all() {
 
     assert_eq!(cloud.calls(), [Call::Observe]);
     assert_eq!(action, poll());
+}
+
+#[tokio::test]
+async fn a_usage_confirmed_within_the_poll_interval_is_not_read_again() {
+    let db = Database::named("db").created();
+    let config = Config { poll_interval: Duration::from_millis(200), ..config() };
+    let script = steps([usage_already_recorded(&db), usage_already_recorded(&db)]);
+    let engine = Engine::configured(config, &db, &Cloud::in_sync(), script);
+
+    engine.reconcile(&db).await.unwrap();
+    engine.reconcile(&db).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    engine.reconcile(&db).await.unwrap();
+    engine.verify().await;
 }
 
 #[tokio::test]
@@ -134,7 +140,6 @@ async fn late_initialization_patches_the_spec_once() {
         steps([
             usage_already_recorded(&db),
             vec![patch(path("db"), json!({ "spec": { "forProvider": { "size": 20 } } }))],
-            usage_already_recorded(&db),
         ]),
     );
 
@@ -158,7 +163,6 @@ async fn deleting_with_the_delete_policy_deletes_externally_then_drops_the_final
                 event("DeletedExternalResource", None),
                 status_patch(&db, json!([condition("Ready", "False", "Deleting", ""), synced()])),
             ],
-            usage_already_recorded(&db),
             vec![usage_released(&db), finalizer_removed()],
         ]),
     );
@@ -282,7 +286,10 @@ async fn a_pending_create_without_a_recorded_result_stops_and_never_creates_agai
 async fn a_conflicting_pending_write_prevents_a_second_create() {
     let db = Database::named("db").annotated(EXTERNAL_NAME, "db").finalized();
     let cloud = Cloud::absent();
-    let script = steps([usage_already_recorded(&db), vec![create_pending("1").conflict()]]);
+    let script = steps([
+        usage_already_recorded(&db),
+        vec![metadata_saved("1", json!({ EXTERNAL_CREATE_PENDING: NOW })).conflict()],
+    ]);
 
     let result = reconcile(&db, &cloud, script).await;
 
@@ -341,11 +348,8 @@ async fn an_external_error_sets_synced_false_and_backs_off_until_it_succeeds() {
                     json!([ready_available(), sync_failed("observe failed: throttled")]),
                 ),
             ],
-            usage_already_recorded(&db),
             vec![throttled()],
-            usage_already_recorded(&db),
             vec![status_patch(&db, json!([ready_available(), synced()]))],
-            usage_already_recorded(&db),
             vec![throttled()],
         ]),
     );
@@ -445,7 +449,7 @@ async fn a_create_that_never_answers_keeps_pending_so_it_is_never_repeated() {
         steps([
             usage_already_recorded(&db),
             vec![
-                create_pending("1"),
+                metadata_saved("1", json!({ EXTERNAL_CREATE_PENDING: NOW })),
                 warning("CannotCreateExternalResource", unanswered),
                 status_patch(
                     &db,
@@ -502,7 +506,6 @@ async fn the_echo_of_its_own_status_write_does_not_call_the_cloud_again() {
         steps([
             usage_already_recorded(&db),
             vec![status_patch(&db, json!([ready_available(), synced()]))],
-            usage_already_recorded(&db),
         ]),
     );
 
