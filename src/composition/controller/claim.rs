@@ -17,8 +17,8 @@ use super::super::status::{condition, set_conditions};
 use super::definition::KindContext;
 use super::{
     CLAIM_FINALIZER, Error, REQUEUE_ERROR, REQUEUE_READY, REQUEUE_UNREADY, apply,
-    delete_connection_secret, ensure_finalizer, kube_err, now, patch_status, remove_finalizer,
-    to_value,
+    delete_connection_secret, ensure_finalizer, get_cached, kube_err, now, patch_status,
+    remove_finalizer, to_value,
 };
 
 /// Reconciles one claim.
@@ -67,8 +67,8 @@ pub async fn reconcile(claim: Arc<DynamicObject>, ctx: Arc<KindContext>) -> Resu
         }
     };
     let label = format!("{}/{composite_name}", ctx.composite.kind);
-    let existing = composites
-        .get_opt(&composite_name)
+    let cache = Some(&ctx.composite_cache);
+    let existing = get_cached(cache, &ctx.composite_resource, &composites, &composite_name, None)
         .await
         .map_err(kube_err(format!("cannot get composite {composite_name}")))?;
     let existing = existing.map(|e| to_value(&e, "composite")).transpose()?;

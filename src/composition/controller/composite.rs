@@ -20,8 +20,7 @@ use super::super::status::{composite_conditions, condition, set_conditions};
 use super::definition::KindContext;
 use super::{
     COMPOSITE_FINALIZER, Error, REQUEUE_ERROR, REQUEUE_READY, REQUEUE_UNREADY, apply,
-    delete_connection_secret, ensure_finalizer, kube_err, now, patch_status, remove_finalizer,
-    to_value,
+    delete_connection_secret, get_cached, kube_err, now, patch_status, remove_finalizer, to_value,
 };
 
 /// Reconciles one composite.
@@ -36,7 +35,7 @@ pub async fn reconcile(xr: Arc<DynamicObject>, ctx: Arc<KindContext>) -> Result<
     if xr.metadata.deletion_timestamp.is_some() {
         return cleanup(&ctx, &api, &xr, &value).await;
     }
-    ensure_finalizer(&api, &xr, COMPOSITE_FINALIZER).await?;
+    let stored = value.clone();
 
     let settings = ctx.settings.read().expect("settings lock").clone();
     let (compositions, invalid) = shared.compositions();
@@ -54,17 +53,22 @@ pub async fn reconcile(xr: Arc<DynamicObject>, ctx: Arc<KindContext>) -> Result<
         Err(e) => return fail(&api, &name, &value, &e.to_string()).await,
     };
     if let Some(patch) = defaults(&value, composition) {
-        api.patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
-            .await
-            .map_err(kube_err(format!("cannot record the composition of {name}")))?;
         merge(&mut value, &patch);
     }
 
     let observed = observe(&ctx, &value).await?;
     let rendered = match render(&value, composition, &observed) {
         Ok(r) => r,
-        Err(e) => return fail(&api, &name, &value, &e.to_string()).await,
+        Err(e) => {
+            save(&api, &xr, &stored, &value).await?;
+            return fail(&api, &name, &value, &e.to_string()).await;
+        }
     };
+    let mut after = rendered.composite.clone();
+    after["spec"]["resourceRefs"] = json!(resource_refs(&rendered, &observed));
+    // The references are recorded before anything is composed, so a crash in between cannot
+    // leave a composed resource nobody tracks.
+    save(&api, &xr, &stored, &after).await?;
     let mut errors = rendered.errors();
     for desired in rendered.composed() {
         let desired = &with_desired_hash(desired.clone());
@@ -91,14 +95,6 @@ pub async fn reconcile(xr: Arc<DynamicObject>, ctx: Arc<KindContext>) -> Result<
             Err(e) => errors.push(format!("cannot delete composed resource {name}: {e}")),
         }
     }
-    let refs = json!(resource_refs(&rendered, &observed));
-    let mut after = rendered.composite.clone();
-    after["spec"]["resourceRefs"] = refs;
-    if let Some(patch) = spec_patch(&value, &after) {
-        api.patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
-            .await
-            .map_err(kube_err(format!("cannot update {name}")))?;
-    }
 
     let mut status = after["status"].take();
     if !status.is_object() {
@@ -123,14 +119,44 @@ pub async fn reconcile(xr: Arc<DynamicObject>, ctx: Arc<KindContext>) -> Result<
     Ok(Action::requeue(if settled { REQUEUE_READY } else { REQUEUE_UNREADY }))
 }
 
+/// Writes what changed from `stored` to `after` outside `status` (the selected Composition,
+/// `ToCompositeFieldPath` results, `resourceRefs`) together with the finalizer, in one write;
+/// adding the finalizer makes it conditional on the resourceVersion read.
+async fn save(
+    api: &Api<DynamicObject>,
+    xr: &DynamicObject,
+    stored: &Value,
+    after: &Value,
+) -> Result<(), Error> {
+    let mut patch = spec_patch(stored, after);
+    if !xr.finalizers().iter().any(|f| f == COMPOSITE_FINALIZER) {
+        let mut finalizers = xr.finalizers().to_vec();
+        finalizers.push(COMPOSITE_FINALIZER.to_owned());
+        let patch = patch.get_or_insert_with(|| json!({}));
+        patch["metadata"]["finalizers"] = json!(finalizers);
+        patch["metadata"]["resourceVersion"] = json!(xr.resource_version());
+    }
+    let Some(patch) = patch else { return Ok(()) };
+    let name = xr.name_any();
+    api.patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+        .map_err(kube_err(format!("cannot update {name}")))?;
+    Ok(())
+}
+
 /// Fetches the composed resources in `spec.resourceRefs` and their connection Secrets.
 async fn observe(ctx: &KindContext, xr: &Value) -> Result<Observed, Error> {
     let mut objects = Vec::new();
     for reference in xr["spec"]["resourceRefs"].as_array().into_iter().flatten() {
         let api = ctx.shared.api_for(reference).await?;
+        let (api_version, kind) = (
+            reference["apiVersion"].as_str().unwrap_or_default(),
+            reference["kind"].as_str().unwrap_or_default(),
+        );
+        let (resource, _) = ctx.shared.resource(api_version, kind).await?;
+        let cache = ctx.composed_cache(api_version, kind);
         let name = reference["name"].as_str().unwrap_or_default();
-        let found = api
-            .get_opt(name)
+        let found = get_cached(cache, &resource, &api, name, None)
             .await
             .map_err(kube_err(format!("cannot get composed resource {name}")))?;
         if let Some(object) = found {

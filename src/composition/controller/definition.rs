@@ -1,6 +1,7 @@
 //! The XRD controller: applies the composite and claim CRDs, waits until they are served,
 //! then starts the controllers for those kinds and reports `Established` / `Offered`.
 
+use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
 use futures::StreamExt as _;
@@ -8,8 +9,8 @@ use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomRe
 use kube::api::{Api, DynamicObject, ListParams, Patch, PatchParams};
 use kube::discovery::ApiResource;
 use kube::runtime::controller::Action;
-use kube::runtime::reflector::ObjectRef;
-use kube::runtime::watcher;
+use kube::runtime::reflector::{ObjectRef, Store, store::Writer};
+use kube::runtime::{WatchStreamExt as _, controller, watcher};
 use kube::{Resource as _, ResourceExt as _};
 use serde_json::{Value, json};
 
@@ -22,6 +23,15 @@ use super::{
     Context, Error, FIELD_MANAGER, REQUEUE_ERROR, REQUEUE_READY, REQUEUE_UNREADY, claim, composite,
     error_policy, kube_err, now, to_value,
 };
+
+/// Reconcile requests for one composite or claim that arrive within this window are served by
+/// one reconcile after it: creating a managed resource writes it several times in a burst, and
+/// each write would otherwise re-render its composite (and re-read its claim's composite).
+const DEBOUNCE: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// Composites (and claims) reconciled at once. Thousands of claims applied together would
+/// otherwise all reconcile at once, each waiting on the API server behind all the others.
+const CONCURRENCY: u16 = 32;
 
 /// The parts of an XRD its composite and claim controllers read on every reconcile, so edits
 /// apply without restarting them.
@@ -47,6 +57,17 @@ pub struct KindContext {
     pub claim_resource: Option<ApiResource>,
     /// Live XRD settings.
     pub settings: Arc<RwLock<Settings>>,
+    /// Watch caches of the composed resources, by (apiVersion, kind).
+    pub composed_cache: HashMap<(String, String), Store<DynamicObject>>,
+    /// Watch cache of the composites bound to claims.
+    pub composite_cache: Store<DynamicObject>,
+}
+
+impl KindContext {
+    /// The cache of composed kind `api_version`/`kind`, when the controller watches it.
+    pub fn composed_cache(&self, api_version: &str, kind: &str) -> Option<&Store<DynamicObject>> {
+        self.composed_cache.get(&(api_version.to_owned(), kind.to_owned()))
+    }
 }
 
 /// The kinds a running set of controllers watches; a change restarts them.
@@ -185,37 +206,57 @@ async fn start(ctx: &Arc<Context>, name: &str, xrd: &CompositeResourceDefinition
         return;
     }
     let settings = Arc::new(RwLock::new(settings_of(xrd)));
+    let composed: Vec<(ApiResource, Writer<DynamicObject>)> =
+        composed.into_iter().map(|r| (r.clone(), Writer::new(r))).collect();
+    let composite_resource = resource_of(&crds.composite_kind);
+    let composites = Writer::new(composite_resource.clone());
     let kind_ctx = Arc::new(KindContext {
         shared: ctx.clone(),
         composite: crds.composite_kind.clone(),
-        composite_resource: resource_of(&crds.composite_kind),
+        composite_resource,
         claim_resource: crds.claim_kind.as_ref().map(resource_of),
         settings: settings.clone(),
+        composed_cache: composed
+            .iter()
+            .map(|(r, w)| ((r.api_version.clone(), r.kind.clone()), w.as_reader()))
+            .collect(),
+        composite_cache: composites.as_reader(),
     });
-    let task = tokio::spawn(serve(kind_ctx, composed));
+    let task = tokio::spawn(serve(kind_ctx, composed, composites));
     // Replacing an entry drops it, which aborts the old controllers.
     served.insert(name.to_owned(), Served { kinds, settings, task });
 }
 
 /// Runs the composite controller (woken by its composed resources too) and the claim
-/// controller (woken by its composite too).
-async fn serve(ctx: Arc<KindContext>, composed: Vec<ApiResource>) {
+/// controller (woken by its composite too). The watches that wake them also fill the caches
+/// `composed` and `composites`, which reconciles read instead of the API server.
+async fn serve(
+    ctx: Arc<KindContext>,
+    composed: Vec<(ApiResource, Writer<DynamicObject>)>,
+    composites_cache: Writer<DynamicObject>,
+) {
     let client = ctx.shared.shared_client();
+    let debounced = controller::Config::default().debounce(DEBOUNCE).concurrency(CONCURRENCY);
     let mut composites = kube::runtime::Controller::new_with(
         Api::<DynamicObject>::all_with(client.clone(), &ctx.composite_resource),
         watcher::Config::default(),
         ctx.composite_resource.clone(),
-    );
-    for resource in composed {
+    )
+    .with_config(debounced.clone());
+    for (resource, cache) in composed {
         let composite = ctx.composite_resource.clone();
-        composites = composites.watches_with(
-            Api::<DynamicObject>::all_with(client.clone(), &resource),
-            resource,
-            watcher::Config::default().labels(LABEL_COMPOSITE),
+        let api = Api::<DynamicObject>::all_with(client.clone(), &resource);
+        let changes = watcher(api, watcher::Config::default().labels(LABEL_COMPOSITE))
+            .default_backoff()
+            .reflect(cache)
+            .touched_objects();
+        composites = composites.watches_stream_with(
+            changes,
             move |object: DynamicObject| {
                 let owner = object.labels().get(LABEL_COMPOSITE).cloned();
                 owner.map(|name| ObjectRef::new_with(&name, composite.clone()))
             },
+            resource,
         );
     }
     let composites = composites
@@ -225,21 +266,26 @@ async fn serve(ctx: Arc<KindContext>, composed: Vec<ApiResource>) {
     let claims = async {
         let Some(resource) = ctx.claim_resource.clone() else { return };
         let claim = resource.clone();
+        let api = Api::<DynamicObject>::all_with(client.clone(), &ctx.composite_resource);
+        let changes = watcher(api, watcher::Config::default().labels(LABEL_CLAIM_NAME))
+            .default_backoff()
+            .reflect(composites_cache)
+            .touched_objects();
         kube::runtime::Controller::new_with(
             Api::<DynamicObject>::all_with(client.clone(), &resource),
             watcher::Config::default(),
             resource,
         )
-        .watches_with(
-            Api::<DynamicObject>::all_with(client.clone(), &ctx.composite_resource),
-            ctx.composite_resource.clone(),
-            watcher::Config::default().labels(LABEL_CLAIM_NAME),
+        .with_config(debounced)
+        .watches_stream_with(
+            changes,
             move |object: DynamicObject| {
                 let labels = object.labels();
                 let (name, namespace) =
                     (labels.get(LABEL_CLAIM_NAME)?, labels.get(LABEL_CLAIM_NAMESPACE)?);
                 Some(ObjectRef::new_with(name, claim.clone()).within(namespace))
             },
+            ctx.composite_resource.clone(),
         )
         .run(claim::reconcile, error_policy, ctx.clone())
         .for_each(|_| futures::future::ready(()))

@@ -23,7 +23,7 @@ use kube::api::{Api, DynamicObject, Patch, PatchParams};
 use kube::core::GroupVersionKind;
 use kube::discovery::{self, ApiResource, Scope};
 use kube::runtime::controller::Action;
-use kube::runtime::reflector::{self, Store};
+use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{WatchStreamExt as _, watcher};
 use kube::{Client, ResourceExt as _};
 use serde_json::{Value, json};
@@ -204,6 +204,27 @@ impl Context {
             (Scope::Cluster, _) => Api::all_with(self.client.clone(), &resource),
         })
     }
+}
+
+/// Object `name` (cluster-scoped, or in `namespace`) of `resource`, from `cache` when its watch
+/// has seen it, else from the API server. A cached copy may lag the server by a watch event;
+/// callers only read it to decide what to write, and the event that updates the cache wakes
+/// them again.
+async fn get_cached(
+    cache: Option<&Store<DynamicObject>>,
+    resource: &ApiResource,
+    api: &Api<DynamicObject>,
+    name: &str,
+    namespace: Option<&str>,
+) -> kube::Result<Option<DynamicObject>> {
+    let mut key = ObjectRef::new_with(name, resource.clone());
+    if let Some(namespace) = namespace {
+        key = key.within(namespace);
+    }
+    if let Some(hit) = cache.and_then(|c| c.get(&key)) {
+        return Ok(Some(DynamicObject::clone(&hit)));
+    }
+    api.get_opt(name).await
 }
 
 fn to_value<T: serde::Serialize>(object: &T, what: &'static str) -> Result<Value, Error> {

@@ -10,6 +10,7 @@ use kube::api::DynamicObject;
 use kube::client::Body;
 use kube::discovery::{ApiResource, Scope};
 use kube::runtime::controller::Action;
+use kube::runtime::reflector::store::Writer;
 use kube::runtime::{reflector, watcher};
 use serde_json::{Value, json};
 
@@ -73,12 +74,15 @@ fn context_with(compositions: &[Value]) -> (Arc<KindContext>, Handle) {
         composition_changes: tokio::sync::watch::Sender::new(0),
     });
     let composite = kind("XPostgreSQLInstance", "xpostgresqlinstances");
+    let composite_resource = resource_of(&composite);
     let ctx = KindContext {
         shared,
-        composite_resource: resource_of(&composite),
+        composite_cache: Writer::new(composite_resource.clone()).as_reader(),
+        composite_resource,
         composite,
         claim_resource: Some(resource_of(&kind("PostgreSQLInstance", "postgresqlinstances"))),
         settings: Arc::new(RwLock::new(Settings::default())),
+        composed_cache: HashMap::new(),
     };
     (Arc::new(ctx), handle)
 }
@@ -269,6 +273,21 @@ async fn a_composite_applies_what_renders_keeps_what_fails_and_deletes_what_was_
         thing("db-x7k2p-old", "removed", true),
     )
     .await;
+    // The references are recorded before anything is applied.
+    let refs = expect(
+        &mut handle,
+        "PATCH",
+        "/apis/database.crosstie.io/v1alpha1/xpostgresqlinstances/db-x7k2p",
+        200,
+        json!({}),
+    )
+    .await;
+    assert_eq!(
+        refs["spec"]["resourceRefs"],
+        json!([{"apiVersion": "example.org/v1", "kind": "Thing", "name": "db-x7k2p-aaaaa"}]),
+        "b never rendered and was never observed, so it has no reference yet"
+    );
+    assert!(refs["spec"]["parameters"].is_null(), "the claim's fields are left to the claim");
     let applied = expect(
         &mut handle,
         "PATCH",
@@ -287,20 +306,6 @@ async fn a_composite_applies_what_renders_keeps_what_fails_and_deletes_what_was_
         thing("db-x7k2p-old", "removed", true),
     )
     .await;
-    let refs = expect(
-        &mut handle,
-        "PATCH",
-        "/apis/database.crosstie.io/v1alpha1/xpostgresqlinstances/db-x7k2p",
-        200,
-        json!({}),
-    )
-    .await;
-    assert_eq!(
-        refs["spec"]["resourceRefs"],
-        json!([{"apiVersion": "example.org/v1", "kind": "Thing", "name": "db-x7k2p-aaaaa"}]),
-        "b never rendered and was never observed, so it has no reference yet"
-    );
-    assert!(refs["spec"]["parameters"].is_null(), "the claim's fields are left to the claim");
     let status = expect(
         &mut handle,
         "PATCH",
