@@ -163,10 +163,17 @@ async fn resources(State(state): State<AppState>, request: Request) -> Response 
     serve(state, request).await.unwrap_or_else(IntoResponse::into_response)
 }
 
+/// Store work running at once: a few more than the store's connections (one writer, four
+/// readers). Requests beyond it wait here, as futures, rather than as parked threads of the
+/// blocking pool: a burst of thousands of writes otherwise grows the pool to hundreds of
+/// threads contending for one lock, and the server spends its time switching between them.
+static STORE_WORKERS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(8);
+
 /// Runs blocking store work off the async workers.
 async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
 ) -> Result<T, ApiError> {
+    let _permit = STORE_WORKERS.acquire().await.map_err(ApiError::internal)?;
     tokio::task::spawn_blocking(f).await.map_err(ApiError::internal)?
 }
 

@@ -12,6 +12,7 @@ use tokio::sync::broadcast::{self, error::RecvError};
 use tokio::time::Instant;
 
 use super::convert::present;
+use super::registry::Shape;
 use super::status::ApiError;
 use super::store::{Event, EventType};
 use super::table::{PrinterColumn, table};
@@ -171,6 +172,14 @@ impl State {
         {
             return;
         }
+        if self.verbatim() {
+            // Served as stored: the stored text is sent as it is, never parsed per watcher.
+            let mut text = format!(r#"{{"type":"{}","object":"#, event.kind.as_str()).into_bytes();
+            text.extend_from_slice(event.object.as_bytes());
+            text.extend_from_slice(b"}\n");
+            self.queue.push_back(Bytes::from(text));
+            return;
+        }
         let Ok(object) = serde_json::from_str::<Value>(&event.object) else { return };
         let object = present(&self.scope.rt, &self.scope.version, object);
         let selected =
@@ -192,6 +201,17 @@ impl State {
         };
         let object = render(&self.opts, &mut self.sent_columns, object);
         self.queue.push_back(line(kind.as_str(), &object));
+    }
+
+    /// Whether this watch sends every event of its resource exactly as stored: no selector, no
+    /// table, and one served version (stored objects then already carry its apiVersion and kind).
+    fn verbatim(&self) -> bool {
+        let list = &self.opts.list;
+        list.labels.is_empty()
+            && list.fields.is_empty()
+            && self.opts.table.is_none()
+            && self.scope.rt.shape == Shape::Plain
+            && self.scope.rt.versions.len() == 1
     }
 
     fn bookmark(&self) -> Bytes {
