@@ -646,6 +646,8 @@ async fn main() {
         let moto = Killed(
             Command::new(tools_venv().join("bin/moto_server"))
                 .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+                // moto counts each instance's automated snapshot against a 1,000 quota.
+                .env("MOTO_RDS_SNAPSHOT_LIMIT", "1000000")
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .spawn()

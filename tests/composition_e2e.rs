@@ -24,7 +24,7 @@ impl Env {
     fn start() -> Self {
         let moto = Moto::start();
         let (_, subnets) = support::ec2::vpc_with_subnets(&moto.endpoint, REGION);
-        let up = Serve::up(&["--poll-interval", "2s"]);
+        let up = Serve::up(&["--poll-interval", "2s", "--max-reconcile-rate", "50"]);
         up.ok(
             &["apply", "-f", "-"],
             Some(&format!(
