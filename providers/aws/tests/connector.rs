@@ -85,8 +85,10 @@ fn secret(key: &str, access_key: &str) -> Value {
     serde_json::to_value(secret).unwrap()
 }
 
+/// A connector that reads the ProviderConfig and its Secret on every connect.
 fn connector(api: &FakeApi, metrics: &AwsMetrics) -> AwsConnector {
     AwsConnector::new(api.client(), metrics.clone(), Duration::from_secs(60))
+        .with_credentials_ttl(Duration::ZERO)
 }
 
 #[tokio::test]
@@ -189,4 +191,24 @@ async fn a_subnet_group_reference_resolves_to_its_external_name() {
         Some(vec![crosstie_runtime::Reference { name: "sg".into(), policy: None }]);
     let err = mr.resolve_references(&Resolver::new(api.client(), None)).await.expect_err("no ec2");
     assert!(err.to_string().contains("spec.forProvider.vpcSecurityGroupIds"), "{err}");
+}
+
+#[tokio::test]
+async fn credentials_read_moments_ago_are_trusted_until_the_ttl_passes() {
+    let moto = Moto::start();
+    let api = FakeApi::default();
+    api.put(PC_PATH, provider_config(1, &moto.endpoint));
+    api.put(SECRET_PATH, secret("credentials", "AKIA1"));
+    let connector = AwsConnector::new(api.client(), AwsMetrics::default(), Duration::from_secs(60))
+        .with_credentials_ttl(Duration::from_millis(300));
+    let region = Some("ap-northeast-2");
+
+    let first = connector.client("aws-production", region).await.unwrap();
+    api.put(SECRET_PATH, secret("credentials", "AKIA2"));
+    let within = connector.client("aws-production", region).await.unwrap();
+    assert!(Arc::ptr_eq(&first, &within), "not read again within the TTL");
+
+    tokio::time::sleep(Duration::from_millis(350)).await;
+    let after = connector.client("aws-production", region).await.unwrap();
+    assert!(!Arc::ptr_eq(&first, &after), "the rotated Secret is read once the TTL has passed");
 }

@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use aws_config::BehaviorVersion;
 use aws_sdk_rds::config::{Credentials, Region};
@@ -251,8 +251,13 @@ pub fn rds_client(
 /// Key of the client cache: (ProviderConfig name, region).
 type CacheKey = (String, String);
 
-/// A cached client and what it was built from.
-type CacheEntry = (Fingerprint, Arc<AwsClient<Rds>>);
+/// A cached client, what it was built from, and when that was last read.
+type CacheEntry = (Fingerprint, Arc<AwsClient<Rds>>, Instant);
+
+/// How long a client's ProviderConfig and credentials, once read, are trusted without reading
+/// them again: a burst of reconciles (create, then observe) reads them once, and an edited
+/// ProviderConfig or rotated Secret takes effect within this time.
+pub const DEFAULT_CREDENTIALS_TTL: Duration = Duration::from_secs(5);
 
 /// What a cached client was built from; a difference means rebuild.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -267,6 +272,7 @@ pub struct AwsConnector {
     kube: kube::Client,
     metrics: AwsMetrics,
     poll_interval: Duration,
+    credentials_ttl: Duration,
     clients: Mutex<HashMap<CacheKey, CacheEntry>>,
 }
 
@@ -283,7 +289,16 @@ impl AwsConnector {
     /// `metrics`. `poll_interval` is the engine's poll interval: observation snapshots are reused
     /// for that long.
     pub fn new(kube: kube::Client, metrics: AwsMetrics, poll_interval: Duration) -> Self {
-        Self { kube, metrics, poll_interval, clients: Mutex::default() }
+        let credentials_ttl = DEFAULT_CREDENTIALS_TTL;
+        Self { kube, metrics, poll_interval, credentials_ttl, clients: Mutex::default() }
+    }
+
+    /// Trust a ProviderConfig and its credentials for `ttl` after reading them (default
+    /// [`DEFAULT_CREDENTIALS_TTL`]; zero reads them on every connect).
+    #[must_use]
+    pub fn with_credentials_ttl(mut self, ttl: Duration) -> Self {
+        self.credentials_ttl = ttl;
+        self
     }
 
     /// The Kubernetes client, for reading Secrets.
@@ -298,6 +313,12 @@ impl AwsConnector {
         region: Option<&str>,
     ) -> Result<Arc<AwsClient<Rds>>, ConnectError> {
         let region = region.filter(|r| !r.is_empty()).ok_or(ConnectError::NoRegion)?;
+        let key = (provider_config.to_owned(), region.to_owned());
+        if let Some((_, client, read)) = self.clients.lock().expect("client cache").get(&key)
+            && read.elapsed() < self.credentials_ttl
+        {
+            return Ok(client.clone());
+        }
         let pcs: Api<ProviderConfig> = Api::all(self.kube.clone());
         let pc = pcs
             .get_opt(provider_config)
@@ -309,10 +330,11 @@ impl AwsConnector {
             .ok_or_else(|| ConnectError::ProviderConfigNotFound(provider_config.to_owned()))?;
         let credentials = self.credentials(&pc).await?;
         let fingerprint = Fingerprint { generation: pc.metadata.generation, credentials };
-        let key = (provider_config.to_owned(), region.to_owned());
-        if let Some((built_from, client)) = self.clients.lock().expect("client cache").get(&key)
+        if let Some((built_from, client, read)) =
+            self.clients.lock().expect("client cache").get_mut(&key)
             && *built_from == fingerprint
         {
+            *read = Instant::now();
             return Ok(client.clone());
         }
         let endpoint = endpoint_url(provider_config, pc.spec.endpoint.as_ref(), region)?;
@@ -331,7 +353,8 @@ impl AwsConnector {
         };
         let client =
             Arc::new(AwsClient::new(Rds::new(sdk, self.metrics.clone()), self.poll_interval));
-        self.clients.lock().expect("client cache").insert(key, (fingerprint, client.clone()));
+        let entry = (fingerprint, client.clone(), Instant::now());
+        self.clients.lock().expect("client cache").insert(key, entry);
         Ok(client)
     }
 
