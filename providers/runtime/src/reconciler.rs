@@ -20,9 +20,9 @@
 //! Every failure sets `Synced=False` with the error, emits a Warning event and requeues with
 //! per-object exponential backoff (terminal provider errors wait for the poll interval). Writes
 //! are patches of just the fields the engine owns, and a resource whose owned fields are
-//! unchanged gets no write at all. A watch event that only echoes the engine's own last write
-//! does not start a new pass (see [`crate::requeue::Echoes`]), so writes never double the
-//! cloud calls or defeat the error backoff.
+//! unchanged gets no write at all. A watch event that only echoes one of the last pass's own
+//! writes does not start a new pass (see [`crate::requeue::Echoes`]), so writes never double
+//! the cloud calls or defeat the error backoff.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -213,6 +213,8 @@ struct Pass<'a, M, C> {
     status_read: Value,
     /// `metadata.resourceVersion` as read; it differs at the end when this pass wrote.
     read_version: Option<String>,
+    /// Every resourceVersion this pass's writes produced, in order.
+    written: Vec<String>,
     now: Timestamp,
 }
 
@@ -232,6 +234,7 @@ where
             spec_persisted: value.get("spec").cloned().unwrap_or_default(),
             status_read: value.get("status").cloned().unwrap_or_default(),
             read_version: mr.resource_version(),
+            written: Vec::new(),
             now: (ctx.clock)(),
         }
     }
@@ -276,8 +279,8 @@ where
             }
             Done::After(requeue) => {
                 self.write_status().await?;
-                if self.mr.resource_version() != self.read_version {
-                    self.ctx.echoes.wrote(key, self.mr.resource_version(), requeue);
+                if !self.written.is_empty() {
+                    self.ctx.echoes.wrote(key, std::mem::take(&mut self.written), requeue);
                 }
                 Ok(requeue.map_or_else(Action::await_change, Action::requeue))
             }
@@ -492,7 +495,7 @@ where
                     format!("cannot update spec: {}", patch::describe(&err)),
                 )
             })?;
-        *self.mr.meta_mut() = patched.meta().clone();
+        self.adopt(patched.meta());
         self.spec_persisted = spec;
         Ok(())
     }
@@ -527,7 +530,7 @@ where
         let patched = patch::merge(&self.api, &self.name, &json!({ "metadata": metadata }))
             .await
             .map_err(self.api_error("add finalizer and annotations to"))?;
-        *self.mr.meta_mut() = patched.meta().clone();
+        self.adopt(patched.meta());
         Ok(())
     }
 
@@ -537,7 +540,7 @@ where
         let patched = patch::merge(&self.api, &self.name, &json!({ "metadata": metadata }))
             .await
             .map_err(self.api_error("annotate"))?;
-        *self.mr.meta_mut() = patched.meta().clone();
+        self.adopt(patched.meta());
         Ok(())
     }
 
@@ -561,9 +564,15 @@ where
             .patch_status(&self.name, &PatchParams::default(), &patch)
             .await
             .map_err(self.api_error("patch status of"))?;
-        *self.mr.meta_mut() = patched.meta().clone();
+        self.adopt(patched.meta());
         self.status_read = status;
         Ok(())
+    }
+
+    /// Take the metadata a write returned, remembering its resourceVersion as our own.
+    fn adopt(&mut self, meta: &kube::api::ObjectMeta) {
+        self.written.extend(meta.resource_version.clone());
+        *self.mr.meta_mut() = meta.clone();
     }
 
     /// A create succeeded so recently that an absent resource is probably still appearing.

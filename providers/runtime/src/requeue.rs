@@ -97,31 +97,29 @@ impl Backoff {
 }
 
 /// The engine's own writes come back through the watch as new versions of the object. Like
-/// Crossplane's `DesiredStateChanged` filter, a trigger carrying exactly the version the engine
-/// wrote last is no reason to call the cloud again before the pass's requeue is due; any other
-/// change (spec, annotations, deletion) carries a newer version and is reconciled at once.
+/// Crossplane's `DesiredStateChanged` filter, a trigger carrying a version the engine's last pass
+/// wrote (any of its writes: a pass may patch the spec, then the status) is no reason to call the
+/// cloud again before the pass's requeue is due; any other change (spec, annotations, deletion)
+/// carries another version and is reconciled at once.
 #[derive(Debug, Default)]
 pub struct Echoes {
-    /// Per object: the version its last pass wrote, and when it is next due (`None`: on change).
-    written: Mutex<HashMap<String, (String, Option<Instant>)>>,
+    /// Per object: the versions its last pass wrote, and when it is next due (`None`: on change).
+    written: Mutex<HashMap<String, (Vec<String>, Option<Instant>)>>,
 }
 
 impl Echoes {
-    /// A pass over `key` ended having written `version`, asking to run again after `requeue`.
-    pub fn wrote(&self, key: String, version: Option<String>, requeue: Option<Duration>) {
+    /// A pass over `key` ended having written `versions`, asking to run again after `requeue`.
+    pub fn wrote(&self, key: String, versions: Vec<String>, requeue: Option<Duration>) {
         let mut written = self.written.lock().unwrap_or_else(|e| e.into_inner());
-        match version {
-            Some(version) => written.insert(key, (version, requeue.map(|d| Instant::now() + d))),
-            None => written.remove(&key),
-        };
+        written.insert(key, (versions, requeue.map(|d| Instant::now() + d)));
     }
 
-    /// If `version` of `key` is the echo of the engine's own last write, how to requeue instead
-    /// of reconciling.
+    /// If `version` of `key` is the echo of one of the engine's own last writes, how to requeue
+    /// instead of reconciling.
     pub fn echo(&self, key: &str, version: Option<&str>) -> Option<Action> {
         let written = self.written.lock().unwrap_or_else(|e| e.into_inner());
         let (ours, due) = written.get(key)?;
-        if version != Some(ours.as_str()) {
+        if !ours.iter().any(|v| Some(v.as_str()) == version) {
             return None;
         }
         match due {
@@ -202,19 +200,23 @@ mod tests {
     }
 
     #[test]
-    fn only_the_version_the_engine_wrote_is_an_echo() {
+    fn only_versions_the_engines_last_pass_wrote_are_echoes() {
         let echoes = Echoes::default();
-        echoes.wrote("a".into(), Some("5".into()), Some(Duration::from_secs(60)));
-        echoes.wrote("paused".into(), Some("9".into()), None);
-        echoes.wrote("due".into(), Some("3".into()), Some(Duration::ZERO));
+        let versions = |v: &[&str]| v.iter().map(|v| (*v).to_owned()).collect();
+        echoes.wrote("a".into(), versions(&["4", "5"]), Some(Duration::from_secs(60)));
+        echoes.wrote("paused".into(), versions(&["9"]), None);
+        echoes.wrote("due".into(), versions(&["3"]), Some(Duration::ZERO));
 
         assert!(echoes.echo("a", Some("5")).is_some());
+        assert!(echoes.echo("a", Some("4")).is_some(), "an earlier write of the same pass");
         assert_eq!(echoes.echo("a", Some("6")), None);
         assert_eq!(echoes.echo("b", Some("5")), None);
         assert_eq!(echoes.echo("paused", Some("9")), Some(Action::await_change()));
         assert_eq!(echoes.echo("due", Some("3")), None);
+        echoes.wrote("a".into(), versions(&["7"]), Some(Duration::from_secs(60)));
+        assert_eq!(echoes.echo("a", Some("5")), None, "only the last pass's writes");
         echoes.forget("a");
-        assert_eq!(echoes.echo("a", Some("5")), None);
+        assert_eq!(echoes.echo("a", Some("7")), None);
     }
 
     #[test]
