@@ -211,8 +211,6 @@ struct Pass<'a, M, C> {
     spec_persisted: Value,
     /// `status` as read, to write only what this pass changed.
     status_read: Value,
-    /// `metadata.resourceVersion` as read; it differs at the end when this pass wrote.
-    read_version: Option<String>,
     /// Every resourceVersion this pass's writes produced, in order.
     written: Vec<String>,
     now: Timestamp,
@@ -233,7 +231,6 @@ where
             name: mr.name_any(),
             spec_persisted: value.get("spec").cloned().unwrap_or_default(),
             status_read: value.get("status").cloned().unwrap_or_default(),
-            read_version: mr.resource_version(),
             written: Vec::new(),
             now: (ctx.clock)(),
         }

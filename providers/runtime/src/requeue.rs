@@ -103,9 +103,12 @@ impl Backoff {
 /// carries another version and is reconciled at once.
 #[derive(Debug, Default)]
 pub struct Echoes {
-    /// Per object: the versions its last pass wrote, and when it is next due (`None`: on change).
-    written: Mutex<HashMap<String, (Vec<String>, Option<Instant>)>>,
+    /// Per object: what its last pass wrote.
+    written: Mutex<HashMap<String, Written>>,
 }
+
+/// The versions a pass wrote, and when the object is next due (`None`: on change).
+type Written = (Vec<String>, Option<Instant>);
 
 impl Echoes {
     /// A pass over `key` ended having written `versions`, asking to run again after `requeue`.
