@@ -8,13 +8,17 @@
 //! - watch latency: from issuing a create to its ADDED event arriving on an open watch;
 //! - LIST of 10,000 objects (one unpaged request) and RSS of the server holding 100,000 objects.
 
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use base64::Engine;
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
 use kube::api::{Api, ListParams, PostParams, WatchEvent, WatchParams};
+
+#[path = "support/mod.rs"]
+mod support;
+use support::{Killed, free_port, rss_mib};
 
 /// Objects written to each store (`CROSSTIE_BENCH_OBJECTS` shrinks it for a smoke run).
 fn objects() -> usize {
@@ -31,29 +35,6 @@ fn server_binary() -> std::path::PathBuf {
 const CONCURRENCY: usize = 32;
 const LATENCY_SAMPLES: usize = 1_000;
 const PAYLOAD: usize = 256;
-
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-fn rss_mib(pid: u32) -> f64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let kib: f64 = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next()?.parse().ok())
-        .unwrap_or(0.0);
-    kib / 1024.0
-}
 
 fn config_map(name: &str) -> ConfigMap {
     serde_json::from_value(serde_json::json!({

@@ -14,13 +14,17 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::response::IntoResponse;
 use futures::StreamExt;
 use kube::api::{Api, ApiResource, DynamicObject, ListParams, PostParams};
+
+#[path = "support/mod.rs"]
+mod support;
+use support::{Killed, free_port, rss_mib};
 
 const REGION: &str = "eu-west-1";
 const TEAM: &str = "bench";
@@ -50,19 +54,6 @@ fn up_args() -> Vec<String> {
 
 fn tools_venv() -> PathBuf {
     PathBuf::from(std::env::var_os("CROSSTIE_TOOLS_DIR").expect("CROSSTIE_TOOLS_DIR")).join("venv")
-}
-
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 async fn wait_until(what: &str, limit: Duration, mut probe: impl AsyncFnMut() -> bool) {
@@ -610,16 +601,6 @@ fn is_ready(claim: &DynamicObject) -> bool {
     claim.data["status"]["conditions"]
         .as_array()
         .is_some_and(|c| c.iter().any(|c| c["type"] == "Ready" && c["status"] == "True"))
-}
-
-fn rss_mib(pid: u32) -> f64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let kib: f64 = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next()?.parse().ok())
-        .unwrap_or(0.0);
-    kib / 1024.0
 }
 
 #[tokio::main]

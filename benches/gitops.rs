@@ -28,6 +28,10 @@ use gitops_support::{HttpServer, Repo};
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::{Api, ApiResource, DynamicObject, ListParams, Patch, PatchParams};
 
+#[path = "support/mod.rs"]
+mod support;
+use support::{free_port, rss_mib};
+
 const NS: &str = "flux-system";
 const WEBHOOK_ROUNDS: usize = 20;
 
@@ -40,20 +44,6 @@ fn server_binary() -> PathBuf {
 
 fn manifests() -> usize {
     std::env::var("CROSSTIE_BENCH_MANIFESTS").ok().and_then(|n| n.parse().ok()).unwrap_or(10_000)
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-fn rss_mib(pid: u32) -> f64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let kib: f64 = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next()?.parse().ok())
-        .unwrap_or(0.0);
-    kib / 1024.0
 }
 
 /// A running `crosstie up`, killed on drop.
