@@ -22,6 +22,8 @@ use axum::response::IntoResponse;
 use futures::StreamExt;
 use kube::api::{Api, ApiResource, DynamicObject, ListParams, PostParams};
 
+#[path = "../tests/support/aws.rs"]
+mod aws;
 #[path = "support/mod.rs"]
 mod support;
 use support::{Killed, free_port, rss_mib};
@@ -477,33 +479,12 @@ async fn crosstie_up(rds_endpoint: &str) -> Up {
     wait_until("crosstie up", Duration::from_secs(60), async || kubeconfig.exists()).await;
     let home = dir.path();
     let setup = format!(
-        "apiVersion: v1
-kind: Namespace
-metadata: {{name: crossplane-system}}
----
+        "{}---
 apiVersion: v1
 kind: Namespace
 metadata: {{name: {TEAM}}}
----
-apiVersion: v1
-kind: Secret
-metadata: {{name: aws-credentials, namespace: crossplane-system}}
-stringData:
-  credentials: |
-    [default]
-    aws_access_key_id = bench
-    aws_secret_access_key = bench
----
-apiVersion: aws.crossplane.io/v1beta1
-kind: ProviderConfig
-metadata: {{name: default}}
-spec:
-  credentials:
-    source: Secret
-    secretRef: {{namespace: crossplane-system, name: aws-credentials, key: credentials}}
-  endpoint:
-    url: {{type: Static, static: '{rds_endpoint}'}}
-"
+",
+        aws::default_provider_config(rds_endpoint)
     );
     kubectl(&kubeconfig, home, &["apply", "-f", "-"], Some(&setup));
     kubectl(

@@ -314,10 +314,13 @@ where
             self.resolve_references().await?;
         }
 
-        let usages = &self.ctx.usages;
-        usages.track(&self.ctx.client, &self.ctx.provider_configs, &self.mr).await.map_err(
-            |err| Failure::backoff(reason::CANNOT_CONNECT, format!("connect failed: {err}")),
-        )?;
+        self.ctx
+            .usages
+            .track(&self.ctx.client, &self.ctx.provider_configs, &self.mr)
+            .await
+            .map_err(|err| {
+                Failure::backoff(reason::CANNOT_CONNECT, format!("connect failed: {err}"))
+            })?;
         let timeout = self.ctx.config.external_timeout;
         let connect = self.ctx.connector.connect(&self.mr);
         let external = bounded(timeout, reason::CANNOT_CONNECT, "connect", connect).await?;
@@ -401,7 +404,8 @@ where
 
     /// Let the managed resource go without touching the external resource.
     async fn release(&mut self) -> Result<Done, Stop> {
-        (self.ctx.usages)
+        self.ctx
+            .usages
             .release(&self.ctx.client, &self.ctx.provider_configs, &self.mr)
             .await
             .map_err(|err| Failure::backoff(reason::CANNOT_UPDATE_MANAGED, err))?;
