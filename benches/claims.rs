@@ -26,7 +26,7 @@ use kube::api::{Api, ApiResource, DynamicObject, ListParams, PostParams};
 mod aws;
 #[path = "support/mod.rs"]
 mod support;
-use support::{Killed, free_port, rss_mib};
+use support::{Killed, cpu_seconds, free_port, rss_mib};
 
 const REGION: &str = "eu-west-1";
 const TEAM: &str = "bench";
@@ -438,6 +438,7 @@ struct Up {
     server: Killed,
     _dir: tempfile::TempDir,
     client: kube::Client,
+    web: String,
 }
 
 fn kubectl(kubeconfig: &Path, home: &Path, args: &[&str], stdin: Option<&str>) {
@@ -460,10 +461,10 @@ fn kubectl(kubeconfig: &Path, home: &Path, args: &[&str], stdin: Option<&str>) {
 async fn crosstie_up(rds_endpoint: &str) -> Up {
     let dir = tempfile::tempdir().unwrap();
     let kubeconfig = dir.path().join("kubeconfig");
+    let web = format!("127.0.0.1:{}", free_port());
     let server = Killed(
         Command::new(server_binary())
-            .args(["up", "--listen", "127.0.0.1:0", "--web-listen"])
-            .arg(format!("127.0.0.1:{}", free_port()))
+            .args(["up", "--listen", "127.0.0.1:0", "--web-listen", &web])
             .arg("--state-dir")
             .arg(dir.path().join("state"))
             .arg("--data-dir")
@@ -507,7 +508,7 @@ metadata: {{name: {TEAM}}}
     let config = kube::config::Kubeconfig::read_from(&kubeconfig).unwrap();
     let config = kube::Config::from_custom_kubeconfig(config, &Default::default()).await.unwrap();
     let client = kube::Client::try_from(config).unwrap();
-    let up = Up { server, _dir: dir, client };
+    let up = Up { server, _dir: dir, client, web };
     let api = up.claims();
     wait_until("the claim kind to be served", Duration::from_secs(30), async || {
         api.list(&ListParams::default().limit(1)).await.is_ok()
@@ -517,6 +518,24 @@ metadata: {{name: {TEAM}}}
 }
 
 impl Up {
+    /// Prints what the run cost per claim: `crosstie up`'s CPU time and its AWS calls by
+    /// operation (from its `/metrics`).
+    async fn print_cost(&self, n: usize) {
+        let cpu = cpu_seconds(self.server.0.id());
+        eprintln!("  crosstie CPU: {cpu:.1} s ({:.1} ms per claim)", cpu * 1000.0 / n as f64);
+        let metrics = http_text(
+            http::Request::get(format!("http://{}/metrics", self.web)).body(String::new()).unwrap(),
+        )
+        .await;
+        for line in metrics.lines().filter(|l| l.starts_with("crosstie_aws_api_calls_total{")) {
+            if let Some((labels, count)) = line.rsplit_once(' ')
+                && let Ok(count) = count.parse::<f64>()
+            {
+                eprintln!("  {labels}: {:.2} per claim", count / n as f64);
+            }
+        }
+    }
+
     fn claims(&self) -> Api<DynamicObject> {
         let resource = ApiResource {
             group: "database.crosstie.io".into(),
@@ -594,6 +613,7 @@ async fn main() {
         let endpoint = start_fake_rds().await;
         let up = crosstie_up(&endpoint).await;
         let (applied, ready) = up.claims_ready(n, &["subnet-a".into(), "subnet-b".into()]).await;
+        up.print_cost(n).await;
         let rss = rss_mib(up.server.0.id());
         rows.push(format!(
             "| fake RDS (zero latency) | {n} | {:.1} s | {:.1} s | {:.0} claims/s | {rss:.0} MiB | — |",
@@ -630,6 +650,7 @@ async fn main() {
         let subnets = moto_subnets(&endpoint).await;
         let up = crosstie_up(&endpoint).await;
         let (applied, ready) = up.claims_ready(n, &subnets).await;
+        up.print_cost(n).await;
         let rss = rss_mib(up.server.0.id());
         rows.push(format!(
             "| moto 5.2.5 | {n} | {:.1} s | {:.1} s | {:.0} claims/s | {rss:.0} MiB | {:.2} (serial create {:.1} s) |",

@@ -29,3 +29,17 @@ pub fn rss_mib(pid: u32) -> f64 {
         .unwrap_or(0.0);
     kib / 1024.0
 }
+
+/// CPU time (user + system) process `pid` has used so far, in seconds.
+pub fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the parenthesised command name; utime and stime are the 12th and 13th.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest.split_whitespace().collect())
+        .unwrap_or_default();
+    let ticks: f64 =
+        fields.get(11..13).map_or(0.0, |t| t.iter().filter_map(|v| v.parse::<f64>().ok()).sum());
+    // USER_HZ is 100 on every Linux this runs on.
+    ticks / 100.0
+}
