@@ -649,8 +649,10 @@ async fn main() {
         .await;
         let subnets = moto_subnets(&endpoint).await;
         let up = crosstie_up(&endpoint).await;
+        let moto_cpu = cpu_seconds(moto.0.id());
         let (applied, ready) = up.claims_ready(n, &subnets).await;
         up.print_cost(n).await;
+        eprintln!("  moto CPU during the run: {:.1} s", cpu_seconds(moto.0.id()) - moto_cpu);
         let rss = rss_mib(up.server.0.id());
         rows.push(format!(
             "| moto 5.2.5 | {n} | {:.1} s | {:.1} s | {:.0} claims/s | {rss:.0} MiB | {:.2} (serial create {:.1} s) |",

@@ -16,14 +16,15 @@
 //! ```
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use futures::StreamExt;
 use futures::future::BoxFuture;
 use kube::Client;
 use kube::api::{Api, DynamicObject};
 use kube::runtime::controller::{self, Controller};
-use kube::runtime::reflector::ObjectRef;
-use kube::runtime::watcher;
+use kube::runtime::reflector::{self, ObjectRef};
+use kube::runtime::{WatchStreamExt, watcher};
 
 use crate::config::Config;
 use crate::metrics::Metrics;
@@ -55,6 +56,9 @@ pub async fn run<M, C>(
         .await;
 }
 
+/// How long usage events are gathered into one re-count of their ProviderConfig.
+const USAGE_DEBOUNCE: Duration = Duration::from_secs(1);
+
 /// Run the ProviderConfig controller of `kinds` until shutdown; usage changes re-count the
 /// ProviderConfig they name.
 pub async fn run_provider_config_controller(
@@ -64,22 +68,33 @@ pub async fn run_provider_config_controller(
 ) {
     let configs: Api<DynamicObject> = Api::all_with(client.clone(), &kinds.provider_config);
     let usages: Api<DynamicObject> = Api::all_with(client.clone(), &kinds.usage);
+    let writer = reflector::store::Writer::new(kinds.usage.clone());
+    let usage_store = writer.as_reader();
+    let usage_events =
+        reflector::reflector(writer, watcher(usages, watcher::Config::default().any_semantic()))
+            .default_backoff()
+            .touched_objects();
     let provider_config = kinds.provider_config.clone();
-    let ctx =
-        Arc::new(provider_config::Context::new(client, kinds.clone(), &config.controller_name));
+    let ctx = Arc::new(provider_config::Context::new(
+        client,
+        kinds.clone(),
+        usage_store,
+        &config.controller_name,
+    ));
     Controller::new_with(
         configs,
         watcher::Config::default().any_semantic(),
         kinds.provider_config.clone(),
     )
-    .watches_with(
-        usages,
-        kinds.usage.clone(),
-        watcher::Config::default().any_semantic(),
+    // A burst of new managed resources is a burst of usages: count once per second at most.
+    .with_config(controller::Config::default().debounce(USAGE_DEBOUNCE))
+    .watches_stream_with(
+        usage_events,
         move |usage| {
             provider_config::used_config(&usage)
                 .map(|name| ObjectRef::new_with(&name, provider_config.clone()))
         },
+        kinds.usage.clone(),
     )
     .shutdown_on_signal()
     .run(provider_config::reconcile, provider_config::error_policy, ctx)

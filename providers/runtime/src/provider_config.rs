@@ -9,9 +9,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use jiff::Timestamp;
-use kube::api::{Api, DynamicObject, ListParams, Patch, PatchParams};
+use kube::api::{Api, DynamicObject, Patch, PatchParams};
 use kube::runtime::controller::Action;
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+use kube::runtime::reflector::Store;
 use kube::{Client, Resource, ResourceExt};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -60,6 +61,10 @@ pub struct Error {
 pub struct Context {
     client: Client,
     kinds: ProviderConfigKinds,
+    /// Every usage object, from the watch that also triggers reconciles: counting users is a
+    /// scan of memory, not a LIST per reconcile (each new managed resource creates a usage, so
+    /// a LIST per usage event is quadratic in the number of resources).
+    usages: Store<DynamicObject>,
     recorder: Recorder,
     clock: fn() -> Timestamp,
 }
@@ -71,13 +76,20 @@ impl std::fmt::Debug for Context {
 }
 
 impl Context {
-    /// A context for the ProviderConfig kind in `kinds`, reporting events as `controller`.
-    pub fn new(client: Client, kinds: ProviderConfigKinds, controller: &str) -> Self {
+    /// A context for the ProviderConfig kind in `kinds`, counting users in `usages` (a store of
+    /// every usage object of `kinds`) and reporting events as `controller`.
+    pub fn new(
+        client: Client,
+        kinds: ProviderConfigKinds,
+        usages: Store<DynamicObject>,
+        controller: &str,
+    ) -> Self {
         let reporter = Reporter { controller: controller.to_owned(), instance: None };
         Self {
             recorder: Recorder::new(client.clone(), reporter),
             client,
             kinds,
+            usages,
             clock: Timestamp::now,
         }
     }
@@ -98,14 +110,14 @@ pub async fn reconcile(pc: Arc<DynamicObject>, ctx: Arc<Context>) -> Result<Acti
         move |source| Error { action, name, source }
     };
     let configs: Api<DynamicObject> = Api::all_with(ctx.client.clone(), &ctx.kinds.provider_config);
-    let usages: Api<DynamicObject> = Api::all_with(ctx.client.clone(), &ctx.kinds.usage);
-    let selector = format!("{PROVIDER_CONFIG_LABEL}={name}");
-    let users = usages
-        .list(&ListParams::default().labels(&selector))
-        .await
-        .map_err(fail("count usages of"))?
-        .items
-        .len();
+    // Before the first full list a count could be falsely zero and release the finalizer.
+    ctx.usages.wait_until_ready().await.map_err(|_| Error {
+        action: "count usages of",
+        name: name.clone(),
+        source: kube::Error::Service("the usage watch has stopped".into()),
+    })?;
+    let users =
+        ctx.usages.state().iter().filter(|u| used_config(u).as_deref() == Some(&name)).count();
 
     let deleting = pc.meta().deletion_timestamp.is_some();
     if deleting && users == 0 {

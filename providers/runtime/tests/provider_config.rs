@@ -8,9 +8,9 @@ use crosstie_runtime::provider_config::{Context, reconcile};
 use fixture::*;
 use kube::api::DynamicObject;
 use kube::runtime::controller::Action;
+use kube::runtime::reflector::{Store, store::Writer};
+use kube::runtime::watcher::Event;
 use serde_json::{Value, json};
-
-const USAGES: &str = "/apis/aws.crossplane.io/v1beta1/providerconfigusages?&labelSelector=crossplane.io%2Fprovider-config%3Ddefault";
 
 /// The ProviderConfig `default` with `finalizers`, deleted or not.
 fn config(finalizers: &[&str], deleted: bool, status: Value) -> Value {
@@ -30,23 +30,24 @@ fn config(finalizers: &[&str], deleted: bool, status: Value) -> Value {
     pc
 }
 
-/// The usages listed for `default`: `count` of them.
-fn usages(count: usize) -> Exchange {
-    let items: Vec<Value> = (0..count)
-        .map(|i| {
-            json!({
-                "apiVersion": "aws.crossplane.io/v1beta1",
-                "kind": "ProviderConfigUsage",
-                "metadata": { "name": format!("uid-{i}") },
-            })
-        })
-        .collect();
-    get(USAGES).returns(json!({
-        "apiVersion": "aws.crossplane.io/v1beta1",
-        "kind": "ProviderConfigUsageList",
-        "metadata": {},
-        "items": items,
-    }))
+/// The usage cache: `count` usages of `default`, and one of another ProviderConfig.
+fn usages(count: usize) -> Store<DynamicObject> {
+    let usage = |name: String, config: &str| {
+        serde_json::from_value(json!({
+            "apiVersion": "aws.crossplane.io/v1beta1",
+            "kind": "ProviderConfigUsage",
+            "metadata": {"name": name, "labels": {"crossplane.io/provider-config": config}},
+        }))
+        .unwrap()
+    };
+    let mut writer = Writer::new(kinds().usage);
+    writer.apply_watcher_event(&Event::Init);
+    for i in 0..count {
+        writer.apply_watcher_event(&Event::InitApply(usage(format!("uid-{i}"), "default")));
+    }
+    writer.apply_watcher_event(&Event::InitApply(usage("uid-other".into(), "other")));
+    writer.apply_watcher_event(&Event::InitDone);
+    writer.as_reader()
 }
 
 fn in_use_by(users: usize) -> Value {
@@ -59,10 +60,12 @@ fn in_use_by(users: usize) -> Value {
     })
 }
 
-async fn reconcile_config(pc: Value, script: Vec<Exchange>) -> Action {
+async fn reconcile_config(pc: Value, users: usize, script: Vec<Exchange>) -> Action {
     let (client, server) = ApiServer::start(pc.clone(), script);
-    let ctx =
-        Arc::new(Context::new(client, kinds(), "crosstie").with_clock(|| NOW.parse().unwrap()));
+    let ctx = Arc::new(
+        Context::new(client, kinds(), usages(users), "crosstie")
+            .with_clock(|| NOW.parse().unwrap()),
+    );
     let pc: DynamicObject = serde_json::from_value(pc).unwrap();
     let action = reconcile(Arc::new(pc), ctx).await.unwrap();
     server.verify().await;
@@ -75,7 +78,6 @@ const PC_STATUS: &str = "/apis/aws.crossplane.io/v1beta1/providerconfigs/default
 #[tokio::test]
 async fn a_new_provider_config_gets_the_in_use_finalizer_and_counts_its_users() {
     let script = vec![
-        usages(1),
         patch(
             PC,
             json!([
@@ -86,21 +88,20 @@ async fn a_new_provider_config_gets_the_in_use_finalizer_and_counts_its_users() 
         patch(PC_STATUS, json!({ "status": { "users": 1 } })),
     ];
 
-    reconcile_config(config(&[], false, Value::Null), script).await;
+    reconcile_config(config(&[], false, Value::Null), 1, script).await;
 }
 
 #[tokio::test]
 async fn a_provider_config_whose_count_is_current_is_not_written() {
     let pc = config(&["in-use.crossplane.io"], false, json!({ "users": 2 }));
 
-    reconcile_config(pc, vec![usages(2)]).await;
+    reconcile_config(pc, 2, vec![]).await;
 }
 
 #[tokio::test]
 async fn a_provider_config_in_use_keeps_its_finalizer_until_no_resource_uses_it() {
     let in_use = config(&["in-use.crossplane.io"], true, json!({ "users": 2 }));
     let script = vec![
-        usages(2),
         warning(
             "InUse",
             "cannot delete ProviderConfig \"default\": it is in use by 2 managed resources",
@@ -108,11 +109,10 @@ async fn a_provider_config_in_use_keeps_its_finalizer_until_no_resource_uses_it(
         // `users` is already 2: only the condition is new.
         patch(PC_STATUS, json!({ "status": { "conditions": in_use_by(2)["conditions"] } })),
     ];
-    reconcile_config(in_use, script).await;
+    reconcile_config(in_use, 2, script).await;
 
     let unused = config(&["in-use.crossplane.io"], true, in_use_by(2));
     let script = vec![
-        usages(0),
         patch(
             PC,
             json!([
@@ -121,5 +121,5 @@ async fn a_provider_config_in_use_keeps_its_finalizer_until_no_resource_uses_it(
             ]),
         ),
     ];
-    assert_eq!(reconcile_config(unused, script).await, Action::await_change());
+    assert_eq!(reconcile_config(unused, 0, script).await, Action::await_change());
 }
