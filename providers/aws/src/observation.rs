@@ -7,9 +7,11 @@
 //! about N / 100 calls. Concurrent observers wait for the one refresh in flight instead of
 //! starting their own.
 //!
-//! An instance this provider just created or modified is described on its own until the next
-//! refresh, so a reconcile right after a write sees the write; so is an instance missing from
-//! the snapshot, so a create is never based on a stale "absent".
+//! The first observation of an instance this provider just created is the create response (it
+//! is the instance's state at that moment: AWS says `creating`, moto `available`). After that,
+//! and after any other write, the instance is described on its own until the next refresh, so
+//! a reconcile right after a write sees the write; so is an instance missing from the
+//! snapshot, so a create is never based on a stale "absent".
 //!
 //! The price: a change made outside Crosstie is seen up to one freshness window later than
 //! with per-resource describes (at most two poll intervals after it happened).
@@ -37,6 +39,9 @@ struct Snapshot {
     instances: HashMap<String, DbInstance>,
     /// Written by this provider since the snapshot was taken: describe individually.
     stale: HashSet<String>,
+    /// Created by this provider and not observed since: the next observation is the create
+    /// response held in `instances`.
+    created: HashSet<String>,
 }
 
 impl InstanceCache {
@@ -56,6 +61,13 @@ impl InstanceCache {
                 snapshot.instances = list_all(api).await?;
                 snapshot.fetched_at = Some(Instant::now());
                 snapshot.stale.clear();
+                snapshot.created.clear();
+            }
+            if snapshot.created.remove(id) {
+                snapshot.stale.insert(id.to_owned());
+                if let Some(instance) = snapshot.instances.get(id) {
+                    return Ok(Some(instance.clone()));
+                }
             }
             if !snapshot.stale.contains(id)
                 && let Some(instance) = snapshot.instances.get(id)
@@ -73,10 +85,20 @@ impl InstanceCache {
     pub async fn written(&self, id: &str, instance: Option<DbInstance>) {
         let mut snapshot = self.state.lock().await;
         snapshot.stale.insert(id.to_owned());
+        snapshot.created.remove(id);
         match instance {
             Some(instance) => snapshot.instances.insert(id.to_owned(), instance),
             None => snapshot.instances.remove(id),
         };
+    }
+
+    /// Record the response of a create: the next [`get`](Self::get) of `id` returns it, the
+    /// ones after it describe `id` individually until the next refresh.
+    pub async fn created(&self, id: &str, instance: DbInstance) {
+        let mut snapshot = self.state.lock().await;
+        snapshot.instances.insert(id.to_owned(), instance);
+        snapshot.stale.remove(id);
+        snapshot.created.insert(id.to_owned());
     }
 
     async fn record(&self, id: &str, instance: Option<DbInstance>) {
@@ -103,5 +125,34 @@ async fn list_all<A: RdsApi>(api: &A) -> Result<HashMap<String, DbInstance>, Api
             Some(next) => marker = Some(next),
             None => return Ok(instances),
         }
+    }
+}
+
+/// Create responses not yet observed, by identifier: the first observation after a create is
+/// what the create returned, for kinds whose create completes at once (DB subnet groups).
+#[derive(Debug)]
+pub struct Created<T> {
+    responses: std::sync::Mutex<HashMap<String, T>>,
+}
+
+impl<T> Default for Created<T> {
+    fn default() -> Self {
+        Self { responses: std::sync::Mutex::default() }
+    }
+}
+
+impl<T> Created<T> {
+    /// Hold the create response of `id` for its next observation.
+    pub fn put(&self, id: &str, response: T) {
+        self.lock().insert(id.to_owned(), response);
+    }
+
+    /// The create response of `id`, once; `None` when it was taken or `id` was not created.
+    pub fn take(&self, id: &str) -> Option<T> {
+        self.lock().remove(id)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, T>> {
+        self.responses.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }

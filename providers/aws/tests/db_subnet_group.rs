@@ -50,7 +50,10 @@ async fn a_subnet_group_is_created_observed_updated_and_used_by_an_instance() {
 
     assert!(!groups.observe(&mut group).await.expect("observe").resource_exists);
     groups.create(&mut group).await.expect("create");
+    let reads = || (metrics.calls("DescribeDBSubnetGroups"), metrics.calls("ListTagsForResource"));
+    assert_eq!(reads(), (1, 0), "one describe found nothing");
     let observed = groups.observe(&mut group).await.expect("observe");
+    assert_eq!(reads(), (1, 0), "the first observation after create is the create response");
     assert!(observed.resource_exists && observed.resource_up_to_date, "{}", observed.diff);
     assert_eq!(observed.readiness, Readiness::Available, "Complete is Available");
     let at = group.status.as_ref().and_then(|s| s.at_provider.clone()).expect("atProvider");
@@ -74,6 +77,7 @@ async fn a_subnet_group_is_created_observed_updated_and_used_by_an_instance() {
 
     group.spec.for_provider.description = "payments and ledger databases".into();
     let drifted = groups.observe(&mut group).await.expect("observe");
+    assert_eq!(reads(), (2, 1), "later observations read AWS");
     assert!(drifted.diff.contains("spec.forProvider.description"), "{}", drifted.diff);
     let writes_before = metrics.write_calls();
     groups.update(&mut group).await.expect("update");

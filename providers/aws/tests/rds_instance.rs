@@ -103,7 +103,7 @@ async fn the_issues_manifest_creates_the_instance_with_connection_details() {
 }
 
 #[tokio::test]
-async fn an_instance_this_provider_wrote_is_described_individually_once() {
+async fn a_created_instance_is_first_observed_from_the_create_response_then_described_once() {
     let moto = Moto::start();
     let metrics = AwsMetrics::default();
     let external =
@@ -114,8 +114,12 @@ async fn an_instance_this_provider_wrote_is_described_individually_once() {
     external.observe(&mut mr).await.unwrap();
     assert_eq!(describes(), 2, "one snapshot page, then one describe because it is missing");
     external.create(&mut mr).await.unwrap();
+    let first = external.observe(&mut mr).await.unwrap();
+    assert!(first.resource_exists);
+    assert_eq!(first.readiness, Readiness::Available, "moto creates instances available");
+    assert_eq!(describes(), 2, "right after create: the create response");
     external.observe(&mut mr).await.unwrap();
-    assert_eq!(describes(), 3, "right after create: one individual describe");
+    assert_eq!(describes(), 3, "then one individual describe");
     external.observe(&mut mr).await.unwrap();
     assert_eq!(describes(), 3, "then served from the snapshot");
 }

@@ -112,14 +112,12 @@ async fn a_provider_config_in_use_keeps_its_finalizer_until_no_resource_uses_it(
     reconcile_config(in_use, 2, script).await;
 
     let unused = config(&["in-use.crossplane.io"], true, in_use_by(2));
-    let script = vec![
-        patch(
-            PC,
-            json!([
-                { "op": "test", "path": "/metadata/finalizers/0", "value": "in-use.crossplane.io" },
-                { "op": "remove", "path": "/metadata/finalizers/0" },
-            ]),
-        ),
-    ];
+    let script = vec![patch(
+        PC,
+        json!([
+            { "op": "test", "path": "/metadata/finalizers/0", "value": "in-use.crossplane.io" },
+            { "op": "remove", "path": "/metadata/finalizers/0" },
+        ]),
+    )];
     assert_eq!(reconcile_config(unused, 0, script).await, Action::await_change());
 }

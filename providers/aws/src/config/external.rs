@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use aws_config::BehaviorVersion;
 use aws_sdk_rds::config::{Credentials, Region};
+use aws_sdk_rds::types::{DbSubnetGroup, Tag};
 use crosstie_runtime::{ExternalError, SecretKeySelector};
 use k8s_openapi::api::core::v1::Secret;
 use kube::{Api, ResourceExt};
@@ -21,7 +22,7 @@ use super::convert::{
 use super::types::{CredentialsSource, ProviderConfig};
 use crate::api::Rds;
 use crate::metrics::AwsMetrics;
-use crate::observation::InstanceCache;
+use crate::observation::{Created, InstanceCache};
 
 /// An RDS API for one (ProviderConfig, region), with the observation snapshot shared by every
 /// resource using it.
@@ -31,12 +32,18 @@ pub struct AwsClient<A> {
     pub api: A,
     /// The batched observation of DB instances in this region.
     pub instances: InstanceCache,
+    /// DB subnet groups just created, with the tags they were created with.
+    pub subnet_groups: Created<(DbSubnetGroup, Vec<Tag>)>,
 }
 
 impl<A> AwsClient<A> {
     /// Wrap `api`; the instance snapshot is reused for `poll_interval`.
     pub fn new(api: A, poll_interval: Duration) -> Self {
-        Self { api, instances: InstanceCache::new(poll_interval) }
+        Self {
+            api,
+            instances: InstanceCache::new(poll_interval),
+            subnet_groups: Created::default(),
+        }
     }
 }
 

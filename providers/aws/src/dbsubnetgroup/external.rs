@@ -1,5 +1,6 @@
 //! The DBSubnetGroup external client. Subnet groups are few and change rarely, so each is
-//! described on its own (plus `ListTagsForResource`), as in provider-aws.
+//! described on its own (plus `ListTagsForResource`), as in provider-aws — except right after a
+//! create, which completes at once: the first observation is the create response.
 
 use std::sync::Arc;
 
@@ -36,16 +37,22 @@ fn group_name(mr: &DbSubnetGroup) -> String {
 impl<A: RdsApi> ExternalClient<DbSubnetGroup> for DbSubnetGroupExternal<A> {
     async fn observe(&self, mr: &mut DbSubnetGroup) -> Result<ExternalObservation, ExternalError> {
         let name = group_name(mr);
-        let Some(group) = self.client.api.describe_db_subnet_group(&name).await? else {
-            return Ok(ExternalObservation::default());
+        let (group, tags) = match self.client.subnet_groups.take(&name) {
+            Some(created) => created,
+            None => {
+                let Some(group) = self.client.api.describe_db_subnet_group(&name).await? else {
+                    return Ok(ExternalObservation::default());
+                };
+                let tags = match group.db_subnet_group_arn.as_deref() {
+                    Some(arn) => self.client.api.list_tags(arn).await?,
+                    None => Vec::new(),
+                };
+                (group, tags)
+            }
         };
         let late_initialized = late_initialize(&mut mr.spec.for_provider, &group);
         mr.status.get_or_insert_with(DbSubnetGroupStatus::default).at_provider =
             Some(observation(&group));
-        let tags = match group.db_subnet_group_arn.as_deref() {
-            Some(arn) => self.client.api.list_tags(arn).await?,
-            None => Vec::new(),
-        };
         let diff = diff(&mr.spec.for_provider, &group, &tags);
         Ok(ExternalObservation {
             resource_exists: true,
@@ -68,7 +75,11 @@ impl<A: RdsApi> ExternalClient<DbSubnetGroup> for DbSubnetGroupExternal<A> {
             // A lost earlier success: the next observe compares and updates as needed.
             Err(err) if err.kind == ApiErrorKind::AlreadyExists => Ok(ExternalCreation::default()),
             Err(err) => Err(err.into()),
-            Ok(_) => Ok(ExternalCreation::default()),
+            Ok(group) => {
+                let tags = missing_tags(&mr.spec.for_provider.tags, &[]);
+                self.client.subnet_groups.put(&name, (group, tags));
+                Ok(ExternalCreation::default())
+            }
         }
     }
 
@@ -95,7 +106,9 @@ impl<A: RdsApi> ExternalClient<DbSubnetGroup> for DbSubnetGroupExternal<A> {
     }
 
     async fn delete(&self, mr: &mut DbSubnetGroup) -> Result<(), ExternalError> {
-        match self.client.api.delete_db_subnet_group(&group_name(mr)).await {
+        let name = group_name(mr);
+        self.client.subnet_groups.take(&name);
+        match self.client.api.delete_db_subnet_group(&name).await {
             Err(err) if !err.is_not_found() => Err(err.into()),
             _ => Ok(()),
         }
