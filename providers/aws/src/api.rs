@@ -5,6 +5,7 @@
 //! `modifying`), by wrapping [`Rds`] and rewriting responses.
 
 use std::future::Future;
+use std::sync::Arc;
 
 use aws_sdk_rds::config::http::HttpResponse;
 use aws_sdk_rds::error::{ProvideErrorMetadata, SdkError};
@@ -15,6 +16,7 @@ use aws_sdk_rds::operation::modify_db_instance::builders::ModifyDbInstanceInputB
 use aws_sdk_rds::operation::modify_db_subnet_group::builders::ModifyDbSubnetGroupInputBuilder;
 use aws_sdk_rds::types::{DbInstance, DbSubnetGroup, Tag};
 use crosstie_runtime::ExternalError;
+use tokio::sync::{Semaphore, SemaphorePermit};
 
 use crate::metrics::AwsMetrics;
 
@@ -202,22 +204,33 @@ pub trait RdsApi: Send + Sync + 'static {
     ) -> impl Future<Output = Result<(), ApiError>> + Send;
 }
 
-/// [`RdsApi`] over the AWS SDK, counting calls.
+/// Calls one [`Rds`] has in flight at once; the rest wait their turn.
+///
+/// Thousands of resources reconciled at once would otherwise open as many concurrent requests:
+/// the account's API rate limit answers most of them with throttling errors (retried, so more
+/// calls), and a local endpoint (moto) spends its time switching between them. A few calls in
+/// flight keep one region's API busy without queueing inside it.
+pub const MAX_IN_FLIGHT: usize = 16;
+
+/// [`RdsApi`] over the AWS SDK, counting calls and bounding how many are in flight.
 #[derive(Clone, Debug)]
 pub struct Rds {
     client: aws_sdk_rds::Client,
     metrics: AwsMetrics,
+    in_flight: Arc<Semaphore>,
 }
 
 impl Rds {
     /// Wrap an SDK client; calls are counted in `metrics`.
     pub fn new(client: aws_sdk_rds::Client, metrics: AwsMetrics) -> Self {
-        Self { client, metrics }
+        Self { client, metrics, in_flight: Arc::new(Semaphore::new(MAX_IN_FLIGHT)) }
     }
 
-    fn count(&self, operation: &'static str) -> &'static str {
+    /// Wait for a slot for `operation` and count the call; the call runs while the permit lives.
+    async fn start(&self, operation: &'static str) -> (&'static str, SemaphorePermit<'_>) {
+        let permit = self.in_flight.acquire().await.expect("the semaphore is never closed");
         self.metrics.record(operation);
-        operation
+        (operation, permit)
     }
 }
 
@@ -226,7 +239,7 @@ impl RdsApi for Rds {
         &self,
         marker: Option<String>,
     ) -> Result<InstancePage, ApiError> {
-        let op = self.count("DescribeDBInstances");
+        let (op, _permit) = self.start("DescribeDBInstances").await;
         let out = self
             .client
             .describe_db_instances()
@@ -242,7 +255,7 @@ impl RdsApi for Rds {
     }
 
     async fn describe_db_instance(&self, id: &str) -> Result<Option<DbInstance>, ApiError> {
-        let op = self.count("DescribeDBInstances");
+        let (op, _permit) = self.start("DescribeDBInstances").await;
         match self.client.describe_db_instances().db_instance_identifier(id).send().await {
             Ok(out) => Ok(out.db_instances.unwrap_or_default().into_iter().next()),
             Err(err) => match ApiError::from_sdk(op, err) {
@@ -256,7 +269,7 @@ impl RdsApi for Rds {
         &self,
         input: CreateDbInstanceInputBuilder,
     ) -> Result<DbInstance, ApiError> {
-        let op = self.count("CreateDBInstance");
+        let (op, _permit) = self.start("CreateDBInstance").await;
         let out = input.send_with(&self.client).await.map_err(|e| ApiError::from_sdk(op, e))?;
         out.db_instance.ok_or_else(|| ApiError::empty(op))
     }
@@ -265,7 +278,7 @@ impl RdsApi for Rds {
         &self,
         input: ModifyDbInstanceInputBuilder,
     ) -> Result<DbInstance, ApiError> {
-        let op = self.count("ModifyDBInstance");
+        let (op, _permit) = self.start("ModifyDBInstance").await;
         let out = input.send_with(&self.client).await.map_err(|e| ApiError::from_sdk(op, e))?;
         out.db_instance.ok_or_else(|| ApiError::empty(op))
     }
@@ -274,13 +287,13 @@ impl RdsApi for Rds {
         &self,
         input: DeleteDbInstanceInputBuilder,
     ) -> Result<(), ApiError> {
-        let op = self.count("DeleteDBInstance");
+        let (op, _permit) = self.start("DeleteDBInstance").await;
         input.send_with(&self.client).await.map_err(|e| ApiError::from_sdk(op, e))?;
         Ok(())
     }
 
     async fn add_tags(&self, arn: &str, tags: Vec<Tag>) -> Result<(), ApiError> {
-        let op = self.count("AddTagsToResource");
+        let (op, _permit) = self.start("AddTagsToResource").await;
         self.client
             .add_tags_to_resource()
             .resource_name(arn)
@@ -292,7 +305,7 @@ impl RdsApi for Rds {
     }
 
     async fn remove_tags(&self, arn: &str, keys: Vec<String>) -> Result<(), ApiError> {
-        let op = self.count("RemoveTagsFromResource");
+        let (op, _permit) = self.start("RemoveTagsFromResource").await;
         self.client
             .remove_tags_from_resource()
             .resource_name(arn)
@@ -304,7 +317,7 @@ impl RdsApi for Rds {
     }
 
     async fn list_tags(&self, arn: &str) -> Result<Vec<Tag>, ApiError> {
-        let op = self.count("ListTagsForResource");
+        let (op, _permit) = self.start("ListTagsForResource").await;
         let out = self
             .client
             .list_tags_for_resource()
@@ -319,7 +332,7 @@ impl RdsApi for Rds {
         &self,
         name: &str,
     ) -> Result<Option<DbSubnetGroup>, ApiError> {
-        let op = self.count("DescribeDBSubnetGroups");
+        let (op, _permit) = self.start("DescribeDBSubnetGroups").await;
         match self.client.describe_db_subnet_groups().db_subnet_group_name(name).send().await {
             Ok(out) => Ok(out.db_subnet_groups.unwrap_or_default().into_iter().next()),
             Err(err) => match ApiError::from_sdk(op, err) {
@@ -333,7 +346,7 @@ impl RdsApi for Rds {
         &self,
         input: CreateDbSubnetGroupInputBuilder,
     ) -> Result<DbSubnetGroup, ApiError> {
-        let op = self.count("CreateDBSubnetGroup");
+        let (op, _permit) = self.start("CreateDBSubnetGroup").await;
         let out = input.send_with(&self.client).await.map_err(|e| ApiError::from_sdk(op, e))?;
         out.db_subnet_group.ok_or_else(|| ApiError::empty(op))
     }
@@ -342,13 +355,13 @@ impl RdsApi for Rds {
         &self,
         input: ModifyDbSubnetGroupInputBuilder,
     ) -> Result<(), ApiError> {
-        let op = self.count("ModifyDBSubnetGroup");
+        let (op, _permit) = self.start("ModifyDBSubnetGroup").await;
         input.send_with(&self.client).await.map_err(|e| ApiError::from_sdk(op, e))?;
         Ok(())
     }
 
     async fn delete_db_subnet_group(&self, name: &str) -> Result<(), ApiError> {
-        let op = self.count("DeleteDBSubnetGroup");
+        let (op, _permit) = self.start("DeleteDBSubnetGroup").await;
         self.client
             .delete_db_subnet_group()
             .db_subnet_group_name(name)
