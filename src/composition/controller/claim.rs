@@ -16,7 +16,7 @@ use super::super::composite::{contains, with_desired_hash};
 use super::super::status::{condition, set_conditions};
 use super::definition::KindContext;
 use super::{
-    CLAIM_FINALIZER, Error, REQUEUE_ERROR, REQUEUE_READY, REQUEUE_UNREADY, apply,
+    CLAIM_FINALIZER, Error, REQUEUE_ERROR, REQUEUE_READY, REQUEUE_SETTLING, REQUEUE_UNREADY, apply,
     delete_connection_secret, ensure_finalizer, get_cached, kube_err, now, patch_status,
     remove_finalizer, to_value,
 };
@@ -104,7 +104,7 @@ pub async fn reconcile(claim: Arc<DynamicObject>, ctx: Arc<KindContext>) -> Resu
         patch_status(&api, &name, &object["status"]).await?;
     }
     let ready = conditions.iter().all(|c| c["status"] == "True");
-    Ok(Action::requeue(if ready { REQUEUE_READY } else { REQUEUE_UNREADY }))
+    Ok(Action::requeue(if ready { REQUEUE_READY } else { REQUEUE_SETTLING }))
 }
 
 /// Copies the composite's connection Secret (only if the composite controls it) into the

@@ -19,8 +19,9 @@ use super::super::select::{SelectError, select};
 use super::super::status::{composite_conditions, condition, set_conditions};
 use super::definition::KindContext;
 use super::{
-    COMPOSITE_FINALIZER, Error, REQUEUE_ERROR, REQUEUE_READY, REQUEUE_UNREADY, apply,
-    delete_connection_secret, get_cached, kube_err, now, patch_status, remove_finalizer, to_value,
+    COMPOSITE_FINALIZER, Error, REQUEUE_ERROR, REQUEUE_READY, REQUEUE_SETTLING, REQUEUE_UNREADY,
+    apply, delete_connection_secret, get_cached, kube_err, now, patch_status, remove_finalizer,
+    to_value,
 };
 
 /// Reconciles one composite.
@@ -116,7 +117,7 @@ pub async fn reconcile(xr: Arc<DynamicObject>, ctx: Arc<KindContext>) -> Result<
         patch_status(&api, &name, &object["status"]).await?;
     }
     let settled = errors.is_empty() && rendered.unready().is_empty();
-    Ok(Action::requeue(if settled { REQUEUE_READY } else { REQUEUE_UNREADY }))
+    Ok(Action::requeue(if settled { REQUEUE_READY } else { REQUEUE_SETTLING }))
 }
 
 /// Writes what changed from `stored` to `after` outside `status` (the selected Composition,

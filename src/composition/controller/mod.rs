@@ -37,8 +37,13 @@ pub const COMPOSITE_FINALIZER: &str = "composite.apiextensions.crossplane.io";
 /// Finalizer on claims: the composite is deleted first.
 pub const CLAIM_FINALIZER: &str = "finalizer.apiextensions.crossplane.io";
 
-/// Requeue while something is not ready yet (watches usually wake us first).
+/// Requeue while waiting on something no watch reports (a CRD being served, a deletion).
 const REQUEUE_UNREADY: Duration = Duration::from_secs(5);
+/// Requeue of a composite or claim that is not Ready yet. Only a safety net: the watches on
+/// its composed resources (or its composite) wake it when they change. A short one made
+/// thousands of unready composites re-render every few seconds while their cloud resources
+/// were being created, for nothing.
+const REQUEUE_SETTLING: Duration = Duration::from_secs(30);
 /// Requeue after an error or when waiting on a human.
 const REQUEUE_ERROR: Duration = Duration::from_secs(15);
 /// Requeue when everything is ready: drift and Composition edits are picked up at this pace.

@@ -168,7 +168,7 @@ async fn a_new_claim_records_its_composite_name_before_creating_the_composite() 
 
     let action =
         tokio::time::timeout(Duration::from_secs(5), reconcile).await.unwrap().unwrap().unwrap();
-    assert_eq!(action, Action::requeue(super::REQUEUE_UNREADY));
+    assert_eq!(action, Action::requeue(super::REQUEUE_SETTLING));
 }
 
 #[tokio::test]
@@ -322,7 +322,7 @@ async fn a_composite_applies_what_renders_keeps_what_fails_and_deletes_what_was_
     assert_eq!(conditions[1]["message"], "Unready resources: b");
     let action =
         tokio::time::timeout(Duration::from_secs(5), pass).await.unwrap().unwrap().unwrap();
-    assert_eq!(action, Action::requeue(super::REQUEUE_UNREADY));
+    assert_eq!(action, Action::requeue(super::REQUEUE_SETTLING));
 }
 
 #[tokio::test]
