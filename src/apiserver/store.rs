@@ -141,8 +141,6 @@ pub struct Store {
     readers: Vec<Mutex<Connection>>,
     events: broadcast::Sender<Arc<Event>>,
     retention: u64,
-    /// Dropped with the store, which stops the checkpointer.
-    _checkpointer: std::sync::mpsc::Sender<()>,
 }
 
 impl std::fmt::Debug for Store {
@@ -157,8 +155,6 @@ pub const DEFAULT_RETENTION: u64 = 100_000;
 const READERS: usize = 4;
 /// Compaction runs once per this many writes.
 const COMPACTION_INTERVAL: u64 = 1024;
-/// How often the WAL is copied back into the database, off the write path.
-const CHECKPOINT_INTERVAL: std::time::Duration = std::time::Duration::from_millis(250);
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS objects (
@@ -177,31 +173,6 @@ CREATE INDEX IF NOT EXISTS owners_uid ON owners(owner_uid);
 CREATE INDEX IF NOT EXISTS owners_dependent ON owners(resource, namespace, name);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
 ";
-
-/// Checkpoints the WAL through `conn` every [`CHECKPOINT_INTERVAL`] until the returned sender
-/// is dropped, then once more. `PASSIVE` never blocks writers or readers: it copies what it can
-/// and the rest on the next round.
-fn checkpoint(conn: Connection) -> std::sync::mpsc::Sender<()> {
-    let (stop, stopped) = std::sync::mpsc::channel::<()>();
-    std::thread::Builder::new()
-        .name("crosstie-checkpoint".into())
-        .spawn(move || {
-            loop {
-                let last = matches!(
-                    stopped.recv_timeout(CHECKPOINT_INTERVAL),
-                    Err(std::sync::mpsc::RecvTimeoutError::Disconnected)
-                );
-                if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
-                    tracing::warn!(error = %e, "WAL checkpoint failed");
-                }
-                if last {
-                    return;
-                }
-            }
-        })
-        .expect("spawn the checkpoint thread");
-    stop
-}
 
 fn open_connection(path: &Path) -> Result<Connection, StoreError> {
     let conn = Connection::open(path)?;
@@ -225,10 +196,6 @@ impl Store {
         let path = dir.join("crosstie.db");
         let conn = open_connection(&path)?;
         conn.execute_batch(SCHEMA)?;
-        // SQLite checkpoints in the committing writer by default, holding up every write
-        // queued behind it; a thread of its own does it instead (see `checkpoint`).
-        conn.pragma_update(None, "wal_autocheckpoint", 0)?;
-        let checkpointer = checkpoint(open_connection(&path)?);
         let compacted: i64 = conn
             .query_row("SELECT value FROM meta WHERE key = 'compacted'", [], |r| r.get(0))
             .optional()?
@@ -247,7 +214,6 @@ impl Store {
             readers,
             events,
             retention,
-            _checkpointer: checkpointer,
         })
     }
 
@@ -541,28 +507,6 @@ mod tests {
                 Ok(Write::Put(json!({"metadata": {"name": name, "uid": name}})))
             })
             .unwrap()
-    }
-
-    #[test]
-    fn the_wal_is_copied_into_the_database_in_the_background() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path()).unwrap();
-        let padding = "x".repeat(1024);
-        for i in 0..500 {
-            let name = format!("cm-{i}");
-            store
-                .mutate::<StoreError>(&key(&name), |_| {
-                    Ok(Write::Put(json!({"metadata": {"name": name}, "data": {"p": padding}})))
-                })
-                .unwrap();
-        }
-        // Writers never checkpoint, so the database file only grows when the checkpointer runs.
-        let database = dir.path().join("crosstie.db");
-        let start = std::time::Instant::now();
-        while std::fs::metadata(&database).unwrap().len() < 500 * 1024 {
-            assert!(start.elapsed() < std::time::Duration::from_secs(10), "no checkpoint");
-            std::thread::sleep(std::time::Duration::from_millis(50));
-        }
     }
 
     #[test]
