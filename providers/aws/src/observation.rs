@@ -31,6 +31,8 @@ use crate::api::{ApiError, RdsApi};
 pub struct InstanceCache {
     freshness: Duration,
     state: Mutex<Snapshot>,
+    /// Create responses not observed yet.
+    created: Created<DbInstance>,
 }
 
 #[derive(Debug, Default)]
@@ -39,15 +41,12 @@ struct Snapshot {
     instances: HashMap<String, DbInstance>,
     /// Written by this provider since the snapshot was taken: describe individually.
     stale: HashSet<String>,
-    /// Created by this provider and not observed since: the next observation is the create
-    /// response held in `instances`.
-    created: HashSet<String>,
 }
 
 impl InstanceCache {
     /// A cache whose snapshot is reused for `freshness` (use the poll interval).
     pub fn new(freshness: Duration) -> Self {
-        Self { freshness, state: Mutex::new(Snapshot::default()) }
+        Self { freshness, state: Mutex::new(Snapshot::default()), created: Created::default() }
     }
 
     /// The instance `id`, from the snapshot when it is fresh and `id` was not written since.
@@ -61,13 +60,11 @@ impl InstanceCache {
                 snapshot.instances = list_all(api).await?;
                 snapshot.fetched_at = Some(Instant::now());
                 snapshot.stale.clear();
-                snapshot.created.clear();
             }
-            if snapshot.created.remove(id) {
+            if let Some(instance) = self.created.take(id) {
                 snapshot.stale.insert(id.to_owned());
-                if let Some(instance) = snapshot.instances.get(id) {
-                    return Ok(Some(instance.clone()));
-                }
+                snapshot.instances.insert(id.to_owned(), instance.clone());
+                return Ok(Some(instance));
             }
             if !snapshot.stale.contains(id)
                 && let Some(instance) = snapshot.instances.get(id)
@@ -85,7 +82,7 @@ impl InstanceCache {
     pub async fn written(&self, id: &str, instance: Option<DbInstance>) {
         let mut snapshot = self.state.lock().await;
         snapshot.stale.insert(id.to_owned());
-        snapshot.created.remove(id);
+        self.created.take(id);
         match instance {
             Some(instance) => snapshot.instances.insert(id.to_owned(), instance),
             None => snapshot.instances.remove(id),
@@ -94,11 +91,8 @@ impl InstanceCache {
 
     /// Record the response of a create: the next [`get`](Self::get) of `id` returns it, the
     /// ones after it describe `id` individually until the next refresh.
-    pub async fn created(&self, id: &str, instance: DbInstance) {
-        let mut snapshot = self.state.lock().await;
-        snapshot.instances.insert(id.to_owned(), instance);
-        snapshot.stale.remove(id);
-        snapshot.created.insert(id.to_owned());
+    pub fn created(&self, id: &str, instance: DbInstance) {
+        self.created.put(id, instance);
     }
 
     async fn record(&self, id: &str, instance: Option<DbInstance>) {
@@ -129,7 +123,7 @@ async fn list_all<A: RdsApi>(api: &A) -> Result<HashMap<String, DbInstance>, Api
 }
 
 /// Create responses not yet observed, by identifier: the first observation after a create is
-/// what the create returned, for kinds whose create completes at once (DB subnet groups).
+/// what the create returned (DB instances through [`InstanceCache`], DB subnet groups).
 #[derive(Debug)]
 pub struct Created<T> {
     responses: std::sync::Mutex<HashMap<String, T>>,

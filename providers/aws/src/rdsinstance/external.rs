@@ -162,7 +162,7 @@ impl<A: RdsApi, S: SecretStore> ExternalClient<RdsInstance> for RdsInstanceExter
         let mut details = connection_details(&created);
         details.insert("username".to_owned(), username.into_bytes());
         details.insert("password".to_owned(), password.into_bytes());
-        self.client.instances.created(&id, created).await;
+        self.client.instances.created(&id, created);
         Ok(ExternalCreation { connection_details: details })
     }
 
