@@ -122,7 +122,6 @@ pub struct ObjectKey {
 
 struct Writer {
     conn: Connection,
-    rv: u64,
     writes_since_compaction: u64,
 }
 
@@ -133,7 +132,7 @@ struct Writer {
 /// are atomics rather than writer state.
 pub struct Store {
     writer: Mutex<Writer>,
-    /// The latest committed resourceVersion.
+    /// The latest committed resourceVersion (written only under the writer lock).
     latest: AtomicU64,
     /// The oldest resourceVersion a watch can resume from.
     compacted: AtomicU64,
@@ -208,7 +207,7 @@ impl Store {
             .collect::<Result<_, _>>()?;
         let (events, _) = broadcast::channel(4096);
         Ok(Store {
-            writer: Mutex::new(Writer { conn, rv, writes_since_compaction: 0 }),
+            writer: Mutex::new(Writer { conn, writes_since_compaction: 0 }),
             latest: AtomicU64::new(rv),
             compacted: AtomicU64::new(compacted),
             readers,
@@ -284,11 +283,10 @@ impl Store {
             }
             Write::Delete(object) => (object, EventType::Deleted),
         };
-        let rv = w.rv + 1;
+        let rv = self.current_rv() + 1;
         object["metadata"]["resourceVersion"] = Value::String(rv.to_string());
         let text: Arc<str> = serde_json::to_string(&object).map_err(StoreError::from)?.into();
         commit(&mut w.conn, key, kind, rv, &object, &text).map_err(StoreError::from)?;
-        w.rv = rv;
         self.latest.store(rv, Ordering::Release);
         w.writes_since_compaction += 1;
         if w.writes_since_compaction >= COMPACTION_INTERVAL {
@@ -308,7 +306,7 @@ impl Store {
     }
 
     fn compact(&self, w: &mut Writer) -> Result<(), rusqlite::Error> {
-        let horizon = w.rv.saturating_sub(self.retention);
+        let horizon = self.current_rv().saturating_sub(self.retention);
         if horizon <= self.compacted_rv() {
             return Ok(());
         }

@@ -110,12 +110,11 @@ pub async fn reconcile(pc: Arc<DynamicObject>, ctx: Arc<Context>) -> Result<Acti
         move |source| Error { action, name, source }
     };
     let configs: Api<DynamicObject> = Api::all_with(ctx.client.clone(), &ctx.kinds.provider_config);
-    // Before the first full list a count could be falsely zero and release the finalizer.
-    ctx.usages.wait_until_ready().await.map_err(|_| Error {
-        action: "count usages of",
-        name: name.clone(),
-        source: kube::Error::Service("the usage watch has stopped".into()),
-    })?;
+    // Before the first full list a count could be falsely zero and release the finalizer. The
+    // wait fails only when the usage watch is gone, i.e. the controller is stopping.
+    if ctx.usages.wait_until_ready().await.is_err() {
+        return Ok(Action::await_change());
+    }
     let users =
         ctx.usages.state().iter().filter(|u| used_config(u).as_deref() == Some(&name)).count();
 
