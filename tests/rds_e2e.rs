@@ -278,6 +278,38 @@ spec:
 }
 
 #[test]
+fn an_instance_already_in_aws_is_adopted_and_brought_in_line_not_created() {
+    let env = Env::start();
+    support::rds::create(&env.moto.endpoint, REGION, "legacy-reports");
+    let yaml = instance(
+        "reports",
+        "    dbInstanceClass: db.t3.micro
+    engine: postgres
+    allocatedStorage: 40",
+        "",
+    )
+    .replace(
+        "  name: reports\n",
+        "  name: reports\n  annotations:\n    crossplane.io/external-name: legacy-reports\n",
+    );
+    env.apply(&yaml);
+
+    wait_for("moto to show 40 GiB", Duration::from_secs(60), || {
+        let db = support::rds::describe(&env.moto.endpoint, REGION, "legacy-reports")?;
+        (db.allocated_storage() == Some(40)).then_some(())
+    });
+    env.wait_ready("rdsinstance/reports");
+    assert_eq!(env.condition("rdsinstance/reports", "Synced").0, "True");
+    assert_eq!(env.aws_calls("CreateDBInstance"), 0, "observed first, so never created");
+    assert_eq!(env.aws_calls("ModifyDBInstance"), 1, "the storage only");
+    assert_eq!(
+        support::rds::describe_all(&env.moto.endpoint, REGION).len(),
+        1,
+        "nothing else made"
+    );
+}
+
+#[test]
 fn a_missing_provider_config_or_credentials_key_is_a_clear_condition() {
     let env = Env::start();
     let missing_pc =

@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 use aws_sdk_rds::types::DbInstance;
 use tokio::sync::Mutex;
 
-use crate::api::{ApiError, RdsApi};
+use crate::api::{ApiError, ApiErrorKind, RdsApi};
 
 /// A snapshot of every DB instance in one region, shared by all RDSInstances using it.
 #[derive(Debug)]
@@ -148,5 +148,85 @@ impl<T> Created<T> {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, T>> {
         self.responses.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// Creates this provider sent whose answer never arrived (a timeout, a dropped connection), by
+/// ARN resource part (`db:ID`, `subgrp:NAME`): an "already exists" when one of them is retried is
+/// this provider's own earlier create, not somebody else's resource (whose password, say, must
+/// not be reset).
+///
+/// Kept in memory only: after a restart, such a resource is found by observing it instead.
+#[derive(Debug, Default)]
+pub struct Unanswered(std::sync::Mutex<HashSet<String>>);
+
+/// The result of [`Unanswered::create`].
+#[derive(Debug)]
+pub enum Creation<T> {
+    /// Created now.
+    Created(T),
+    /// An earlier create of ours, whose answer was lost, had already created it.
+    Earlier,
+}
+
+impl Unanswered {
+    /// Send `create` for `key`. An `AlreadyExists` answer becomes [`Creation::Earlier`] when an
+    /// earlier create of `key` went unanswered, and stays an error otherwise.
+    pub async fn create<T>(
+        &self,
+        key: &str,
+        create: impl std::future::Future<Output = Result<T, ApiError>>,
+    ) -> Result<Creation<T>, ApiError> {
+        // Until AWS answers (or if this future is dropped first) the outcome is unknown.
+        let earlier = !self.lock().insert(key.to_owned());
+        let result = create.await;
+        if !matches!(&result, Err(err) if err.kind == ApiErrorKind::Transient) {
+            self.lock().remove(key);
+        }
+        match result {
+            Ok(created) => Ok(Creation::Created(created)),
+            Err(err) if err.kind == ApiErrorKind::AlreadyExists && earlier => Ok(Creation::Earlier),
+            Err(err) => Err(err),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashSet<String>> {
+        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    fn error(kind: ApiErrorKind) -> ApiError {
+        ApiError { operation: "CreateDBInstance", code: "Code".into(), message: "m".into(), kind }
+    }
+
+    async fn answer(
+        creates: &Unanswered,
+        kind: Option<ApiErrorKind>,
+    ) -> Result<Creation<()>, ApiError> {
+        creates.create("db:a", async { kind.map_or(Ok(()), |kind| Err(error(kind))) }).await
+    }
+
+    #[tokio::test]
+    async fn already_exists_is_our_own_create_only_after_an_unanswered_one() {
+        let creates = Unanswered::default();
+        let foreign = answer(&creates, Some(ApiErrorKind::AlreadyExists)).await;
+        assert!(foreign.is_err_and(|e| e.kind == ApiErrorKind::AlreadyExists), "not ours");
+
+        assert!(answer(&creates, Some(ApiErrorKind::Transient)).await.is_err(), "answer lost");
+        let retried = answer(&creates, Some(ApiErrorKind::AlreadyExists)).await;
+        assert!(matches!(retried, Ok(Creation::Earlier)), "the lost create made it");
+
+        let abandoned = creates.create("db:a", std::future::pending::<Result<(), ApiError>>());
+        assert!(tokio::time::timeout(Duration::from_millis(5), abandoned).await.is_err());
+        let retried = answer(&creates, Some(ApiErrorKind::AlreadyExists)).await;
+        assert!(matches!(retried, Ok(Creation::Earlier)), "an abandoned create may have made it");
+        let again = answer(&creates, Some(ApiErrorKind::AlreadyExists)).await;
+        assert!(again.is_err(), "once answered, the record is gone");
     }
 }

@@ -7,6 +7,7 @@ mod tools;
 
 mod common;
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use aws_sdk_rds::operation::create_db_instance::builders::CreateDbInstanceInputBuilder;
@@ -16,7 +17,7 @@ use aws_sdk_rds::operation::modify_db_instance::builders::ModifyDbInstanceInputB
 use aws_sdk_rds::operation::modify_db_subnet_group::builders::ModifyDbSubnetGroupInputBuilder;
 use aws_sdk_rds::types::{DbInstance, DbSubnetGroup, Tag};
 use common::{MemorySecrets, POLL, aws, payments_db_prod, sdk};
-use crosstie_provider_aws::api::{ApiError, InstancePage, Rds, RdsApi};
+use crosstie_provider_aws::api::{ApiError, ApiErrorKind, InstancePage, Rds, RdsApi};
 use crosstie_provider_aws::config::AwsClient;
 use crosstie_provider_aws::{AwsMetrics, RdsInstance, RdsInstanceExternal};
 use crosstie_runtime::annotations::EXTERNAL_NAME;
@@ -125,17 +126,49 @@ async fn a_created_instance_is_first_observed_from_the_create_response_then_desc
 }
 
 #[tokio::test]
-async fn a_create_retried_after_a_lost_success_does_not_fail() {
+async fn a_create_retried_after_its_answer_was_lost_does_not_fail() {
     let moto = Moto::start();
     let metrics = AwsMetrics::default();
-    let secrets = MemorySecrets::default();
-    let external = RdsInstanceExternal::new(aws(&moto.endpoint, REGION, &metrics), secrets.clone());
+    let api = Transitioning::new(Rds::new(sdk(&moto.endpoint, REGION), metrics.clone()));
+    api.lose_the_next_create_answer();
+    let external =
+        RdsInstanceExternal::new(Arc::new(AwsClient::new(api, POLL)), MemorySecrets::default());
     let mut mr = payments_db_prod();
-    external.create(&mut mr).await.expect("first create");
-    // The engine crashed before recording the result and publishing the password.
+
+    let lost = external.create(&mut mr).await.expect_err("the answer is lost");
+    assert!(matches!(lost, ExternalError::Transient { .. }), "{lost}");
     let retry = external.create(&mut mr).await.expect("retried create succeeds");
     assert!(retry.connection_details.contains_key("password"), "a usable password is published");
     assert_eq!(metrics.calls("ModifyDBInstance"), 1, "the password was reset to the published one");
+}
+
+#[tokio::test]
+async fn creating_an_instance_that_was_already_there_fails_and_changes_nothing() {
+    let moto = Moto::start();
+    sdk(&moto.endpoint, REGION)
+        .create_db_instance()
+        .db_instance_identifier("payments-db-prod")
+        .db_instance_class("db.t3.small")
+        .engine("postgres")
+        .allocated_storage(20)
+        .master_username("owner")
+        .master_user_password("somebody-elses")
+        .send()
+        .await
+        .expect("arrange an existing instance");
+    let metrics = AwsMetrics::default();
+    let external =
+        RdsInstanceExternal::new(aws(&moto.endpoint, REGION, &metrics), MemorySecrets::default());
+    let mut mr = payments_db_prod();
+
+    // The engine observed it absent (a race with whoever made it): retried, then adopted.
+    let err = external.create(&mut mr).await.expect_err("the identifier is taken");
+
+    assert!(matches!(err, ExternalError::Transient { .. }), "{err}");
+    assert!(err.to_string().contains("DBInstanceAlreadyExists"), "{err}");
+    assert_eq!(metrics.write_calls(), 1, "the create only: no password reset");
+    let instance = describe(&moto, "payments-db-prod").await.unwrap();
+    assert_eq!(instance.db_instance_class.as_deref(), Some("db.t3.small"), "untouched");
 }
 
 #[tokio::test]
@@ -323,9 +356,19 @@ spec:
 struct Transitioning {
     inner: Rds,
     status: Mutex<Option<&'static str>>,
+    lose_create_answer: AtomicBool,
 }
 
 impl Transitioning {
+    fn new(inner: Rds) -> Self {
+        Self { inner, status: Mutex::default(), lose_create_answer: AtomicBool::default() }
+    }
+
+    /// The next `CreateDBInstance` happens, but its answer never arrives.
+    fn lose_the_next_create_answer(&self) {
+        self.lose_create_answer.store(true, Ordering::Relaxed);
+    }
+
     fn set(&self, status: Option<&'static str>) {
         *self.status.lock().unwrap() = status;
     }
@@ -354,7 +397,16 @@ impl RdsApi for Transitioning {
         &self,
         input: CreateDbInstanceInputBuilder,
     ) -> Result<DbInstance, ApiError> {
-        Ok(self.rewrite(self.inner.create_db_instance(input).await?))
+        let created = self.inner.create_db_instance(input).await?;
+        if self.lose_create_answer.swap(false, Ordering::Relaxed) {
+            return Err(ApiError {
+                operation: "CreateDBInstance",
+                code: "Unknown".into(),
+                message: "connection reset".into(),
+                kind: ApiErrorKind::Transient,
+            });
+        }
+        Ok(self.rewrite(created))
     }
     async fn modify_db_instance(
         &self,
@@ -405,10 +457,8 @@ async fn creating_and_modifying_states_give_readiness_and_hold_updates_back() {
     let moto = Moto::start();
     let metrics = AwsMetrics::default();
     let secrets = MemorySecrets::default();
-    let api = Transitioning {
-        inner: Rds::new(sdk(&moto.endpoint, REGION), metrics.clone()),
-        status: Mutex::new(Some("creating")),
-    };
+    let api = Transitioning::new(Rds::new(sdk(&moto.endpoint, REGION), metrics.clone()));
+    api.set(Some("creating"));
     let client = Arc::new(AwsClient::new(api, POLL));
     let external = RdsInstanceExternal::new(client.clone(), secrets.clone());
     let mut mr = payments_db_prod();

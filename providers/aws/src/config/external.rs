@@ -22,7 +22,7 @@ use super::convert::{
 use super::types::{CredentialsSource, ProviderConfig};
 use crate::api::Rds;
 use crate::metrics::AwsMetrics;
-use crate::observation::{Created, InstanceCache};
+use crate::observation::{Created, InstanceCache, Unanswered};
 
 /// An RDS API for one (ProviderConfig, region), with the observation snapshot shared by every
 /// resource using it.
@@ -34,6 +34,8 @@ pub struct AwsClient<A> {
     pub instances: InstanceCache,
     /// DB subnet groups just created, with the tags they were created with.
     pub subnet_groups: Created<(DbSubnetGroup, Vec<Tag>)>,
+    /// Creates sent whose answer was lost.
+    pub unanswered: Unanswered,
 }
 
 impl<A> AwsClient<A> {
@@ -43,6 +45,7 @@ impl<A> AwsClient<A> {
             api,
             instances: InstanceCache::new(poll_interval),
             subnet_groups: Created::default(),
+            unanswered: Unanswered::default(),
         }
     }
 }

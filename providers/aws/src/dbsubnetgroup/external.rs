@@ -14,8 +14,9 @@ use super::convert::{
     create_input, diff, late_initialize, missing_tags, modify_input, observation, readiness,
 };
 use super::types::{DbSubnetGroup, DbSubnetGroupStatus};
-use crate::api::{ApiErrorKind, Rds, RdsApi};
+use crate::api::{Rds, RdsApi};
 use crate::config::{AwsClient, AwsConnector};
+use crate::observation::Creation;
 
 /// Operations on the DB subnet group behind one DBSubnetGroup.
 #[derive(Debug)]
@@ -66,21 +67,18 @@ impl<A: RdsApi> ExternalClient<DbSubnetGroup> for DbSubnetGroupExternal<A> {
 
     async fn create(&self, mr: &mut DbSubnetGroup) -> Result<ExternalCreation, ExternalError> {
         let name = group_name(mr);
-        match self
-            .client
-            .api
-            .create_db_subnet_group(create_input(&name, &mr.spec.for_provider))
-            .await
-        {
-            // A lost earlier success: the next observe compares and updates as needed.
-            Err(err) if err.kind == ApiErrorKind::AlreadyExists => Ok(ExternalCreation::default()),
-            Err(err) => Err(err.into()),
-            Ok(group) => {
+        let create =
+            self.client.api.create_db_subnet_group(create_input(&name, &mr.spec.for_provider));
+        match self.client.unanswered.create(&format!("subgrp:{name}"), create).await? {
+            Creation::Created(group) => {
                 let tags = missing_tags(&mr.spec.for_provider.tags, &[]);
                 self.client.subnet_groups.put(&name, (group, tags));
-                Ok(ExternalCreation::default())
             }
+            // An earlier create of ours whose answer was lost: the next observe compares and
+            // updates as needed.
+            Creation::Earlier => {}
         }
+        Ok(ExternalCreation::default())
     }
 
     async fn update(&self, mr: &mut DbSubnetGroup) -> Result<ExternalUpdate, ExternalError> {

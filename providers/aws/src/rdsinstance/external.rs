@@ -25,8 +25,9 @@ use super::convert::{
     late_initialize, observation, readiness,
 };
 use super::types::{RdsInstance, RdsInstanceStatus};
-use crate::api::{ApiErrorKind, Rds, RdsApi};
+use crate::api::{Rds, RdsApi};
 use crate::config::{AwsClient, AwsConnector};
+use crate::observation::Creation;
 use crate::secrets::SecretStore;
 
 /// Length of generated master passwords.
@@ -146,18 +147,18 @@ impl<A: RdsApi, S: SecretStore> ExternalClient<RdsInstance> for RdsInstanceExter
             None => self.published_password(mr).await?.unwrap_or_else(generate_password),
         };
         let input = create_input(&id, params, &username, &password);
-        let created = match self.client.api.create_db_instance(input).await {
-            Ok(instance) => instance,
-            // An earlier create succeeded but its result was lost: the instance is ours (its
-            // name is deterministic), so make the password we are about to publish true.
-            Err(err) if err.kind == ApiErrorKind::AlreadyExists => {
+        let create = self.client.api.create_db_instance(input);
+        let created = match self.client.unanswered.create(&format!("db:{id}"), create).await? {
+            Creation::Created(instance) => instance,
+            // An earlier create of ours succeeded but its answer was lost: the instance is ours,
+            // so make the password we are about to publish true.
+            Creation::Earlier => {
                 let reset = ModifyDbInstanceInputBuilder::default()
                     .db_instance_identifier(&id)
                     .master_user_password(&password)
                     .apply_immediately(true);
                 self.client.api.modify_db_instance(reset).await?
             }
-            Err(err) => return Err(err.into()),
         };
         let mut details = connection_details(&created);
         details.insert("username".to_owned(), username.into_bytes());
