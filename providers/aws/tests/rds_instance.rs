@@ -43,6 +43,21 @@ async fn describe(moto: &Moto, id: &str) -> Option<DbInstance> {
     }
 }
 
+/// An instance made in moto by someone other than Crosstie.
+async fn arrange_instance(moto: &Moto, id: &str, class: &str, engine: &str, storage_gib: i32) {
+    sdk(&moto.endpoint, REGION)
+        .create_db_instance()
+        .db_instance_identifier(id)
+        .db_instance_class(class)
+        .engine(engine)
+        .allocated_storage(storage_gib)
+        .master_username("admin")
+        .master_user_password("arranged-outside")
+        .send()
+        .await
+        .expect("arrange an existing instance");
+}
+
 /// Create the instance through the provider and publish its details, as the engine would.
 async fn created(
     external: &RdsInstanceExternal<Rds, MemorySecrets>,
@@ -145,17 +160,7 @@ async fn a_create_retried_after_its_answer_was_lost_does_not_fail() {
 #[tokio::test]
 async fn creating_an_instance_that_was_already_there_fails_and_changes_nothing() {
     let moto = Moto::start();
-    sdk(&moto.endpoint, REGION)
-        .create_db_instance()
-        .db_instance_identifier("payments-db-prod")
-        .db_instance_class("db.t3.small")
-        .engine("postgres")
-        .allocated_storage(20)
-        .master_username("owner")
-        .master_user_password("somebody-elses")
-        .send()
-        .await
-        .expect("arrange an existing instance");
+    arrange_instance(&moto, "payments-db-prod", "db.t3.small", "postgres", 20).await;
     let metrics = AwsMetrics::default();
     let external =
         RdsInstanceExternal::new(aws(&moto.endpoint, REGION, &metrics), MemorySecrets::default());
@@ -309,17 +314,7 @@ async fn deletion_protection_blocks_delete_with_advice() {
 #[tokio::test]
 async fn observing_an_existing_instance_by_external_name_fills_status_without_writes() {
     let moto = Moto::start();
-    sdk(&moto.endpoint, REGION)
-        .create_db_instance()
-        .db_instance_identifier("legacy-orders")
-        .db_instance_class("db.t3.medium")
-        .engine("mysql")
-        .allocated_storage(50)
-        .master_username("admin")
-        .master_user_password("arranged-outside")
-        .send()
-        .await
-        .expect("arrange an existing instance");
+    arrange_instance(&moto, "legacy-orders", "db.t3.medium", "mysql", 50).await;
     let metrics = AwsMetrics::default();
     let external =
         RdsInstanceExternal::new(aws(&moto.endpoint, REGION, &metrics), MemorySecrets::default());
