@@ -216,12 +216,12 @@ fn answer(rds: &mut FakeRds, form: &Form) -> axum::response::Response {
             rds.instances.insert(id, db);
             ok(&action, &xml)
         }
-        "DescribeDBInstances" if !id.is_empty() => match rds.instances.get(&id) {
-            Some(db) => {
-                ok(&action, &format!("<DBInstances>{}</DBInstances>", instance_xml(&id, db)))
-            }
-            None => fault(404, "DBInstanceNotFound", &format!("DBInstance {id} not found.")),
-        },
+        "DescribeDBInstances" if param(form, "Filters.Filter.1.Name") == Some("db-instance-id") => {
+            let wanted = list(form, "Filters.Filter.1.Values");
+            let found =
+                wanted.iter().filter_map(|id| Some(instance_xml(id, rds.instances.get(id)?)));
+            ok(&action, &format!("<DBInstances>{}</DBInstances>", found.collect::<String>()))
+        }
         "DescribeDBInstances" => {
             let page: usize = param(form, "MaxRecords").and_then(|m| m.parse().ok()).unwrap_or(100);
             let after = param(form, "Marker").unwrap_or_default();

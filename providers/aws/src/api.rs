@@ -14,7 +14,7 @@ use aws_sdk_rds::operation::create_db_subnet_group::builders::CreateDbSubnetGrou
 use aws_sdk_rds::operation::delete_db_instance::builders::DeleteDbInstanceInputBuilder;
 use aws_sdk_rds::operation::modify_db_instance::builders::ModifyDbInstanceInputBuilder;
 use aws_sdk_rds::operation::modify_db_subnet_group::builders::ModifyDbSubnetGroupInputBuilder;
-use aws_sdk_rds::types::{DbInstance, DbSubnetGroup, Tag};
+use aws_sdk_rds::types::{DbInstance, DbSubnetGroup, Filter, Tag};
 use crosstie_runtime::ExternalError;
 use tokio::sync::{Semaphore, SemaphorePermit};
 
@@ -138,11 +138,12 @@ pub trait RdsApi: Send + Sync + 'static {
         marker: Option<String>,
     ) -> impl Future<Output = Result<InstancePage, ApiError>> + Send;
 
-    /// One instance by identifier; `None` when it does not exist.
-    fn describe_db_instance(
+    /// The instances among `ids` (at most [`DESCRIBE_PAGE_SIZE`]) that exist, in one call: a
+    /// `DescribeDBInstances` with a `db-instance-id` filter.
+    fn describe_db_instances_by_id(
         &self,
-        id: &str,
-    ) -> impl Future<Output = Result<Option<DbInstance>, ApiError>> + Send;
+        ids: &[String],
+    ) -> impl Future<Output = Result<Vec<DbInstance>, ApiError>> + Send;
 
     /// `CreateDBInstance`.
     fn create_db_instance(
@@ -254,12 +255,20 @@ impl RdsApi for Rds {
         })
     }
 
-    async fn describe_db_instance(&self, id: &str) -> Result<Option<DbInstance>, ApiError> {
+    async fn describe_db_instances_by_id(
+        &self,
+        ids: &[String],
+    ) -> Result<Vec<DbInstance>, ApiError> {
         let (op, _permit) = self.start("DescribeDBInstances").await;
-        match self.client.describe_db_instances().db_instance_identifier(id).send().await {
-            Ok(out) => Ok(out.db_instances.unwrap_or_default().into_iter().next()),
+        let filter =
+            Filter::builder().name("db-instance-id").set_values(Some(ids.to_vec())).build();
+        let request = self.client.describe_db_instances().filters(filter);
+        match request.max_records(DESCRIBE_PAGE_SIZE).send().await {
+            Ok(out) => Ok(out.db_instances.unwrap_or_default()),
+            // AWS answers a filter matching nothing with an empty list; some emulators with
+            // "not found".
             Err(err) => match ApiError::from_sdk(op, err) {
-                e if e.is_not_found() => Ok(None),
+                e if e.is_not_found() => Ok(Vec::new()),
                 e => Err(e),
             },
         }

@@ -385,8 +385,12 @@ impl RdsApi for Transitioning {
         page.instances = page.instances.into_iter().map(|i| self.rewrite(i)).collect();
         Ok(page)
     }
-    async fn describe_db_instance(&self, id: &str) -> Result<Option<DbInstance>, ApiError> {
-        Ok(self.inner.describe_db_instance(id).await?.map(|i| self.rewrite(i)))
+    async fn describe_db_instances_by_id(
+        &self,
+        ids: &[String],
+    ) -> Result<Vec<DbInstance>, ApiError> {
+        let found = self.inner.describe_db_instances_by_id(ids).await?;
+        Ok(found.into_iter().map(|i| self.rewrite(i)).collect())
     }
     async fn create_db_instance(
         &self,
@@ -489,6 +493,46 @@ async fn creating_and_modifying_states_give_readiness_and_hold_updates_back() {
     assert_eq!(describe(&moto, "payments-db-prod").await.unwrap().allocated_storage, Some(300));
 }
 
+/// A db.t3.micro postgres RDSInstance `name` with AWS's defaults for the rest.
+fn small_instance(name: &str) -> RdsInstance {
+    let mut mr = payments_db_prod();
+    mr.metadata.name = Some(name.to_owned());
+    mr.spec.for_provider.db_instance_class = "db.t3.micro".into();
+    mr.spec.for_provider.allocated_storage = Some(20);
+    mr.spec.for_provider.multi_az = None;
+    mr.spec.for_provider.storage_encrypted = None;
+    mr.spec.for_provider.backup_retention_period = None;
+    mr.spec.for_provider.engine_version = None;
+    mr
+}
+
+#[tokio::test]
+async fn instances_new_since_the_snapshot_observed_at_once_share_a_few_describes() {
+    const NEW: usize = 150;
+    let moto = Moto::start();
+    let metrics = AwsMetrics::default();
+    let client = aws(&moto.endpoint, REGION, &metrics);
+    let observe = |mut mr: RdsInstance| {
+        let external = RdsInstanceExternal::new(client.clone(), MemorySecrets::default());
+        async move { external.observe(&mut mr).await.expect("observe").resource_exists }
+    };
+    assert!(!observe(small_instance("first-look")).await, "takes the (empty) snapshot");
+    // Made after the snapshot: only a describe can find them.
+    arrange_instance(&moto, "made-meanwhile-1", "db.t3.micro", "postgres", 20).await;
+    arrange_instance(&moto, "Made-Meanwhile-2", "db.t3.micro", "postgres", 20).await;
+    let before = metrics.calls("DescribeDBInstances");
+
+    let names = (0..NEW).map(|i| format!("team-{i:03}-db")).chain(["made-meanwhile-1".into()]);
+    let names: Vec<String> = names.chain(["made-meanwhile-2".into()]).collect();
+    let exists = futures::future::join_all(names.iter().map(|n| observe(small_instance(n)))).await;
+
+    assert!(exists[..NEW].iter().all(|e| !e), "the new names are absent");
+    assert_eq!(exists[NEW..], [true, true], "made meanwhile: found, whatever the case");
+    let describes = metrics.calls("DescribeDBInstances") - before;
+    let budget = 2 + names.len() as u64 / 100;
+    assert!(describes <= budget, "{describes} describes for {} observes", names.len());
+}
+
 #[tokio::test]
 async fn a_steady_state_cycle_over_500_instances_stays_within_the_describe_budget() {
     const INSTANCES: usize = 500;
@@ -511,20 +555,7 @@ async fn a_steady_state_cycle_over_500_instances_stays_within_the_describe_budge
 
     let metrics = AwsMetrics::default();
     let client = aws(&moto.endpoint, REGION, &metrics);
-    let mut resources: Vec<RdsInstance> = names
-        .iter()
-        .map(|name| {
-            let mut mr = payments_db_prod();
-            mr.metadata.name = Some(name.clone());
-            mr.spec.for_provider.db_instance_class = "db.t3.micro".into();
-            mr.spec.for_provider.allocated_storage = Some(20);
-            mr.spec.for_provider.multi_az = None;
-            mr.spec.for_provider.storage_encrypted = None;
-            mr.spec.for_provider.backup_retention_period = None;
-            mr.spec.for_provider.engine_version = None;
-            mr
-        })
-        .collect();
+    let mut resources: Vec<RdsInstance> = names.iter().map(|name| small_instance(name)).collect();
     // Every resource observes at once, as after a controller restart: concurrent observers must
     // share one refresh.
     let observations = futures::future::try_join_all(resources.iter_mut().map(|mr| {
