@@ -50,10 +50,10 @@ pub async fn run(
         provider_config: provider_config_api_resource(),
         usage: provider_config_usage_api_resource(),
     };
-    let connector = || AwsConnector::new(client.clone(), aws_metrics.clone(), config.poll_interval);
+    let connector = AwsConnector::new(client.clone(), aws_metrics, config.poll_interval);
     crosstie_runtime::Runtime::new(client.clone(), config.clone(), kinds, metrics)
-        .manage::<RdsInstance, _>(connector())
-        .manage::<DbSubnetGroup, _>(connector())
+        .manage::<RdsInstance, _>(connector.clone())
+        .manage::<DbSubnetGroup, _>(connector)
         .run()
         .await;
 }

@@ -23,7 +23,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use aws_sdk_rds::types::DbInstance;
-use tokio::sync::{Mutex, OnceCell};
+use tokio::sync::{Mutex, Notify, OnceCell};
 
 use crate::api::{ApiError, ApiErrorKind, DESCRIBE_PAGE_SIZE, RdsApi};
 
@@ -233,6 +233,52 @@ impl<T> Created<T> {
     }
 }
 
+/// How long a DB instance create waits at most for its subnet group to settle (see
+/// [`Settling`]), counted from when the group began settling.
+pub const SETTLE_WAIT: Duration = Duration::from_secs(10);
+
+/// DB subnet groups this provider is settling: an observe is asking AWS about one, or found it
+/// absent and its create is to follow. A DB instance created in such a group meanwhile — as
+/// when a composition makes both at once — would fail with `DBSubnetGroupNotFoundFault`,
+/// showing an error and costing a retry; instead its create waits for the group to settle, for
+/// at most [`SETTLE_WAIT`]. Names are case-insensitive, as in AWS.
+#[derive(Debug, Default)]
+pub struct Settling(std::sync::Mutex<HashMap<String, (tokio::time::Instant, Arc<Notify>)>>);
+
+impl Settling {
+    /// `name` is being observed (and, if absent, will be created).
+    pub fn begin(&self, name: &str) {
+        let mut settling = lock(&self.0);
+        let now = tokio::time::Instant::now();
+        let entry =
+            settling.entry(name.to_ascii_lowercase()).or_insert_with(|| (now, Arc::default()));
+        // An entry left from long ago (a group observed absent and never created) starts over.
+        if now - entry.0 >= SETTLE_WAIT {
+            entry.0 = now;
+        }
+    }
+
+    /// `name` was found, or its create was answered (either way), or it is being deleted.
+    pub fn end(&self, name: &str) {
+        if let Some((_, settled)) = lock(&self.0).remove(&name.to_ascii_lowercase()) {
+            settled.notify_waiters();
+        }
+    }
+
+    /// Wait until `name` settles: at once when it is not settling, at most until [`SETTLE_WAIT`]
+    /// after it began.
+    pub async fn wait(&self, name: &str) {
+        let name = name.to_ascii_lowercase();
+        let Some((began, settled)) = lock(&self.0).get(&name).cloned() else { return };
+        let notified = settled.notified();
+        // Ended between the lookup and `notified` (which catches every later end)?
+        if !lock(&self.0).get(&name).is_some_and(|(_, now)| Arc::ptr_eq(now, &settled)) {
+            return;
+        }
+        let _ = tokio::time::timeout_at(began + SETTLE_WAIT, notified).await;
+    }
+}
+
 /// Creates this provider sent whose answer never arrived (a timeout, a dropped connection), by
 /// ARN resource part (`db:ID`, `subgrp:NAME`): an "already exists" when one of them is retried is
 /// this provider's own earlier create, not somebody else's resource (whose password, say, must
@@ -392,6 +438,31 @@ mod tests {
         assert!(!exists(z.await));
         assert!(exists(y.await), "y answered by the batch's second call");
         assert_eq!(calls.sent()[1..], [vec!["x", "y"], vec!["x", "y"]], "same batch, sent again");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_instance_create_waits_for_its_subnet_group_to_settle_but_not_forever() {
+        let settling = Arc::new(Settling::default());
+        let started = tokio::time::Instant::now();
+        settling.wait("unknown-group").await;
+        assert_eq!(started.elapsed(), Duration::ZERO, "a group nobody settles: no wait");
+
+        settling.begin("team-a-subnets");
+        let waiter = {
+            let settling = settling.clone();
+            tokio::spawn(async move { settling.wait("Team-A-Subnets").await })
+        };
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        assert!(!waiter.is_finished(), "waits while the group settles");
+        settling.end("team-a-subnets");
+        waiter.await.unwrap();
+        assert_eq!(started.elapsed(), Duration::from_secs(2), "released when it settles");
+
+        settling.begin("never-created");
+        settling.wait("never-created").await;
+        assert_eq!(started.elapsed(), Duration::from_secs(2) + SETTLE_WAIT, "bounded wait");
+        settling.wait("never-created").await;
+        assert_eq!(started.elapsed(), Duration::from_secs(2) + SETTLE_WAIT, "once over, no wait");
     }
 
     #[tokio::test]

@@ -120,6 +120,29 @@ async fn a_missing_credentials_secret_or_key_is_named_in_the_error() {
     );
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn every_kind_and_resource_connecting_at_once_shares_one_client_per_region() {
+    let api = FakeApi::default();
+    api.put(PC_PATH, provider_config(1, "http://127.0.0.1:9"));
+    api.put(SECRET_PATH, secret("credentials", "AKIA1"));
+    let for_instances = connector(&api, &AwsMetrics::default());
+    let for_subnet_groups = for_instances.clone();
+
+    let burst = (0..40).map(|i| {
+        let connector = if i % 2 == 0 { &for_instances } else { &for_subnet_groups }.clone();
+        tokio::spawn(async move { connector.client("aws-production", Some("eu-central-1")).await })
+    });
+    let clients = futures::future::try_join_all(burst).await.expect("ran");
+
+    let first = clients[0].as_ref().expect("connect");
+    assert!(
+        clients.iter().all(|c| c.as_ref().is_ok_and(|c| Arc::ptr_eq(c, first))),
+        "one snapshot, one in-flight limit, one view of creates"
+    );
+    let other_region = for_instances.client("aws-production", Some("us-east-1")).await.unwrap();
+    assert!(!Arc::ptr_eq(&other_region, first), "one per region");
+}
+
 #[tokio::test]
 async fn a_static_endpoint_reaches_moto_and_clients_are_reused_until_credentials_change() {
     let moto = Moto::start();

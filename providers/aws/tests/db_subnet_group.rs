@@ -9,6 +9,8 @@ mod tools;
 
 mod common;
 
+use std::time::Duration;
+
 use common::{MemorySecrets, aws, payments_db_prod, sdk};
 use crosstie_provider_aws::dbsubnetgroup::DbSubnetGroupExternal;
 use crosstie_provider_aws::{AwsMetrics, DbSubnetGroup, RdsInstanceExternal};
@@ -98,4 +100,36 @@ async fn deleting_a_subnet_group_twice_succeeds() {
     groups.delete(&mut group).await.expect("delete");
     assert!(!groups.observe(&mut group).await.unwrap().resource_exists, "gone");
     groups.delete(&mut group).await.expect("NotFound on delete is success");
+}
+
+#[tokio::test]
+async fn an_instance_created_while_its_subnet_group_is_settling_waits_instead_of_failing() {
+    let moto = Moto::start();
+    let (vpc, subnets) = vpc_with_subnets(&moto.endpoint, REGION);
+    let metrics = AwsMetrics::default();
+    let client = aws(&moto.endpoint, REGION, &metrics);
+    let groups = DbSubnetGroupExternal::new(client.clone());
+    let instances = RdsInstanceExternal::new(client, MemorySecrets::default());
+    let mut group = subnet_group(&subnets);
+    let mut db = payments_db_prod();
+    db.spec.for_provider.db_subnet_group_name = Some("Payments-Subnets".into());
+
+    assert!(!groups.observe(&mut group).await.expect("observe").resource_exists, "absent");
+    // As when a composition makes both at once: the instance's create starts first.
+    let (instance, _) = tokio::join!(instances.create(&mut db), async {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        groups.create(&mut group).await.expect("create the group")
+    });
+
+    instance.expect("the instance's create waited for its group");
+    assert_eq!(metrics.calls("CreateDBInstance"), 1, "no failed create before it");
+    let described = sdk(&moto.endpoint, REGION)
+        .describe_db_instances()
+        .db_instance_identifier("payments-db-prod")
+        .send()
+        .await
+        .unwrap();
+    let placed =
+        described.db_instances()[0].db_subnet_group.as_ref().and_then(|g| g.vpc_id.clone());
+    assert_eq!(placed.as_deref(), Some(vpc.as_str()), "the instance is in the group's VPC");
 }

@@ -22,7 +22,7 @@ use super::convert::{
 use super::types::{CredentialsSource, ProviderConfig};
 use crate::api::Rds;
 use crate::metrics::AwsMetrics;
-use crate::observation::{Created, InstanceCache, Unanswered};
+use crate::observation::{Created, InstanceCache, Settling, Unanswered};
 
 /// An RDS API for one (ProviderConfig, region), with the observation snapshot shared by every
 /// resource using it.
@@ -36,6 +36,8 @@ pub struct AwsClient<A> {
     pub subnet_groups: Created<(DbSubnetGroup, Vec<Tag>)>,
     /// Creates sent whose answer was lost.
     pub unanswered: Unanswered,
+    /// DB subnet groups being observed or about to be created.
+    pub settling_subnet_groups: Settling,
 }
 
 impl<A> AwsClient<A> {
@@ -46,6 +48,7 @@ impl<A> AwsClient<A> {
             instances: InstanceCache::new(poll_interval),
             subnet_groups: Created::default(),
             unanswered: Unanswered::default(),
+            settling_subnet_groups: Settling::default(),
         }
     }
 }
@@ -278,12 +281,17 @@ struct Fingerprint {
 
 /// Connects managed resources to AWS through their ProviderConfig. Implements
 /// [`crosstie_runtime::Connector`] for [`crate::RdsInstance`] and [`crate::DbSubnetGroup`].
+///
+/// Clones share their clients: give every kind a clone of one connector, so all resources of a
+/// (ProviderConfig, region) share one snapshot, one in-flight limit, and see each other's
+/// creates (a DB instance waits for the subnet group being created for it).
+#[derive(Clone)]
 pub struct AwsConnector {
     kube: kube::Client,
     metrics: AwsMetrics,
     poll_interval: Duration,
     credentials_ttl: Duration,
-    clients: Mutex<HashMap<CacheKey, CacheEntry>>,
+    clients: Arc<Mutex<HashMap<CacheKey, CacheEntry>>>,
 }
 
 impl std::fmt::Debug for AwsConnector {
@@ -300,7 +308,7 @@ impl AwsConnector {
     /// for that long.
     pub fn new(kube: kube::Client, metrics: AwsMetrics, poll_interval: Duration) -> Self {
         let credentials_ttl = DEFAULT_CREDENTIALS_TTL;
-        Self { kube, metrics, poll_interval, credentials_ttl, clients: Mutex::default() }
+        Self { kube, metrics, poll_interval, credentials_ttl, clients: Arc::default() }
     }
 
     /// Trust a ProviderConfig and its credentials for `ttl` after reading them (default
@@ -363,9 +371,20 @@ impl AwsConnector {
         };
         let client =
             Arc::new(AwsClient::new(Rds::new(sdk, self.metrics.clone()), self.poll_interval));
-        let entry = (fingerprint, client.clone(), Instant::now());
-        self.clients.lock().expect("client cache").insert(key, entry);
-        Ok(client)
+        let mut clients = self.clients.lock().expect("client cache");
+        // Resources connecting at once (a burst of new claims) all find the cache empty and
+        // build a client each: keep the first, so they share one snapshot, one in-flight limit
+        // and one record of unanswered creates.
+        match clients.get_mut(&key) {
+            Some((built_from, first, read)) if *built_from == fingerprint => {
+                *read = Instant::now();
+                Ok(first.clone())
+            }
+            _ => {
+                clients.insert(key, (fingerprint, client.clone(), Instant::now()));
+                Ok(client)
+            }
+        }
     }
 
     async fn credentials(&self, pc: &ProviderConfig) -> Result<ResolvedCredentials, ConnectError> {

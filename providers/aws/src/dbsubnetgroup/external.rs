@@ -1,6 +1,8 @@
 //! The DBSubnetGroup external client. Subnet groups are few and change rarely, so each is
 //! described on its own (plus `ListTagsForResource`), as in provider-aws — except right after a
-//! create, which completes at once: the first observation is the create response.
+//! create, which completes at once: the first observation is the create response. While a
+//! group is observed, and from finding it absent until its create is answered, DB instances
+//! created in it wait for it ([`Settling`](crate::observation::Settling)).
 
 use std::sync::Arc;
 
@@ -41,9 +43,14 @@ impl<A: RdsApi> ExternalClient<DbSubnetGroup> for DbSubnetGroupExternal<A> {
         let (group, tags) = match self.client.subnet_groups.take(&name) {
             Some(created) => created,
             None => {
-                let Some(group) = self.client.api.describe_db_subnet_group(&name).await? else {
+                let settling = &self.client.settling_subnet_groups;
+                settling.begin(&name);
+                let described = self.client.api.describe_db_subnet_group(&name).await;
+                // Absent: settled by the create that follows.
+                let Some(group) = described.inspect_err(|_| settling.end(&name))? else {
                     return Ok(ExternalObservation::default());
                 };
+                settling.end(&name);
                 let tags = match group.db_subnet_group_arn.as_deref() {
                     Some(arn) => self.client.api.list_tags(arn).await?,
                     None => Vec::new(),
@@ -69,7 +76,9 @@ impl<A: RdsApi> ExternalClient<DbSubnetGroup> for DbSubnetGroupExternal<A> {
         let name = group_name(mr);
         let create =
             self.client.api.create_db_subnet_group(create_input(&name, &mr.spec.for_provider));
-        match self.client.unanswered.create(&format!("subgrp:{name}"), create).await? {
+        let created = self.client.unanswered.create(&format!("subgrp:{name}"), create).await;
+        self.client.settling_subnet_groups.end(&name);
+        match created? {
             Creation::Created(group) => {
                 let tags = missing_tags(&mr.spec.for_provider.tags, &[]);
                 self.client.subnet_groups.put(&name, (group, tags));
@@ -106,6 +115,7 @@ impl<A: RdsApi> ExternalClient<DbSubnetGroup> for DbSubnetGroupExternal<A> {
     async fn delete(&self, mr: &mut DbSubnetGroup) -> Result<(), ExternalError> {
         let name = group_name(mr);
         self.client.subnet_groups.take(&name);
+        self.client.settling_subnet_groups.end(&name);
         match self.client.api.delete_db_subnet_group(&name).await {
             Err(err) if !err.is_not_found() => Err(err.into()),
             _ => Ok(()),

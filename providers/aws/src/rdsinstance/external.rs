@@ -146,6 +146,9 @@ impl<A: RdsApi, S: SecretStore> ExternalClient<RdsInstance> for RdsInstanceExter
             Some(password) => password,
             None => self.published_password(mr).await?.unwrap_or_else(generate_password),
         };
+        if let Some(group) = &params.db_subnet_group_name {
+            self.client.settling_subnet_groups.wait(group).await;
+        }
         let input = create_input(&id, params, &username, &password);
         let create = self.client.api.create_db_instance(input);
         let created = match self.client.unanswered.create(&format!("db:{id}"), create).await? {
