@@ -41,6 +41,15 @@ spec:
     serde_saphyr::from_str(&yaml).expect("manifest deserializes")
 }
 
+/// The VPC of DB instance `id` in moto, through its subnet group.
+async fn vpc_of(moto: &Moto, id: &str) -> String {
+    let described =
+        sdk(&moto.endpoint, REGION).describe_db_instances().db_instance_identifier(id).send();
+    let described = described.await.expect("the instance exists");
+    let group = described.db_instances()[0].db_subnet_group.as_ref();
+    group.and_then(|g| g.vpc_id.clone()).expect("the instance is in a subnet group")
+}
+
 #[tokio::test]
 async fn a_subnet_group_is_created_observed_updated_and_used_by_an_instance() {
     let moto = Moto::start();
@@ -67,15 +76,7 @@ async fn a_subnet_group_is_created_observed_updated_and_used_by_an_instance() {
     let mut db = payments_db_prod();
     db.spec.for_provider.db_subnet_group_name = Some("payments-subnets".into());
     instances.create(&mut db).await.expect("create in the subnet group");
-    let described = sdk(&moto.endpoint, REGION)
-        .describe_db_instances()
-        .db_instance_identifier("payments-db-prod")
-        .send()
-        .await
-        .unwrap();
-    let placed =
-        described.db_instances()[0].db_subnet_group.as_ref().and_then(|g| g.vpc_id.clone());
-    assert_eq!(placed.as_deref(), Some(vpc.as_str()), "the instance is in the group's VPC");
+    assert_eq!(vpc_of(&moto, "payments-db-prod").await, vpc, "in the group's VPC");
 
     group.spec.for_provider.description = "payments and ledger databases".into();
     let drifted = groups.observe(&mut group).await.expect("observe");
@@ -123,13 +124,5 @@ async fn an_instance_created_while_its_subnet_group_is_settling_waits_instead_of
 
     instance.expect("the instance's create waited for its group");
     assert_eq!(metrics.calls("CreateDBInstance"), 1, "no failed create before it");
-    let described = sdk(&moto.endpoint, REGION)
-        .describe_db_instances()
-        .db_instance_identifier("payments-db-prod")
-        .send()
-        .await
-        .unwrap();
-    let placed =
-        described.db_instances()[0].db_subnet_group.as_ref().and_then(|g| g.vpc_id.clone());
-    assert_eq!(placed.as_deref(), Some(vpc.as_str()), "the instance is in the group's VPC");
+    assert_eq!(vpc_of(&moto, "payments-db-prod").await, vpc, "in the group's VPC");
 }
