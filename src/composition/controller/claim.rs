@@ -122,6 +122,10 @@ async fn propagate_secret(
     ) else {
         return Ok(None);
     };
+    // Until the composite has published its Secret there is nothing to copy, nor to read.
+    if composite["status"]["connectionDetails"]["lastPublishedTime"].is_null() {
+        return Ok(None);
+    }
     let namespace = claim["metadata"]["namespace"].as_str().unwrap_or_default();
     let secrets = |ns: &str| -> Api<k8s_openapi::api::core::v1::Secret> {
         Api::namespaced(ctx.shared.shared_client(), ns)

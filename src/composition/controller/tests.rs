@@ -373,9 +373,16 @@ fn a_conflict_is_retried_at_once_and_other_errors_back_off() {
     assert_eq!(other, Action::requeue(super::REQUEUE_ERROR));
 }
 
-/// A bound claim whose composite publishes its Secret `crossplane-system/x-1`, controlled by
-/// the composite when `controlled`.
-async fn reconcile_bound_claim_with_secret(controlled: bool) -> (Option<Value>, Value) {
+/// Who controls the composite's Secret `crossplane-system/x-1`, if the composite published it.
+#[derive(Clone, Copy, PartialEq)]
+enum Published {
+    Not,
+    ControlledByComposite,
+    ControlledByOther,
+}
+
+/// A bound, ready claim whose composite is in the `published` state.
+async fn reconcile_bound_claim_with_secret(published: Published) -> (Option<Value>, Value) {
     let (ctx, mut handle) = context();
     let mut claim = claim_object();
     claim["metadata"]["finalizers"] = json!(["finalizer.apiextensions.crossplane.io"]);
@@ -393,36 +400,19 @@ async fn reconcile_bound_claim_with_secret(controlled: bool) -> (Option<Value>, 
         "status": {"endpoint": "db.example.org", "conditions": [
             {"type": "Synced", "status": "True", "reason": "ReconcileSuccess"},
             {"type": "Ready", "status": "True", "reason": "Available"},
-        ]},
+        ], "connectionDetails": {"lastPublishedTime": "2026-11-22T10:00:00Z"}},
     });
+    let mut composite = composite;
+    if published == Published::Not {
+        composite["status"]["connectionDetails"].take();
+    }
     let composite_path = "/apis/database.crosstie.io/v1alpha1/xpostgresqlinstances/orders-db-abcde";
     expect(&mut handle, "GET", composite_path, 200, composite.clone()).await;
     expect(&mut handle, "PATCH", composite_path, 200, composite).await;
-    let owner_uid = if controlled { "x-1" } else { "someone-else" };
-    let source = json!({
-        "apiVersion": "v1", "kind": "Secret",
-        "metadata": {"name": "x-1", "namespace": "crossplane-system", "ownerReferences": [
-            {"apiVersion": "v1", "kind": "X", "name": "n", "uid": owner_uid, "controller": true},
-        ]},
-        "data": {"endpoint": "ZGIuZXhhbXBsZS5vcmc=", "password": "cHc="},
-    });
-    expect(&mut handle, "GET", "/api/v1/namespaces/crossplane-system/secrets/x-1", 200, source)
-        .await;
     let mut copied = None;
-    if controlled {
-        let not_found = json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "NotFound", "code": 404});
-        let target = "/api/v1/namespaces/team-a/secrets/orders-db-conn";
-        expect(&mut handle, "GET", target, 404, not_found).await;
-        copied = Some(
-            expect(
-                &mut handle,
-                "PATCH",
-                target,
-                200,
-                json!({"metadata": {"name": "orders-db-conn"}}),
-            )
-            .await,
-        );
+    if published != Published::Not {
+        copied =
+            expect_secret_copy(&mut handle, published == Published::ControlledByComposite).await;
     }
     let status = expect(&mut handle, "PATCH", &format!("{CLAIM_PATH}/status"), 200, claim).await;
     let action =
@@ -431,9 +421,32 @@ async fn reconcile_bound_claim_with_secret(controlled: bool) -> (Option<Value>, 
     (copied, status["status"].clone())
 }
 
+/// The claim reads the composite's Secret and, when the composite controls it, copies it into
+/// the claim's namespace: the copy.
+async fn expect_secret_copy(handle: &mut Handle, controlled: bool) -> Option<Value> {
+    let owner_uid = if controlled { "x-1" } else { "someone-else" };
+    let source = json!({
+        "apiVersion": "v1", "kind": "Secret",
+        "metadata": {"name": "x-1", "namespace": "crossplane-system", "ownerReferences": [
+            {"apiVersion": "v1", "kind": "X", "name": "n", "uid": owner_uid, "controller": true},
+        ]},
+        "data": {"endpoint": "ZGIuZXhhbXBsZS5vcmc=", "password": "cHc="},
+    });
+    expect(handle, "GET", "/api/v1/namespaces/crossplane-system/secrets/x-1", 200, source).await;
+    if !controlled {
+        return None;
+    }
+    let not_found = json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "NotFound", "code": 404});
+    let target = "/api/v1/namespaces/team-a/secrets/orders-db-conn";
+    expect(handle, "GET", target, 404, not_found).await;
+    let copy = json!({"metadata": {"name": "orders-db-conn"}});
+    Some(expect(handle, "PATCH", target, 200, copy).await)
+}
+
 #[tokio::test]
 async fn a_ready_claim_gets_its_composites_connection_secret_in_its_namespace() {
-    let (copied, status) = reconcile_bound_claim_with_secret(true).await;
+    let (copied, status) =
+        reconcile_bound_claim_with_secret(Published::ControlledByComposite).await;
     let copied = copied.expect("the Secret is copied");
     assert_eq!(copied["metadata"]["namespace"], "team-a");
     assert_eq!(copied["type"], "connection.crossplane.io/v1alpha1");
@@ -446,9 +459,18 @@ async fn a_ready_claim_gets_its_composites_connection_secret_in_its_namespace() 
 
 #[tokio::test]
 async fn a_secret_the_composite_does_not_control_is_never_copied_to_the_claim() {
-    let (copied, status) = reconcile_bound_claim_with_secret(false).await;
+    let (copied, status) = reconcile_bound_claim_with_secret(Published::ControlledByOther).await;
     assert!(copied.is_none());
     assert!(status["connectionDetails"].is_null());
+}
+
+#[tokio::test]
+async fn a_claim_reads_no_secret_before_its_composite_has_published_one() {
+    // The scripted requests go straight from the composite to the claim's status.
+    let (copied, status) = reconcile_bound_claim_with_secret(Published::Not).await;
+    assert!(copied.is_none());
+    assert!(status["connectionDetails"].is_null());
+    assert_eq!(status["endpoint"], "db.example.org", "the rest of the status still flows");
 }
 
 #[tokio::test]
