@@ -20,7 +20,8 @@ use common::{MemorySecrets, POLL, aws, payments_db_prod, sdk};
 use crosstie_provider_aws::api::{ApiError, ApiErrorKind, InstancePage, Rds, RdsApi};
 use crosstie_provider_aws::config::AwsClient;
 use crosstie_provider_aws::{AwsMetrics, RdsInstance, RdsInstanceExternal};
-use crosstie_runtime::annotations::EXTERNAL_NAME;
+use crosstie_runtime::annotations::{EXTERNAL_CREATE_SUCCEEDED, EXTERNAL_NAME};
+use kube::ResourceExt;
 use crosstie_runtime::{
     ConnectionDetails, ExternalClient, ExternalError, Readiness, SecretKeySelector,
 };
@@ -116,6 +117,31 @@ async fn the_issues_manifest_creates_the_instance_with_connection_details() {
         "the user's value is kept"
     );
     assert!(mr.spec.for_provider.storage_type.is_some(), "AWS defaults are late-initialized");
+}
+
+#[tokio::test]
+async fn a_first_create_makes_a_new_password_and_a_re_create_keeps_the_published_one() {
+    let moto = Moto::start();
+    let secrets = MemorySecrets::default();
+    let client = aws(&moto.endpoint, REGION, &AwsMetrics::default());
+    let external = RdsInstanceExternal::new(client, secrets.clone());
+    let mut first = payments_db_prod();
+    let mut stale = ConnectionDetails::new();
+    stale.insert("password".to_owned(), b"published-earlier".to_vec());
+    secrets.publish_for(&first, &stale);
+
+    let created = external.create(&mut first).await.expect("create");
+    let password = &created.connection_details["password"];
+    assert_ne!(password, b"published-earlier", "never created: nothing of its own was published");
+
+    // The instance of a resource created before has gone (deleted outside Crosstie).
+    let mut recreated = payments_db_prod();
+    recreated.metadata.name = Some("payments-db-restored".into());
+    recreated
+        .annotations_mut()
+        .insert(EXTERNAL_CREATE_SUCCEEDED.into(), "2026-11-22T10:00:00Z".into());
+    let created = external.create(&mut recreated).await.expect("re-create");
+    assert_eq!(created.connection_details["password"], b"published-earlier", "users keep theirs");
 }
 
 #[tokio::test]

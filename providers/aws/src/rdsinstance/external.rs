@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use aws_sdk_rds::operation::modify_db_instance::builders::ModifyDbInstanceInputBuilder;
 use aws_sdk_rds::types::DbInstance;
-use crosstie_runtime::annotations::external_name;
+use crosstie_runtime::annotations::{EXTERNAL_CREATE_SUCCEEDED, external_name};
 use crosstie_runtime::{
     ConnectionDetails, Connector, ExternalClient, ExternalCreation, ExternalError,
     ExternalObservation, ExternalUpdate, SecretKeySelector,
@@ -141,10 +141,15 @@ impl<A: RdsApi, S: SecretStore> ExternalClient<RdsInstance> for RdsInstanceExter
             .master_username
             .clone()
             .unwrap_or_else(|| default_master_username(&params.engine).to_owned());
-        // Reuse a password published by an earlier attempt, so a retry keeps it valid.
+        // Re-creating an instance that has gone: reuse the password published for it, so its
+        // users' credentials stay valid. Nothing is published before a first create succeeds.
+        let created_before = mr.annotations().contains_key(EXTERNAL_CREATE_SUCCEEDED);
         let password = match self.desired_password(mr).await? {
             Some(password) => password,
-            None => self.published_password(mr).await?.unwrap_or_else(generate_password),
+            None if created_before => {
+                self.published_password(mr).await?.unwrap_or_else(generate_password)
+            }
+            None => generate_password(),
         };
         if let Some(group) = &params.db_subnet_group_name {
             self.client.settling_subnet_groups.wait(group).await;
