@@ -21,10 +21,10 @@ use crosstie_provider_aws::api::{ApiError, ApiErrorKind, InstancePage, Rds, RdsA
 use crosstie_provider_aws::config::AwsClient;
 use crosstie_provider_aws::{AwsMetrics, RdsInstance, RdsInstanceExternal};
 use crosstie_runtime::annotations::{EXTERNAL_CREATE_SUCCEEDED, EXTERNAL_NAME};
-use kube::ResourceExt;
 use crosstie_runtime::{
     ConnectionDetails, ExternalClient, ExternalError, Readiness, SecretKeySelector,
 };
+use kube::ResourceExt;
 use tools::Moto;
 
 const REGION: &str = "ap-northeast-2";
