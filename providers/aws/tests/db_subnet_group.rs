@@ -9,13 +9,18 @@ mod tools;
 
 mod common;
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use common::{MemorySecrets, aws, payments_db_prod, sdk};
+use common::{MemorySecrets, POLL, ScriptedRds, aws, payments_db_prod, sdk};
+use crosstie_provider_aws::api::Rds;
+use crosstie_provider_aws::config::AwsClient;
 use crosstie_provider_aws::dbsubnetgroup::DbSubnetGroupExternal;
 use crosstie_provider_aws::{AwsMetrics, DbSubnetGroup, RdsInstanceExternal};
-use crosstie_runtime::{ExternalClient, Readiness};
+use crosstie_runtime::annotations::EXTERNAL_CREATE_SUCCEEDED;
+use crosstie_runtime::{ExternalClient, ManagementAction, Readiness};
 use ec2::vpc_with_subnets;
+use kube::ResourceExt;
 use tools::Moto;
 
 const REGION: &str = "ap-northeast-2";
@@ -41,6 +46,11 @@ spec:
     serde_saphyr::from_str(&yaml).expect("manifest deserializes")
 }
 
+/// Record a successful create on `group`, as the engine does after `create`.
+fn created_by_the_engine(group: &mut DbSubnetGroup) {
+    group.annotations_mut().insert(EXTERNAL_CREATE_SUCCEEDED.into(), "2026-11-22T10:00:00Z".into());
+}
+
 /// The VPC of DB instance `id` in moto, through its subnet group.
 async fn vpc_of(moto: &Moto, id: &str) -> String {
     let described =
@@ -60,11 +70,12 @@ async fn a_subnet_group_is_created_observed_updated_and_used_by_an_instance() {
     let mut group = subnet_group(&subnets);
 
     assert!(!groups.observe(&mut group).await.expect("observe").resource_exists);
-    groups.create(&mut group).await.expect("create");
     let reads = || (metrics.calls("DescribeDBSubnetGroups"), metrics.calls("ListTagsForResource"));
-    assert_eq!(reads(), (1, 0), "one describe found nothing");
+    assert_eq!(reads(), (0, 0), "a group never created is not described: the create tells");
+    groups.create(&mut group).await.expect("create");
+    created_by_the_engine(&mut group);
     let observed = groups.observe(&mut group).await.expect("observe");
-    assert_eq!(reads(), (1, 0), "the first observation after create is the create response");
+    assert_eq!(reads(), (0, 0), "the first observation after create is the create response");
     assert!(observed.resource_exists && observed.resource_up_to_date, "{}", observed.diff);
     assert_eq!(observed.readiness, Readiness::Available, "Complete is Available");
     let at = group.status.as_ref().and_then(|s| s.at_provider.clone()).expect("atProvider");
@@ -80,7 +91,7 @@ async fn a_subnet_group_is_created_observed_updated_and_used_by_an_instance() {
 
     group.spec.for_provider.description = "payments and ledger databases".into();
     let drifted = groups.observe(&mut group).await.expect("observe");
-    assert_eq!(reads(), (2, 1), "later observations read AWS");
+    assert_eq!(reads(), (1, 1), "later observations read AWS");
     assert!(drifted.diff.contains("spec.forProvider.description"), "{}", drifted.diff);
     let writes_before = metrics.write_calls();
     groups.update(&mut group).await.expect("update");
@@ -98,6 +109,7 @@ async fn deleting_a_subnet_group_twice_succeeds() {
     let groups = DbSubnetGroupExternal::new(aws(&moto.endpoint, REGION, &metrics));
     let mut group = subnet_group(&subnets);
     groups.create(&mut group).await.expect("create");
+    created_by_the_engine(&mut group);
     groups.delete(&mut group).await.expect("delete");
     assert!(!groups.observe(&mut group).await.unwrap().resource_exists, "gone");
     groups.delete(&mut group).await.expect("NotFound on delete is success");
@@ -125,4 +137,57 @@ async fn an_instance_created_while_its_subnet_group_is_settling_waits_instead_of
     instance.expect("the instance's create waited for its group");
     assert_eq!(metrics.calls("CreateDBInstance"), 1, "no failed create before it");
     assert_eq!(vpc_of(&moto, "payments-db-prod").await, vpc, "in the group's VPC");
+}
+
+#[tokio::test]
+async fn a_group_that_already_exists_is_adopted_and_brought_to_the_spec() {
+    let moto = Moto::start();
+    let (_, subnets) = vpc_with_subnets(&moto.endpoint, REGION);
+    let metrics = AwsMetrics::default();
+    let api = ScriptedRds::new(Rds::new(sdk(&moto.endpoint, REGION), metrics.clone()));
+    let groups = DbSubnetGroupExternal::new(Arc::new(AwsClient::new(api, POLL)));
+    let mut earlier = subnet_group(&subnets);
+    earlier.spec.for_provider.description = "made by hand".into();
+    earlier.spec.for_provider.tags.clear();
+    DbSubnetGroupExternal::new(aws(&moto.endpoint, REGION, &AwsMetrics::default()))
+        .create(&mut earlier)
+        .await
+        .expect("someone made the group first");
+    let mut group = subnet_group(&subnets);
+
+    assert!(!groups.observe(&mut group).await.expect("observe").resource_exists, "not asked");
+    groups.create(&mut group).await.expect("AlreadyExists: the group is adopted");
+    created_by_the_engine(&mut group);
+    let adopted = groups.observe(&mut group).await.expect("observe");
+    assert!(adopted.resource_exists, "found by the next observe");
+    assert!(adopted.diff.contains("spec.forProvider.description"), "{}", adopted.diff);
+    assert!(adopted.diff.contains("spec.forProvider.tags"), "{}", adopted.diff);
+    groups.update(&mut group).await.expect("update");
+    assert_eq!(metrics.calls("ModifyDBSubnetGroup"), 1, "the description is brought to the spec");
+    assert_eq!(metrics.calls("AddTagsToResource"), 1, "and the tag added");
+}
+
+#[tokio::test]
+async fn a_group_is_described_before_a_create_whenever_something_may_be_known() {
+    let moto = Moto::start();
+    let (_, subnets) = vpc_with_subnets(&moto.endpoint, REGION);
+    let metrics = AwsMetrics::default();
+    let groups = DbSubnetGroupExternal::new(aws(&moto.endpoint, REGION, &metrics));
+    let describes = || metrics.calls("DescribeDBSubnetGroups");
+
+    let mut observe_only = subnet_group(&subnets);
+    observe_only.spec.resource_spec.management_policies = Some(vec![ManagementAction::Observe]);
+    assert!(!groups.observe(&mut observe_only).await.unwrap().resource_exists);
+    assert_eq!(describes(), 1, "may not create: only a describe can tell");
+
+    let mut deleting = subnet_group(&subnets);
+    deleting.metadata.deletion_timestamp = serde_json::from_str("\"2026-11-22T10:00:00Z\"").ok();
+    assert!(deleting.metadata.deletion_timestamp.is_some());
+    assert!(!groups.observe(&mut deleting).await.unwrap().resource_exists);
+    assert_eq!(describes(), 2, "deleting: only a describe can tell");
+
+    let mut recreated = subnet_group(&subnets);
+    created_by_the_engine(&mut recreated);
+    assert!(!groups.observe(&mut recreated).await.unwrap().resource_exists);
+    assert_eq!(describes(), 3, "created before: it may have been deleted outside");
 }

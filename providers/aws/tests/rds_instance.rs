@@ -7,17 +7,11 @@ mod tools;
 
 mod common;
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use aws_sdk_rds::operation::create_db_instance::builders::CreateDbInstanceInputBuilder;
-use aws_sdk_rds::operation::create_db_subnet_group::builders::CreateDbSubnetGroupInputBuilder;
-use aws_sdk_rds::operation::delete_db_instance::builders::DeleteDbInstanceInputBuilder;
-use aws_sdk_rds::operation::modify_db_instance::builders::ModifyDbInstanceInputBuilder;
-use aws_sdk_rds::operation::modify_db_subnet_group::builders::ModifyDbSubnetGroupInputBuilder;
-use aws_sdk_rds::types::{DbInstance, DbSubnetGroup, Tag};
-use common::{MemorySecrets, POLL, aws, payments_db_prod, sdk};
-use crosstie_provider_aws::api::{ApiError, ApiErrorKind, InstancePage, Rds, RdsApi};
+use aws_sdk_rds::types::DbInstance;
+use common::{MemorySecrets, POLL, ScriptedRds, aws, payments_db_prod, sdk};
+use crosstie_provider_aws::api::Rds;
 use crosstie_provider_aws::config::AwsClient;
 use crosstie_provider_aws::{AwsMetrics, RdsInstance, RdsInstanceExternal};
 use crosstie_runtime::annotations::{EXTERNAL_CREATE_SUCCEEDED, EXTERNAL_NAME};
@@ -170,7 +164,7 @@ async fn a_created_instance_is_first_observed_from_the_create_response_then_desc
 async fn a_create_retried_after_its_answer_was_lost_does_not_fail() {
     let moto = Moto::start();
     let metrics = AwsMetrics::default();
-    let api = Transitioning::new(Rds::new(sdk(&moto.endpoint, REGION), metrics.clone()));
+    let api = ScriptedRds::new(Rds::new(sdk(&moto.endpoint, REGION), metrics.clone()));
     api.lose_the_next_create_answer();
     let external =
         RdsInstanceExternal::new(Arc::new(AwsClient::new(api, POLL)), MemorySecrets::default());
@@ -373,116 +367,12 @@ spec:
     assert_eq!(metrics.write_calls(), 0, "zero write calls");
 }
 
-/// An `RdsApi` that reports a scripted status for every instance, like AWS in transition.
-struct Transitioning {
-    inner: Rds,
-    status: Mutex<Option<&'static str>>,
-    lose_create_answer: AtomicBool,
-}
-
-impl Transitioning {
-    fn new(inner: Rds) -> Self {
-        Self { inner, status: Mutex::default(), lose_create_answer: AtomicBool::default() }
-    }
-
-    /// The next `CreateDBInstance` happens, but its answer never arrives.
-    fn lose_the_next_create_answer(&self) {
-        self.lose_create_answer.store(true, Ordering::Relaxed);
-    }
-
-    fn set(&self, status: Option<&'static str>) {
-        *self.status.lock().unwrap() = status;
-    }
-
-    fn rewrite(&self, mut instance: DbInstance) -> DbInstance {
-        if let Some(status) = *self.status.lock().unwrap() {
-            instance.db_instance_status = Some(status.to_owned());
-        }
-        instance
-    }
-}
-
-impl RdsApi for Transitioning {
-    async fn describe_db_instances(
-        &self,
-        marker: Option<String>,
-    ) -> Result<InstancePage, ApiError> {
-        let mut page = self.inner.describe_db_instances(marker).await?;
-        page.instances = page.instances.into_iter().map(|i| self.rewrite(i)).collect();
-        Ok(page)
-    }
-    async fn describe_db_instances_by_id(
-        &self,
-        ids: &[String],
-    ) -> Result<Vec<DbInstance>, ApiError> {
-        let found = self.inner.describe_db_instances_by_id(ids).await?;
-        Ok(found.into_iter().map(|i| self.rewrite(i)).collect())
-    }
-    async fn create_db_instance(
-        &self,
-        input: CreateDbInstanceInputBuilder,
-    ) -> Result<DbInstance, ApiError> {
-        let created = self.inner.create_db_instance(input).await?;
-        if self.lose_create_answer.swap(false, Ordering::Relaxed) {
-            return Err(ApiError {
-                operation: "CreateDBInstance",
-                code: "Unknown".into(),
-                message: "connection reset".into(),
-                kind: ApiErrorKind::Transient,
-            });
-        }
-        Ok(self.rewrite(created))
-    }
-    async fn modify_db_instance(
-        &self,
-        input: ModifyDbInstanceInputBuilder,
-    ) -> Result<DbInstance, ApiError> {
-        Ok(self.rewrite(self.inner.modify_db_instance(input).await?))
-    }
-    async fn delete_db_instance(
-        &self,
-        input: DeleteDbInstanceInputBuilder,
-    ) -> Result<(), ApiError> {
-        self.inner.delete_db_instance(input).await
-    }
-    async fn add_tags(&self, arn: &str, tags: Vec<Tag>) -> Result<(), ApiError> {
-        self.inner.add_tags(arn, tags).await
-    }
-    async fn remove_tags(&self, arn: &str, keys: Vec<String>) -> Result<(), ApiError> {
-        self.inner.remove_tags(arn, keys).await
-    }
-    async fn list_tags(&self, arn: &str) -> Result<Vec<Tag>, ApiError> {
-        self.inner.list_tags(arn).await
-    }
-    async fn describe_db_subnet_group(
-        &self,
-        name: &str,
-    ) -> Result<Option<DbSubnetGroup>, ApiError> {
-        self.inner.describe_db_subnet_group(name).await
-    }
-    async fn create_db_subnet_group(
-        &self,
-        input: CreateDbSubnetGroupInputBuilder,
-    ) -> Result<DbSubnetGroup, ApiError> {
-        self.inner.create_db_subnet_group(input).await
-    }
-    async fn modify_db_subnet_group(
-        &self,
-        input: ModifyDbSubnetGroupInputBuilder,
-    ) -> Result<(), ApiError> {
-        self.inner.modify_db_subnet_group(input).await
-    }
-    async fn delete_db_subnet_group(&self, name: &str) -> Result<(), ApiError> {
-        self.inner.delete_db_subnet_group(name).await
-    }
-}
-
 #[tokio::test]
 async fn creating_and_modifying_states_give_readiness_and_hold_updates_back() {
     let moto = Moto::start();
     let metrics = AwsMetrics::default();
     let secrets = MemorySecrets::default();
-    let api = Transitioning::new(Rds::new(sdk(&moto.endpoint, REGION), metrics.clone()));
+    let api = ScriptedRds::new(Rds::new(sdk(&moto.endpoint, REGION), metrics.clone()));
     api.set(Some("creating"));
     let client = Arc::new(AwsClient::new(api, POLL));
     let external = RdsInstanceExternal::new(client.clone(), secrets.clone());

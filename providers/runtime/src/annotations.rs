@@ -35,6 +35,14 @@ pub fn create_incomplete<T: Resource>(obj: &T) -> bool {
         && pending > timestamp(obj, EXTERNAL_CREATE_FAILED)
 }
 
+/// No create was ever started for `obj`: none of `-pending`, `-succeeded`, `-failed` is set.
+pub fn never_created<T: Resource>(obj: &T) -> bool {
+    let Some(annotations) = obj.meta().annotations.as_ref() else { return true };
+    [EXTERNAL_CREATE_PENDING, EXTERNAL_CREATE_SUCCEEDED, EXTERNAL_CREATE_FAILED]
+        .iter()
+        .all(|key| !annotations.contains_key(*key))
+}
+
 #[cfg(test)]
 mod tests {
     use k8s_openapi::api::core::v1::ConfigMap;
@@ -58,5 +66,15 @@ mod tests {
         assert!(!incomplete(&[(EXTERNAL_CREATE_PENDING, t1), (EXTERNAL_CREATE_SUCCEEDED, t1)]));
         assert!(!incomplete(&[(EXTERNAL_CREATE_PENDING, t1), (EXTERNAL_CREATE_FAILED, t2)]));
         assert!(!incomplete(&[(EXTERNAL_CREATE_PENDING, "garbage")]));
+    }
+
+    #[test]
+    fn a_resource_was_never_created_until_any_create_record_is_set() {
+        let t = "2026-01-01T00:00:00Z";
+        assert!(never_created(&ConfigMap::default()));
+        assert!(never_created(&annotated(&[(EXTERNAL_NAME, "orders")])));
+        for record in [EXTERNAL_CREATE_PENDING, EXTERNAL_CREATE_SUCCEEDED, EXTERNAL_CREATE_FAILED] {
+            assert!(!never_created(&annotated(&[(record, t)])), "{record}");
+        }
     }
 }

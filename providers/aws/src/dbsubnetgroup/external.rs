@@ -1,14 +1,19 @@
 //! The DBSubnetGroup external client. Subnet groups are few and change rarely, so each is
-//! described on its own (plus `ListTagsForResource`), as in provider-aws — except right after a
-//! create, which completes at once: the first observation is the create response. While a
-//! group is observed, and from finding it absent until its create is answered, DB instances
-//! created in it wait for it ([`Settling`](crate::observation::Settling)).
+//! described on its own (plus `ListTagsForResource`), as in provider-aws — with two exceptions
+//! that save a call each. A group no create was ever started for is not described: it is
+//! reported absent and the create finds out, adopting a group of that name that already exists
+//! (what observing it first would have done). And the first observation after a create is the
+//! create response. While a group is observed, and from finding it absent until its create is
+//! answered, DB instances created in it wait for it
+//! ([`Settling`](crate::observation::Settling)).
 
 use std::sync::Arc;
 
-use crosstie_runtime::annotations::external_name;
+use crosstie_runtime::annotations::{external_name, never_created};
+use crosstie_runtime::policy::Policies;
 use crosstie_runtime::{
-    Connector, ExternalClient, ExternalCreation, ExternalError, ExternalObservation, ExternalUpdate,
+    Connector, ExternalClient, ExternalCreation, ExternalError, ExternalObservation,
+    ExternalUpdate, ManagementAction,
 };
 use kube::ResourceExt;
 
@@ -16,7 +21,7 @@ use super::convert::{
     create_input, diff, late_initialize, missing_tags, modify_input, observation, readiness,
 };
 use super::types::{DbSubnetGroup, DbSubnetGroupStatus};
-use crate::api::{Rds, RdsApi};
+use crate::api::{ApiErrorKind, Rds, RdsApi};
 use crate::config::{AwsClient, AwsConnector};
 use crate::observation::Creation;
 
@@ -37,13 +42,28 @@ fn group_name(mr: &DbSubnetGroup) -> String {
     external_name(mr).map_or_else(|| mr.name_any(), str::to_owned)
 }
 
+/// Nothing about the group is known, and if it is absent the engine will create it: the
+/// create's answer says whether it exists, so describing it first would be a wasted call (the
+/// one most new groups cost). Not when deleting or when the policies forbid creating: then only
+/// a describe can tell.
+fn create_will_tell(mr: &DbSubnetGroup) -> bool {
+    never_created(mr)
+        && mr.status.as_ref().is_none_or(|s| s.at_provider.is_none())
+        && mr.metadata.deletion_timestamp.is_none()
+        && Policies::of(&mr.spec.resource_spec).is_ok_and(|p| p.allows(ManagementAction::Create))
+}
+
 impl<A: RdsApi> ExternalClient<DbSubnetGroup> for DbSubnetGroupExternal<A> {
     async fn observe(&self, mr: &mut DbSubnetGroup) -> Result<ExternalObservation, ExternalError> {
         let name = group_name(mr);
+        let settling = &self.client.settling_subnet_groups;
         let (group, tags) = match self.client.subnet_groups.take(&name) {
             Some(created) => created,
+            None if create_will_tell(mr) => {
+                settling.begin(&name);
+                return Ok(ExternalObservation::default());
+            }
             None => {
-                let settling = &self.client.settling_subnet_groups;
                 settling.begin(&name);
                 let described = self.client.api.describe_db_subnet_group(&name).await;
                 // Absent: settled by the create that follows.
@@ -78,14 +98,19 @@ impl<A: RdsApi> ExternalClient<DbSubnetGroup> for DbSubnetGroupExternal<A> {
             self.client.api.create_db_subnet_group(create_input(&name, &mr.spec.for_provider));
         let created = self.client.unanswered.create(&format!("subgrp:{name}"), create).await;
         self.client.settling_subnet_groups.end(&name);
-        match created? {
-            Creation::Created(group) => {
+        match created {
+            Ok(Creation::Created(group)) => {
                 let tags = missing_tags(&mr.spec.for_provider.tags, &[]);
                 self.client.subnet_groups.put(&name, (group, tags));
             }
-            // An earlier create of ours whose answer was lost: the next observe compares and
-            // updates as needed.
-            Creation::Earlier => {}
+            // The group exists — made by an earlier create of ours whose answer was lost, or
+            // by someone else and so adopted, as observing it first would have. The next
+            // observe compares and updates as needed.
+            Ok(Creation::Earlier) => {}
+            Err(err) if err.kind == ApiErrorKind::AlreadyExists => {
+                tracing::info!(group = %name, "DB subnet group already exists: adopted");
+            }
+            Err(err) => return Err(err.into()),
         }
         Ok(ExternalCreation::default())
     }

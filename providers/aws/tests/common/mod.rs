@@ -3,10 +3,17 @@
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crosstie_provider_aws::api::Rds;
+use aws_sdk_rds::operation::create_db_instance::builders::CreateDbInstanceInputBuilder;
+use aws_sdk_rds::operation::create_db_subnet_group::builders::CreateDbSubnetGroupInputBuilder;
+use aws_sdk_rds::operation::delete_db_instance::builders::DeleteDbInstanceInputBuilder;
+use aws_sdk_rds::operation::modify_db_instance::builders::ModifyDbInstanceInputBuilder;
+use aws_sdk_rds::operation::modify_db_subnet_group::builders::ModifyDbSubnetGroupInputBuilder;
+use aws_sdk_rds::types::{DbInstance, DbSubnetGroup, Tag};
+use crosstie_provider_aws::api::{ApiError, ApiErrorKind, InstancePage, Rds, RdsApi};
 use crosstie_provider_aws::config::convert::StaticCredentials;
 use crosstie_provider_aws::config::{AwsClient, rds_client};
 use crosstie_provider_aws::secrets::{SecretData, SecretError, SecretStore};
@@ -98,4 +105,121 @@ spec:
 /// The RDSInstance.
 pub fn payments_db_prod() -> RdsInstance {
     serde_saphyr::from_str(PAYMENTS_DB_PROD).expect("the issue's manifest deserializes")
+}
+
+/// moto behind an `RdsApi` that behaves as AWS does where moto 5.2.5 does not: every instance
+/// can be shown in a scripted status (AWS in transition: creating, modifying), a create's answer
+/// can be lost, and creating a DB subnet group that exists fails with
+/// `DBSubnetGroupAlreadyExistsFault` (moto replaces the group).
+pub struct ScriptedRds {
+    inner: Rds,
+    status: Mutex<Option<&'static str>>,
+    lose_create_answer: AtomicBool,
+}
+
+impl ScriptedRds {
+    pub fn new(inner: Rds) -> Self {
+        Self { inner, status: Mutex::default(), lose_create_answer: AtomicBool::default() }
+    }
+
+    /// The next `CreateDBInstance` happens, but its answer never arrives.
+    pub fn lose_the_next_create_answer(&self) {
+        self.lose_create_answer.store(true, Ordering::Relaxed);
+    }
+
+    /// Show every instance in `status` (`None`: as moto has it).
+    pub fn set(&self, status: Option<&'static str>) {
+        *self.status.lock().unwrap() = status;
+    }
+
+    fn rewrite(&self, mut instance: DbInstance) -> DbInstance {
+        if let Some(status) = *self.status.lock().unwrap() {
+            instance.db_instance_status = Some(status.to_owned());
+        }
+        instance
+    }
+}
+
+impl RdsApi for ScriptedRds {
+    async fn describe_db_instances(
+        &self,
+        marker: Option<String>,
+    ) -> Result<InstancePage, ApiError> {
+        let mut page = self.inner.describe_db_instances(marker).await?;
+        page.instances = page.instances.into_iter().map(|i| self.rewrite(i)).collect();
+        Ok(page)
+    }
+    async fn describe_db_instances_by_id(
+        &self,
+        ids: &[String],
+    ) -> Result<Vec<DbInstance>, ApiError> {
+        let found = self.inner.describe_db_instances_by_id(ids).await?;
+        Ok(found.into_iter().map(|i| self.rewrite(i)).collect())
+    }
+    async fn create_db_instance(
+        &self,
+        input: CreateDbInstanceInputBuilder,
+    ) -> Result<DbInstance, ApiError> {
+        let created = self.inner.create_db_instance(input).await?;
+        if self.lose_create_answer.swap(false, Ordering::Relaxed) {
+            return Err(ApiError {
+                operation: "CreateDBInstance",
+                code: "Unknown".into(),
+                message: "connection reset".into(),
+                kind: ApiErrorKind::Transient,
+            });
+        }
+        Ok(self.rewrite(created))
+    }
+    async fn modify_db_instance(
+        &self,
+        input: ModifyDbInstanceInputBuilder,
+    ) -> Result<DbInstance, ApiError> {
+        Ok(self.rewrite(self.inner.modify_db_instance(input).await?))
+    }
+    async fn delete_db_instance(
+        &self,
+        input: DeleteDbInstanceInputBuilder,
+    ) -> Result<(), ApiError> {
+        self.inner.delete_db_instance(input).await
+    }
+    async fn add_tags(&self, arn: &str, tags: Vec<Tag>) -> Result<(), ApiError> {
+        self.inner.add_tags(arn, tags).await
+    }
+    async fn remove_tags(&self, arn: &str, keys: Vec<String>) -> Result<(), ApiError> {
+        self.inner.remove_tags(arn, keys).await
+    }
+    async fn list_tags(&self, arn: &str) -> Result<Vec<Tag>, ApiError> {
+        self.inner.list_tags(arn).await
+    }
+    async fn describe_db_subnet_group(
+        &self,
+        name: &str,
+    ) -> Result<Option<DbSubnetGroup>, ApiError> {
+        self.inner.describe_db_subnet_group(name).await
+    }
+    async fn create_db_subnet_group(
+        &self,
+        input: CreateDbSubnetGroupInputBuilder,
+    ) -> Result<DbSubnetGroup, ApiError> {
+        let name = input.get_db_subnet_group_name().clone().unwrap_or_default();
+        if self.inner.describe_db_subnet_group(&name).await?.is_some() {
+            return Err(ApiError {
+                operation: "CreateDBSubnetGroup",
+                code: "DBSubnetGroupAlreadyExistsFault".into(),
+                message: format!("DB subnet group {name} already exists"),
+                kind: ApiErrorKind::AlreadyExists,
+            });
+        }
+        self.inner.create_db_subnet_group(input).await
+    }
+    async fn modify_db_subnet_group(
+        &self,
+        input: ModifyDbSubnetGroupInputBuilder,
+    ) -> Result<(), ApiError> {
+        self.inner.modify_db_subnet_group(input).await
+    }
+    async fn delete_db_subnet_group(&self, name: &str) -> Result<(), ApiError> {
+        self.inner.delete_db_subnet_group(name).await
+    }
 }
