@@ -157,11 +157,14 @@ const WAL_AUTOCHECKPOINT_PAGES: i64 = 8192;
 /// Compaction runs once per this many writes.
 const COMPACTION_INTERVAL: u64 = 1024;
 
+// `objects` is a rowid table: its rows (whole objects, often several KiB) spill into overflow
+// pages, and in a WITHOUT ROWID table every step of a key search through such a row reads all
+// of it. Here the search runs in the small primary-key index and one row is read at the end.
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS objects (
     resource TEXT NOT NULL, namespace TEXT NOT NULL, name TEXT NOT NULL,
     uid TEXT NOT NULL, deleting INTEGER NOT NULL, data TEXT NOT NULL,
-    PRIMARY KEY (resource, namespace, name)) WITHOUT ROWID;
+    PRIMARY KEY (resource, namespace, name));
 CREATE INDEX IF NOT EXISTS objects_uid ON objects(uid);
 CREATE INDEX IF NOT EXISTS objects_namespace ON objects(namespace);
 CREATE INDEX IF NOT EXISTS objects_deleting ON objects(deleting) WHERE deleting = 1;
@@ -189,6 +192,35 @@ fn open_connection(path: &Path) -> Result<Connection, StoreError> {
     Ok(conn)
 }
 
+/// Stores written before `objects` became a rowid table keep their objects: the table is
+/// rebuilt in one transaction (its indexes are recreated by [`SCHEMA`]).
+fn migrate_objects_to_rowid(conn: &mut Connection) -> Result<(), rusqlite::Error> {
+    let sql: Option<String> = conn
+        .query_row(
+            "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'objects'",
+            [],
+            |r| r.get(0),
+        )
+        .optional()?;
+    if !sql.is_some_and(|sql| sql.contains("WITHOUT ROWID")) {
+        return Ok(());
+    }
+    let tx = conn.transaction()?;
+    tx.execute_batch(
+        "ALTER TABLE objects RENAME TO objects_without_rowid;
+         DROP INDEX IF EXISTS objects_uid;
+         DROP INDEX IF EXISTS objects_namespace;
+         DROP INDEX IF EXISTS objects_deleting;",
+    )?;
+    tx.execute_batch(SCHEMA)?;
+    tx.execute_batch(
+        "INSERT INTO objects SELECT resource, namespace, name, uid, deleting, data
+             FROM objects_without_rowid;
+         DROP TABLE objects_without_rowid;",
+    )?;
+    tx.commit()
+}
+
 impl Store {
     /// Opens (or creates) the store in `dir/crosstie.db`.
     pub fn open(dir: &Path) -> Result<Store, StoreError> {
@@ -199,7 +231,8 @@ impl Store {
     pub fn open_with_retention(dir: &Path, retention: u64) -> Result<Store, StoreError> {
         std::fs::create_dir_all(dir)?;
         let path = dir.join("crosstie.db");
-        let conn = open_connection(&path)?;
+        let mut conn = open_connection(&path)?;
+        migrate_objects_to_rowid(&mut conn)?;
         conn.execute_batch(SCHEMA)?;
         let compacted: i64 = conn
             .query_row("SELECT value FROM meta WHERE key = 'compacted'", [], |r| r.get(0))
@@ -527,6 +560,44 @@ mod tests {
         assert_eq!(store.get(&key("a")).unwrap().unwrap()["metadata"]["resourceVersion"], "1");
         let history = store.history("/configmaps", 1).unwrap().unwrap();
         assert_eq!(history.iter().map(|e| e.rv).collect::<Vec<_>>(), [2]);
+    }
+
+    #[test]
+    fn a_store_from_before_the_rowid_objects_table_keeps_its_objects() {
+        let dir = tempfile::tempdir().unwrap();
+        let old = Connection::open(dir.path().join("crosstie.db")).unwrap();
+        old.execute_batch(
+            "CREATE TABLE objects (
+                resource TEXT NOT NULL, namespace TEXT NOT NULL, name TEXT NOT NULL,
+                uid TEXT NOT NULL, deleting INTEGER NOT NULL, data TEXT NOT NULL,
+                PRIMARY KEY (resource, namespace, name)) WITHOUT ROWID;
+             CREATE INDEX objects_uid ON objects(uid);
+             CREATE TABLE events (rv INTEGER PRIMARY KEY, resource TEXT NOT NULL,
+                namespace TEXT NOT NULL, type TEXT NOT NULL, data TEXT NOT NULL);
+             INSERT INTO objects VALUES ('/configmaps', 'default', 'kept', 'u1', 0,
+                '{\"metadata\":{\"name\":\"kept\",\"uid\":\"u1\",\"resourceVersion\":\"7\"}}');
+             INSERT INTO events VALUES (7, '/configmaps', 'default', 'ADDED', '{}');",
+        )
+        .unwrap();
+        drop(old);
+
+        let store = Store::open(dir.path()).unwrap();
+        let kept = store.get(&key("kept")).unwrap().expect("the object survived");
+        assert_eq!(kept["metadata"]["uid"], "u1");
+        assert_eq!(store.current_rv(), 7);
+        assert_eq!(put(&store, "new").object["metadata"]["resourceVersion"], "8");
+        let sql: String = store
+            .reader()
+            .query_row("SELECT sql FROM sqlite_master WHERE name = 'objects'", [], |r| r.get(0))
+            .unwrap();
+        assert!(!sql.contains("WITHOUT ROWID"), "{sql}");
+        let uid_index: i64 = store
+            .reader()
+            .query_row("SELECT count(*) FROM sqlite_master WHERE name = 'objects_uid'", [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert_eq!(uid_index, 1, "indexes recreated");
     }
 
     #[test]
