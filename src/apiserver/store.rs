@@ -313,8 +313,9 @@ impl Store {
             .map_err(StoreError::from)?;
         let previous: Option<Arc<str>> = current.map(Arc::from);
         let existed = previous.is_some();
-        let current =
+        let current: Option<Value> =
             previous.as_deref().map(serde_json::from_str).transpose().map_err(StoreError::from)?;
+        let owners_before = current.as_ref().map(owner_uids);
         let (mut object, kind) = match decide(current)? {
             Write::Unchanged(object) => return Ok(Outcome { object, event: None }),
             Write::Put(object) => {
@@ -325,7 +326,9 @@ impl Store {
         let rv = self.current_rv() + 1;
         object["metadata"]["resourceVersion"] = Value::String(rv.to_string());
         let text: Arc<str> = serde_json::to_string(&object).map_err(StoreError::from)?.into();
-        commit(&mut w.conn, key, kind, rv, &object, &text).map_err(StoreError::from)?;
+        let owners_changed = owners_before != Some(owner_uids(&object));
+        commit(&mut w.conn, key, kind, rv, &object, &text, owners_changed)
+            .map_err(StoreError::from)?;
         self.latest.store(rv, Ordering::Release);
         w.writes_since_compaction += 1;
         if w.writes_since_compaction >= COMPACTION_INTERVAL {
@@ -490,6 +493,15 @@ impl Store {
     }
 }
 
+/// The owner uids `object` records in `owners`.
+fn owner_uids(object: &Value) -> Vec<String> {
+    let owners = object["metadata"]["ownerReferences"].as_array().into_iter().flatten();
+    owners.filter_map(|o| o["uid"].as_str().map(str::to_owned)).collect()
+}
+
+/// Writes one change and its event. Only what changed is written: every page a transaction
+/// touches is another WAL frame, and most writes (status updates) change neither the owners,
+/// the uid nor the deletion mark, so they touch no index.
 fn commit(
     conn: &mut Connection,
     key: &ObjectKey,
@@ -497,26 +509,53 @@ fn commit(
     rv: u64,
     object: &Value,
     text: &str,
+    owners_changed: bool,
 ) -> Result<(), rusqlite::Error> {
     let meta = &object["metadata"];
+    let at = params![key.resource, key.namespace, key.name];
     let tx = conn.transaction()?;
-    tx.prepare_cached("DELETE FROM owners WHERE resource = ?1 AND namespace = ?2 AND name = ?3")?
-        .execute(params![key.resource, key.namespace, key.name])?;
-    if kind == EventType::Deleted {
+    if owners_changed || kind == EventType::Deleted {
         tx.prepare_cached(
-            "DELETE FROM objects WHERE resource = ?1 AND namespace = ?2 AND name = ?3",
+            "DELETE FROM owners WHERE resource = ?1 AND namespace = ?2 AND name = ?3",
         )?
-        .execute(params![key.resource, key.namespace, key.name])?;
-    } else {
-        let uid = meta["uid"].as_str().unwrap_or_default();
-        let deleting = !meta["deletionTimestamp"].is_null();
-        tx.prepare_cached("INSERT OR REPLACE INTO objects VALUES (?1, ?2, ?3, ?4, ?5, ?6)")?
-            .execute(params![key.resource, key.namespace, key.name, uid, deleting, text])?;
-        for owner in meta["ownerReferences"].as_array().into_iter().flatten() {
-            if let Some(owner_uid) = owner["uid"].as_str() {
-                tx.prepare_cached("INSERT INTO owners VALUES (?1, ?2, ?3, ?4)")?
-                    .execute(params![owner_uid, key.resource, key.namespace, key.name])?;
+        .execute(at)?;
+    }
+    match kind {
+        EventType::Deleted => {
+            tx.prepare_cached(
+                "DELETE FROM objects WHERE resource = ?1 AND namespace = ?2 AND name = ?3",
+            )?
+            .execute(at)?;
+        }
+        EventType::Added => {
+            let uid = meta["uid"].as_str().unwrap_or_default();
+            let deleting = !meta["deletionTimestamp"].is_null();
+            tx.prepare_cached("INSERT INTO objects VALUES (?1, ?2, ?3, ?4, ?5, ?6)")?
+                .execute(params![key.resource, key.namespace, key.name, uid, deleting, text])?;
+        }
+        // The uid of a stored object never changes, and its deletion mark is set only once.
+        EventType::Modified => {
+            tx.prepare_cached(
+                "UPDATE objects SET data = ?4 WHERE resource = ?1 AND namespace = ?2 AND name = ?3",
+            )?
+            .execute(params![key.resource, key.namespace, key.name, text])?;
+            if !meta["deletionTimestamp"].is_null() {
+                tx.prepare_cached(
+                    "UPDATE objects SET deleting = 1 \
+                     WHERE resource = ?1 AND namespace = ?2 AND name = ?3 AND deleting = 0",
+                )?
+                .execute(at)?;
             }
+        }
+    }
+    if owners_changed && kind != EventType::Deleted {
+        for owner in owner_uids(object) {
+            tx.prepare_cached("INSERT INTO owners VALUES (?1, ?2, ?3, ?4)")?.execute(params![
+                owner,
+                key.resource,
+                key.namespace,
+                key.name
+            ])?;
         }
     }
     tx.prepare_cached("INSERT INTO events VALUES (?1, ?2, ?3, ?4, ?5)")?.execute(params![
@@ -598,6 +637,33 @@ mod tests {
             })
             .unwrap();
         assert_eq!(uid_index, 1, "indexes recreated");
+    }
+
+    #[test]
+    fn owners_and_deletion_marks_follow_every_kind_of_change() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let write = |object: Value| {
+            store.mutate::<StoreError>(&key("child"), |_| Ok(Write::Put(object))).unwrap();
+        };
+        let owned_by = |uid: &str| json!([{"uid": uid, "kind": "ConfigMap", "name": uid}]);
+        write(json!({"metadata": {"name": "child", "uid": "c", "ownerReferences": owned_by("a")}}));
+        write(json!({"metadata": {"name": "child", "uid": "c", "ownerReferences": owned_by("a")},
+            "data": {"status": "changed, owners not"}}));
+        assert_eq!(store.dependents("a").unwrap(), [key("child")]);
+        write(json!({"metadata": {"name": "child", "uid": "c", "ownerReferences": owned_by("b")}}));
+        assert!(store.dependents("a").unwrap().is_empty(), "the old owner is forgotten");
+        assert_eq!(store.dependents("b").unwrap(), [key("child")]);
+        assert!(store.deleting().unwrap().is_empty());
+
+        let marked = json!({"metadata": {"name": "child", "uid": "c",
+            "deletionTimestamp": "2026-11-22T10:00:00Z", "ownerReferences": owned_by("b")}});
+        write(marked.clone());
+        write(marked.clone());
+        assert_eq!(store.deleting().unwrap(), [key("child")]);
+        store.mutate::<StoreError>(&key("child"), |_| Ok(Write::Delete(marked))).unwrap();
+        assert!(store.deleting().unwrap().is_empty() && store.dependents("b").unwrap().is_empty());
+        assert!(store.get(&key("child")).unwrap().is_none());
     }
 
     #[test]
