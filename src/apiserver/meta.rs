@@ -87,33 +87,31 @@ pub fn validate_name(name: &str, rule: NameRule) -> Vec<Cause> {
 /// Whether two versions of an object differ outside `metadata` (and `status`, when the kind has
 /// a status subresource): such changes bump `metadata.generation`.
 pub fn spec_changed(old: &Value, new: &Value, status_subresource: bool) -> bool {
-    let strip = |v: &Value| {
-        let mut v = v.clone();
-        if let Some(map) = v.as_object_mut() {
-            for field in ["metadata", "apiVersion", "kind"] {
-                map.remove(field);
-            }
-            if status_subresource {
-                map.remove("status");
-            }
-        }
-        v
+    let ignored = |field: &str| {
+        matches!(field, "metadata" | "apiVersion" | "kind")
+            || (status_subresource && field == "status")
     };
-    strip(old) != strip(new)
+    !equal_except(old, new, ignored)
 }
 
 /// Whether two versions are the same write, ignoring the server-maintained resourceVersion and
 /// managedFields: such a write is a no-op (no new resourceVersion, no event).
 pub fn same_content(old: &Value, new: &Value) -> bool {
-    let strip = |v: &Value| {
-        let mut v = v.clone();
-        if let Some(meta) = v["metadata"].as_object_mut() {
-            meta.remove("resourceVersion");
-            meta.remove("managedFields");
-        }
-        v
-    };
-    strip(old) == strip(new)
+    equal_except(old, new, |field| field == "metadata")
+        && equal_except(&old["metadata"], &new["metadata"], |field| {
+            matches!(field, "resourceVersion" | "managedFields")
+        })
+}
+
+/// Whether `a` and `b` are equal once the top-level fields `ignored` names are left out of both
+/// (no copies: these run on every write, on whole objects). Non-objects compare as they are.
+fn equal_except(a: &Value, b: &Value, ignored: impl Fn(&str) -> bool) -> bool {
+    let (Some(a), Some(b)) = (a.as_object(), b.as_object()) else { return a == b };
+    let kept = |map: &serde_json::Map<String, Value>| map.keys().filter(|f| !ignored(f)).count();
+    kept(a) == kept(b)
+        && a.iter()
+            .filter(|(field, _)| !ignored(field))
+            .all(|(field, value)| b.get(field) == Some(value))
 }
 
 #[cfg(test)]
@@ -137,6 +135,21 @@ mod tests {
         assert!(!spec_changed(&a, &b, true));
         assert!(spec_changed(&a, &b, false));
         assert!(spec_changed(&a, &json!({"spec": {"x": 2}}), true));
+        assert!(spec_changed(&a, &json!({"metadata": {}, "spec": {"x": 1}, "data": {}}), true));
+        assert!(spec_changed(&json!({"spec": {"x": 1}, "data": 1}), &a, true), "a field is gone");
+    }
+
+    #[test]
+    fn the_same_write_ignores_only_resource_version_and_managed_fields() {
+        let a = json!({"metadata": {"name": "a", "resourceVersion": "1", "managedFields": [1]},
+            "spec": {"x": 1}});
+        let same = json!({"metadata": {"name": "a", "resourceVersion": "2"}, "spec": {"x": 1}});
+        assert!(same_content(&a, &same));
+        let relabelled = json!({"metadata": {"name": "a", "labels": {"l": "1"}}, "spec": {"x": 1}});
+        assert!(!same_content(&a, &relabelled));
+        assert!(!same_content(&a, &json!({"metadata": {"name": "a"}, "spec": {"x": 2}})));
+        assert!(!same_content(&a, &json!({"metadata": {"name": "a"}, "spec": {"x": 1}, "s": 1})));
+        assert!(!same_content(&a, &json!({"spec": {"x": 1}})), "metadata gone");
     }
 
     #[test]

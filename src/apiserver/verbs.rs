@@ -383,9 +383,9 @@ impl Api {
                 Patch::Json(ops) => (
                     patch::json_patch(&live, ops).map_err(|e| patch_error(scope, name, e))?,
                     true,
-                    Value::Null,
+                    &Value::Null,
                 ),
-                Patch::Merge(p) => (patch::merge_patch(&live, p), true, p.clone()),
+                Patch::Merge(p) => (patch::merge_patch(live, p), true, p),
                 Patch::Strategic(p) => {
                     let kind = (!scope.rt.custom)
                         .then(|| (scope.rt.group.as_str(), scope.rt.kind.as_str()));
@@ -393,17 +393,17 @@ impl Api {
                         patch::strategic_merge_patch(&live, p, kind)
                             .map_err(|e| patch_error(scope, name, e))?,
                         true,
-                        p.clone(),
+                        p,
                     )
                 }
                 Patch::Apply(applied) => {
                     let result = ssa::apply(Some(&live), applied, &opts.manager, opts.force, &now)
                         .map_err(|e| apply_error(scope, name, e))?;
-                    (result, false, applied.clone())
+                    (result, false, applied)
                 }
             };
             let desired = to_storage(&scope.rt, &scope.version, desired);
-            self.finish_update(scope, name, old, desired, opts, record, &strict_body)
+            self.finish_update(scope, name, old, desired, opts, record, strict_body)
         })?;
         Ok((self.after_write(scope, outcome)?, created))
     }
@@ -766,13 +766,23 @@ impl Api {
                 if finalizers.is_null() { json!([]) } else { finalizers };
         } else if rt.status {
             if status_write {
-                let mut merged = old.clone();
-                merged["status"] = desired.get("status").cloned().unwrap_or(Value::Null);
-                merged["metadata"]["managedFields"] = desired["metadata"]["managedFields"].clone();
-                if merged["status"].is_null()
-                    && let Some(m) = merged.as_object_mut()
+                // The stored object with the written status: the old status is not copied.
+                let mut merged: Value = old
+                    .as_object()
+                    .into_iter()
+                    .flatten()
+                    .filter(|(field, _)| *field != "status")
+                    .map(|(field, value)| (field.clone(), value.clone()))
+                    .collect::<serde_json::Map<_, _>>()
+                    .into();
+                merged["metadata"]["managedFields"] = desired
+                    .pointer_mut("/metadata/managedFields")
+                    .map(Value::take)
+                    .unwrap_or_default();
+                if let Some(status) = desired.get_mut("status").map(Value::take)
+                    && !status.is_null()
                 {
-                    m.remove("status");
+                    merged["status"] = status;
                 }
                 desired = merged;
             } else {

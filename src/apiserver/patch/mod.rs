@@ -46,10 +46,9 @@ pub fn json_patch(target: &Value, patch: &Value) -> Result<Value, PatchError> {
 
 /// Applies an RFC 7386 JSON merge patch: objects merge recursively, `null` deletes, anything
 /// else (lists included) replaces.
-pub fn merge_patch(target: &Value, patch: &Value) -> Value {
-    let mut out = target.clone();
-    json_patch::merge(&mut out, patch);
-    out
+pub fn merge_patch(mut target: Value, patch: &Value) -> Value {
+    json_patch::merge(&mut target, patch);
+    target
 }
 
 #[cfg(test)]
@@ -116,7 +115,7 @@ mod tests {
             ),
         ];
         for (reason, target, patch, expected) in cases {
-            assert_eq!(merge_patch(&target, &patch), expected, "{reason}");
+            assert_eq!(merge_patch(target.clone(), &patch), expected, "{reason}");
         }
     }
 

@@ -68,10 +68,9 @@ pub async fn reconcile(claim: Arc<DynamicObject>, ctx: Arc<KindContext>) -> Resu
     };
     let label = format!("{}/{composite_name}", ctx.composite.kind);
     let cache = Some(&ctx.composite_cache);
-    let existing = get_cached(cache, &ctx.composite_resource, &composites, &composite_name, None)
-        .await
-        .map_err(kube_err(format!("cannot get composite {composite_name}")))?;
-    let existing = existing.map(|e| to_value(&e, "composite")).transpose()?;
+    let existing =
+        get_cached(cache, &ctx.composite_resource, &composites, &composite_name, None, "composite")
+            .await?;
     if existing.as_ref().is_some_and(|e| !can_bind(&value, e)) {
         let message =
             format!("cannot bind composite resource {label}: it is claimed by another claim");

@@ -157,11 +157,9 @@ async fn observe(ctx: &KindContext, xr: &Value) -> Result<Observed, Error> {
         let (resource, _) = ctx.shared.resource(api_version, kind).await?;
         let cache = ctx.composed_cache(api_version, kind);
         let name = reference["name"].as_str().unwrap_or_default();
-        let found = get_cached(cache, &resource, &api, name, None)
-            .await
-            .map_err(kube_err(format!("cannot get composed resource {name}")))?;
+        let found = get_cached(cache, &resource, &api, name, None, "composed resource").await?;
         if let Some(object) = found {
-            objects.push(to_value(&object, "composed resource")?);
+            objects.push(object);
         }
     }
     let mut observed = Observed::from_objects(objects);
