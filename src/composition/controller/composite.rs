@@ -39,10 +39,11 @@ pub async fn reconcile(xr: Arc<DynamicObject>, ctx: Arc<KindContext>) -> Result<
     let stored = value.clone();
 
     let settings = ctx.settings.read().expect("settings lock").clone();
-    let (compositions, invalid) = shared.compositions();
+    let compositions = shared.compositions();
+    let invalid = &compositions.invalid;
     let composition = match select(
         &value,
-        &compositions,
+        &compositions.valid,
         settings.default_composition.as_deref(),
         settings.enforced_composition.as_deref(),
     ) {

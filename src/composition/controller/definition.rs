@@ -186,9 +186,9 @@ async fn served(ctx: &Context, kind: &ServedKind) -> bool {
 
 /// Starts (or keeps, or restarts when the watched kinds changed) the controllers of one XRD.
 async fn start(ctx: &Arc<Context>, name: &str, xrd: &CompositeResourceDefinition, crds: &XrdCrds) {
-    let (compositions, _) = ctx.compositions();
+    let compositions = ctx.compositions();
     let mut composed = Vec::new();
-    for (api_version, kind) in composed_kinds(&compositions, &crds.composite_kind) {
+    for (api_version, kind) in composed_kinds(&compositions.valid, &crds.composite_kind) {
         // A kind not served yet is watched once it is: the XRD is requeued and restarts us.
         match ctx.resource(&api_version, &kind).await {
             Ok((resource, _)) => composed.push(resource),

@@ -89,6 +89,19 @@ pub struct Context {
     served: Mutex<HashMap<String, definition::Served>>,
     /// Bumped on every Composition change, so composites re-render at once.
     composition_changes: tokio::sync::watch::Sender<u64>,
+    /// The last parse of `compositions`, reused while no Composition changed.
+    parsed: Mutex<Option<Arc<ParsedCompositions>>>,
+}
+
+/// The cached Compositions that parse, and why each other one does not, by name.
+#[derive(Debug, Default)]
+pub struct ParsedCompositions {
+    /// Name and resourceVersion of every Composition parsed, in cache order.
+    versions: Vec<(String, Option<String>)>,
+    /// The Compositions that parse.
+    pub valid: Vec<Composition>,
+    /// Why each other one does not parse, by name.
+    pub invalid: HashMap<String, String>,
 }
 
 /// Runs the XRD, composite and claim controllers until the watches end.
@@ -110,6 +123,7 @@ pub async fn run(client: Client) {
         kinds: Mutex::default(),
         served: Mutex::default(),
         composition_changes: tokio::sync::watch::Sender::new(0),
+        parsed: Mutex::default(),
     });
     let changes = ctx.clone();
     let cache = cache.for_each(move |event| {
@@ -153,20 +167,29 @@ impl Context {
         self.client.clone()
     }
 
-    /// The cached Compositions that parse, and why each other one does not, by name.
-    fn compositions(&self) -> (Vec<Composition>, HashMap<String, String>) {
-        let mut parsed = Vec::new();
-        let mut invalid = HashMap::new();
-        for object in self.compositions.state() {
+    /// The cached Compositions, parsed again only when one changed: every composite reconcile
+    /// asks, and parsing every Composition each time cost more than rendering.
+    fn compositions(&self) -> Arc<ParsedCompositions> {
+        let objects = self.compositions.state();
+        let versions: Vec<(String, Option<String>)> =
+            objects.iter().map(|o| (o.name_any(), o.metadata.resource_version.clone())).collect();
+        let mut last = self.parsed.lock().expect("parsed compositions lock");
+        if let Some(parsed) = last.as_ref().filter(|p| p.versions == versions) {
+            return parsed.clone();
+        }
+        let mut parsed = ParsedCompositions { versions, ..ParsedCompositions::default() };
+        for object in objects {
             let value = serde_json::to_value(&*object).unwrap_or_default();
             match serde_json::from_value::<Composition>(value) {
-                Ok(c) => parsed.push(c),
+                Ok(c) => parsed.valid.push(c),
                 Err(e) => {
-                    invalid.insert(object.name_any(), e.to_string());
+                    parsed.invalid.insert(object.name_any(), e.to_string());
                 }
             }
         }
-        (parsed, invalid)
+        let parsed = Arc::new(parsed);
+        *last = Some(parsed.clone());
+        parsed
     }
 
     /// A stream yielding once per Composition change after the call.

@@ -72,6 +72,7 @@ fn context_with(compositions: &[Value]) -> (Arc<KindContext>, Handle) {
         kinds: Mutex::new(kinds),
         served: Mutex::default(),
         composition_changes: tokio::sync::watch::Sender::new(0),
+        parsed: Mutex::default(),
     });
     let composite = kind("XPostgreSQLInstance", "xpostgresqlinstances");
     let composite_resource = resource_of(&composite);
@@ -635,4 +636,40 @@ async fn a_composed_resource_already_in_the_desired_state_is_not_written_again()
     let action =
         tokio::time::timeout(Duration::from_secs(5), pass).await.unwrap().unwrap().unwrap();
     assert_eq!(action, Action::requeue(super::REQUEUE_READY));
+}
+
+#[tokio::test]
+async fn compositions_are_parsed_again_only_after_one_changed() {
+    let (service, _handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
+    let mut writer = reflector::store::Writer::new(ApiResource::erase::<Composition>(&()));
+    let shared = Context {
+        client: kube::Client::new(service, "default"),
+        compositions: writer.as_reader(),
+        kinds: Mutex::default(),
+        served: Mutex::default(),
+        composition_changes: tokio::sync::watch::Sender::new(0),
+        parsed: Mutex::default(),
+    };
+    let composition = |resource_version: &str, patch_type: &str| -> DynamicObject {
+        serde_json::from_value(json!({
+            "apiVersion": "apiextensions.crossplane.io/v1",
+            "kind": "Composition",
+            "metadata": {"name": "orders", "resourceVersion": resource_version},
+            "spec": {
+                "compositeTypeRef": {"apiVersion": "example.org/v1", "kind": "XOrders"},
+                "resources": [{"name": "a", "base": {},
+                    "patches": [{"type": patch_type, "fromFieldPath": "x", "toFieldPath": "y"}]}],
+            },
+        }))
+        .unwrap()
+    };
+    writer.apply_watcher_event(&watcher::Event::Apply(composition("1", "FromCompositeFieldPath")));
+    let first = shared.compositions();
+    assert_eq!(first.valid.len(), 1);
+    assert!(Arc::ptr_eq(&first, &shared.compositions()), "nothing changed: the same parse");
+
+    writer.apply_watcher_event(&watcher::Event::Apply(composition("2", "FromNowhere")));
+    let changed = shared.compositions();
+    assert!(changed.valid.is_empty(), "the change is seen");
+    assert!(changed.invalid["orders"].contains("FromNowhere"), "{:?}", changed.invalid);
 }
