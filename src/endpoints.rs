@@ -22,7 +22,8 @@ pub fn router(client: Client, metrics: Arc<crosstie_runtime::Metrics>) -> Router
         .merge(crate::gitops::receiver::router(Arc::new(KubeReceivers::new(client))))
 }
 
-/// Watch what the dashboard shows and serve every endpoint on `listen` until the process ends.
+/// Serve every endpoint on `listen` until the process ends; the dashboard watches what it shows
+/// from its first page on.
 pub async fn serve(
     listen: std::net::SocketAddr,
     client: Client,
@@ -30,13 +31,13 @@ pub async fn serve(
     web: crate::web::Config,
 ) -> std::io::Result<()> {
     let (caches, writers) = Caches::new();
-    let caches = Arc::new(caches);
-    let watching = tokio::spawn(caches.clone().watch(client.clone(), writers));
-    let app = router(client.clone(), metrics)
-        .merge(crate::web::router(WebState::new(caches, client, web)));
+    caches.watch_on_first_use(client.clone(), writers);
+    let app = router(client.clone(), metrics).merge(crate::web::router(WebState::new(
+        Arc::new(caches),
+        client,
+        web,
+    )));
     let listener = tokio::net::TcpListener::bind(listen).await?;
     tracing::info!(addr = %listener.local_addr()?, "dashboard, webhooks and metrics listening");
-    let served = axum::serve(listener, app).await;
-    watching.abort();
-    served
+    axum::serve(listener, app).await
 }

@@ -7,7 +7,7 @@ use axum::body::Body;
 use http::{Request, StatusCode, header};
 use serde_json::{Value, json};
 
-use crosstie::web::{Caches, Config, Role, router};
+use crosstie::web::{Caches, Config, Role, WebState, router};
 use web_support::{App, app, config, fill, put, resource, send};
 
 const XSS: &str = "<script>alert(1)</script>";
@@ -465,4 +465,24 @@ async fn an_empty_configured_token_lets_nobody_in() {
     let (status, headers, _) = send(&router, request).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert!(headers.get(header::SET_COOKIE).is_none());
+}
+
+#[tokio::test]
+async fn the_dashboard_watches_nothing_until_its_first_page_is_asked_for() {
+    let (caches, writers) = Caches::new();
+    let (api_server, requests) = web_support::mock_client();
+    caches.watch_on_first_use(api_server, writers);
+    let (writes, _) = web_support::mock_client();
+    let router = router(WebState::new(std::sync::Arc::new(caches), writes, config()));
+    let cookie = web_support::log_in(&router).await;
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    assert!(requests.lock().unwrap().is_empty(), "logged in, no page yet: nothing is watched");
+
+    let page = Request::get("/").header(header::COOKIE, &cookie).body(Body::empty()).unwrap();
+    let (status, _, _) = send(&router, page).await;
+    assert_eq!(status, StatusCode::OK);
+    let seen: Vec<String> = requests.lock().unwrap().iter().map(|r| r.uri.clone()).collect();
+    for kind in ["gitrepositories", "kustomizations", "secrets", "events", "rdsinstances"] {
+        assert!(seen.iter().any(|uri| uri.contains(&format!("/{kind}?"))), "{kind}: {seen:?}");
+    }
 }

@@ -21,6 +21,9 @@ use crate::composition::xrd::crds_for;
 use crate::composition::{CompositeResourceDefinition, Composition};
 use crate::gitops::api::{GitRepository, Kustomization};
 
+/// How long a first page waits for the caches to be listed.
+pub const READY_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// What a dynamically typed kind is to the dashboard.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Role {
@@ -71,6 +74,19 @@ pub struct Caches {
     pub events: Store<Event>,
     kinds: RwLock<Vec<KindCache>>,
     changed: watch::Sender<u64>,
+    watching: std::sync::Mutex<Watching>,
+}
+
+/// Whether the caches watch the API server (see [`Caches::watch_on_first_use`]).
+#[derive(Default)]
+enum Watching {
+    /// Filled by whoever holds the writers (tests).
+    #[default]
+    Manually,
+    /// To watch through this client once a page is first asked for.
+    OnFirstUse(Client, CacheWriters),
+    /// Watching.
+    Started,
 }
 
 /// The writing halves of [`Caches`]' fixed stores.
@@ -88,6 +104,16 @@ pub struct CacheWriters {
     pub secrets: Writer<Secret>,
     /// Writes [`Caches::events`].
     pub events: Writer<Event>,
+}
+
+impl Debug for Watching {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Watching::Manually => "Manually",
+            Watching::OnFirstUse(..) => "OnFirstUse",
+            Watching::Started => "Started",
+        })
+    }
 }
 
 impl Caches {
@@ -108,6 +134,7 @@ impl Caches {
             events,
             kinds: RwLock::new(Vec::new()),
             changed: watch::channel(0).0,
+            watching: std::sync::Mutex::default(),
         };
         let writers = CacheWriters {
             git_repositories: gw,
@@ -160,6 +187,42 @@ impl Caches {
             })?;
             Some((k, found))
         })
+    }
+
+    /// Watch through `client` from the first [`Caches::ready`] on: until someone opens the
+    /// dashboard, mirroring every object and Secret in memory and decoding every change to
+    /// them (a sixth of the work of a busy control plane's watches) is for nobody.
+    pub fn watch_on_first_use(&self, client: Client, writers: CacheWriters) {
+        *self.watching.lock().unwrap_or_else(|e| e.into_inner()) =
+            Watching::OnFirstUse(client, writers);
+    }
+
+    /// Starts the watches if they wait for a first use, then waits (at most [`READY_WAIT`]) until
+    /// the fixed kinds are listed, so a first page is not empty. At once for manual caches.
+    pub async fn ready(self: &Arc<Self>) {
+        {
+            let mut watching = self.watching.lock().unwrap_or_else(|e| e.into_inner());
+            match std::mem::replace(&mut *watching, Watching::Started) {
+                Watching::Manually => {
+                    *watching = Watching::Manually;
+                    return;
+                }
+                Watching::OnFirstUse(client, writers) => {
+                    tracing::info!("dashboard opened: watching what it shows");
+                    tokio::spawn(self.clone().watch(client, writers));
+                }
+                Watching::Started => {}
+            }
+        }
+        let listed = async {
+            let _ = self.git_repositories.wait_until_ready().await;
+            let _ = self.kustomizations.wait_until_ready().await;
+            let _ = self.xrds.wait_until_ready().await;
+            let _ = self.compositions.wait_until_ready().await;
+            let _ = self.secrets.wait_until_ready().await;
+            let _ = self.events.wait_until_ready().await;
+        };
+        let _ = tokio::time::timeout(READY_WAIT, listed).await;
     }
 
     /// Watches everything the dashboard shows until the client fails: the fixed kinds, the

@@ -152,6 +152,7 @@ pub fn router(state: WebState) -> Router {
         .route("/portal", get(portal::index))
         .route("/portal/{xrd}", get(portal::form).post(portal::submit))
         .route("/logout", post(auth::logout))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), caches_ready))
         .layer(axum::middleware::from_fn_with_state(state.clone(), auth::require_session));
     Router::new()
         .route("/login", get(auth::login_page).post(auth::login))
@@ -159,6 +160,17 @@ pub fn router(state: WebState) -> Router {
         .route("/assets/style.css", get(asset_css))
         .merge(pages)
         .with_state(state)
+}
+
+/// Pages read the caches: the first one starts them (after login, so nobody unauthenticated
+/// can make the dashboard watch).
+async fn caches_ready(
+    axum::extract::State(state): axum::extract::State<WebState>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    state.inner.caches.ready().await;
+    next.run(request).await
 }
 
 async fn asset_js() -> impl IntoResponse {

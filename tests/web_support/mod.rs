@@ -131,8 +131,19 @@ pub async fn app(config: Config, setup: impl FnOnce(&Caches, &mut CacheWriters))
     let (client, seen) = mock_client();
     let state = WebState::new(Arc::new(caches), client, config);
     let router = router(state.clone());
+    let cookie = log_in(&router).await;
+    let mut app = App { router, cookie, csrf: String::new(), seen, state };
+    let (_, page) = app.get("/").await;
+    let marker = r#"name="csrf" value=""#;
+    let start = page.find(marker).expect("a CSRF field") + marker.len();
+    app.csrf = page[start..start + 64].to_owned();
+    app
+}
+
+/// Logs in as Ada with [`TOKEN`]; returns the session cookie (`name=value`).
+pub async fn log_in(router: &Router) -> String {
     let (status, headers, _) = send(
-        &router,
+        router,
         Request::post("/login")
             .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
             .body(AxumBody::from(format!(
@@ -143,13 +154,7 @@ pub async fn app(config: Config, setup: impl FnOnce(&Caches, &mut CacheWriters))
     .await;
     assert_eq!(status, StatusCode::SEE_OTHER);
     let set_cookie = headers[header::SET_COOKIE].to_str().unwrap().to_owned();
-    let cookie = set_cookie.split(';').next().unwrap().to_owned();
-    let mut app = App { router, cookie, csrf: String::new(), seen, state };
-    let (_, page) = app.get("/").await;
-    let marker = r#"name="csrf" value=""#;
-    let start = page.find(marker).expect("a CSRF field") + marker.len();
-    app.csrf = page[start..start + 64].to_owned();
-    app
+    set_cookie.split(';').next().unwrap().to_owned()
 }
 
 /// Sends one request through the router.
