@@ -146,24 +146,34 @@ pub(super) fn value_element(value: &Value) -> String {
 
 /// Every path of `object` a writer of it would own, walking lists by `rules`.
 pub(super) fn fields_of(object: &Value, rules: ListRules) -> FieldSet {
+    fields_under(object, rules, |_| true)
+}
+
+/// [`fields_of`], for the top-level fields `include` accepts only.
+pub(super) fn fields_under(
+    object: &Value,
+    rules: ListRules,
+    include: impl Fn(&str) -> bool,
+) -> FieldSet {
     let mut set = FieldSet::new();
     let mut path = Vec::new();
     let mut names = Vec::new();
     if let Value::Object(map) = object {
-        walk_map(map, rules, &mut path, &mut names, &mut set);
+        walk_map(map, &include, rules, &mut path, &mut names, &mut set);
     }
     set
 }
 
 fn walk_map(
     map: &Map<String, Value>,
+    include: &dyn Fn(&str) -> bool,
     rules: ListRules,
     path: &mut FieldPath,
     names: &mut Vec<String>,
     set: &mut FieldSet,
 ) {
     for (key, value) in map {
-        if is_unowned(names, key) {
+        if !include(key) || is_unowned(names, key) {
             continue;
         }
         path.push(format!("f:{key}"));
@@ -182,14 +192,14 @@ fn walk_value(
     set: &mut FieldSet,
 ) {
     match value {
-        Value::Object(map) if !map.is_empty() => walk_map(map, rules, path, names, set),
+        Value::Object(map) if !map.is_empty() => walk_map(map, &|_| true, rules, path, names, set),
         Value::Array(items) if !items.is_empty() => match rules.list_type(names, items) {
             ListType::Map(keys) => {
                 for item in items {
                     path.push(key_element(&keys, item));
                     set.insert(path.clone());
                     if let Value::Object(fields) = item {
-                        walk_map(fields, rules, path, names, set);
+                        walk_map(fields, &|_| true, rules, path, names, set);
                     }
                     path.pop();
                 }

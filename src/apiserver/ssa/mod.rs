@@ -242,8 +242,11 @@ pub fn record_update_with(
     };
     let empty = json!({});
     let before = old.unwrap_or(&empty);
-    let old_set = fieldset::fields_of(before, rules);
-    let new_set = fieldset::fields_of(new, rules);
+    // A top-level field equal in both (for a status write: all but status) can neither change
+    // nor lose a path: only the differing ones are walked.
+    let differs = |field: &str| before.get(field) != new.get(field);
+    let old_set = fieldset::fields_under(before, rules, differs);
+    let new_set = fieldset::fields_under(new, rules, differs);
     let changed: FieldSet = new_set
         .iter()
         .filter(|path| {
