@@ -84,7 +84,7 @@ enum Watching {
     #[default]
     Manually,
     /// To watch through this client once a page is first asked for.
-    OnFirstUse(Client, CacheWriters),
+    OnFirstUse(Client, Box<CacheWriters>),
     /// Watching.
     Started,
 }
@@ -194,7 +194,7 @@ impl Caches {
     /// them (a sixth of the work of a busy control plane's watches) is for nobody.
     pub fn watch_on_first_use(&self, client: Client, writers: CacheWriters) {
         *self.watching.lock().unwrap_or_else(|e| e.into_inner()) =
-            Watching::OnFirstUse(client, writers);
+            Watching::OnFirstUse(client, Box::new(writers));
     }
 
     /// Starts the watches if they wait for a first use, then waits (at most [`READY_WAIT`]) until
@@ -209,7 +209,7 @@ impl Caches {
                 }
                 Watching::OnFirstUse(client, writers) => {
                     tracing::info!("dashboard opened: watching what it shows");
-                    tokio::spawn(self.clone().watch(client, writers));
+                    tokio::spawn(self.clone().watch(client, *writers));
                 }
                 Watching::Started => {}
             }
