@@ -519,6 +519,7 @@ mod tests {
     use super::*;
     use crate::apiserver::store::Store;
     use axum::http::Request as HttpRequest;
+    use std::time::Duration;
     use tower::ServiceExt;
 
     fn app(retention: u64) -> (Router, tempfile::TempDir) {
@@ -569,6 +570,57 @@ mod tests {
         assert_eq!(event["type"], "ERROR");
         assert_eq!(event["object"]["code"], 410);
         assert_eq!(event["object"]["reason"], "Expired");
+    }
+
+    #[tokio::test]
+    async fn a_label_selected_watch_sees_objects_enter_and_leave_its_selection() {
+        let (app, _dir) = app(1000);
+        let (_, namespace) =
+            call(&app, "POST", "/api/v1/namespaces", r#"{"metadata":{"name":"default"}}"#).await;
+        let from: Value = serde_json::from_str(&namespace).unwrap();
+        let from = from["metadata"]["resourceVersion"].as_str().unwrap().to_owned();
+        let cms = "/api/v1/namespaces/default/configmaps";
+        let watch = format!(
+            "{cms}?watch=true&labelSelector=app%3Ddemo&resourceVersion={from}&timeoutSeconds=2"
+        );
+        let watching = {
+            let app = app.clone();
+            tokio::spawn(async move { call(&app, "GET", &watch, "").await })
+        };
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let labelled = |name: &str, app: &str| {
+            format!(r#"{{"metadata":{{"name":"{name}","labels":{{"app":"{app}"}}}}}}"#)
+        };
+        call(&app, "POST", cms, &labelled("orders", "demo")).await;
+        for patch in [
+            r#"{"data":{"x":"1"}}"#,
+            r#"{"metadata":{"labels":{"app":"other"}}}"#,
+            r#"{"data":{"x":"2"}}"#,
+            r#"{"metadata":{"labels":{"app":"demo"}}}"#,
+        ] {
+            let request = HttpRequest::builder()
+                .method("PATCH")
+                .uri(format!("{cms}/orders"))
+                .header("authorization", "Bearer t")
+                .header("content-type", "application/merge-patch+json")
+                .body(Body::from(patch))
+                .unwrap();
+            assert_eq!(app.clone().oneshot(request).await.unwrap().status(), StatusCode::OK);
+        }
+        call(&app, "POST", cms, &labelled("ledger", "other")).await;
+        call(&app, "DELETE", &format!("{cms}/orders"), "").await;
+
+        let (code, body) = watching.await.unwrap();
+        assert_eq!(code, StatusCode::OK);
+        let events: Vec<String> = body
+            .lines()
+            .map(|line| serde_json::from_str::<Value>(line).unwrap())
+            .filter(|e| e["type"] != "BOOKMARK")
+            .map(|e| format!("{} {}", e["type"].as_str().unwrap(), e["object"]["data"]["x"]))
+            .collect();
+        let expected =
+            ["ADDED null", "MODIFIED \"1\"", "DELETED \"1\"", "ADDED \"2\"", "DELETED \"2\""];
+        assert_eq!(events, expected);
     }
 
     #[tokio::test]

@@ -85,7 +85,12 @@ impl LabelSelector {
 
     /// Whether the object's labels satisfy every requirement.
     pub fn matches(&self, object: &Value) -> bool {
-        let labels = &object["metadata"]["labels"];
+        let none = serde_json::Map::new();
+        self.matches_labels(object["metadata"]["labels"].as_object().unwrap_or(&none))
+    }
+
+    /// Whether an object with `labels` is selected.
+    pub fn matches_labels(&self, labels: &serde_json::Map<String, Value>) -> bool {
         let get = |k: &str| labels.get(k).and_then(Value::as_str);
         self.0.iter().all(|r| match r {
             Requirement::Equals(k, v) => get(k) == Some(v.as_str()),

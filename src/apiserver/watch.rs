@@ -173,8 +173,21 @@ impl State {
             return;
         }
         if self.verbatim() {
-            // Served as stored: the stored text is sent as it is, never parsed per watcher.
-            let mut text = format!(r#"{{"type":"{}","object":"#, event.kind.as_str()).into_bytes();
+            // Served as stored: the stored text is sent as it is, never parsed whole per
+            // watcher; a label selector reads only the labels.
+            let labels = &self.opts.list.labels;
+            let kind = if labels.is_empty() {
+                event.kind
+            } else {
+                let selected = |text: &str| labels_of(text).map(|l| labels.matches_labels(&l));
+                let Some(now) = selected(&event.object) else { return };
+                let was = event.previous.as_deref().and_then(selected);
+                match moved(event.kind, was, now) {
+                    Some(kind) => kind,
+                    None => return,
+                }
+            };
+            let mut text = format!(r#"{{"type":"{}","object":"#, kind.as_str()).into_bytes();
             text.extend_from_slice(event.object.as_bytes());
             text.extend_from_slice(b"}\n");
             self.queue.push_back(Bytes::from(text));
@@ -191,24 +204,16 @@ impl State {
             .filter(|_| filtered)
             .and_then(|p| serde_json::from_str::<Value>(p).ok())
             .map(|p| selected(&present(&self.scope.rt, &self.scope.version, p)));
-        // A change that moves an object in or out of the selection is an ADDED or DELETED for
-        // this watch, as in kube-apiserver.
-        let kind = match (event.kind, was_selected, selected(&object)) {
-            (EventType::Modified, Some(false), true) => EventType::Added,
-            (EventType::Modified, Some(true), false) => EventType::Deleted,
-            (_, _, false) => return,
-            (kind, _, true) => kind,
-        };
+        let Some(kind) = moved(event.kind, was_selected, selected(&object)) else { return };
         let object = render(&self.opts, &mut self.sent_columns, object);
         self.queue.push_back(line(kind.as_str(), &object));
     }
 
-    /// Whether this watch sends every event of its resource exactly as stored: no selector, no
+    /// Whether this watch sends the events it selects exactly as stored: no field selector, no
     /// table, and one served version (stored objects then already carry its apiVersion and kind).
     fn verbatim(&self) -> bool {
         let list = &self.opts.list;
-        list.labels.is_empty()
-            && list.fields.is_empty()
+        list.fields.is_empty()
             && self.opts.table.is_none()
             && self.scope.rt.shape == Shape::Plain
             && self.scope.rt.versions.len() == 1
@@ -256,4 +261,32 @@ impl State {
             }
         }
     }
+}
+
+/// The event a watch sends for a change of `kind` to an object that was (`None`: unknown or not
+/// filtered) and now is selected, if any: a change that moves an object in or out of the
+/// selection is an ADDED or DELETED for this watch, as in kube-apiserver.
+fn moved(kind: EventType, was_selected: Option<bool>, selected: bool) -> Option<EventType> {
+    match (kind, was_selected, selected) {
+        (EventType::Modified, Some(false), true) => Some(EventType::Added),
+        (EventType::Modified, Some(true), false) => Some(EventType::Deleted),
+        (_, _, false) => None,
+        (kind, _, true) => Some(kind),
+    }
+}
+
+/// The labels of a stored object, read without parsing the rest of it into values.
+fn labels_of(text: &str) -> Option<serde_json::Map<String, Value>> {
+    #[derive(serde::Deserialize)]
+    struct Object {
+        #[serde(default)]
+        metadata: Metadata,
+    }
+    #[derive(serde::Deserialize, Default)]
+    struct Metadata {
+        #[serde(default)]
+        labels: Option<serde_json::Map<String, Value>>,
+    }
+    let object: Object = serde_json::from_str(text).ok()?;
+    Some(object.metadata.labels.unwrap_or_default())
 }
