@@ -296,17 +296,13 @@ async fn serve(state: AppState, request: Request) -> Result<Response, ApiError> 
         }
         (Method::GET, Some(name)) => {
             let name = name.to_owned();
+            let Some(columns) = table else {
+                let text = blocking(move || api.get_raw(&scope, &name)).await?;
+                return Ok(([(CONTENT_TYPE, "application/json")], text).into_response());
+            };
             let object = blocking(move || api.get(&scope, &name)).await?;
-            Ok(match table {
-                Some(columns) => {
-                    let rv = object["metadata"]["resourceVersion"]
-                        .as_str()
-                        .unwrap_or_default()
-                        .to_owned();
-                    axum::Json(table::table(&[object], &columns, &rv, None)).into_response()
-                }
-                None => axum::Json(object).into_response(),
-            })
+            let rv = object["metadata"]["resourceVersion"].as_str().unwrap_or_default().to_owned();
+            Ok(axum::Json(table::table(&[object], &columns, &rv, None)).into_response())
         }
         (Method::POST, None) => {
             let object = parse_object(&headers, &read_body(body).await?)?;
@@ -325,10 +321,9 @@ async fn serve(state: AppState, request: Request) -> Result<Response, ApiError> 
             let patch = parse_patch(&headers, &read_body(body).await?, &rt)?;
             let opts = write_options(&params, &headers, address.subresource);
             let name = name.to_owned();
-            let (object, created) =
-                blocking(move || api.patch(&scope, &name, patch, &opts)).await?;
+            let (text, created) = blocking(move || api.patch(&scope, &name, patch, &opts)).await?;
             let code = if created { StatusCode::CREATED } else { StatusCode::OK };
-            Ok((code, axum::Json(object)).into_response())
+            Ok((code, [(CONTENT_TYPE, "application/json")], text).into_response())
         }
         (Method::DELETE, Some(name)) => {
             let opts = delete_options(&params, &read_body(body).await?)?;

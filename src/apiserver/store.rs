@@ -95,6 +95,8 @@ pub struct Outcome {
     pub object: Value,
     /// The event written, `None` when nothing changed.
     pub event: Option<EventType>,
+    /// `object` as stored (JSON text), when it was written.
+    pub text: Option<Arc<str>>,
 }
 
 /// One page of a list.
@@ -283,14 +285,19 @@ impl Store {
 
     /// Reads one object.
     pub fn get(&self, key: &ObjectKey) -> Result<Option<Value>, StoreError> {
+        Ok(self.get_text(key)?.map(|d| serde_json::from_str(&d)).transpose()?)
+    }
+
+    /// Reads one object as stored (JSON text).
+    pub fn get_text(&self, key: &ObjectKey) -> Result<Option<String>, StoreError> {
         let conn = self.reader();
-        let data: Option<String> = conn
+        let data = conn
             .prepare_cached(
                 "SELECT data FROM objects WHERE resource = ?1 AND namespace = ?2 AND name = ?3",
             )?
             .query_row(params![key.resource, key.namespace, key.name], |r| r.get(0))
             .optional()?;
-        Ok(data.map(|d| serde_json::from_str(&d)).transpose()?)
+        Ok(data)
     }
 
     /// Atomically reads the object at `key`, lets `decide` choose the write, and commits it with a
@@ -317,7 +324,7 @@ impl Store {
             previous.as_deref().map(serde_json::from_str).transpose().map_err(StoreError::from)?;
         let owners_before = current.as_ref().map(owner_uids);
         let (mut object, kind) = match decide(current)? {
-            Write::Unchanged(object) => return Ok(Outcome { object, event: None }),
+            Write::Unchanged(object) => return Ok(Outcome { object, event: None, text: None }),
             Write::Put(object) => {
                 (object, if existed { EventType::Modified } else { EventType::Added })
             }
@@ -341,10 +348,10 @@ impl Store {
             resource: key.resource.clone(),
             namespace: key.namespace.clone(),
             kind,
-            object: text,
+            object: text.clone(),
             previous,
         }));
-        Ok(Outcome { object, event: Some(kind) })
+        Ok(Outcome { object, event: Some(kind), text: Some(text) })
     }
 
     fn compact(&self, w: &mut Writer) -> Result<(), rusqlite::Error> {

@@ -210,6 +210,15 @@ impl Api {
         }
     }
 
+    /// Reads an object as served JSON text: the stored text passes through unparsed when nothing
+    /// needs changing (see [`Api::list_raw`]).
+    pub fn get_raw(&self, scope: &Scope, name: &str) -> Result<String, ApiError> {
+        match self.store.get_text(&scope.key(name))? {
+            Some(text) => self.present_raw(scope, text),
+            None => Err(ApiError::not_found(scope.target(name))),
+        }
+    }
+
     /// Lists objects (one page when `limit` is set).
     pub fn list(&self, scope: &Scope, opts: &ListOptions) -> Result<ListResult, ApiError> {
         let raw = self.list_raw(scope, opts)?;
@@ -342,15 +351,15 @@ impl Api {
         self.after_write(scope, outcome)
     }
 
-    /// Patches an object; a server-side apply creates it when absent. Returns the object and
-    /// whether it was created.
+    /// Patches an object; a server-side apply creates it when absent. Returns the object as
+    /// served JSON text and whether it was created.
     pub fn patch(
         &self,
         scope: &Scope,
         name: &str,
         mut patch: Patch,
         opts: &WriteOptions,
-    ) -> Result<(Value, bool), ApiError> {
+    ) -> Result<(String, bool), ApiError> {
         if let Patch::Apply(applied) = &mut patch {
             // kube-rs status applies send only apiVersion, kind and status: the name (and
             // namespace) come from the URL, as kube-apiserver allows.
@@ -405,7 +414,7 @@ impl Api {
             let desired = to_storage(&scope.rt, &scope.version, desired);
             self.finish_update(scope, name, old, desired, opts, record, strict_body)
         })?;
-        Ok((self.after_write(scope, outcome)?, created))
+        Ok((self.after_write_raw(scope, outcome)?, created))
     }
 
     /// Deletes an object: at once, or by marking it deleting while finalizers remain.
@@ -900,6 +909,18 @@ impl Api {
             self.reload_crds()?;
         }
         Ok(scope.present(outcome.object))
+    }
+
+    /// [`Api::after_write`] as served JSON text: the text just stored when it can be served as
+    /// it is, so the object is not serialized a second time.
+    fn after_write_raw(&self, scope: &Scope, mut outcome: Outcome) -> Result<String, ApiError> {
+        match outcome.text.take() {
+            Some(text) if scope.rt.storage != CRD_STORAGE => {
+                self.present_raw(scope, text.as_ref().to_owned())
+            }
+            _ => Ok(serde_json::to_string(&self.after_write(scope, outcome)?)
+                .map_err(StoreError::from)?),
+        }
     }
 }
 
