@@ -182,10 +182,8 @@ impl State {
                 let selected = |text: &str| labels_of(text).map(|l| labels.matches_labels(&l));
                 let Some(now) = selected(&event.object) else { return };
                 let was = event.previous.as_deref().and_then(selected);
-                match moved(event.kind, was, now) {
-                    Some(kind) => kind,
-                    None => return,
-                }
+                let Some(kind) = moved(event.kind, was, now) else { return };
+                kind
             };
             let mut text = format!(r#"{{"type":"{}","object":"#, kind.as_str()).into_bytes();
             text.extend_from_slice(event.object.as_bytes());

@@ -69,7 +69,7 @@ pub async fn reconcile(claim: Arc<DynamicObject>, ctx: Arc<KindContext>) -> Resu
     let label = format!("{}/{composite_name}", ctx.composite.kind);
     let cache = Some(&ctx.composite_cache);
     let existing =
-        get_cached(cache, &ctx.composite_resource, &composites, &composite_name, None, "composite")
+        get_cached(cache, &ctx.composite_resource, &composites, &composite_name, "composite")
             .await?;
     if existing.as_ref().is_some_and(|e| !can_bind(&value, e)) {
         let message =

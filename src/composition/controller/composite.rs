@@ -158,7 +158,7 @@ async fn observe(ctx: &KindContext, xr: &Value) -> Result<Observed, Error> {
         let (resource, _) = ctx.shared.resource(api_version, kind).await?;
         let cache = ctx.composed_cache(api_version, kind);
         let name = reference["name"].as_str().unwrap_or_default();
-        let found = get_cached(cache, &resource, &api, name, None, "composed resource").await?;
+        let found = get_cached(cache, &resource, &api, name, "composed resource").await?;
         if let Some(object) = found {
             objects.push(object);
         }

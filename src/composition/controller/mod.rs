@@ -234,22 +234,19 @@ impl Context {
     }
 }
 
-/// Object `name` (cluster-scoped, or in `namespace`) of `resource`, as JSON (`what` names it in
-/// errors), from `cache` when its watch has seen it, else from the API server. A cached copy
-/// may lag the server by a watch event; callers only read it to decide what to write, and the
-/// event that updates the cache wakes them again.
+/// Object `name` of `resource`, as JSON (`what` names it in errors), from `cache` (looked up
+/// without a namespace: composites and managed resources are cluster-scoped) when its watch
+/// has seen it, else through `api`. A cached copy may lag the server by a
+/// watch event; callers only read it to decide what to write, and the event that updates the
+/// cache wakes them again.
 async fn get_cached(
     cache: Option<&Store<DynamicObject>>,
     resource: &ApiResource,
     api: &Api<DynamicObject>,
     name: &str,
-    namespace: Option<&str>,
     what: &'static str,
 ) -> Result<Option<Value>, Error> {
-    let mut key = ObjectRef::new_with(name, resource.clone());
-    if let Some(namespace) = namespace {
-        key = key.within(namespace);
-    }
+    let key = ObjectRef::new_with(name, resource.clone());
     // Serialized straight from the cache's copy: callers work on JSON, so a clone is waste.
     if let Some(hit) = cache.and_then(|c| c.get(&key)) {
         return Ok(Some(to_value(&*hit, what)?));
