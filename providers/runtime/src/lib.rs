@@ -19,6 +19,7 @@ pub mod managed;
 pub mod metrics;
 pub mod patch;
 pub mod policy;
+pub mod predicate;
 pub mod provider_config;
 pub mod reason;
 pub mod reconciler;

@@ -237,12 +237,10 @@ async fn serve(
 ) {
     let client = ctx.shared.shared_client();
     let debounced = controller::Config::default().debounce(DEBOUNCE).concurrency(CONCURRENCY);
-    let mut composites = kube::runtime::Controller::new_with(
-        Api::<DynamicObject>::all_with(client.clone(), &ctx.composite_resource),
-        watcher::Config::default(),
-        ctx.composite_resource.clone(),
-    )
-    .with_config(debounced.clone());
+    let (changes, cache) = desired_state_changes(&client, &ctx.composite_resource);
+    let mut composites =
+        kube::runtime::Controller::for_stream_with(changes, cache, ctx.composite_resource.clone())
+            .with_config(debounced.clone());
     for (resource, cache) in composed {
         let composite = ctx.composite_resource.clone();
         let api = Api::<DynamicObject>::all_with(client.clone(), &resource);
@@ -271,27 +269,45 @@ async fn serve(
             .default_backoff()
             .reflect(composites_cache)
             .touched_objects();
-        kube::runtime::Controller::new_with(
-            Api::<DynamicObject>::all_with(client.clone(), &resource),
-            watcher::Config::default(),
-            resource,
-        )
-        .with_config(debounced)
-        .watches_stream_with(
-            changes,
-            move |object: DynamicObject| {
-                let labels = object.labels();
-                let (name, namespace) =
-                    (labels.get(LABEL_CLAIM_NAME)?, labels.get(LABEL_CLAIM_NAMESPACE)?);
-                Some(ObjectRef::new_with(name, claim.clone()).within(namespace))
-            },
-            ctx.composite_resource.clone(),
-        )
-        .run(claim::reconcile, error_policy, ctx.clone())
-        .for_each(|_| futures::future::ready(()))
-        .await;
+        let (claims, cache) = desired_state_changes(&client, &resource);
+        kube::runtime::Controller::for_stream_with(claims, cache, resource)
+            .with_config(debounced)
+            .watches_stream_with(
+                changes,
+                move |object: DynamicObject| {
+                    let labels = object.labels();
+                    let (name, namespace) =
+                        (labels.get(LABEL_CLAIM_NAME)?, labels.get(LABEL_CLAIM_NAMESPACE)?);
+                    Some(ObjectRef::new_with(name, claim.clone()).within(namespace))
+                },
+                ctx.composite_resource.clone(),
+            )
+            .run(claim::reconcile, error_policy, ctx.clone())
+            .for_each(|_| futures::future::ready(()))
+            .await;
     };
     futures::join!(composites, claims);
+}
+
+/// Every object of `resource`, each time its desired state changes, and the cache the watch
+/// fills: a controller's own status writes do not wake it again (its requeue still re-reads
+/// everything).
+fn desired_state_changes(
+    client: &kube::Client,
+    resource: &ApiResource,
+) -> (
+    impl futures::Stream<Item = Result<DynamicObject, watcher::Error>> + Send + 'static,
+    Store<DynamicObject>,
+) {
+    let writer = Writer::new(resource.clone());
+    let cache = writer.as_reader();
+    let api = Api::<DynamicObject>::all_with(client.clone(), resource);
+    let changes = watcher(api, watcher::Config::default())
+        .default_backoff()
+        .reflect(writer)
+        .touched_objects()
+        .predicate_filter(crosstie_runtime::predicate::desired_state, Default::default());
+    (changes, cache)
 }
 
 async fn write_status(
