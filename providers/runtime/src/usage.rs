@@ -120,39 +120,49 @@ pub enum UsageError {
     },
 }
 
-/// Usages this process has recently confirmed, so a burst of reconciles of one resource (create,
-/// then observe it ready) costs no API reads. A confirmation is trusted for `ttl`: a usage or
-/// ProviderConfig deleted by hand is noticed within it.
+/// Usages and ProviderConfigs this process has recently confirmed, so a burst of reconciles
+/// (create, then observe ready; thousands of resources sharing one ProviderConfig) costs no API
+/// reads. A confirmation is trusted for `ttl`: a usage or ProviderConfig deleted by hand is
+/// noticed within it (a ProviderConfig in use cannot be deleted, and connecting reads it too).
 #[derive(Debug)]
 pub struct Tracked {
     ttl: Duration,
     /// ProviderConfig name and confirmation time, by managed resource UID.
-    confirmed: Mutex<HashMap<String, (String, Instant)>>,
+    usages: Mutex<HashMap<String, (String, Instant)>>,
+    /// Confirmation time of each ProviderConfig found, by name.
+    configs: Mutex<HashMap<String, Instant>>,
 }
 
 impl Tracked {
     /// Trust a confirmation for `ttl`.
     pub fn new(ttl: Duration) -> Self {
-        Self { ttl, confirmed: Mutex::default() }
+        Self { ttl, usages: Mutex::default(), configs: Mutex::default() }
     }
 
-    /// [`track`], unless this process confirmed the same usage less than `ttl` ago.
+    /// Ensure `mr`'s ProviderConfig exists and a usage records that `mr` uses it, reading only
+    /// what was not confirmed less than `ttl` ago. Writes only when the usage is missing or
+    /// names another ProviderConfig.
+    ///
+    /// # Panics
+    /// If `mr` has no `metadata.uid` (it was not read from the API server).
     pub async fn track<M: Managed>(
         &self,
         client: &Client,
         kinds: &ProviderConfigKinds,
         mr: &M,
     ) -> Result<(), UsageError> {
-        let uid = mr.uid().unwrap_or_default();
+        let uid = mr.uid().expect("a managed resource read from the API has a uid");
         let pc_name = mr.resource_spec().provider_config_name();
-        let fresh = self
-            .confirmed()
-            .get(&uid)
-            .is_some_and(|(name, at)| name == pc_name && at.elapsed() < self.ttl);
-        if !fresh {
-            track(client, kinds, mr).await?;
-            self.confirmed().insert(uid, (pc_name.to_owned(), Instant::now()));
+        let fresh = |at: &Instant| at.elapsed() < self.ttl;
+        if lock(&self.usages).get(&uid).is_some_and(|(name, at)| name == pc_name && fresh(at)) {
+            return Ok(());
         }
+        if !lock(&self.configs).get(pc_name).is_some_and(fresh) {
+            ensure_provider_config(client, kinds, pc_name).await?;
+            lock(&self.configs).insert(pc_name.to_owned(), Instant::now());
+        }
+        record_usage(client, kinds, mr).await?;
+        lock(&self.usages).insert(uid, (pc_name.to_owned(), Instant::now()));
         Ok(())
     }
 
@@ -163,21 +173,35 @@ impl Tracked {
         kinds: &ProviderConfigKinds,
         mr: &M,
     ) -> Result<(), UsageError> {
-        self.confirmed().remove(&mr.uid().unwrap_or_default());
+        lock(&self.usages).remove(&mr.uid().unwrap_or_default());
         release(client, kinds, mr).await
-    }
-
-    fn confirmed(&self) -> std::sync::MutexGuard<'_, HashMap<String, (String, Instant)>> {
-        self.confirmed.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
-/// Ensure `mr`'s ProviderConfig exists and a usage records that `mr` uses it. Writes only when
-/// the usage is missing or names another ProviderConfig.
-///
-/// # Panics
-/// If `mr` has no `metadata.uid` (it was not read from the API server).
-pub async fn track<M: Managed>(
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+async fn ensure_provider_config(
+    client: &Client,
+    kinds: &ProviderConfigKinds,
+    name: &str,
+) -> Result<(), UsageError> {
+    let kind = &kinds.provider_config.kind;
+    let configs: Api<DynamicObject> = Api::all_with(client.clone(), &kinds.provider_config);
+    match configs.get_opt(name).await {
+        Ok(Some(_)) => Ok(()),
+        Ok(None) => {
+            Err(UsageError::MissingProviderConfig { kind: kind.clone(), name: name.to_owned() })
+        }
+        Err(source) => Err(UsageError::Api { kind: kind.clone(), source }),
+    }
+}
+
+/// Creates or corrects `mr`'s usage. A resource whose external create never started is new,
+/// so its usage is created without reading first (an earlier pass that failed after creating
+/// it is answered with AlreadyExists, and read).
+async fn record_usage<M: Managed>(
     client: &Client,
     kinds: &ProviderConfigKinds,
     mr: &M,
@@ -185,17 +209,8 @@ pub async fn track<M: Managed>(
     let kind = kinds.provider_config.kind.clone();
     let api_error = |source| UsageError::Api { kind: kind.clone(), source };
     let pc_name = mr.resource_spec().provider_config_name();
-    let configs: Api<DynamicObject> = Api::all_with(client.clone(), &kinds.provider_config);
-    if configs.get_opt(pc_name).await.map_err(api_error)?.is_none() {
-        return Err(UsageError::MissingProviderConfig {
-            kind: kind.clone(),
-            name: pc_name.to_owned(),
-        });
-    }
-
     let usages: Api<DynamicObject> = Api::all_with(client.clone(), &kinds.usage);
     let name = mr.uid().expect("a managed resource read from the API has a uid");
-    let owner = crate::managed::controller_reference(mr);
     let desired = json!({
         "providerConfigRef": { "name": pc_name },
         "resourceRef": {
@@ -204,13 +219,23 @@ pub async fn track<M: Managed>(
             "name": mr.name_any(),
         },
     });
+    let create = async || {
+        let mut usage = DynamicObject::new(&name, &kinds.usage).data(desired.clone());
+        usage.metadata.labels =
+            Some([(PROVIDER_CONFIG_LABEL.to_owned(), pc_name.to_owned())].into());
+        usage.metadata.owner_references = Some(vec![crate::managed::controller_reference(mr)]);
+        match usages.create(&PostParams::default(), &usage).await {
+            Ok(_) => Ok(true),
+            Err(kube::Error::Api(status)) if status.code == 409 => Ok(false),
+            Err(source) => Err(api_error(source)),
+        }
+    };
+    if crate::annotations::never_created(mr) && create().await? {
+        return Ok(());
+    }
     match usages.get_opt(&name).await.map_err(api_error)? {
         None => {
-            let mut usage = DynamicObject::new(&name, &kinds.usage).data(desired);
-            usage.metadata.labels =
-                Some([(PROVIDER_CONFIG_LABEL.to_owned(), pc_name.to_owned())].into());
-            usage.metadata.owner_references = Some(vec![owner]);
-            usages.create(&PostParams::default(), &usage).await.map_err(api_error)?;
+            create().await?;
         }
         // The label is what the ProviderConfig controller counts, so it alone decides whether
         // the usage is current: comparing the body too would rewrite it on every pass wherever

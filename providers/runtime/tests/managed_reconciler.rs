@@ -93,6 +93,46 @@ async fn a_usage_confirmed_within_the_poll_interval_is_not_read_again() {
 }
 
 #[tokio::test]
+async fn a_resource_created_before_has_its_missing_usage_read_then_recorded() {
+    let db = Database::named("db").created();
+
+    let action = reconcile(&db, &Cloud::in_sync(), usage_recorded(&db)).await.unwrap();
+
+    assert_eq!(action, poll());
+}
+
+#[tokio::test]
+async fn a_new_resource_whose_usage_exists_reads_it_once_its_create_is_refused() {
+    let db = Database::named("db");
+    let script = steps([
+        usage_already_recorded(&db),
+        vec![
+            metadata_saved("1", json!({ EXTERNAL_NAME: "db", EXTERNAL_CREATE_PENDING: NOW })),
+            annotated(json!({ EXTERNAL_CREATE_SUCCEEDED: NOW })),
+            event("CreatedExternalResource", None),
+            status_patch(&db, json!([condition("Ready", "False", "Creating", ""), synced()])),
+        ],
+    ]);
+
+    reconcile(&db, &Cloud::absent(), script).await.unwrap();
+}
+
+#[tokio::test]
+async fn resources_sharing_a_provider_config_read_it_once_within_the_poll_interval() {
+    let first = Database::named("first").created();
+    let second = Database::named("second").created();
+    let script = steps([
+        usage_already_recorded(&first),
+        vec![get(usage_path(&second)).returns(usage(&second))],
+    ]);
+    let engine = Engine::start(&first, &Cloud::in_sync(), script);
+
+    engine.reconcile(&first).await.unwrap();
+    engine.reconcile(&second).await.unwrap();
+    engine.verify().await;
+}
+
+#[tokio::test]
 async fn the_poll_interval_annotation_sets_when_an_in_sync_resource_is_observed_again() {
     let db = Database::named("db").created().annotated(POLL_INTERVAL, "1h30m");
 
