@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 
 use super::discovery;
 use super::openapi::{self, ResourceDoc};
-use super::registry::{NAMESPACE_STORAGE, ResourceType};
+use super::registry::{CRD_STORAGE, NAMESPACE_STORAGE, ResourceType};
 use super::selector::{FieldSelector, LabelSelector};
 use super::status::ApiError;
 use super::table::{self, PrinterColumn};
@@ -24,6 +24,7 @@ use super::verbs::{
     Api, DeleteOptions, FieldValidation, ListOptions, Patch, Propagation, Scope, WriteOptions,
 };
 use super::watch::{WatchOptions, watch};
+use super::writes::Writes;
 
 /// Request bodies above this are refused with 413, like kube-apiserver's limit.
 pub const MAX_BODY: usize = 3 * 1024 * 1024;
@@ -33,6 +34,8 @@ pub const MAX_BODY: usize = 3 * 1024 * 1024;
 pub struct AppState {
     /// The API.
     pub api: Api,
+    /// The thread every write runs on.
+    pub writes: Writes,
     /// `host:port` clients reach the server at, for `/api`.
     pub server_address: String,
     /// The bearer token every request must carry.
@@ -163,10 +166,10 @@ async fn resources(State(state): State<AppState>, request: Request) -> Response 
     serve(state, request).await.unwrap_or_else(IntoResponse::into_response)
 }
 
-/// Store work running at once: a few more than the store's connections (one writer, four
-/// readers). Requests beyond it wait here, as futures, rather than as parked threads of the
-/// blocking pool: a burst of thousands of writes otherwise grows the pool to hundreds of
-/// threads contending for one lock, and the server spends its time switching between them.
+/// Store reads running at once: a few more than the store's four read connections (writes run
+/// on their own thread, [`Writes`]). Requests beyond it wait here, as futures, rather than as
+/// parked threads of the blocking pool: a burst of thousands otherwise grows the pool to
+/// hundreds of threads contending for a few connections.
 static STORE_WORKERS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(8);
 
 /// Runs blocking store work off the async workers.
@@ -175,6 +178,16 @@ async fn blocking<T: Send + 'static>(
 ) -> Result<T, ApiError> {
     let _permit = STORE_WORKERS.acquire().await.map_err(ApiError::internal)?;
     tokio::task::spawn_blocking(f).await.map_err(ApiError::internal)?
+}
+
+/// Runs a write on the write thread, except a CRD's: that reloads the registry from the store,
+/// which must see it committed, so it commits on its own.
+async fn write<T: Send + 'static>(
+    writes: &Writes,
+    rt: &ResourceType,
+    f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    if rt.storage == CRD_STORAGE { blocking(f).await } else { writes.run(f).await }
 }
 
 async fn serve(state: AppState, request: Request) -> Result<Response, ApiError> {
@@ -243,6 +256,7 @@ async fn serve(state: AppState, request: Request) -> Result<Response, ApiError> 
         },
     };
     let api = state.api.clone();
+    let writes = &state.writes;
     let headers = parts.headers;
     let table = wants_table(&headers).then(|| columns(&rt, version));
     match (parts.method, address.name) {
@@ -307,34 +321,38 @@ async fn serve(state: AppState, request: Request) -> Result<Response, ApiError> 
         (Method::POST, None) => {
             let object = parse_object(&headers, &read_body(body).await?)?;
             let opts = write_options(&params, &headers, None);
-            let created = blocking(move || api.create(&scope, object, &opts)).await?;
+            let created = write(writes, &rt, move || api.create(&scope, object, &opts)).await?;
             Ok((StatusCode::CREATED, axum::Json(created)).into_response())
         }
         (Method::PUT, Some(name)) => {
             let object = parse_object(&headers, &read_body(body).await?)?;
             let opts = write_options(&params, &headers, address.subresource);
             let name = name.to_owned();
-            Ok(axum::Json(blocking(move || api.update(&scope, &name, object, &opts)).await?)
-                .into_response())
+            Ok(axum::Json(
+                write(writes, &rt, move || api.update(&scope, &name, object, &opts)).await?,
+            )
+            .into_response())
         }
         (Method::PATCH, Some(name)) => {
             let patch = parse_patch(&headers, &read_body(body).await?, &rt)?;
             let opts = write_options(&params, &headers, address.subresource);
             let name = name.to_owned();
-            let (text, created) = blocking(move || api.patch(&scope, &name, patch, &opts)).await?;
+            let (text, created) =
+                write(writes, &rt, move || api.patch(&scope, &name, patch, &opts)).await?;
             let code = if created { StatusCode::CREATED } else { StatusCode::OK };
             Ok((code, [(CONTENT_TYPE, "application/json")], text).into_response())
         }
         (Method::DELETE, Some(name)) => {
             let opts = delete_options(&params, &read_body(body).await?)?;
             let name = name.to_owned();
-            Ok(axum::Json(blocking(move || api.delete(&scope, &name, &opts)).await?)
+            Ok(axum::Json(write(writes, &rt, move || api.delete(&scope, &name, &opts)).await?)
                 .into_response())
         }
         (Method::DELETE, None) => {
             let opts = delete_options(&params, &read_body(body).await?)?;
             let list = list_options(&params)?;
-            let deleted = blocking(move || api.delete_collection(&scope, &list, &opts)).await?;
+            let deleted =
+                write(writes, &rt, move || api.delete_collection(&scope, &list, &opts)).await?;
             Ok(axum::Json(
                 json!({"kind": format!("{}List", rt.kind), "apiVersion": rt.api_version(version),
                 "metadata": {}, "items": deleted}),
@@ -521,7 +539,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open_with_retention(dir.path(), retention).unwrap();
         let api = Api::new(Arc::new(store)).unwrap();
-        let state = AppState { api, server_address: "127.0.0.1:1".into(), token: "t".into() };
+        let writes = Writes::start(api.store.clone()).unwrap();
+        let state =
+            AppState { api, writes, server_address: "127.0.0.1:1".into(), token: "t".into() };
         (router(state), dir)
     }
 

@@ -23,6 +23,7 @@ pub mod table;
 pub mod tls;
 pub mod verbs;
 pub mod watch;
+pub mod writes;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
@@ -207,6 +208,7 @@ pub async fn start(opts: ServeOptions) -> Result<RunningServer, Error> {
 
     let (shutdown, stop) = signal::channel(false);
     let app = router(AppState {
+        writes: writes::Writes::start(api.store.clone()).map_err(Error::Io)?,
         api: api.clone(),
         server_address: client_addr.to_string(),
         token: token.clone(),

@@ -1,14 +1,16 @@
 //! Durable object storage on SQLite (WAL), the role etcd plays for kube-apiserver.
 //!
 //! Every object lives in `objects`, keyed by (resource, namespace, name). Every write is one
-//! transaction that stores the object, appends an event to `events` (the retained history that
-//! watches resume from) and maintains the `owners` index used by garbage collection; nothing is
-//! acknowledged before its transaction commits. One global sequence numbers all writes: it is the
+//! transaction (or one savepoint of a group commit, [`Store::batch`]) that stores the object,
+//! appends an event to `events` (the retained history that watches resume from) and maintains
+//! the `owners` index used by garbage collection; nothing is acknowledged, nor sent to watches,
+//! before its transaction commits. One global sequence numbers all writes: it is the
 //! `resourceVersion`. Committed events are then fanned out to live watches in commit order.
 
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::thread::ThreadId;
 
 use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::Value;
@@ -125,6 +127,25 @@ pub struct ObjectKey {
 struct Writer {
     conn: Connection,
     writes_since_compaction: u64,
+    /// The open group commit, if any (see [`Store::batch`]).
+    batch: Option<Batch>,
+}
+
+/// Writes made inside [`Store::batch`], held back until its transaction commits.
+struct Batch {
+    /// The thread running the batch: only its writes join it; others wait for it to end.
+    thread: ThreadId,
+    /// The last resourceVersion given out.
+    rv: u64,
+    /// Events to send once committed, in resourceVersion order.
+    events: Vec<Arc<Event>>,
+}
+
+impl Writer {
+    /// The resourceVersion the next write gets.
+    fn next_rv(&self, latest: u64) -> u64 {
+        self.batch.as_ref().map_or(latest, |b| b.rv) + 1
+    }
 }
 
 /// The object store. Cheap to share behind an `Arc`; all methods block briefly on SQLite.
@@ -134,6 +155,8 @@ struct Writer {
 /// are atomics rather than writer state.
 pub struct Store {
     writer: Mutex<Writer>,
+    /// Signalled when a batch ends, for writes from other threads waiting on it.
+    batch_ended: Condvar,
     /// The latest committed resourceVersion (written only under the writer lock).
     latest: AtomicU64,
     /// The oldest resourceVersion a watch can resume from.
@@ -248,7 +271,8 @@ impl Store {
             .collect::<Result<_, _>>()?;
         let (events, _) = broadcast::channel(4096);
         Ok(Store {
-            writer: Mutex::new(Writer { conn, writes_since_compaction: 0 }),
+            writer: Mutex::new(Writer { conn, writes_since_compaction: 0, batch: None }),
+            batch_ended: Condvar::new(),
             latest: AtomicU64::new(rv),
             compacted: AtomicU64::new(compacted),
             readers,
@@ -259,6 +283,63 @@ impl Store {
 
     fn writer(&self) -> MutexGuard<'_, Writer> {
         self.writer.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The writer, once no other thread's batch is open.
+    fn writer_outside_others_batch(&self) -> MutexGuard<'_, Writer> {
+        let me = std::thread::current().id();
+        let w = self.writer();
+        self.batch_ended
+            .wait_while(w, |w| w.batch.as_ref().is_some_and(|b| b.thread != me))
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Runs `writes` as one group commit: every [`Store::mutate`] it makes on this thread
+    /// joins one transaction, committed when it returns, and their events are sent only then.
+    /// Many small writes then share one commit (and the pages they both touch, such as the
+    /// tail of `events`), instead of paying for one each. Returns what `writes` returned and
+    /// whether the commit succeeded: callers must not acknowledge any of the writes otherwise.
+    ///
+    /// Reads (other than a mutation's own) do not see the batch's writes until it commits, and
+    /// writes from other threads wait until then.
+    pub fn batch<R>(&self, writes: impl FnOnce() -> R) -> (R, Result<(), StoreError>) {
+        let begun = {
+            let mut w = self.writer_outside_others_batch();
+            let begun = w.conn.execute_batch("BEGIN IMMEDIATE");
+            if begun.is_ok() {
+                let thread = std::thread::current().id();
+                w.batch = Some(Batch { thread, rv: self.current_rv(), events: Vec::new() });
+            }
+            begun
+        };
+        if let Err(e) = begun {
+            // Run anyway: each write then commits on its own.
+            return (writes(), Err(e.into()));
+        }
+        // A panic rolls the batch back (none of its writes was acknowledged) and goes on.
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(writes));
+        let mut w = self.writer();
+        let batch = w.batch.take().expect("the batch this thread opened");
+        let committed = match result {
+            Ok(_) => w.conn.execute_batch("COMMIT"),
+            Err(_) => Err(rusqlite::Error::ExecuteReturnedResults),
+        };
+        if committed.is_err() {
+            let _ = w.conn.execute_batch("ROLLBACK");
+        } else if let Some(last) = batch.events.last() {
+            self.latest.store(last.rv, Ordering::Release);
+            // Sent under the write lock so live watchers see events in resourceVersion order.
+            for event in batch.events {
+                let _ = self.events.send(event);
+            }
+        }
+        let compacted = self.compact_when_due(&mut w);
+        drop(w);
+        self.batch_ended.notify_all();
+        match result {
+            Ok(result) => (result, committed.map_err(StoreError::from).and(compacted)),
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
     }
 
     /// A free read connection, or the first one once it is free.
@@ -308,7 +389,7 @@ impl Store {
         key: &ObjectKey,
         decide: impl FnOnce(Option<Value>) -> Result<Write, E>,
     ) -> Result<Outcome, E> {
-        let mut w = self.writer();
+        let mut w = self.writer_outside_others_batch();
         let current: Option<String> = w
             .conn
             .prepare_cached(
@@ -330,28 +411,39 @@ impl Store {
             }
             Write::Delete(object) => (object, EventType::Deleted),
         };
-        let rv = self.current_rv() + 1;
+        let rv = w.next_rv(self.current_rv());
         object["metadata"]["resourceVersion"] = Value::String(rv.to_string());
         let text: Arc<str> = serde_json::to_string(&object).map_err(StoreError::from)?.into();
         let owners_changed = owners_before != Some(owner_uids(&object));
         commit(&mut w.conn, key, kind, rv, &object, &text, owners_changed)
             .map_err(StoreError::from)?;
-        self.latest.store(rv, Ordering::Release);
         w.writes_since_compaction += 1;
-        if w.writes_since_compaction >= COMPACTION_INTERVAL {
-            w.writes_since_compaction = 0;
-            self.compact(&mut w).map_err(StoreError::from)?;
-        }
-        // Sent under the write lock so live watchers see events in resourceVersion order.
-        let _ = self.events.send(Arc::new(Event {
+        let event = Arc::new(Event {
             rv,
             resource: key.resource.clone(),
             namespace: key.namespace.clone(),
             kind,
             object: text.clone(),
             previous,
-        }));
+        });
+        if let Some(batch) = &mut w.batch {
+            batch.rv = rv;
+            batch.events.push(event);
+        } else {
+            self.latest.store(rv, Ordering::Release);
+            self.compact_when_due(&mut w)?;
+            // Sent under the write lock so live watchers see events in resourceVersion order.
+            let _ = self.events.send(event);
+        }
         Ok(Outcome { object, event: Some(kind), text: Some(text) })
+    }
+
+    fn compact_when_due(&self, w: &mut Writer) -> Result<(), StoreError> {
+        if w.writes_since_compaction >= COMPACTION_INTERVAL {
+            w.writes_since_compaction = 0;
+            self.compact(w)?;
+        }
+        Ok(())
     }
 
     fn compact(&self, w: &mut Writer) -> Result<(), rusqlite::Error> {
@@ -520,7 +612,8 @@ fn commit(
 ) -> Result<(), rusqlite::Error> {
     let meta = &object["metadata"];
     let at = params![key.resource, key.namespace, key.name];
-    let tx = conn.transaction()?;
+    // A savepoint: its own transaction, or a nested one inside a batch (see `Store::batch`).
+    let tx = conn.savepoint()?;
     if owners_changed || kind == EventType::Deleted {
         tx.prepare_cached(
             "DELETE FROM owners WHERE resource = ?1 AND namespace = ?2 AND name = ?3",
@@ -579,6 +672,7 @@ fn commit(
 mod tests {
     use super::*;
     use serde_json::json;
+    use std::panic::AssertUnwindSafe;
 
     fn key(name: &str) -> ObjectKey {
         ObjectKey { resource: "/configmaps".into(), namespace: "default".into(), name: name.into() }
@@ -606,6 +700,62 @@ mod tests {
         assert_eq!(store.get(&key("a")).unwrap().unwrap()["metadata"]["resourceVersion"], "1");
         let history = store.history("/configmaps", 1).unwrap().unwrap();
         assert_eq!(history.iter().map(|e| e.rv).collect::<Vec<_>>(), [2]);
+    }
+
+    #[test]
+    fn a_batch_commits_its_writes_together_and_only_then_shows_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(Store::open(dir.path()).unwrap());
+        put(&store, "before");
+        let mut events = store.subscribe();
+        let (versions, committed) = store.batch(|| {
+            let a = put(&store, "a");
+            let b = put(&store, "b");
+            let refused =
+                store.mutate(&key("c"), |_| Err(StoreError::Io(std::io::ErrorKind::Other.into())));
+            assert!(refused.is_err());
+            assert_eq!(store.get(&key("a")).unwrap(), None, "readers see only committed writes");
+            assert_eq!(store.current_rv(), 1);
+            assert!(events.try_recv().is_err(), "nothing is sent before the commit");
+            [a, b].map(|o| o.object["metadata"]["resourceVersion"].as_str().unwrap().to_owned())
+        });
+        committed.unwrap();
+        assert_eq!(versions, ["2", "3"]);
+        assert_eq!(store.current_rv(), 3);
+        assert_eq!(store.get(&key("b")).unwrap().unwrap()["metadata"]["name"], "b");
+        assert_eq!(store.get(&key("c")).unwrap(), None);
+        let sent: Vec<u64> = std::iter::from_fn(|| events.try_recv().ok()).map(|e| e.rv).collect();
+        assert_eq!(sent, [2, 3]);
+    }
+
+    #[test]
+    fn a_batch_that_panics_writes_nothing_and_other_threads_wait_for_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(Store::open(dir.path()).unwrap());
+        let (started, start) = std::sync::mpsc::channel();
+        let other = {
+            let store = store.clone();
+            std::thread::spawn(move || {
+                start.recv().unwrap();
+                put(&store, "other")
+            })
+        };
+        let panicked = std::panic::catch_unwind(AssertUnwindSafe(|| {
+            store.batch(|| {
+                put(&store, "lost");
+                started.send(()).unwrap();
+                std::thread::sleep(std::time::Duration::from_millis(50));
+                panic!("a write failed unexpectedly");
+            })
+        }));
+        assert!(panicked.is_err());
+        let other = other.join().unwrap();
+        assert_eq!(store.get(&key("lost")).unwrap(), None);
+        assert_eq!(
+            other.object["metadata"]["resourceVersion"], "1",
+            "the rolled-back version is reused"
+        );
+        assert_eq!(store.current_rv(), 1);
     }
 
     #[test]
