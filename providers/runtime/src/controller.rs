@@ -18,8 +18,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::StreamExt;
 use futures::future::BoxFuture;
+use futures::{StreamExt, TryStreamExt};
 use kube::Client;
 use kube::api::{Api, DynamicObject};
 use kube::runtime::controller::{self, Controller};
@@ -44,7 +44,16 @@ pub async fn run<M, C>(
 {
     let concurrency = config.concurrency;
     let ctx = Arc::new(reconciler::Context::new(client.clone(), connector, config, usage, metrics));
-    Controller::new(Api::<M>::all(client), watcher::Config::default().any_semantic())
+    let writer = reflector::store::Writer::<M>::default();
+    let cache = writer.as_reader();
+    let echoes = ctx.clone();
+    // The engine's own writes are not queued as triggers (its pass's requeue stands).
+    let changes = watcher(Api::<M>::all(client), watcher::Config::default().any_semantic())
+        .default_backoff()
+        .reflect(writer)
+        .applied_objects()
+        .try_filter(move |mr| std::future::ready(!echoes.is_own_write(mr)));
+    Controller::for_stream(changes, cache)
         .with_config(controller::Config::default().concurrency(concurrency))
         .shutdown_on_signal()
         .run(reconciler::reconcile, reconciler::error_policy, ctx)

@@ -130,6 +130,12 @@ impl<C> Context<C> {
     pub fn metrics(&self) -> &Metrics {
         &self.metrics
     }
+
+    /// Whether this version of `mr` is one the engine wrote itself: the controller's watch
+    /// drops such events (see [`Echoes`]).
+    pub fn is_own_write<M: Managed>(&self, mr: &M) -> bool {
+        self.echoes.is_own(&key(mr), mr.resource_version().as_deref())
+    }
 }
 
 /// Reconcile one managed resource. Pass to kube-runtime's `Controller::run` with
@@ -237,6 +243,7 @@ where
     }
 
     async fn run(mut self) -> Result<Action, Error> {
+        self.ctx.echoes.begin(&key(&self.mr));
         let result = self.finish().await;
         if let Err(err) = &result {
             // A conflict means another writer won the race: retry quietly, as Crossplane does.
@@ -572,6 +579,9 @@ where
 
     /// Take the metadata a write returned, remembering its resourceVersion as our own.
     fn adopt(&mut self, meta: &kube::api::ObjectMeta) {
+        if let Some(version) = &meta.resource_version {
+            self.ctx.echoes.writing(&key(&self.mr), version.clone());
+        }
         self.written.extend(meta.resource_version.clone());
         *self.mr.meta_mut() = meta.clone();
     }

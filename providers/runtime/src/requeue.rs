@@ -101,26 +101,51 @@ impl Backoff {
 /// wrote (any of its writes: a pass may patch the spec, then the status) is no reason to call the
 /// cloud again before the pass's requeue is due; any other change (spec, annotations, deletion)
 /// carries another version and is reconciled at once.
+///
+/// Echoes of a pass still running are known too ([`Echoes::writing`]), so the controller's
+/// watch drops them ([`Echoes::is_own`]) before they queue behind the running pass: under a
+/// burst, thousands of such held triggers made the controller's queue slow to scan.
 #[derive(Debug, Default)]
 pub struct Echoes {
     /// Per object: what its last pass wrote.
     written: Mutex<HashMap<String, Written>>,
+    /// Per object: what the pass running now has written so far.
+    writing: Mutex<HashMap<String, Vec<String>>>,
 }
 
 /// The versions a pass wrote, and when the object is next due (`None`: on change).
 type Written = (Vec<String>, Option<Instant>);
 
 impl Echoes {
+    /// A pass over `key` starts: what an earlier one was writing is no longer in flight.
+    pub fn begin(&self, key: &str) {
+        lock(&self.writing).remove(key);
+    }
+
+    /// The pass running over `key` has just written `version`.
+    pub fn writing(&self, key: &str, version: String) {
+        lock(&self.writing).entry(key.to_owned()).or_default().push(version);
+    }
+
     /// A pass over `key` ended having written `versions`, asking to run again after `requeue`.
     pub fn wrote(&self, key: String, versions: Vec<String>, requeue: Option<Duration>) {
-        let mut written = self.written.lock().unwrap_or_else(|e| e.into_inner());
-        written.insert(key, (versions, requeue.map(|d| Instant::now() + d)));
+        lock(&self.writing).remove(&key);
+        lock(&self.written).insert(key, (versions, requeue.map(|d| Instant::now() + d)));
+    }
+
+    /// Whether `version` of `key` is one of the engine's own writes, by the last pass or the
+    /// one running: no reason to queue a reconcile, as the pass's own requeue stands.
+    pub fn is_own(&self, key: &str, version: Option<&str>) -> bool {
+        let Some(version) = version else { return false };
+        let ours = |versions: &[String]| versions.iter().any(|v| v == version);
+        lock(&self.writing).get(key).is_some_and(|v| ours(v))
+            || lock(&self.written).get(key).is_some_and(|(v, _)| ours(v))
     }
 
     /// If `version` of `key` is the echo of one of the engine's own last writes, how to requeue
     /// instead of reconciling.
     pub fn echo(&self, key: &str, version: Option<&str>) -> Option<Action> {
-        let written = self.written.lock().unwrap_or_else(|e| e.into_inner());
+        let written = lock(&self.written);
         let (ours, due) = written.get(key)?;
         if !ours.iter().any(|v| Some(v.as_str()) == version) {
             return None;
@@ -136,8 +161,13 @@ impl Echoes {
 
     /// Stop tracking `key` (its finalizer is gone).
     pub fn forget(&self, key: &str) {
-        self.written.lock().unwrap_or_else(|e| e.into_inner()).remove(key);
+        lock(&self.writing).remove(key);
+        lock(&self.written).remove(key);
     }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// A token bucket bounding how many reconciles per second start, so a large fleet polls the
@@ -220,6 +250,30 @@ mod tests {
         assert_eq!(echoes.echo("a", Some("5")), None, "only the last pass's writes");
         echoes.forget("a");
         assert_eq!(echoes.echo("a", Some("7")), None);
+    }
+
+    #[test]
+    fn writes_of_the_running_pass_and_of_the_last_one_are_own_writes() {
+        let echoes = Echoes::default();
+        echoes.wrote("a".into(), vec!["4".into()], None);
+        echoes.begin("a");
+        echoes.writing("a", "6".into());
+        assert!(echoes.is_own("a", Some("4")), "the last pass's");
+        assert!(echoes.is_own("a", Some("6")), "the running pass's, before it ends");
+        assert!(!echoes.is_own("a", Some("7")));
+        assert!(!echoes.is_own("b", Some("6")));
+        assert!(!echoes.is_own("a", None));
+        echoes.wrote("a".into(), vec!["6".into(), "8".into()], None);
+        assert!(!echoes.is_own("a", Some("4")), "only the last pass's");
+        echoes.begin("a");
+        echoes.writing("a", "9".into());
+        echoes.begin("a");
+        assert!(
+            !echoes.is_own("a", Some("9")),
+            "a pass that failed before ending is forgotten by the next"
+        );
+        echoes.forget("a");
+        assert!(!echoes.is_own("a", Some("8")));
     }
 
     #[test]
