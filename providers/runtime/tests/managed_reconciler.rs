@@ -47,19 +47,22 @@ fn steps(parts: impl IntoIterator<Item = Vec<Exchange>>) -> Vec<Exchange> {
     parts.into_iter().flatten().collect()
 }
 
+/// What a first pass writes around creating new `db`: name and pending record, success
+/// record, event, `Creating` status.
+fn created_on_first_pass(db: &Database) -> Vec<Exchange> {
+    vec![
+        metadata_saved("1", json!({ EXTERNAL_NAME: "db", EXTERNAL_CREATE_PENDING: NOW })),
+        annotated(json!({ EXTERNAL_CREATE_SUCCEEDED: NOW })),
+        event("CreatedExternalResource", None),
+        status_patch(db, json!([condition("Ready", "False", "Creating", ""), synced()])),
+    ]
+}
+
 #[tokio::test]
 async fn first_reconcile_creates_the_external_resource_and_records_its_name() {
     let db = Database::named("db");
     let cloud = Cloud::absent();
-    let script = steps([
-        usage_recorded(&db),
-        vec![
-            metadata_saved("1", json!({ EXTERNAL_NAME: "db", EXTERNAL_CREATE_PENDING: NOW })),
-            annotated(json!({ EXTERNAL_CREATE_SUCCEEDED: NOW })),
-            event("CreatedExternalResource", None),
-            status_patch(&db, json!([condition("Ready", "False", "Creating", ""), synced()])),
-        ],
-    ]);
+    let script = steps([usage_recorded(&db), created_on_first_pass(&db)]);
 
     let action = reconcile(&db, &cloud, script).await.unwrap();
 
@@ -104,15 +107,7 @@ async fn a_resource_created_before_has_its_missing_usage_read_then_recorded() {
 #[tokio::test]
 async fn a_new_resource_whose_usage_exists_reads_it_once_its_create_is_refused() {
     let db = Database::named("db");
-    let script = steps([
-        usage_already_recorded(&db),
-        vec![
-            metadata_saved("1", json!({ EXTERNAL_NAME: "db", EXTERNAL_CREATE_PENDING: NOW })),
-            annotated(json!({ EXTERNAL_CREATE_SUCCEEDED: NOW })),
-            event("CreatedExternalResource", None),
-            status_patch(&db, json!([condition("Ready", "False", "Creating", ""), synced()])),
-        ],
-    ]);
+    let script = steps([usage_already_recorded(&db), created_on_first_pass(&db)]);
 
     reconcile(&db, &Cloud::absent(), script).await.unwrap();
 }
