@@ -587,8 +587,10 @@ mod tests {
         assert_eq!(event["object"]["reason"], "Expired");
     }
 
-    #[tokio::test]
-    async fn a_label_selected_watch_sees_objects_enter_and_leave_its_selection() {
+    /// Events a `labelSelector=app=demo` watch of configmaps receives while one object enters
+    /// and leaves its selection, started before the writes (`live`) or resumed after them from
+    /// the stored history.
+    async fn label_selected_watch_events(live: bool) -> Vec<String> {
         let (app, _dir) = app(1000);
         let (_, namespace) =
             call(&app, "POST", "/api/v1/namespaces", r#"{"metadata":{"name":"default"}}"#).await;
@@ -598,10 +600,11 @@ mod tests {
         let watch = format!(
             "{cms}?watch=true&labelSelector=app%3Ddemo&resourceVersion={from}&timeoutSeconds=2"
         );
-        let watching = {
-            let app = app.clone();
+        let start_watch = || {
+            let (app, watch) = (app.clone(), watch.clone());
             tokio::spawn(async move { call(&app, "GET", &watch, "").await })
         };
+        let live_watch = live.then(start_watch);
         tokio::time::sleep(Duration::from_millis(200)).await;
         let labelled = |name: &str, app: &str| {
             format!(r#"{{"metadata":{{"name":"{name}","labels":{{"app":"{app}"}}}}}}"#)
@@ -625,17 +628,26 @@ mod tests {
         call(&app, "POST", cms, &labelled("ledger", "other")).await;
         call(&app, "DELETE", &format!("{cms}/orders"), "").await;
 
-        let (code, body) = watching.await.unwrap();
+        let (code, body) = live_watch.unwrap_or_else(start_watch).await.unwrap();
         assert_eq!(code, StatusCode::OK);
-        let events: Vec<String> = body
-            .lines()
+        body.lines()
             .map(|line| serde_json::from_str::<Value>(line).unwrap())
             .filter(|e| e["type"] != "BOOKMARK")
             .map(|e| format!("{} {}", e["type"].as_str().unwrap(), e["object"]["data"]["x"]))
-            .collect();
-        let expected =
-            ["ADDED null", "MODIFIED \"1\"", "DELETED \"1\"", "ADDED \"2\"", "DELETED \"2\""];
-        assert_eq!(events, expected);
+            .collect()
+    }
+
+    const ENTERING_AND_LEAVING: [&str; 5] =
+        ["ADDED null", "MODIFIED \"1\"", "DELETED \"1\"", "ADDED \"2\"", "DELETED \"2\""];
+
+    #[tokio::test]
+    async fn a_label_selected_watch_sees_objects_enter_and_leave_its_selection() {
+        assert_eq!(label_selected_watch_events(true).await, ENTERING_AND_LEAVING);
+    }
+
+    #[tokio::test]
+    async fn a_label_selected_watch_resumed_from_history_sees_the_same_moves() {
+        assert_eq!(label_selected_watch_events(false).await, ENTERING_AND_LEAVING);
     }
 
     #[tokio::test]

@@ -147,6 +147,11 @@ impl FieldSelector {
         self.0.is_empty()
     }
 
+    /// Whether every term reads `metadata.name` or `metadata.namespace`.
+    pub fn reads_only_metadata(&self) -> bool {
+        self.0.iter().all(|(field, _, _)| field == "metadata.name" || field == "metadata.namespace")
+    }
+
     /// The `metadata.name` this selector pins, if any (lets a list skip a scan).
     pub fn name(&self) -> Option<&str> {
         self.0.iter().find(|(f, eq, _)| *eq && f == "metadata.name").map(|(_, _, v)| v.as_str())

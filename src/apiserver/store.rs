@@ -73,9 +73,30 @@ pub struct Event {
     pub kind: EventType,
     /// The object as JSON text, serialized once for every watcher.
     pub object: Arc<str>,
-    /// The object before this write, on live events only (history does not keep it): lets a
-    /// filtered watch turn "no longer selected" into DELETED.
-    pub previous: Option<Arc<str>>,
+    /// The object before this write: lets a filtered watch turn "no longer selected" into
+    /// DELETED and "newly selected" into ADDED.
+    pub previous: Previous,
+}
+
+/// What an [`Event`] knows of the object before its write.
+#[derive(Debug, Clone)]
+pub enum Previous {
+    /// Nothing: the write created it (or the event predates recording previous versions).
+    Unknown,
+    /// The whole previous version as JSON text (live events).
+    Whole(Arc<str>),
+    /// Its name, namespace and labels as JSON text (replayed history).
+    Selectable(Arc<str>),
+}
+
+impl Previous {
+    /// The previous version's text, whole or as far as label selectors read it.
+    pub fn labelled(&self) -> Option<&str> {
+        match self {
+            Previous::Unknown => None,
+            Previous::Whole(text) | Previous::Selectable(text) => Some(text),
+        }
+    }
 }
 
 /// What a [`Store::mutate`] closure decides.
@@ -195,7 +216,7 @@ CREATE INDEX IF NOT EXISTS objects_namespace ON objects(namespace);
 CREATE INDEX IF NOT EXISTS objects_deleting ON objects(deleting) WHERE deleting = 1;
 CREATE TABLE IF NOT EXISTS events (
     rv INTEGER PRIMARY KEY, resource TEXT NOT NULL, namespace TEXT NOT NULL,
-    type TEXT NOT NULL, data TEXT NOT NULL);
+    type TEXT NOT NULL, data TEXT NOT NULL, previous_meta TEXT);
 CREATE TABLE IF NOT EXISTS owners (
     owner_uid TEXT NOT NULL, resource TEXT NOT NULL, namespace TEXT NOT NULL, name TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS owners_uid ON owners(owner_uid);
@@ -246,6 +267,29 @@ fn migrate_objects_to_rowid(conn: &mut Connection) -> Result<(), rusqlite::Error
     tx.commit()
 }
 
+/// Stores written before events recorded their previous version's selectable metadata get the
+/// column; their older events replay without it, as before.
+fn add_previous_meta_to_events(conn: &Connection) -> Result<(), rusqlite::Error> {
+    let has_column = conn
+        .prepare("SELECT 1 FROM pragma_table_info('events') WHERE name = 'previous_meta'")?
+        .exists([])?;
+    if !has_column {
+        conn.execute_batch("ALTER TABLE events ADD COLUMN previous_meta TEXT")?;
+    }
+    Ok(())
+}
+
+/// What label and field selectors read of `object` (name, namespace, labels), as JSON text.
+fn selectable_meta(object: &Value) -> String {
+    let mut meta = serde_json::Map::new();
+    for field in ["name", "namespace", "labels"] {
+        if let Some(value) = object["metadata"].get(field) {
+            meta.insert(field.to_owned(), value.clone());
+        }
+    }
+    serde_json::json!({ "metadata": meta }).to_string()
+}
+
 impl Store {
     /// Opens (or creates) the store in `dir/crosstie.db`.
     pub fn open(dir: &Path) -> Result<Store, StoreError> {
@@ -259,6 +303,7 @@ impl Store {
         let mut conn = open_connection(&path)?;
         migrate_objects_to_rowid(&mut conn)?;
         conn.execute_batch(SCHEMA)?;
+        add_previous_meta_to_events(&conn)?;
         let compacted: i64 = conn
             .query_row("SELECT value FROM meta WHERE key = 'compacted'", [], |r| r.get(0))
             .optional()?
@@ -403,7 +448,9 @@ impl Store {
         let existed = previous.is_some();
         let current: Option<Value> =
             previous.as_deref().map(serde_json::from_str).transpose().map_err(StoreError::from)?;
+        let previous = previous.map_or(Previous::Unknown, Previous::Whole);
         let owners_before = current.as_ref().map(owner_uids);
+        let previous_meta = current.as_ref().map(selectable_meta);
         let (mut object, kind) = match decide(current)? {
             Write::Unchanged(object) => return Ok(Outcome { object, event: None, text: None }),
             Write::Put(object) => {
@@ -415,8 +462,8 @@ impl Store {
         object["metadata"]["resourceVersion"] = Value::String(rv.to_string());
         let text: Arc<str> = serde_json::to_string(&object).map_err(StoreError::from)?.into();
         let owners_changed = owners_before != Some(owner_uids(&object));
-        commit(&mut w.conn, key, kind, rv, &object, &text, owners_changed)
-            .map_err(StoreError::from)?;
+        let change = Change { key, kind, rv, object: &object, text: &text, previous_meta };
+        commit(&mut w.conn, &change, owners_changed).map_err(StoreError::from)?;
         w.writes_since_compaction += 1;
         let event = Arc::new(Event {
             rv,
@@ -534,7 +581,8 @@ impl Store {
         }
         let conn = self.reader();
         let mut stmt = conn.prepare_cached(
-            "SELECT rv, namespace, type, data FROM events WHERE rv > ?1 AND resource = ?2 ORDER BY rv",
+            "SELECT rv, namespace, type, data, previous_meta FROM events \
+             WHERE rv > ?1 AND resource = ?2 ORDER BY rv",
         )?;
         let events = stmt
             .query_map(params![since as i64, resource], |r| {
@@ -544,7 +592,9 @@ impl Store {
                     namespace: r.get(1)?,
                     kind: EventType::parse(&r.get::<_, String>(2)?),
                     object: Arc::from(r.get::<_, String>(3)?),
-                    previous: None,
+                    previous: r
+                        .get::<_, Option<String>>(4)?
+                        .map_or(Previous::Unknown, |meta| Previous::Selectable(meta.into())),
                 })
             })?
             .collect::<Result<_, _>>()?;
@@ -601,15 +651,23 @@ fn owner_uids(object: &Value) -> Vec<String> {
 /// Writes one change and its event. Only what changed is written: every page a transaction
 /// touches is another WAL frame, and most writes (status updates) change neither the owners,
 /// the uid nor the deletion mark, so they touch no index.
-fn commit(
-    conn: &mut Connection,
-    key: &ObjectKey,
+/// One write, as [`commit`] stores it.
+struct Change<'a> {
+    key: &'a ObjectKey,
     kind: EventType,
     rv: u64,
-    object: &Value,
-    text: &str,
+    object: &'a Value,
+    text: &'a str,
+    /// [`selectable_meta`] of the version replaced, if any.
+    previous_meta: Option<String>,
+}
+
+fn commit(
+    conn: &mut Connection,
+    change: &Change<'_>,
     owners_changed: bool,
 ) -> Result<(), rusqlite::Error> {
+    let Change { key, kind, rv, object, text, .. } = *change;
     let meta = &object["metadata"];
     let at = params![key.resource, key.namespace, key.name];
     // A savepoint: its own transaction, or a nested one inside a batch (see `Store::batch`).
@@ -658,12 +716,13 @@ fn commit(
             ])?;
         }
     }
-    tx.prepare_cached("INSERT INTO events VALUES (?1, ?2, ?3, ?4, ?5)")?.execute(params![
+    tx.prepare_cached("INSERT INTO events VALUES (?1, ?2, ?3, ?4, ?5, ?6)")?.execute(params![
         rv as i64,
         key.resource,
         key.namespace,
         kind.as_str(),
-        text
+        text,
+        change.previous_meta
     ])?;
     tx.commit()
 }
@@ -782,6 +841,9 @@ mod tests {
         assert_eq!(kept["metadata"]["uid"], "u1");
         assert_eq!(store.current_rv(), 7);
         assert_eq!(put(&store, "new").object["metadata"]["resourceVersion"], "8");
+        let history = store.history("/configmaps", 6).unwrap().unwrap();
+        assert_eq!(history.iter().map(|e| e.rv).collect::<Vec<_>>(), [7, 8]);
+        assert!(matches!(history[0].previous, Previous::Unknown), "events from before the column");
         let sql: String = store
             .reader()
             .query_row("SELECT sql FROM sqlite_master WHERE name = 'objects'", [], |r| r.get(0))

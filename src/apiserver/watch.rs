@@ -14,7 +14,7 @@ use tokio::time::Instant;
 use super::convert::present;
 use super::registry::Shape;
 use super::status::ApiError;
-use super::store::{Event, EventType};
+use super::store::{Event, EventType, Previous};
 use super::table::{PrinterColumn, table};
 use super::verbs::{Api, ListOptions, Scope};
 
@@ -181,7 +181,7 @@ impl State {
             } else {
                 let selected = |text: &str| labels_of(text).map(|l| labels.matches_labels(&l));
                 let Some(now) = selected(&event.object) else { return };
-                let was = event.previous.as_deref().and_then(selected);
+                let was = event.previous.labelled().and_then(selected);
                 let Some(kind) = moved(event.kind, was, now) else { return };
                 kind
             };
@@ -196,9 +196,13 @@ impl State {
         let selected =
             |o: &Value| self.opts.list.labels.matches(o) && self.opts.list.fields.matches(o);
         let filtered = !self.opts.list.labels.is_empty() || !self.opts.list.fields.is_empty();
-        let was_selected = event
-            .previous
-            .as_deref()
+        // Replayed history keeps only what label selectors and metadata field selectors read.
+        let previous = match &event.previous {
+            Previous::Whole(text) => Some(text),
+            Previous::Selectable(text) if self.opts.list.fields.reads_only_metadata() => Some(text),
+            _ => None,
+        };
+        let was_selected = previous
             .filter(|_| filtered)
             .and_then(|p| serde_json::from_str::<Value>(p).ok())
             .map(|p| selected(&present(&self.scope.rt, &self.scope.version, p)));
