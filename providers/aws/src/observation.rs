@@ -26,6 +26,7 @@ use aws_sdk_rds::types::DbInstance;
 use tokio::sync::{Mutex, Notify, OnceCell};
 
 use crate::api::{ApiError, ApiErrorKind, DESCRIBE_PAGE_SIZE, RdsApi};
+use crosstie_runtime::sync::lock;
 
 /// A snapshot of every DB instance in one region, shared by all RDSInstances using it.
 #[derive(Debug)]
@@ -198,10 +199,6 @@ async fn describe_all<A: RdsApi>(
         }
     }
     Ok(found)
-}
-
-fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// Create responses not yet observed, by identifier: the first observation after a create is

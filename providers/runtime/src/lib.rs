@@ -26,6 +26,7 @@ pub mod reconciler;
 pub mod reference;
 pub mod requeue;
 pub mod spec;
+pub mod sync;
 pub mod usage;
 
 pub use config::Config;

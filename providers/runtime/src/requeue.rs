@@ -14,6 +14,7 @@ use rand::Rng;
 
 use crate::annotations::POLL_INTERVAL;
 use crate::config::Config;
+use crate::sync::lock;
 
 /// A `crossplane.io/poll-interval` value is not a Go duration.
 #[derive(Debug, thiserror::Error)]
@@ -83,7 +84,7 @@ pub struct Backoff {
 impl Backoff {
     /// Record a failure of `key` and return how long to wait before retrying.
     pub fn failed(&self, key: &str, config: &Config) -> Duration {
-        let mut failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+        let mut failures = lock(&self.failures);
         let count = failures.entry(key.to_owned()).or_default();
         let delay = config.min_backoff.saturating_mul(2u32.saturating_pow(*count));
         *count = count.saturating_add(1);
@@ -92,7 +93,7 @@ impl Backoff {
 
     /// Forget the failures of `key` after a successful reconcile.
     pub fn succeeded(&self, key: &str) {
-        self.failures.lock().unwrap_or_else(|e| e.into_inner()).remove(key);
+        lock(&self.failures).remove(key);
     }
 }
 
@@ -166,10 +167,6 @@ impl Echoes {
     }
 }
 
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|e| e.into_inner())
-}
-
 /// A token bucket bounding how many reconciles per second start, so a large fleet polls the
 /// cloud at a steady rate instead of in bursts (Crossplane's `--max-reconcile-rate`, with a
 /// burst of ten times the rate).
@@ -191,7 +188,7 @@ impl RateLimiter {
 
     /// Take a token; returns how long to wait before using it (zero while within the burst).
     pub fn reserve(&self) -> Duration {
-        let mut bucket = self.bucket.lock().unwrap_or_else(|e| e.into_inner());
+        let mut bucket = lock(&self.bucket);
         let now = Instant::now();
         let refilled = bucket.0 + now.duration_since(bucket.1).as_secs_f64() * self.per_second;
         *bucket = (refilled.min(self.burst) - 1.0, now);

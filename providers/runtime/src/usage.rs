@@ -15,6 +15,7 @@ use kube::{Client, ResourceExt};
 use serde_json::json;
 
 use crate::Managed;
+use crate::sync::lock;
 
 /// Label on each usage naming the ProviderConfig it uses.
 pub const PROVIDER_CONFIG_LABEL: &str = "crossplane.io/provider-config";
@@ -176,10 +177,6 @@ impl Tracked {
         lock(&self.usages).remove(&mr.uid().unwrap_or_default());
         release(client, kinds, mr).await
     }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 async fn ensure_provider_config(
