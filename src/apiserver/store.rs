@@ -279,15 +279,15 @@ fn add_previous_meta_to_events(conn: &Connection) -> Result<(), rusqlite::Error>
     Ok(())
 }
 
-/// What label and field selectors read of `object` (name, namespace, labels), as JSON text.
-fn selectable_meta(object: &Value) -> String {
+/// What label and field selectors read of `object`: its name, namespace and labels.
+fn selectable_meta(object: &Value) -> Value {
     let mut meta = serde_json::Map::new();
     for field in ["name", "namespace", "labels"] {
         if let Some(value) = object["metadata"].get(field) {
             meta.insert(field.to_owned(), value.clone());
         }
     }
-    serde_json::json!({ "metadata": meta }).to_string()
+    serde_json::json!({ "metadata": meta })
 }
 
 impl Store {
@@ -358,18 +358,16 @@ impl Store {
             begun
         };
         if let Err(e) = begun {
-            // Run anyway: each write then commits on its own.
-            return (writes(), Err(e.into()));
+            // Without a batch each write commits (or fails) on its own, as outside one.
+            tracing::warn!(error = %e, "cannot begin a group commit; writing one by one");
+            return (writes(), Ok(()));
         }
-        // A panic rolls the batch back (none of its writes was acknowledged) and goes on.
+        // A panic rolls the batch back (none of its writes was acknowledged), then goes on.
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(writes));
         let mut w = self.writer();
         let batch = w.batch.take().expect("the batch this thread opened");
-        let committed = match result {
-            Ok(_) => w.conn.execute_batch("COMMIT"),
-            Err(_) => Err(rusqlite::Error::ExecuteReturnedResults),
-        };
-        if committed.is_err() {
+        let committed = if result.is_ok() { w.conn.execute_batch("COMMIT") } else { Ok(()) };
+        if result.is_err() || committed.is_err() {
             let _ = w.conn.execute_batch("ROLLBACK");
         } else if let Some(last) = batch.events.last() {
             self.latest.store(last.rv, Ordering::Release);
@@ -648,9 +646,6 @@ fn owner_uids(object: &Value) -> Vec<String> {
     owners.filter_map(|o| o["uid"].as_str().map(str::to_owned)).collect()
 }
 
-/// Writes one change and its event. Only what changed is written: every page a transaction
-/// touches is another WAL frame, and most writes (status updates) change neither the owners,
-/// the uid nor the deletion mark, so they touch no index.
 /// One write, as [`commit`] stores it.
 struct Change<'a> {
     key: &'a ObjectKey,
@@ -659,9 +654,12 @@ struct Change<'a> {
     object: &'a Value,
     text: &'a str,
     /// [`selectable_meta`] of the version replaced, if any.
-    previous_meta: Option<String>,
+    previous_meta: Option<Value>,
 }
 
+/// Writes one change and its event. Only what changed is written: every page a transaction
+/// touches is another WAL frame, and most writes (status updates) change neither the owners,
+/// the uid nor the deletion mark, so they touch no index.
 fn commit(
     conn: &mut Connection,
     change: &Change<'_>,
@@ -722,7 +720,7 @@ fn commit(
         key.namespace,
         kind.as_str(),
         text,
-        change.previous_meta
+        change.previous_meta.as_ref().map(Value::to_string)
     ])?;
     tx.commit()
 }

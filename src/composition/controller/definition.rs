@@ -305,7 +305,7 @@ fn desired_state_changes(
     let changes = watcher(api, watcher::Config::default())
         .default_backoff()
         .reflect(writer)
-        .touched_objects()
+        .applied_objects()
         .predicate_filter(crosstie_runtime::predicate::desired_state, Default::default());
     (changes, cache)
 }
