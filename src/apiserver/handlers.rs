@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 
 use super::discovery;
 use super::openapi::{self, ResourceDoc};
-use super::registry::{CRD_STORAGE, NAMESPACE_STORAGE, ResourceType};
+use super::registry::{NAMESPACE_STORAGE, ResourceType};
 use super::selector::{FieldSelector, LabelSelector};
 use super::status::ApiError;
 use super::table::{self, PrinterColumn};
@@ -180,16 +180,6 @@ async fn blocking<T: Send + 'static>(
     tokio::task::spawn_blocking(f).await.map_err(ApiError::internal)?
 }
 
-/// Runs a write on the write thread, except a CRD's: that reloads the registry from the store,
-/// which must see it committed, so it commits on its own.
-async fn write<T: Send + 'static>(
-    writes: &Writes,
-    rt: &ResourceType,
-    f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
-) -> Result<T, ApiError> {
-    if rt.storage == CRD_STORAGE { blocking(f).await } else { writes.run(f).await }
-}
-
 async fn serve(state: AppState, request: Request) -> Result<Response, ApiError> {
     let (parts, body) = request.into_parts();
     tracing::debug!(method = %parts.method, uri = %parts.uri, "request");
@@ -321,38 +311,35 @@ async fn serve(state: AppState, request: Request) -> Result<Response, ApiError> 
         (Method::POST, None) => {
             let object = parse_object(&headers, &read_body(body).await?)?;
             let opts = write_options(&params, &headers, None);
-            let created = write(writes, &rt, move || api.create(&scope, object, &opts)).await?;
+            let created = writes.run(move || api.create(&scope, object, &opts)).await?;
             Ok((StatusCode::CREATED, axum::Json(created)).into_response())
         }
         (Method::PUT, Some(name)) => {
             let object = parse_object(&headers, &read_body(body).await?)?;
             let opts = write_options(&params, &headers, address.subresource);
             let name = name.to_owned();
-            Ok(axum::Json(
-                write(writes, &rt, move || api.update(&scope, &name, object, &opts)).await?,
-            )
-            .into_response())
+            Ok(axum::Json(writes.run(move || api.update(&scope, &name, object, &opts)).await?)
+                .into_response())
         }
         (Method::PATCH, Some(name)) => {
             let patch = parse_patch(&headers, &read_body(body).await?, &rt)?;
             let opts = write_options(&params, &headers, address.subresource);
             let name = name.to_owned();
             let (text, created) =
-                write(writes, &rt, move || api.patch(&scope, &name, patch, &opts)).await?;
+                writes.run(move || api.patch(&scope, &name, patch, &opts)).await?;
             let code = if created { StatusCode::CREATED } else { StatusCode::OK };
             Ok((code, [(CONTENT_TYPE, "application/json")], text).into_response())
         }
         (Method::DELETE, Some(name)) => {
             let opts = delete_options(&params, &read_body(body).await?)?;
             let name = name.to_owned();
-            Ok(axum::Json(write(writes, &rt, move || api.delete(&scope, &name, &opts)).await?)
+            Ok(axum::Json(writes.run(move || api.delete(&scope, &name, &opts)).await?)
                 .into_response())
         }
         (Method::DELETE, None) => {
             let opts = delete_options(&params, &read_body(body).await?)?;
             let list = list_options(&params)?;
-            let deleted =
-                write(writes, &rt, move || api.delete_collection(&scope, &list, &opts)).await?;
+            let deleted = writes.run(move || api.delete_collection(&scope, &list, &opts)).await?;
             Ok(axum::Json(
                 json!({"kind": format!("{}List", rt.kind), "apiVersion": rt.api_version(version),
                 "metadata": {}, "items": deleted}),

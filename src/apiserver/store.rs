@@ -9,7 +9,7 @@
 
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 use std::thread::ThreadId;
 
 use rusqlite::{Connection, OptionalExtension, params};
@@ -186,7 +186,11 @@ pub struct Store {
     readers: Vec<Mutex<Connection>>,
     events: broadcast::Sender<Arc<Event>>,
     retention: u64,
+    on_commit: OnceLock<CommitHook>,
 }
+
+/// Told of every commit's events before its writes are acknowledged (see [`Store::on_commit`]).
+type CommitHook = Box<dyn Fn(&Store, &[Arc<Event>]) + Send + Sync>;
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -323,11 +327,30 @@ impl Store {
             readers,
             events,
             retention,
+            on_commit: OnceLock::new(),
         })
     }
 
     fn writer(&self) -> MutexGuard<'_, Writer> {
         self.writer.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Runs `hook` after every commit, with its events, before its writes are acknowledged:
+    /// how state derived from stored objects (the registry's CRDs) follows them, reading the
+    /// committed store. Set once; a second hook is refused (returned).
+    pub fn on_commit(
+        &self,
+        hook: impl Fn(&Store, &[Arc<Event>]) + Send + Sync + 'static,
+    ) -> Result<(), CommitHook> {
+        self.on_commit.set(Box::new(hook))
+    }
+
+    fn committed(&self, events: &[Arc<Event>]) {
+        if let Some(hook) = self.on_commit.get()
+            && !events.is_empty()
+        {
+            hook(self, events);
+        }
     }
 
     /// The writer, once no other thread's batch is open.
@@ -372,13 +395,16 @@ impl Store {
         } else if let Some(last) = batch.events.last() {
             self.latest.store(last.rv, Ordering::Release);
             // Sent under the write lock so live watchers see events in resourceVersion order.
-            for event in batch.events {
-                let _ = self.events.send(event);
+            for event in &batch.events {
+                let _ = self.events.send(event.clone());
             }
         }
         let compacted = self.compact_when_due(&mut w);
         drop(w);
         self.batch_ended.notify_all();
+        if result.is_ok() && committed.is_ok() {
+            self.committed(&batch.events);
+        }
         match result {
             Ok(result) => (result, committed.map_err(StoreError::from).and(compacted)),
             Err(panic) => std::panic::resume_unwind(panic),
@@ -478,7 +504,9 @@ impl Store {
             self.latest.store(rv, Ordering::Release);
             self.compact_when_due(&mut w)?;
             // Sent under the write lock so live watchers see events in resourceVersion order.
-            let _ = self.events.send(event);
+            let _ = self.events.send(event.clone());
+            drop(w);
+            self.committed(&[event]);
         }
         Ok(Outcome { object, event: Some(kind), text: Some(text) })
     }
@@ -783,6 +811,35 @@ mod tests {
         assert_eq!(store.get(&key("c")).unwrap(), None);
         let sent: Vec<u64> = std::iter::from_fn(|| events.try_recv().ok()).map(|e| e.rv).collect();
         assert_eq!(sent, [2, 3]);
+    }
+
+    #[test]
+    fn the_commit_hook_sees_each_commit_readable_before_it_is_acknowledged() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(Store::open(dir.path()).unwrap());
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let record = seen.clone();
+        let hooked = store.on_commit(move |store, events| {
+            let readable = events.iter().all(|e| {
+                let name = e.object.split("\"name\":\"").nth(1).unwrap().split('"').next();
+                store.get(&key(name.unwrap())).unwrap().is_some()
+            });
+            record
+                .lock()
+                .unwrap()
+                .push((events.iter().map(|e| e.rv).collect::<Vec<_>>(), readable));
+        });
+        assert!(hooked.is_ok());
+        assert!(store.on_commit(|_, _| {}).is_err(), "set once");
+
+        put(&store, "alone");
+        let (_, committed) = store.batch(|| {
+            put(&store, "a");
+            put(&store, "b");
+            assert_eq!(seen.lock().unwrap().len(), 1, "not before the batch commits");
+        });
+        committed.unwrap();
+        assert_eq!(*seen.lock().unwrap(), [(vec![1], true), (vec![2, 3], true)]);
     }
 
     #[test]

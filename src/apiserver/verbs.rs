@@ -179,6 +179,15 @@ pub struct Api {
     pub registry: Registry,
 }
 
+/// Serves the CRDs `store` holds through `registry`.
+fn load_crds(store: &Store, registry: &Registry) -> Result<(), StoreError> {
+    let crds = store.list(CRD_STORAGE, None, None, 0, &|_| true)?;
+    let crds: Vec<Value> =
+        crds.items.iter().map(|t| serde_json::from_str(t)).collect::<Result<_, _>>()?;
+    registry.set_crds(&crds);
+    Ok(())
+}
+
 #[derive(serde::Serialize, serde::Deserialize)]
 struct ContinueToken {
     rv: u64,
@@ -187,19 +196,21 @@ struct ContinueToken {
 }
 
 impl Api {
-    /// An API over `store`, serving the CRDs it holds.
+    /// An API over `store`, serving the CRDs it holds: the registry is reloaded after every
+    /// commit that writes a CRD, before that write is answered. One `Api` per store.
     pub fn new(store: Arc<Store>) -> Result<Self, StoreError> {
-        let api = Api { store, registry: Registry::default() };
-        api.reload_crds()?;
-        Ok(api)
-    }
-
-    fn reload_crds(&self) -> Result<(), StoreError> {
-        let crds = self.store.list(CRD_STORAGE, None, None, 0, &|_| true)?;
-        let crds: Vec<Value> =
-            crds.items.iter().map(|t| serde_json::from_str(t)).collect::<Result<_, _>>()?;
-        self.registry.set_crds(&crds);
-        Ok(())
+        let registry = Registry::default();
+        load_crds(&store, &registry)?;
+        let follower = registry.clone();
+        let hooked = store.on_commit(move |store, events| {
+            if events.iter().any(|e| e.resource == CRD_STORAGE)
+                && let Err(e) = load_crds(store, &follower)
+            {
+                tracing::error!(error = %e, "cannot reload CRDs after a CRD write");
+            }
+        });
+        assert!(hooked.is_ok(), "one Api per store");
+        Ok(Api { store, registry })
     }
 
     /// Reads one object.
@@ -499,7 +510,7 @@ impl Api {
         finalizer: &str,
         in_spec: bool,
     ) -> Result<(), ApiError> {
-        let outcome = self.store.mutate::<ApiError>(key, |old| {
+        self.store.mutate::<ApiError>(key, |old| {
             let Some(mut object) = old else { return Ok(Write::Unchanged(Value::Null)) };
             let field = if in_spec {
                 &mut object["spec"]["finalizers"]
@@ -514,9 +525,6 @@ impl Api {
             *field = json!(after);
             Ok(finish_deletion(object))
         })?;
-        if key.resource == CRD_STORAGE && outcome.event.is_some() {
-            self.reload_crds()?;
-        }
         Ok(())
     }
 
@@ -903,11 +911,8 @@ impl Api {
         Ok(())
     }
 
-    /// Reloads the registry after CRD writes and presents the stored object.
+    /// The stored object as served.
     fn after_write(&self, scope: &Scope, outcome: Outcome) -> Result<Value, ApiError> {
-        if scope.rt.storage == CRD_STORAGE && outcome.event.is_some() {
-            self.reload_crds()?;
-        }
         Ok(scope.present(outcome.object))
     }
 
@@ -915,10 +920,8 @@ impl Api {
     /// it is, so the object is not serialized a second time.
     fn after_write_raw(&self, scope: &Scope, mut outcome: Outcome) -> Result<String, ApiError> {
         match outcome.text.take() {
-            Some(text) if scope.rt.storage != CRD_STORAGE => {
-                self.present_raw(scope, text.as_ref().to_owned())
-            }
-            _ => Ok(serde_json::to_string(&self.after_write(scope, outcome)?)
+            Some(text) => self.present_raw(scope, text.as_ref().to_owned()),
+            None => Ok(serde_json::to_string(&self.after_write(scope, outcome)?)
                 .map_err(StoreError::from)?),
         }
     }
