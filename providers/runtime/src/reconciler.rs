@@ -15,7 +15,9 @@
 //!    finalizer.
 //! 8. Publish connection details; add the finalizer.
 //! 9. Absent ⇒ create (recording `-pending` first with an optimistic-concurrency write, so a
-//!    conflicting reconcile cannot create twice); else late-initialize, then update if drifted.
+//!    conflicting reconcile cannot create twice), then observe again from step 7 in the same
+//!    pass (Crossplane requeues at once instead: same calls, one status write fewer); else
+//!    late-initialize, then update if drifted.
 //!
 //! Every failure sets `Synced=False` with the error, emits a Warning event and requeues with
 //! per-object exponential backoff (terminal provider errors wait for the poll interval). Writes
@@ -331,31 +333,43 @@ where
         let timeout = self.ctx.config.external_timeout;
         let connect = self.ctx.connector.connect(&self.mr);
         let external = bounded(timeout, reason::CANNOT_CONNECT, "connect", connect).await?;
-        self.call("observe");
-        let observe = external.observe(&mut self.mr);
-        let observation = bounded(timeout, reason::CANNOT_OBSERVE, "observe", observe).await?;
-        self.set_readiness(&observation.readiness);
+        let mut created = false;
+        let observation = loop {
+            self.call("observe");
+            let observe = external.observe(&mut self.mr);
+            let observation = bounded(timeout, reason::CANNOT_OBSERVE, "observe", observe).await?;
+            self.set_readiness(&observation.readiness);
 
-        if deleting {
-            return self.delete(&external, observation.resource_exists).await;
-        }
-        if !observation.resource_exists {
-            if !policies.allows(ManagementAction::Create) {
-                let message = "observe failed: external resource does not exist";
-                return Err(Failure::poll(reason::CANNOT_OBSERVE, message).into());
+            if deleting {
+                return self.delete(&external, observation.resource_exists).await;
             }
-            if let Some(wait) = self.creation_grace_left() {
-                return Ok(Done::After(Some(wait)));
+            if !observation.resource_exists {
+                if !policies.allows(ManagementAction::Create) {
+                    let message = "observe failed: external resource does not exist";
+                    return Err(Failure::poll(reason::CANNOT_OBSERVE, message).into());
+                }
+                if let Some(wait) = self.creation_grace_left() {
+                    return Ok(Done::After(Some(wait)));
+                }
+                if created {
+                    // Not visible yet, with no grace configured: the next pass looks again.
+                    return Ok(Done::After(Some(Duration::ZERO)));
+                }
             }
-        }
-        self.publish(&observation.connection_details).await?;
-        if !observation.resource_exists {
-            unsaved.insert(EXTERNAL_CREATE_PENDING.to_owned(), json!(self.now.to_string()));
-        }
-        self.save_metadata(unsaved).await?;
-        if !observation.resource_exists {
-            return self.create(&external, observation.connection_details).await;
-        }
+            self.publish(&observation.connection_details).await?;
+            if !observation.resource_exists {
+                unsaved.insert(EXTERNAL_CREATE_PENDING.to_owned(), json!(self.now.to_string()));
+            }
+            self.save_metadata(std::mem::take(&mut unsaved)).await?;
+            if observation.resource_exists {
+                break observation;
+            }
+            // Observe again at once, as Crossplane does (it requeues at once), but in this
+            // pass: a resource the cloud creates quickly is `Ready` after one status write, and
+            // one that is not visible yet waits out the creation grace.
+            self.create(&external, observation.connection_details).await?;
+            created = true;
+        };
 
         if observation.resource_late_initialized
             && policies.allows(ManagementAction::LateInitialize)
@@ -441,7 +455,7 @@ where
         &mut self,
         external: &C::Client,
         mut details: ConnectionDetails,
-    ) -> Result<Done, Stop> {
+    ) -> Result<(), Stop> {
         self.call("create");
         let name_before = self.annotation(EXTERNAL_NAME).map(str::to_owned);
         let timeout = self.ctx.config.external_timeout;
@@ -472,9 +486,7 @@ where
         self.publish(&details).await?;
         self.event(EventType::Normal, reason::CREATED, "Create", None).await;
         self.set(conditions::reconcile_success(""));
-        // Observe again at once, as Crossplane does, so a resource the cloud creates quickly is
-        // `Ready` at once rather than a poll interval later.
-        Ok(Done::After(Some(Duration::ZERO)))
+        Ok(())
     }
 
     async fn resolve_references(&mut self) -> Result<(), Stop> {

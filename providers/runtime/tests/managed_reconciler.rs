@@ -47,27 +47,28 @@ fn steps(parts: impl IntoIterator<Item = Vec<Exchange>>) -> Vec<Exchange> {
     parts.into_iter().flatten().collect()
 }
 
-/// What a first pass writes around creating new `db`: name and pending record, success
-/// record, event, `Creating` status.
+/// What a first pass writes around creating new `db`, which the cloud makes available at
+/// once: name and pending record, success record, event, then one status write of what the
+/// observation right after the create found.
 fn created_on_first_pass(db: &Database) -> Vec<Exchange> {
     vec![
         metadata_saved("1", json!({ EXTERNAL_NAME: "db", EXTERNAL_CREATE_PENDING: NOW })),
         annotated(json!({ EXTERNAL_CREATE_SUCCEEDED: NOW })),
         event("CreatedExternalResource", None),
-        status_patch(db, json!([condition("Ready", "False", "Creating", ""), synced()])),
+        status_patch(db, json!([ready_available(), synced()])),
     ]
 }
 
 #[tokio::test]
-async fn first_reconcile_creates_the_external_resource_and_records_its_name() {
+async fn first_reconcile_creates_the_external_resource_records_its_name_and_observes_it() {
     let db = Database::named("db");
     let cloud = Cloud::absent();
     let script = steps([usage_recorded(&db), created_on_first_pass(&db)]);
 
     let action = reconcile(&db, &cloud, script).await.unwrap();
 
-    assert_eq!(cloud.calls(), [Call::Observe, Call::Create]);
-    assert_eq!(action, Action::requeue(Duration::ZERO));
+    assert_eq!(cloud.calls(), [Call::Observe, Call::Create, Call::Observe]);
+    assert_eq!(action, poll());
 }
 
 #[tokio::test]
@@ -360,6 +361,27 @@ async fn an_absent_resource_created_moments_ago_is_not_created_again() {
     let action = reconcile(&db, &cloud, usage_already_recorded(&db)).await.unwrap();
 
     assert_eq!(cloud.calls(), [Call::Observe]);
+    assert_eq!(action, Action::requeue(Duration::from_secs(30)));
+}
+
+#[tokio::test]
+async fn a_creation_not_visible_at_once_is_waited_for_not_repeated() {
+    let db = Database::named("db");
+    let cloud = Cloud::absent().slow_to_show_creations();
+    let creating = condition("Ready", "False", "Creating", "");
+    let script = steps([
+        usage_recorded(&db),
+        vec![
+            metadata_saved("1", json!({ EXTERNAL_NAME: "db", EXTERNAL_CREATE_PENDING: NOW })),
+            annotated(json!({ EXTERNAL_CREATE_SUCCEEDED: NOW })),
+            event("CreatedExternalResource", None),
+            status_patch(&db, json!([creating, synced()])),
+        ],
+    ]);
+
+    let action = reconcile(&db, &cloud, script).await.unwrap();
+
+    assert_eq!(cloud.calls(), [Call::Observe, Call::Create, Call::Observe]);
     assert_eq!(action, Action::requeue(Duration::from_secs(30)));
 }
 
