@@ -45,7 +45,7 @@ pub async fn reconcile(claim: Arc<DynamicObject>, ctx: Arc<KindContext>) -> Resu
     // predates our own bind must fail with a conflict, not bind a second composite.
     let composite_name = match bound {
         Some(n) => {
-            ensure_finalizer(&api, &claim, CLAIM_FINALIZER).await?;
+            ensure_finalizer(&api, &claim, CLAIM_FINALIZER, &ctx.claim_writes).await?;
             n
         }
         None => {
@@ -60,9 +60,11 @@ pub async fn reconcile(claim: Arc<DynamicObject>, ctx: Arc<KindContext>) -> Resu
                     "apiVersion": ctx.composite.api_version(), "kind": ctx.composite.kind, "name": n,
                 }},
             });
-            api.patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
+            let bound = api
+                .patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
                 .await
                 .map_err(kube_err(format!("cannot bind claim {namespace}/{name}")))?;
+            ctx.claim_writes.wrote(&bound);
             n
         }
     };

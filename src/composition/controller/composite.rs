@@ -58,11 +58,11 @@ pub async fn reconcile(xr: Arc<DynamicObject>, ctx: Arc<KindContext>) -> Result<
         merge(&mut value, &patch);
     }
 
-    let observed = observe(&ctx, &value).await?;
+    let mut observed = observe(&ctx, &value).await?;
     let rendered = match render(&value, composition, &observed) {
         Ok(r) => r,
         Err(e) => {
-            save(&api, &xr, &stored, &value).await?;
+            save(&ctx, &api, &xr, &stored, &value).await?;
             return fail(&api, &name, &value, &e.to_string()).await;
         }
     };
@@ -70,24 +70,53 @@ pub async fn reconcile(xr: Arc<DynamicObject>, ctx: Arc<KindContext>) -> Result<
     after["spec"]["resourceRefs"] = json!(resource_refs(&rendered, &observed));
     // The references are recorded before anything is composed, so a crash in between cannot
     // leave a composed resource nobody tracks.
-    save(&api, &xr, &stored, &after).await?;
+    save(&ctx, &api, &xr, &stored, &after).await?;
     let mut errors = rendered.errors();
+    let mut applied = Vec::new();
     for desired in rendered.composed() {
         let desired = &with_desired_hash(desired.clone());
-        let current = desired["metadata"]["annotations"][ANNOTATION_RESOURCE_NAME]
-            .as_str()
-            .and_then(|r| observed.resources.get(r));
+        let resource_name = desired["metadata"]["annotations"][ANNOTATION_RESOURCE_NAME].as_str();
+        let current = resource_name.and_then(|r| observed.resources.get(r));
         if current.is_some_and(|c| contains(c, desired)) {
             continue;
         }
         let result = match shared.api_for(desired).await {
-            Ok(api) => apply(&api, desired).await.map(drop),
+            Ok(api) => apply(&api, desired).await,
             Err(e) => Err(e),
         };
-        if let Err(e) = result {
-            errors.push(e.to_string());
+        match result {
+            Ok(object) => {
+                if current.is_none() {
+                    let (api_version, kind) = (&desired["apiVersion"], &desired["kind"]);
+                    let kind = format!(
+                        "{}/{}",
+                        api_version.as_str().unwrap_or_default(),
+                        kind.as_str().unwrap_or_default()
+                    );
+                    ctx.composed_states.created(&kind, &object);
+                }
+                applied.push(object);
+            }
+            Err(e) => errors.push(e.to_string()),
         }
     }
+    // Status and readiness are judged on the composed resources as they are after this
+    // reconcile's writes: the watch does not report the creations back as changes.
+    let rendered = if applied.is_empty() {
+        rendered
+    } else {
+        for object in applied {
+            let object = to_value(&object, "composed resource")?;
+            if let Some(name) = object["metadata"]["annotations"][ANNOTATION_RESOURCE_NAME].as_str()
+            {
+                observed.resources.insert(name.to_owned(), object.clone());
+            }
+        }
+        match render(&value, composition, &observed) {
+            Ok(r) => r,
+            Err(e) => return fail(&api, &name, &value, &e.to_string()).await,
+        }
+    };
     for object in stale(&rendered, &observed) {
         let name = object["metadata"]["name"].as_str().unwrap_or_default();
         let api = shared.api_for(object).await?;
@@ -98,7 +127,7 @@ pub async fn reconcile(xr: Arc<DynamicObject>, ctx: Arc<KindContext>) -> Result<
         }
     }
 
-    let mut status = after["status"].take();
+    let mut status = rendered.composite["status"].clone();
     if !status.is_object() {
         status = json!({});
     }
@@ -125,6 +154,7 @@ pub async fn reconcile(xr: Arc<DynamicObject>, ctx: Arc<KindContext>) -> Result<
 /// `ToCompositeFieldPath` results, `resourceRefs`) together with the finalizer, in one write;
 /// adding the finalizer makes it conditional on the resourceVersion read.
 async fn save(
+    ctx: &KindContext,
     api: &Api<DynamicObject>,
     xr: &DynamicObject,
     stored: &Value,
@@ -140,9 +170,11 @@ async fn save(
     }
     let Some(patch) = patch else { return Ok(()) };
     let name = xr.name_any();
-    api.patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
+    let written = api
+        .patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
         .await
         .map_err(kube_err(format!("cannot update {name}")))?;
+    ctx.composite_writes.wrote(&written);
     Ok(())
 }
 

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
-use futures::StreamExt as _;
+use futures::{StreamExt as _, TryStreamExt as _};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{Api, DynamicObject, ListParams, Patch, PatchParams};
 use kube::discovery::ApiResource;
@@ -20,8 +20,8 @@ use super::super::types::CompositeResourceDefinition;
 use super::super::xrd::{ServedKind, XrdCrds, crds_for};
 use super::super::{LABEL_CLAIM_NAME, LABEL_CLAIM_NAMESPACE, LABEL_COMPOSITE};
 use super::{
-    Context, Error, FIELD_MANAGER, REQUEUE_ERROR, REQUEUE_READY, REQUEUE_UNREADY, claim, composite,
-    error_policy, kube_err, now, to_value,
+    Context, Error, FIELD_MANAGER, ObservedStates, OwnWrites, REQUEUE_ERROR, REQUEUE_READY,
+    REQUEUE_UNREADY, claim, composite, error_policy, kube_err, now, to_value,
 };
 
 /// Reconcile requests for one composite or claim that arrive within this window are served by
@@ -61,6 +61,12 @@ pub struct KindContext {
     pub composed_cache: HashMap<(String, String), Store<DynamicObject>>,
     /// Watch cache of the composites bound to claims.
     pub composite_cache: Store<DynamicObject>,
+    /// What the composite controller has seen of the composed resources.
+    pub composed_states: ObservedStates,
+    /// The composite controller's latest writes to composites, whose echoes it skips.
+    pub composite_writes: OwnWrites,
+    /// The claim controller's latest writes to claims, whose echoes it skips.
+    pub claim_writes: OwnWrites,
 }
 
 impl KindContext {
@@ -221,6 +227,9 @@ async fn start(ctx: &Arc<Context>, name: &str, xrd: &CompositeResourceDefinition
             .map(|(r, w)| ((r.api_version.clone(), r.kind.clone()), w.as_reader()))
             .collect(),
         composite_cache: composites.as_reader(),
+        composed_states: ObservedStates::default(),
+        composite_writes: OwnWrites::default(),
+        claim_writes: OwnWrites::default(),
     });
     let task = tokio::spawn(serve(kind_ctx, composed, composites));
     // Replacing an entry drops it, which aborts the old controllers.
@@ -237,17 +246,18 @@ async fn serve(
 ) {
     let client = ctx.shared.shared_client();
     let debounced = controller::Config::default().debounce(DEBOUNCE).concurrency(CONCURRENCY);
-    let (changes, cache) = desired_state_changes(&client, &ctx.composite_resource);
+    let own = ctx.clone();
+    let (changes, cache) = desired_state_changes(&client, &ctx.composite_resource, move |xr| {
+        own.composite_writes.is_echo(xr)
+    });
     let mut composites =
         kube::runtime::Controller::for_stream_with(changes, cache, ctx.composite_resource.clone())
             .with_config(debounced.clone());
     for (resource, cache) in composed {
         let composite = ctx.composite_resource.clone();
         let api = Api::<DynamicObject>::all_with(client.clone(), &resource);
-        let changes = watcher(api, watcher::Config::default().labels(LABEL_COMPOSITE))
-            .default_backoff()
-            .reflect(cache)
-            .touched_objects();
+        let kind = format!("{}/{}", resource.api_version, resource.kind);
+        let changes = composed_changes(api, kind, cache, ctx.clone());
         composites = composites.watches_stream_with(
             changes,
             move |object: DynamicObject| {
@@ -269,7 +279,9 @@ async fn serve(
             .default_backoff()
             .reflect(composites_cache)
             .touched_objects();
-        let (claims, cache) = desired_state_changes(&client, &resource);
+        let own = ctx.clone();
+        let (claims, cache) =
+            desired_state_changes(&client, &resource, move |claim| own.claim_writes.is_echo(claim));
         kube::runtime::Controller::for_stream_with(claims, cache, resource)
             .with_config(debounced)
             .watches_stream_with(
@@ -290,11 +302,12 @@ async fn serve(
 }
 
 /// Every object of `resource`, each time its desired state changes, and the cache the watch
-/// fills: a controller's own status writes do not wake it again (its requeue still re-reads
-/// everything).
+/// fills: a controller's own status writes, and the writes `own_echo` recognises, do not wake
+/// it again (its requeue still re-reads everything).
 fn desired_state_changes(
     client: &kube::Client,
     resource: &ApiResource,
+    own_echo: impl Fn(&DynamicObject) -> bool + Send + 'static,
 ) -> (
     impl futures::Stream<Item = Result<DynamicObject, watcher::Error>> + Send + 'static,
     Store<DynamicObject>,
@@ -306,8 +319,37 @@ fn desired_state_changes(
         .default_backoff()
         .reflect(writer)
         .applied_objects()
-        .predicate_filter(crosstie_runtime::predicate::desired_state, Default::default());
+        .predicate_filter(crosstie_runtime::predicate::desired_state, Default::default())
+        .try_filter(move |object| std::future::ready(!own_echo(object)));
     (changes, cache)
+}
+
+/// The composed resources of `kind` (`apiVersion/kind`) that `api` serves, each time they change in a way their composite has
+/// not seen (`ObservedStates`: not the managed-resource engine's bookkeeping around a create,
+/// not the echo of the composite's own create), and each deletion. `cache` gets every version.
+fn composed_changes(
+    api: Api<DynamicObject>,
+    kind: String,
+    cache: Writer<DynamicObject>,
+    ctx: Arc<KindContext>,
+) -> impl futures::Stream<Item = Result<DynamicObject, watcher::Error>> + Send + 'static {
+    watcher(api, watcher::Config::default().labels(LABEL_COMPOSITE))
+        .default_backoff()
+        .reflect(cache)
+        .try_filter_map(move |event| {
+            let states = &ctx.composed_states;
+            let wake = match event {
+                watcher::Event::Apply(object) | watcher::Event::InitApply(object) => {
+                    states.changed(&kind, &object).then_some(object)
+                }
+                watcher::Event::Delete(object) => {
+                    states.deleted(&kind, &object);
+                    Some(object)
+                }
+                watcher::Event::Init | watcher::Event::InitDone => None,
+            };
+            std::future::ready(Ok(wake))
+        })
 }
 
 async fn write_status(

@@ -285,6 +285,7 @@ async fn ensure_finalizer(
     api: &Api<DynamicObject>,
     object: &DynamicObject,
     finalizer: &str,
+    writes: &OwnWrites,
 ) -> Result<(), Error> {
     if object.finalizers().iter().any(|f| f == finalizer) {
         return Ok(());
@@ -292,10 +293,77 @@ async fn ensure_finalizer(
     let mut finalizers = object.finalizers().to_vec();
     finalizers.push(finalizer.to_owned());
     let patch = json!({"metadata": {"finalizers": finalizers, "resourceVersion": object.resource_version()}});
-    api.patch(&object.name_any(), &PatchParams::default(), &Patch::Merge(&patch))
+    let written = api
+        .patch(&object.name_any(), &PatchParams::default(), &Patch::Merge(&patch))
         .await
         .map_err(kube_err(format!("cannot add finalizer to {}", object.name_any())))?;
+    writes.wrote(&written);
     Ok(())
+}
+
+/// The resourceVersion of the latest write a controller made to each of its objects, so the
+/// watch event echoing that write does not reconcile again what the writer already acted on.
+#[derive(Debug, Default)]
+pub struct OwnWrites(Mutex<HashMap<(Option<String>, String), String>>);
+
+impl OwnWrites {
+    /// Records `written`, the object a write returned.
+    pub fn wrote(&self, written: &DynamicObject) {
+        if let Some(version) = written.resource_version() {
+            let key = (written.namespace(), written.name_any());
+            crosstie_runtime::sync::lock(&self.0).insert(key, version);
+        }
+    }
+
+    /// Whether `object` is the version the latest recorded write produced (forgotten once seen).
+    pub fn is_echo(&self, object: &DynamicObject) -> bool {
+        let key = (object.namespace(), object.name_any());
+        let mut writes = crosstie_runtime::sync::lock(&self.0);
+        let echo =
+            writes.get(&key).is_some_and(|v| Some(v) == object.metadata.resource_version.as_ref());
+        if echo {
+            writes.remove(&key);
+        }
+        echo
+    }
+}
+
+/// What the composite controller last saw of each composed resource, as an
+/// `observed_state` hash, so that composed-resource watches wake a composite only for changes
+/// it has not seen yet.
+#[derive(Debug, Default)]
+pub struct ObservedStates(Mutex<HashMap<ComposedKey, u64>>);
+
+/// `apiVersion/kind`, namespace, name.
+type ComposedKey = (String, Option<String>, String);
+
+impl ObservedStates {
+    fn key(kind: &str, object: &DynamicObject) -> ComposedKey {
+        (kind.to_owned(), object.namespace(), object.name_any())
+    }
+
+    /// Whether `object` of `kind` (`apiVersion/kind`), as a watch reports it, differs from
+    /// what was last seen of it; it is seen from now on.
+    pub fn changed(&self, kind: &str, object: &DynamicObject) -> bool {
+        let Some(state) = crosstie_runtime::predicate::observed_state(object) else { return true };
+        let mut states = crosstie_runtime::sync::lock(&self.0);
+        states.insert(Self::key(kind, object), state) != Some(state)
+    }
+
+    /// Records `object`, which a composite just created and rendered with, as seen, so the
+    /// watch event echoing its creation does not wake the composite again. An object the
+    /// watch has reported already keeps what the watch reported, the newer truth.
+    pub fn created(&self, kind: &str, object: &DynamicObject) {
+        if let Some(state) = crosstie_runtime::predicate::observed_state(object) {
+            let mut states = crosstie_runtime::sync::lock(&self.0);
+            states.entry(Self::key(kind, object)).or_insert(state);
+        }
+    }
+
+    /// Forgets a deleted object.
+    pub fn deleted(&self, kind: &str, object: &DynamicObject) {
+        crosstie_runtime::sync::lock(&self.0).remove(&Self::key(kind, object));
+    }
 }
 
 /// Removes `finalizer` from `object`.

@@ -84,6 +84,9 @@ fn context_with(compositions: &[Value]) -> (Arc<KindContext>, Handle) {
         claim_resource: Some(resource_of(&kind("PostgreSQLInstance", "postgresqlinstances"))),
         settings: Arc::new(RwLock::new(Settings::default())),
         composed_cache: HashMap::new(),
+        composed_states: Default::default(),
+        composite_writes: Default::default(),
+        claim_writes: Default::default(),
     };
     (Arc::new(ctx), handle)
 }
@@ -324,6 +327,51 @@ async fn a_composite_applies_what_renders_keeps_what_fails_and_deletes_what_was_
     let action =
         tokio::time::timeout(Duration::from_secs(5), pass).await.unwrap().unwrap().unwrap();
     assert_eq!(action, Action::requeue(super::REQUEUE_SETTLING));
+}
+
+#[tokio::test]
+async fn a_composite_is_judged_on_what_it_just_created_without_waiting_for_its_watch() {
+    let composition = json!({
+        "apiVersion": "apiextensions.crossplane.io/v1",
+        "kind": "Composition",
+        "metadata": {"name": "things"},
+        "spec": {
+            "compositeTypeRef": {"apiVersion": "database.crosstie.io/v1alpha1", "kind": "XPostgreSQLInstance"},
+            "resources": [{
+                "name": "a",
+                "base": {"apiVersion": "example.org/v1", "kind": "Thing"},
+                "patches": [
+                    {"fromFieldPath": "spec.parameters.size", "toFieldPath": "spec.size"},
+                    {"type": "ToCompositeFieldPath", "fromFieldPath": "metadata.uid", "toFieldPath": "status.thingUID"},
+                ],
+                "readinessChecks": [{"type": "NonEmpty", "fieldPath": "metadata.uid"}],
+            }],
+        },
+    });
+    let (ctx, mut handle) = context_with(&[composition]);
+    let xr = json!({
+        "apiVersion": "database.crosstie.io/v1alpha1",
+        "kind": "XPostgreSQLInstance",
+        "metadata": {"name": "db-q9w3e", "uid": "x-2", "finalizers": ["composite.apiextensions.crossplane.io"]},
+        "spec": {"compositionRef": {"name": "things"}, "parameters": {"size": "small"}},
+    });
+    let object: DynamicObject = serde_json::from_value(xr).unwrap();
+    let pass = tokio::spawn(composite::reconcile(Arc::new(object), ctx.clone()));
+
+    let path = "/apis/database.crosstie.io/v1alpha1/xpostgresqlinstances/db-q9w3e";
+    expect(&mut handle, "PATCH", path, 200, json!({})).await;
+    // The server answers the create with the object as stored: with a uid.
+    let (request, send) = handle.next_request().await.expect("the create");
+    assert_eq!(request.method().as_str(), "PATCH");
+    assert!(request.uri().path().starts_with("/apis/example.org/v1/things/db-q9w3e-"));
+    let bytes = request.into_body().collect().await.expect("body").to_bytes();
+    let mut created: Value = serde_json::from_slice(&bytes).expect("JSON body");
+    created["metadata"]["uid"] = json!("t-1");
+    send.send_response(Response::new(Body::from(serde_json::to_vec(&created).unwrap())));
+    let status = expect(&mut handle, "PATCH", &format!("{path}/status"), 200, json!({})).await;
+    assert_eq!(status["status"]["thingUID"], "t-1", "patched from the created object");
+    assert_eq!(status["status"]["conditions"][1]["status"], "True", "{status}");
+    tokio::time::timeout(Duration::from_secs(5), pass).await.unwrap().unwrap().unwrap();
 }
 
 #[tokio::test]
@@ -672,4 +720,33 @@ async fn compositions_are_parsed_again_only_after_one_changed() {
     let changed = shared.compositions();
     assert!(changed.valid.is_empty(), "the change is seen");
     assert!(changed.invalid["orders"].contains("FromNowhere"), "{:?}", changed.invalid);
+}
+
+#[test]
+fn a_composite_wakes_for_what_it_has_not_seen_of_its_composed_resources() {
+    let states = super::ObservedStates::default();
+    let version = |rv: &str, annotations: Value, status: Value| -> DynamicObject {
+        serde_json::from_value(json!({
+            "apiVersion": "example.org/v1", "kind": "Thing",
+            "metadata": {"name": "db-a", "resourceVersion": rv, "annotations": annotations},
+            "spec": {"size": "small"}, "status": status,
+        }))
+        .unwrap()
+    };
+    let kind = "example.org/v1/Thing";
+    let created = version("1", json!({}), json!({}));
+    states.created(kind, &created);
+    assert!(!states.changed(kind, &created), "the echo of its own create");
+    let bookkeeping = json!({"crossplane.io/external-name": "db-a",
+                             "crossplane.io/external-create-pending": "2026-01-01T00:00:00Z"});
+    assert!(!states.changed(kind, &version("2", bookkeeping.clone(), json!({}))));
+    let ready = json!({"conditions": [{"type": "Ready", "status": "True"}]});
+    assert!(states.changed(kind, &version("3", bookkeeping.clone(), ready.clone())));
+    states.created(kind, &created);
+    assert!(
+        states.changed(kind, &version("4", bookkeeping.clone(), json!({}))),
+        "a create recorded late never hides what the watch reported since"
+    );
+    states.deleted(kind, &created);
+    assert!(states.changed(kind, &version("4", bookkeeping, json!({}))), "deleted: forgotten");
 }
