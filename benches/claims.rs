@@ -526,8 +526,8 @@ metadata: {{name: {TEAM}}}
 }
 
 impl Up {
-    /// Prints what the run cost per claim: `crosstie up`'s CPU time and its AWS calls by
-    /// operation (from its `/metrics`).
+    /// Prints what the run cost per claim: `crosstie up`'s CPU time, its AWS calls by operation
+    /// and its managed-resource reconciles by kind and result (from its `/metrics`).
     async fn print_cost(&self, n: usize) {
         let cpu = cpu_seconds(self.server.0.id());
         eprintln!("  crosstie CPU: {cpu:.1} s ({:.1} ms per claim)", cpu * 1000.0 / n as f64);
@@ -535,7 +535,8 @@ impl Up {
             http::Request::get(format!("http://{}/metrics", self.web)).body(String::new()).unwrap(),
         )
         .await;
-        for line in metrics.lines().filter(|l| l.starts_with("crosstie_aws_api_calls_total{")) {
+        let counters = ["crosstie_aws_api_calls_total{", "crosstie_managed_reconciles_total{"];
+        for line in metrics.lines().filter(|l| counters.iter().any(|c| l.starts_with(c))) {
             if let Some((labels, count)) = line.rsplit_once(' ')
                 && let Ok(count) = count.parse::<f64>()
             {
