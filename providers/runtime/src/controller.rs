@@ -47,9 +47,12 @@ pub async fn run<M, C>(
     let writer = reflector::store::Writer::<M>::default();
     let cache = writer.as_reader();
     let echoes = ctx.clone();
-    // The engine's own writes are not queued as triggers (its pass's requeue stands).
+    // The engine's own writes are not queued as triggers (its pass's requeue stands). Nothing
+    // here reads managedFields: the cache keeps objects without them (kube-rs's advice for
+    // reflector memory), which also makes every copy of a cached object cheaper.
     let changes = watcher(Api::<M>::all(client), watcher::Config::default().any_semantic())
         .default_backoff()
+        .modify(|mr| kube::ResourceExt::managed_fields_mut(mr).clear())
         .reflect(writer)
         .applied_objects()
         .try_filter(move |mr| std::future::ready(!echoes.is_own_write(mr)));
