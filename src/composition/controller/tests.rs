@@ -217,6 +217,19 @@ async fn deleting_a_claim_deletes_its_composite_and_waits_then_its_secret_before
     assert_eq!(action, Action::await_change());
 }
 
+/// A Composition `name` of XPostgreSQLInstances with these `resources`.
+fn composition(name: &str, resources: Value) -> Value {
+    json!({
+        "apiVersion": "apiextensions.crossplane.io/v1",
+        "kind": "Composition",
+        "metadata": {"name": name},
+        "spec": {
+            "compositeTypeRef": {"apiVersion": "database.crosstie.io/v1alpha1", "kind": "XPostgreSQLInstance"},
+            "resources": resources,
+        },
+    })
+}
+
 fn thing(name: &str, resource: &str, ready: bool) -> Value {
     json!({
         "apiVersion": "example.org/v1",
@@ -228,22 +241,17 @@ fn thing(name: &str, resource: &str, ready: bool) -> Value {
 
 #[tokio::test]
 async fn a_composite_applies_what_renders_keeps_what_fails_and_deletes_what_was_removed() {
-    let composition = json!({
-        "apiVersion": "apiextensions.crossplane.io/v1",
-        "kind": "Composition",
-        "metadata": {"name": "things"},
-        "spec": {
-            "compositeTypeRef": {"apiVersion": "database.crosstie.io/v1alpha1", "kind": "XPostgreSQLInstance"},
-            "resources": [
-                {"name": "a", "base": {"apiVersion": "example.org/v1", "kind": "Thing"}, "patches": [
-                    {"fromFieldPath": "spec.parameters.size", "toFieldPath": "spec.size"},
-                ]},
-                {"name": "b", "base": {"apiVersion": "example.org/v1", "kind": "Thing"}, "patches": [
-                    {"fromFieldPath": "spec.parameters.missing", "toFieldPath": "spec.x", "policy": {"fromFieldPath": "Required"}},
-                ]},
-            ],
-        },
-    });
+    let composition = composition(
+        "things",
+        json!([
+            {"name": "a", "base": {"apiVersion": "example.org/v1", "kind": "Thing"}, "patches": [
+                {"fromFieldPath": "spec.parameters.size", "toFieldPath": "spec.size"},
+            ]},
+            {"name": "b", "base": {"apiVersion": "example.org/v1", "kind": "Thing"}, "patches": [
+                {"fromFieldPath": "spec.parameters.missing", "toFieldPath": "spec.x", "policy": {"fromFieldPath": "Required"}},
+            ]},
+        ]),
+    );
     let (ctx, mut handle) = context_with(&[composition]);
     let xr = json!({
         "apiVersion": "database.crosstie.io/v1alpha1",
@@ -331,23 +339,18 @@ async fn a_composite_applies_what_renders_keeps_what_fails_and_deletes_what_was_
 
 #[tokio::test]
 async fn a_composite_is_judged_on_what_it_just_created_without_waiting_for_its_watch() {
-    let composition = json!({
-        "apiVersion": "apiextensions.crossplane.io/v1",
-        "kind": "Composition",
-        "metadata": {"name": "things"},
-        "spec": {
-            "compositeTypeRef": {"apiVersion": "database.crosstie.io/v1alpha1", "kind": "XPostgreSQLInstance"},
-            "resources": [{
-                "name": "a",
-                "base": {"apiVersion": "example.org/v1", "kind": "Thing"},
-                "patches": [
-                    {"fromFieldPath": "spec.parameters.size", "toFieldPath": "spec.size"},
-                    {"type": "ToCompositeFieldPath", "fromFieldPath": "metadata.uid", "toFieldPath": "status.thingUID"},
-                ],
-                "readinessChecks": [{"type": "NonEmpty", "fieldPath": "metadata.uid"}],
-            }],
-        },
-    });
+    let composition = composition(
+        "things",
+        json!([{
+            "name": "a",
+            "base": {"apiVersion": "example.org/v1", "kind": "Thing"},
+            "patches": [
+                {"fromFieldPath": "spec.parameters.size", "toFieldPath": "spec.size"},
+                {"type": "ToCompositeFieldPath", "fromFieldPath": "metadata.uid", "toFieldPath": "status.thingUID"},
+            ],
+            "readinessChecks": [{"type": "NonEmpty", "fieldPath": "metadata.uid"}],
+        }]),
+    );
     let (ctx, mut handle) = context_with(&[composition]);
     let xr = json!({
         "apiVersion": "database.crosstie.io/v1alpha1",
@@ -524,15 +527,10 @@ async fn a_claim_reads_no_secret_before_its_composite_has_published_one() {
 
 #[tokio::test]
 async fn a_malformed_composition_fails_only_its_composites_with_the_parse_error() {
-    let bad = json!({
-        "apiVersion": "apiextensions.crossplane.io/v1",
-        "kind": "Composition",
-        "metadata": {"name": "bad"},
-        "spec": {
-            "compositeTypeRef": {"apiVersion": "database.crosstie.io/v1alpha1", "kind": "XPostgreSQLInstance"},
-            "resources": [{"name": "a", "base": {}, "patches": [{"type": "FromNowhere", "fromFieldPath": "x"}]}],
-        },
-    });
+    let bad = composition(
+        "bad",
+        json!([{"name": "a", "base": {}, "patches": [{"type": "FromNowhere", "fromFieldPath": "x"}]}]),
+    );
     let (ctx, mut handle) = context_with(&[bad]);
     let xr = json!({
         "apiVersion": "database.crosstie.io/v1alpha1",
@@ -645,17 +643,12 @@ async fn a_valid_xrd_applies_both_crds_owned_by_it_and_reports_established_and_o
 
 #[tokio::test]
 async fn a_composed_resource_already_in_the_desired_state_is_not_written_again() {
-    let composition = json!({
-        "apiVersion": "apiextensions.crossplane.io/v1",
-        "kind": "Composition",
-        "metadata": {"name": "things"},
-        "spec": {
-            "compositeTypeRef": {"apiVersion": "database.crosstie.io/v1alpha1", "kind": "XPostgreSQLInstance"},
-            "resources": [{"name": "a", "base": {"apiVersion": "example.org/v1", "kind": "Thing"}, "patches": [
-                {"fromFieldPath": "spec.parameters.size", "toFieldPath": "spec.size"},
-            ]}],
-        },
-    });
+    let composition = composition(
+        "things",
+        json!([{"name": "a", "base": {"apiVersion": "example.org/v1", "kind": "Thing"}, "patches": [
+            {"fromFieldPath": "spec.parameters.size", "toFieldPath": "spec.size"},
+        ]}]),
+    );
     let (ctx, mut handle) = context_with(std::slice::from_ref(&composition));
     let reference =
         json!({"apiVersion": "example.org/v1", "kind": "Thing", "name": "db-x7k2p-aaaaa"});
