@@ -87,13 +87,7 @@ pub async fn reconcile(xr: Arc<DynamicObject>, ctx: Arc<KindContext>) -> Result<
         match result {
             Ok(object) => {
                 if current.is_none() {
-                    let (api_version, kind) = (&desired["apiVersion"], &desired["kind"]);
-                    let kind = format!(
-                        "{}/{}",
-                        api_version.as_str().unwrap_or_default(),
-                        kind.as_str().unwrap_or_default()
-                    );
-                    ctx.composed_states.created(&kind, &object);
+                    ctx.composed_states.created(&object);
                 }
                 applied.push(object);
             }

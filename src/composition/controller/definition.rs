@@ -256,8 +256,7 @@ async fn serve(
     for (resource, cache) in composed {
         let composite = ctx.composite_resource.clone();
         let api = Api::<DynamicObject>::all_with(client.clone(), &resource);
-        let kind = format!("{}/{}", resource.api_version, resource.kind);
-        let changes = composed_changes(api, kind, cache, ctx.clone());
+        let changes = composed_changes(api, cache, ctx.clone());
         composites = composites.watches_stream_with(
             changes,
             move |object: DynamicObject| {
@@ -326,12 +325,11 @@ fn desired_state_changes(
     (changes, cache)
 }
 
-/// The composed resources of `kind` (`apiVersion/kind`) that `api` serves, each time they change in a way their composite has
+/// The composed resources `api` serves, each time they change in a way their composite has
 /// not seen (`ObservedStates`: not the managed-resource engine's bookkeeping around a create,
 /// not the echo of the composite's own create), and each deletion. `cache` gets every version.
 fn composed_changes(
     api: Api<DynamicObject>,
-    kind: String,
     cache: Writer<DynamicObject>,
     ctx: Arc<KindContext>,
 ) -> impl futures::Stream<Item = Result<DynamicObject, watcher::Error>> + Send + 'static {
@@ -343,10 +341,10 @@ fn composed_changes(
             let states = &ctx.composed_states;
             let wake = match event {
                 watcher::Event::Apply(object) | watcher::Event::InitApply(object) => {
-                    states.changed(&kind, &object).then_some(object)
+                    states.changed(&object).then_some(object)
                 }
                 watcher::Event::Delete(object) => {
-                    states.deleted(&kind, &object);
+                    states.deleted(&object);
                     Some(object)
                 }
                 watcher::Event::Init | watcher::Event::InitDone => None,

@@ -334,35 +334,36 @@ impl OwnWrites {
 #[derive(Debug, Default)]
 pub struct ObservedStates(Mutex<HashMap<ComposedKey, u64>>);
 
-/// `apiVersion/kind`, namespace, name.
+/// `apiVersion/kind` (as the server sends it with every object), namespace, name.
 type ComposedKey = (String, Option<String>, String);
 
 impl ObservedStates {
-    fn key(kind: &str, object: &DynamicObject) -> ComposedKey {
-        (kind.to_owned(), object.namespace(), object.name_any())
+    fn key(object: &DynamicObject) -> ComposedKey {
+        let kind = object.types.as_ref().map(|t| format!("{}/{}", t.api_version, t.kind));
+        (kind.unwrap_or_default(), object.namespace(), object.name_any())
     }
 
-    /// Whether `object` of `kind` (`apiVersion/kind`), as a watch reports it, differs from
-    /// what was last seen of it; it is seen from now on.
-    pub fn changed(&self, kind: &str, object: &DynamicObject) -> bool {
+    /// Whether `object`, as a watch reports it, differs from what was last seen of it; it is
+    /// seen from now on.
+    pub fn changed(&self, object: &DynamicObject) -> bool {
         let Some(state) = crosstie_runtime::predicate::observed_state(object) else { return true };
         let mut states = crosstie_runtime::sync::lock(&self.0);
-        states.insert(Self::key(kind, object), state) != Some(state)
+        states.insert(Self::key(object), state) != Some(state)
     }
 
     /// Records `object`, which a composite just created and rendered with, as seen, so the
     /// watch event echoing its creation does not wake the composite again. An object the
     /// watch has reported already keeps what the watch reported, the newer truth.
-    pub fn created(&self, kind: &str, object: &DynamicObject) {
+    pub fn created(&self, object: &DynamicObject) {
         if let Some(state) = crosstie_runtime::predicate::observed_state(object) {
             let mut states = crosstie_runtime::sync::lock(&self.0);
-            states.entry(Self::key(kind, object)).or_insert(state);
+            states.entry(Self::key(object)).or_insert(state);
         }
     }
 
     /// Forgets a deleted object.
-    pub fn deleted(&self, kind: &str, object: &DynamicObject) {
-        crosstie_runtime::sync::lock(&self.0).remove(&Self::key(kind, object));
+    pub fn deleted(&self, object: &DynamicObject) {
+        crosstie_runtime::sync::lock(&self.0).remove(&Self::key(object));
     }
 }
 

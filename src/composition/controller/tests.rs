@@ -726,20 +726,19 @@ fn a_composite_wakes_for_what_it_has_not_seen_of_its_composed_resources() {
         }))
         .unwrap()
     };
-    let kind = "example.org/v1/Thing";
     let created = version("1", json!({}), json!({}));
-    states.created(kind, &created);
-    assert!(!states.changed(kind, &created), "the echo of its own create");
+    states.created(&created);
+    assert!(!states.changed(&created), "the echo of its own create");
     let bookkeeping = json!({"crossplane.io/external-name": "db-a",
                              "crossplane.io/external-create-pending": "2026-01-01T00:00:00Z"});
-    assert!(!states.changed(kind, &version("2", bookkeeping.clone(), json!({}))));
+    assert!(!states.changed(&version("2", bookkeeping.clone(), json!({}))));
     let ready = json!({"conditions": [{"type": "Ready", "status": "True"}]});
-    assert!(states.changed(kind, &version("3", bookkeeping.clone(), ready.clone())));
-    states.created(kind, &created);
+    assert!(states.changed(&version("3", bookkeeping.clone(), ready.clone())));
+    states.created(&created);
     assert!(
-        states.changed(kind, &version("4", bookkeeping.clone(), json!({}))),
+        states.changed(&version("4", bookkeeping.clone(), json!({}))),
         "a create recorded late never hides what the watch reported since"
     );
-    states.deleted(kind, &created);
-    assert!(states.changed(kind, &version("4", bookkeeping, json!({}))), "deleted: forgotten");
+    states.deleted(&created);
+    assert!(states.changed(&version("4", bookkeeping, json!({}))), "deleted: forgotten");
 }
