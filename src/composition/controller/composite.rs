@@ -99,13 +99,9 @@ pub async fn reconcile(xr: Arc<DynamicObject>, ctx: Arc<KindContext>) -> Result<
     let rendered = if applied.is_empty() {
         rendered
     } else {
-        for object in applied {
-            let object = to_value(&object, "composed resource")?;
-            if let Some(name) = object["metadata"]["annotations"][ANNOTATION_RESOURCE_NAME].as_str()
-            {
-                observed.resources.insert(name.to_owned(), object.clone());
-            }
-        }
+        let applied: Vec<Value> =
+            applied.iter().map(|o| to_value(o, "composed resource")).collect::<Result<_, _>>()?;
+        observed.resources.extend(Observed::from_objects(applied).resources);
         match render(&value, composition, &observed) {
             Ok(r) => r,
             Err(e) => return fail(&api, &name, &value, &e.to_string()).await,

@@ -346,7 +346,7 @@ impl ObservedStates {
     /// Whether `object`, as a watch reports it, differs from what was last seen of it; it is
     /// seen from now on.
     pub fn changed(&self, object: &DynamicObject) -> bool {
-        let Some(state) = crosstie_runtime::predicate::observed_state(object) else { return true };
+        let state = crosstie_runtime::predicate::observed_state(object);
         let mut states = crosstie_runtime::sync::lock(&self.0);
         states.insert(Self::key(object), state) != Some(state)
     }
@@ -355,10 +355,8 @@ impl ObservedStates {
     /// watch event echoing its creation does not wake the composite again. An object the
     /// watch has reported already keeps what the watch reported, the newer truth.
     pub fn created(&self, object: &DynamicObject) {
-        if let Some(state) = crosstie_runtime::predicate::observed_state(object) {
-            let mut states = crosstie_runtime::sync::lock(&self.0);
-            states.entry(Self::key(object)).or_insert(state);
-        }
+        let state = crosstie_runtime::predicate::observed_state(object);
+        crosstie_runtime::sync::lock(&self.0).entry(Self::key(object)).or_insert(state);
     }
 
     /// Forgets a deleted object.
