@@ -235,44 +235,91 @@ impl<T> Created<T> {
 pub const SETTLE_WAIT: Duration = Duration::from_secs(10);
 
 /// DB subnet groups this provider is settling: an observe is asking AWS about one, or found it
-/// absent and its create is to follow. A DB instance created in such a group meanwhile — as
-/// when a composition makes both at once — would fail with `DBSubnetGroupNotFoundFault`,
-/// showing an error and costing a retry; instead its create waits for the group to settle, for
-/// at most [`SETTLE_WAIT`]. Names are case-insensitive, as in AWS.
+/// absent and its create is to follow, or a DB instance found it missing and awaits its create.
+/// A DB instance created in such a group meanwhile — as when a composition makes both at once —
+/// would fail with `DBSubnetGroupNotFoundFault`, showing an error and costing a retry; instead
+/// its create waits for the group to settle, for at most [`SETTLE_WAIT`]. Names are
+/// case-insensitive, as in AWS.
 #[derive(Debug, Default)]
-pub struct Settling(std::sync::Mutex<HashMap<String, (tokio::time::Instant, Arc<Notify>)>>);
+pub struct Settling(std::sync::Mutex<SettlingGroups>);
+
+#[derive(Debug, Default)]
+struct SettlingGroups {
+    groups: HashMap<String, Settle>,
+    /// Size at which records that no longer matter are dropped (amortised).
+    prune_at: usize,
+}
+
+#[derive(Debug, Clone)]
+struct Settle {
+    began: tokio::time::Instant,
+    settled: Arc<Notify>,
+    /// When it settled: kept for [`SETTLE_WAIT`], for creates that were in flight meanwhile.
+    ended: Option<tokio::time::Instant>,
+}
+
+impl Settle {
+    fn new(now: tokio::time::Instant) -> Self {
+        Self { began: now, settled: Arc::default(), ended: None }
+    }
+
+    fn stale(&self, now: tokio::time::Instant) -> bool {
+        now - self.ended.unwrap_or(self.began) >= SETTLE_WAIT
+    }
+}
 
 impl Settling {
-    /// `name` is being observed (and, if absent, will be created).
+    /// `name` is being observed (and, if absent, will be created), or is awaited.
     pub fn begin(&self, name: &str) {
         let mut settling = lock(&self.0);
         let now = tokio::time::Instant::now();
-        let entry =
-            settling.entry(name.to_ascii_lowercase()).or_insert_with(|| (now, Arc::default()));
-        // An entry left from long ago (a group observed absent and never created) starts over.
-        if now - entry.0 >= SETTLE_WAIT {
-            entry.0 = now;
+        let SettlingGroups { groups, prune_at } = &mut *settling;
+        let entry = groups.entry(name.to_ascii_lowercase()).or_insert_with(|| Settle::new(now));
+        // Settled before, or left from long ago (observed absent and never created): over again.
+        if entry.ended.is_some() || now - entry.began >= SETTLE_WAIT {
+            *entry = Settle::new(now);
+        }
+        if groups.len() >= *prune_at {
+            groups.retain(|_, settle| !settle.stale(now));
+            *prune_at = (2 * groups.len()).max(1024);
         }
     }
 
     /// `name` was found, or its create was answered (either way), or it is being deleted.
     pub fn end(&self, name: &str) {
-        if let Some((_, settled)) = lock(&self.0).remove(&name.to_ascii_lowercase()) {
-            settled.notify_waiters();
+        if let Some(settle) = lock(&self.0).groups.get_mut(&name.to_ascii_lowercase()) {
+            settle.ended.get_or_insert_with(tokio::time::Instant::now);
+            settle.settled.notify_waiters();
         }
     }
 
     /// Wait until `name` settles: at once when it is not settling, at most until [`SETTLE_WAIT`]
-    /// after it began.
-    pub async fn wait(&self, name: &str) {
+    /// after it began. Returns whether it has settled (rather than was not settling or is still).
+    pub async fn wait(&self, name: &str) -> bool {
         let name = name.to_ascii_lowercase();
-        let Some((began, settled)) = lock(&self.0).get(&name).cloned() else { return };
+        let settle = || lock(&self.0).groups.get(&name).cloned();
+        let Some(Settle { began, settled, ended }) = settle() else { return false };
+        if ended.is_some() {
+            return true;
+        }
         let notified = settled.notified();
         // Ended between the lookup and `notified` (which catches every later end)?
-        if !lock(&self.0).get(&name).is_some_and(|(_, now)| Arc::ptr_eq(now, &settled)) {
-            return;
+        if settle().is_none_or(|now| now.ended.is_some() || !Arc::ptr_eq(&now.settled, &settled)) {
+            return true;
         }
-        let _ = tokio::time::timeout_at(began + SETTLE_WAIT, notified).await;
+        tokio::time::timeout_at(began + SETTLE_WAIT, notified).await.is_ok()
+    }
+
+    /// For a create that found `name` missing, sent at `sent`: whether the group has settled
+    /// since — at once when its create was answered meanwhile, else awaiting one for at most
+    /// [`SETTLE_WAIT`].
+    pub async fn settled_since(&self, name: &str, sent: tokio::time::Instant) -> bool {
+        let ended = lock(&self.0).groups.get(&name.to_ascii_lowercase()).and_then(|s| s.ended);
+        if ended.is_some_and(|ended| ended >= sent) {
+            return true;
+        }
+        self.begin(name);
+        self.wait(name).await
     }
 }
 
@@ -460,6 +507,35 @@ mod tests {
         assert_eq!(started.elapsed(), Duration::from_secs(2) + SETTLE_WAIT, "bounded wait");
         settling.wait("never-created").await;
         assert_eq!(started.elapsed(), Duration::from_secs(2) + SETTLE_WAIT, "once over, no wait");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_create_that_found_its_group_missing_learns_whether_it_settled_since() {
+        let settling = Arc::new(Settling::default());
+        let sent = tokio::time::Instant::now();
+        settling.begin("answered-meanwhile");
+        settling.end("answered-meanwhile");
+        assert!(settling.settled_since("Answered-Meanwhile", sent).await, "at once");
+        assert_eq!(sent.elapsed(), Duration::ZERO);
+
+        let waiter = {
+            let settling = settling.clone();
+            tokio::spawn(async move { settling.settled_since("not-begun", sent).await })
+        };
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        settling.begin("not-begun");
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        assert!(!waiter.is_finished(), "awaits the group's create");
+        settling.end("not-begun");
+        assert!(waiter.await.unwrap(), "settled by the create");
+        assert_eq!(sent.elapsed(), Duration::from_secs(2));
+
+        let later = tokio::time::Instant::now();
+        assert!(!settling.settled_since("nobody-makes-it", later).await, "never settles");
+        assert_eq!(later.elapsed(), SETTLE_WAIT, "waited at most SETTLE_WAIT");
+        let again = tokio::time::Instant::now();
+        let before = settling.settled_since("answered-meanwhile", again).await;
+        assert!(!before, "settled before the create was sent: awaits another, in vain");
     }
 
     #[tokio::test]

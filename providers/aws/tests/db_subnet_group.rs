@@ -140,6 +140,33 @@ async fn an_instance_created_while_its_subnet_group_is_settling_waits_instead_of
 }
 
 #[tokio::test]
+async fn an_instance_whose_group_is_not_begun_yet_is_created_once_the_group_is() {
+    let moto = Moto::start();
+    let (vpc, subnets) = vpc_with_subnets(&moto.endpoint, REGION);
+    let metrics = AwsMetrics::default();
+    let api = ScriptedRds::new(Rds::new(sdk(&moto.endpoint, REGION), metrics.clone()));
+    let client = Arc::new(AwsClient::new(api, POLL));
+    let groups = DbSubnetGroupExternal::new(client.clone());
+    let instances = RdsInstanceExternal::new(client.clone(), MemorySecrets::default());
+    let mut group = subnet_group(&subnets);
+    let mut db = payments_db_prod();
+    db.spec.for_provider.db_subnet_group_name = Some("Payments-Subnets".into());
+
+    // The instance's create is answered first; the group's reconcile begins only afterwards.
+    let (instance, _) = tokio::join!(instances.create(&mut db), async {
+        while client.api.creates_answered() == 0 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert!(!groups.observe(&mut group).await.expect("observe").resource_exists, "absent");
+        groups.create(&mut group).await.expect("create the group")
+    });
+
+    instance.expect("the instance's create was tried again once its group was made");
+    assert_eq!(metrics.calls("CreateDBInstance"), 2, "the missing group's, then the real one");
+    assert_eq!(vpc_of(&moto, "payments-db-prod").await, vpc, "in the group's VPC");
+}
+
+#[tokio::test]
 async fn a_group_that_already_exists_is_adopted_and_brought_to_the_spec() {
     let moto = Moto::start();
     let (_, subnets) = vpc_with_subnets(&moto.endpoint, REGION);

@@ -151,12 +151,31 @@ impl<A: RdsApi, S: SecretStore> ExternalClient<RdsInstance> for RdsInstanceExter
             }
             None => generate_password(),
         };
-        if let Some(group) = &params.db_subnet_group_name {
+        let group = params.db_subnet_group_name.as_deref();
+        if let Some(group) = group {
             self.client.settling_subnet_groups.wait(group).await;
         }
-        let input = create_input(&id, params, &username, &password);
-        let create = self.client.api.create_db_instance(input);
-        let created = match self.client.unanswered.create(&format!("db:{id}"), create).await? {
+        let key = format!("db:{id}");
+        let create = || {
+            let input = create_input(&id, params, &username, &password);
+            self.client.unanswered.create(&key, self.client.api.create_db_instance(input))
+        };
+        let sent = tokio::time::Instant::now();
+        let created = match create().await {
+            // Its group is missing, as when a composition makes both at once and the group's
+            // create was still in flight or not begun: one more try once it settles beats
+            // failing the pass.
+            Err(err) if err.code == "DBSubnetGroupNotFoundFault" => match group {
+                Some(group)
+                    if self.client.settling_subnet_groups.settled_since(group, sent).await =>
+                {
+                    create().await
+                }
+                _ => Err(err),
+            },
+            created => created,
+        };
+        let created = match created? {
             Creation::Created(instance) => instance,
             // An earlier create of ours succeeded but its answer was lost: the instance is ours,
             // so make the password we are about to publish true.

@@ -3,7 +3,7 @@
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -115,11 +115,18 @@ pub struct ScriptedRds {
     inner: Rds,
     status: Mutex<Option<&'static str>>,
     lose_create_answer: AtomicBool,
+    creates_answered: AtomicUsize,
 }
 
 impl ScriptedRds {
     pub fn new(inner: Rds) -> Self {
-        Self { inner, status: Mutex::default(), lose_create_answer: AtomicBool::default() }
+        let (status, lose_create_answer) = (Mutex::default(), AtomicBool::default());
+        Self { inner, status, lose_create_answer, creates_answered: AtomicUsize::default() }
+    }
+
+    /// How many `CreateDBInstance` calls moto has answered, either way.
+    pub fn creates_answered(&self) -> usize {
+        self.creates_answered.load(Ordering::Relaxed)
     }
 
     /// The next `CreateDBInstance` happens, but its answer never arrives.
@@ -160,7 +167,9 @@ impl RdsApi for ScriptedRds {
         &self,
         input: CreateDbInstanceInputBuilder,
     ) -> Result<DbInstance, ApiError> {
-        let created = self.inner.create_db_instance(input).await?;
+        let created = self.inner.create_db_instance(input).await;
+        self.creates_answered.fetch_add(1, Ordering::Relaxed);
+        let created = created?;
         if self.lose_create_answer.swap(false, Ordering::Relaxed) {
             return Err(ApiError {
                 operation: "CreateDBInstance",
