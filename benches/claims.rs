@@ -403,15 +403,30 @@ async fn moto_subnets(endpoint: &str) -> Vec<String> {
 }
 
 /// moto's own time to create `n` subnet groups and instances, one call after another, after one
-/// untimed pair (moto loads its RDS code on first use).
-async fn moto_serial_create(endpoint: &str, subnets: &[String], n: usize) -> Duration {
+/// untimed pair (moto loads its RDS code on first use); moto starts empty and is left empty.
+async fn moto_serial_create(endpoint: &str, n: usize, moto: u32) -> Duration {
+    reset_moto(endpoint).await;
+    let subnets = moto_subnets(endpoint).await;
     let rds = rds_client(endpoint);
-    create_pair(&rds, subnets, "serial-warmup").await;
+    create_pair(&rds, &subnets, "serial-warmup").await;
+    let cpu = cpu_seconds(moto);
     let start = Instant::now();
     for i in 0..n {
-        create_pair(&rds, subnets, &format!("serial-{i}")).await;
+        create_pair(&rds, &subnets, &format!("serial-{i}")).await;
     }
-    start.elapsed()
+    let serial = start.elapsed();
+    eprintln!(
+        "  moto serial create: {:.1} s (moto CPU {:.1} s)",
+        serial.as_secs_f64(),
+        cpu_seconds(moto) - cpu
+    );
+    reset_moto(endpoint).await;
+    serial
+}
+
+async fn reset_moto(endpoint: &str) {
+    let reset = http::Request::post(format!("{endpoint}/moto-api/reset")).body(String::new());
+    http_text(reset.unwrap()).await;
 }
 
 /// One subnet group `NAME-subnets` and one instance `NAME` in it.
@@ -655,13 +670,9 @@ async fn main() {
             tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok()
         })
         .await;
-        let subnets = moto_subnets(&endpoint).await;
-        let serial = moto_serial_create(&endpoint, &subnets, n).await;
-        eprintln!("  moto serial create: {:.1} s", serial.as_secs_f64());
-        http_text(
-            http::Request::post(format!("{endpoint}/moto-api/reset")).body(String::new()).unwrap(),
-        )
-        .await;
+        // This machine's speed drifts by tens of percent within minutes, so moto's serial time
+        // is measured before and after the run and the run is compared with their mean.
+        let serial_before = moto_serial_create(&endpoint, n, moto.0.id()).await;
         let subnets = moto_subnets(&endpoint).await;
         let up = crosstie_up(&endpoint).await;
         let moto_cpu = cpu_seconds(moto.0.id());
@@ -669,13 +680,18 @@ async fn main() {
         up.print_cost(n).await;
         eprintln!("  moto CPU during the run: {:.1} s", cpu_seconds(moto.0.id()) - moto_cpu);
         let rss = rss_mib(up.server.0.id());
+        drop(up);
+        let serial_after = moto_serial_create(&endpoint, n, moto.0.id()).await;
+        let serial = (serial_before + serial_after) / 2;
         rows.push(format!(
-            "| moto 5.2.5 | {n} | {:.1} s | {:.1} s | {:.0} claims/s | {rss:.0} MiB | {:.2} (serial create {:.1} s) |",
+            "| moto 5.2.5 | {n} | {:.1} s | {:.1} s | {:.0} claims/s | {rss:.0} MiB | {:.2} (serial create {:.1} s: {:.1} s before, {:.1} s after) |",
             applied.as_secs_f64(),
             ready.as_secs_f64(),
             n as f64 / ready.as_secs_f64(),
             ready.as_secs_f64() / serial.as_secs_f64(),
             serial.as_secs_f64(),
+            serial_before.as_secs_f64(),
+            serial_after.as_secs_f64(),
         ));
         drop(moto);
     }
