@@ -221,6 +221,8 @@ struct Pass<'a, M, C> {
     status_read: Value,
     /// Every resourceVersion this pass's writes produced, in order.
     written: Vec<String>,
+    /// What this pass found in (or wrote to) the connection Secret.
+    published: Option<ConnectionDetails>,
     now: Timestamp,
 }
 
@@ -240,6 +242,7 @@ where
             spec_persisted: value.get("spec").cloned().unwrap_or_default(),
             status_read: value.get("status").cloned().unwrap_or_default(),
             written: Vec::new(),
+            published: None,
             now: (ctx.clock)(),
         }
     }
@@ -356,7 +359,11 @@ where
                     return Ok(Done::After(Some(Duration::ZERO)));
                 }
             }
-            self.publish(&observation.connection_details).await?;
+            // Before a create there is nothing to publish yet (Crossplane would write an empty
+            // Secret here): the create's details are published with it.
+            if observation.resource_exists || !observation.connection_details.is_empty() {
+                self.publish(&observation.connection_details).await?;
+            }
             if !observation.resource_exists {
                 unsaved.insert(EXTERNAL_CREATE_PENDING.to_owned(), json!(self.now.to_string()));
             }
@@ -521,6 +528,12 @@ where
     }
 
     async fn publish(&mut self, details: &ConnectionDetails) -> Result<(), Stop> {
+        // The observation right after a create mostly repeats what the create published.
+        if let Some(published) = &self.published
+            && details.iter().all(|(key, value)| published.get(key) == Some(value))
+        {
+            return Ok(());
+        }
         connection::publish(&self.ctx.client, &self.mr, details).await.map_err(|err| {
             let retry = match err {
                 PublishError::ControlledByOther { .. } => Retry::Poll,
@@ -528,6 +541,7 @@ where
             };
             Failure::new(reason::CANNOT_PUBLISH_CONNECTION, err, retry)
         })?;
+        self.published.get_or_insert_default().extend(details.clone());
         Ok(())
     }
 

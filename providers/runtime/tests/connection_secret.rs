@@ -3,6 +3,9 @@
 
 mod fixture;
 
+use crosstie_runtime::annotations::{
+    EXTERNAL_CREATE_PENDING, EXTERNAL_CREATE_SUCCEEDED, EXTERNAL_NAME,
+};
 use fixture::*;
 use serde_json::{Value, json};
 
@@ -56,6 +59,36 @@ async fn a_missing_connection_secret_is_created_and_owned_by_the_resource() {
             "/api/v1/namespaces/crossplane-system/secrets?",
             secret("uid-db", json!({ "endpoint": "ZGIuZXhhbXBsZQ==", "port": "NTQzMg==" })),
         ),
+    ]);
+
+    assert_eq!(reconcile(&db, &cloud, script).await.unwrap(), poll());
+}
+
+#[tokio::test]
+async fn a_new_resource_s_secret_is_written_once_with_what_its_create_returned() {
+    let db = Database::named("db").with_connection_secret();
+    let cloud = Cloud::absent().with_details(&[("endpoint", "db.example"), ("port", "5432")]);
+    let written = secret("uid-db", json!({ "endpoint": "ZGIuZXhhbXBsZQ==", "port": "NTQzMg==" }));
+    let mut script = usage_recorded(&db);
+    // Nothing before the create: no empty Secret first.
+    script.extend([
+        patch(
+            path("db"),
+            json!({ "metadata": {
+                "resourceVersion": "1",
+                "finalizers": ["finalizer.managedresource.crossplane.io"],
+                "annotations": { EXTERNAL_NAME: "db", EXTERNAL_CREATE_PENDING: NOW },
+            }}),
+        ),
+        patch(
+            path("db"),
+            json!({ "metadata": { "annotations": { EXTERNAL_CREATE_SUCCEEDED: NOW } } }),
+        ),
+        get(SECRET).not_found(),
+        post("/api/v1/namespaces/crossplane-system/secrets?", written),
+        event("CreatedExternalResource", None),
+        // The observation after the create repeats what was just written: not read again.
+        status_patch(&db, json!([ready_available(), synced()])),
     ]);
 
     assert_eq!(reconcile(&db, &cloud, script).await.unwrap(), poll());
