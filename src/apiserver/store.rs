@@ -335,9 +335,11 @@ impl Store {
         self.writer.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Runs `hook` after every commit, with its events, before its writes are acknowledged:
-    /// how state derived from stored objects (the registry's CRDs) follows them, reading the
-    /// committed store. Set once; a second hook is refused (returned).
+    /// Runs `hook` after every commit, with its events, before its writes are acknowledged and
+    /// before watchers are told of them (a client that watched a CRD go must not then find its
+    /// kind still served): how state derived from stored objects (the registry's CRDs) follows
+    /// them, reading the committed store. It runs holding the write lock, so it must not write.
+    /// Set once; a second hook is refused (returned).
     pub fn on_commit(
         &self,
         hook: impl Fn(&Store, &[Arc<Event>]) + Send + Sync + 'static,
@@ -394,6 +396,7 @@ impl Store {
             let _ = w.conn.execute_batch("ROLLBACK");
         } else if let Some(last) = batch.events.last() {
             self.latest.store(last.rv, Ordering::Release);
+            self.committed(&batch.events);
             // Sent under the write lock so live watchers see events in resourceVersion order.
             for event in &batch.events {
                 let _ = self.events.send(event.clone());
@@ -402,9 +405,6 @@ impl Store {
         let compacted = self.compact_when_due(&mut w);
         drop(w);
         self.batch_ended.notify_all();
-        if result.is_ok() && committed.is_ok() {
-            self.committed(&batch.events);
-        }
         match result {
             Ok(result) => (result, committed.map_err(StoreError::from).and(compacted)),
             Err(panic) => std::panic::resume_unwind(panic),
@@ -503,10 +503,9 @@ impl Store {
         } else {
             self.latest.store(rv, Ordering::Release);
             self.compact_when_due(&mut w)?;
+            self.committed(std::slice::from_ref(&event));
             // Sent under the write lock so live watchers see events in resourceVersion order.
-            let _ = self.events.send(event.clone());
-            drop(w);
-            self.committed(&[event]);
+            let _ = self.events.send(event);
         }
         Ok(Outcome { object, event: Some(kind), text: Some(text) })
     }
@@ -814,20 +813,21 @@ mod tests {
     }
 
     #[test]
-    fn the_commit_hook_sees_each_commit_readable_before_it_is_acknowledged() {
+    fn the_commit_hook_sees_each_commit_readable_before_it_is_acknowledged_or_watched() {
         let dir = tempfile::tempdir().unwrap();
         let store = Arc::new(Store::open(dir.path()).unwrap());
         let seen = Arc::new(Mutex::new(Vec::new()));
         let record = seen.clone();
+        let watch = Mutex::new(store.subscribe());
         let hooked = store.on_commit(move |store, events| {
             let readable = events.iter().all(|e| {
                 let name = e.object.split("\"name\":\"").nth(1).unwrap().split('"').next();
                 store.get(&key(name.unwrap())).unwrap().is_some()
             });
-            record
-                .lock()
-                .unwrap()
-                .push((events.iter().map(|e| e.rv).collect::<Vec<_>>(), readable));
+            let watched = std::iter::from_fn(|| watch.lock().unwrap().try_recv().ok())
+                .any(|told| events.iter().any(|e| e.rv == told.rv));
+            let rvs = events.iter().map(|e| e.rv).collect::<Vec<_>>();
+            record.lock().unwrap().push((rvs, readable, watched));
         });
         assert!(hooked.is_ok());
         assert!(store.on_commit(|_, _| {}).is_err(), "set once");
@@ -839,7 +839,8 @@ mod tests {
             assert_eq!(seen.lock().unwrap().len(), 1, "not before the batch commits");
         });
         committed.unwrap();
-        assert_eq!(*seen.lock().unwrap(), [(vec![1], true), (vec![2, 3], true)]);
+        let seen = seen.lock().unwrap();
+        assert_eq!(*seen, [(vec![1], true, false), (vec![2, 3], true, false)], "none watched yet");
     }
 
     #[test]
