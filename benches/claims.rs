@@ -550,7 +550,11 @@ impl Up {
             http::Request::get(format!("http://{}/metrics", self.web)).body(String::new()).unwrap(),
         )
         .await;
-        let counters = ["crosstie_aws_api_calls_total{", "crosstie_managed_reconciles_total{"];
+        let counters = [
+            "crosstie_aws_api_calls_total{",
+            "crosstie_managed_reconciles_total{",
+            "crosstie_managed_errors_total{",
+        ];
         for line in metrics.lines().filter(|l| counters.iter().any(|c| l.starts_with(c))) {
             if let Some((labels, count)) = line.rsplit_once(' ')
                 && let Ok(count) = count.parse::<f64>()

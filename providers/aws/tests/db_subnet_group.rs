@@ -16,7 +16,7 @@ use common::{MemorySecrets, POLL, ScriptedRds, aws, payments_db_prod, sdk};
 use crosstie_provider_aws::api::Rds;
 use crosstie_provider_aws::config::AwsClient;
 use crosstie_provider_aws::dbsubnetgroup::DbSubnetGroupExternal;
-use crosstie_provider_aws::{AwsMetrics, DbSubnetGroup, RdsInstanceExternal};
+use crosstie_provider_aws::{AwsMetrics, DbSubnetGroup, RdsInstance, RdsInstanceExternal};
 use crosstie_runtime::annotations::EXTERNAL_CREATE_SUCCEEDED;
 use crosstie_runtime::{ExternalClient, ManagementAction, Readiness};
 use ec2::vpc_with_subnets;
@@ -115,6 +115,14 @@ async fn deleting_a_subnet_group_twice_succeeds() {
     groups.delete(&mut group).await.expect("NotFound on delete is success");
 }
 
+/// The instance in the group [`subnet_group`] makes, named in other letter case (AWS
+/// names are case-insensitive).
+fn instance_in_the_group() -> RdsInstance {
+    let mut db = payments_db_prod();
+    db.spec.for_provider.db_subnet_group_name = Some("Payments-Subnets".into());
+    db
+}
+
 #[tokio::test]
 async fn an_instance_created_while_its_subnet_group_is_settling_waits_instead_of_failing() {
     let moto = Moto::start();
@@ -123,9 +131,7 @@ async fn an_instance_created_while_its_subnet_group_is_settling_waits_instead_of
     let client = aws(&moto.endpoint, REGION, &metrics);
     let groups = DbSubnetGroupExternal::new(client.clone());
     let instances = RdsInstanceExternal::new(client, MemorySecrets::default());
-    let mut group = subnet_group(&subnets);
-    let mut db = payments_db_prod();
-    db.spec.for_provider.db_subnet_group_name = Some("Payments-Subnets".into());
+    let (mut group, mut db) = (subnet_group(&subnets), instance_in_the_group());
 
     assert!(!groups.observe(&mut group).await.expect("observe").resource_exists, "absent");
     // As when a composition makes both at once: the instance's create starts first.
@@ -148,9 +154,7 @@ async fn an_instance_whose_group_is_not_begun_yet_is_created_once_the_group_is()
     let client = Arc::new(AwsClient::new(api, POLL));
     let groups = DbSubnetGroupExternal::new(client.clone());
     let instances = RdsInstanceExternal::new(client.clone(), MemorySecrets::default());
-    let mut group = subnet_group(&subnets);
-    let mut db = payments_db_prod();
-    db.spec.for_provider.db_subnet_group_name = Some("Payments-Subnets".into());
+    let (mut group, mut db) = (subnet_group(&subnets), instance_in_the_group());
 
     // The instance's create is answered first; the group's reconcile begins only afterwards.
     let (instance, _) = tokio::join!(instances.create(&mut db), async {
