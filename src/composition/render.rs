@@ -3,8 +3,10 @@
 //! Pure and deterministic: the controller and `crosstie render` share it, so what the CLI
 //! prints is what the controller applies.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
+use serde::Deserialize as _;
 use serde_json::{Value, json};
 use sha2::Digest as _;
 
@@ -164,7 +166,7 @@ pub fn render(
         connection_details: BTreeMap::new(),
     };
     for group in template_groups(composition)? {
-        for template in &group.templates {
+        for template in group.templates.iter() {
             if rendered.resources.iter().any(|r| r.name == template.name) {
                 return Err(RenderError::DuplicateResource {
                     composition: comp_name,
@@ -179,20 +181,21 @@ pub fn render(
     Ok(rendered)
 }
 
-/// Templates and the patch sets they may use.
-struct TemplateGroup {
-    templates: Vec<ComposedTemplate>,
-    patch_sets: Vec<PatchSet>,
+/// Templates and the patch sets they may use: borrowed from a `mode: Resources` Composition,
+/// read from a step's input otherwise.
+struct TemplateGroup<'a> {
+    templates: Cow<'a, [ComposedTemplate]>,
+    patch_sets: Cow<'a, [PatchSet]>,
 }
 
 /// The template lists a Composition runs, with the patch sets each may use: one for
 /// `mode: Resources`, one per patch-and-transform step for `mode: Pipeline`.
-fn template_groups(composition: &Composition) -> Result<Vec<TemplateGroup>, RenderError> {
+fn template_groups(composition: &Composition) -> Result<Vec<TemplateGroup<'_>>, RenderError> {
     let spec = &composition.spec;
     if spec.mode.unwrap_or_default() == CompositionMode::Resources {
         return Ok(vec![TemplateGroup {
-            templates: spec.resources.clone(),
-            patch_sets: spec.patch_sets.clone(),
+            templates: Cow::Borrowed(&spec.resources),
+            patch_sets: Cow::Borrowed(&spec.patch_sets),
         }]);
     }
     let mut groups = Vec::new();
@@ -214,10 +217,16 @@ fn template_groups(composition: &Composition) -> Result<Vec<TemplateGroup>, Rend
                 function: step.function_ref.name.clone(),
             });
         }
-        let input: PtInput = serde_json::from_value(input.clone()).map_err(|e| {
-            RenderError::InvalidInput { step: step.step.clone(), reason: e.to_string() }
+        // Read from the borrowed input: composites render on every change, and the input is
+        // most of the Composition.
+        let input = PtInput::deserialize(input).map_err(|e| RenderError::InvalidInput {
+            step: step.step.clone(),
+            reason: e.to_string(),
         })?;
-        groups.push(TemplateGroup { templates: input.resources, patch_sets: input.patch_sets });
+        groups.push(TemplateGroup {
+            templates: Cow::Owned(input.resources),
+            patch_sets: Cow::Owned(input.patch_sets),
+        });
     }
     Ok(groups)
 }
