@@ -72,18 +72,8 @@ async fn a_new_resource_s_secret_is_written_once_with_what_its_create_returned()
     let mut script = usage_recorded(&db);
     // Nothing before the create: no empty Secret first.
     script.extend([
-        patch(
-            path("db"),
-            json!({ "metadata": {
-                "resourceVersion": "1",
-                "finalizers": ["finalizer.managedresource.crossplane.io"],
-                "annotations": { EXTERNAL_NAME: "db", EXTERNAL_CREATE_PENDING: NOW },
-            }}),
-        ),
-        patch(
-            path("db"),
-            json!({ "metadata": { "annotations": { EXTERNAL_CREATE_SUCCEEDED: NOW } } }),
-        ),
+        metadata_saved("1", json!({ EXTERNAL_NAME: "db", EXTERNAL_CREATE_PENDING: NOW })),
+        annotated(json!({ EXTERNAL_CREATE_SUCCEEDED: NOW })),
         get(SECRET).not_found(),
         post("/api/v1/namespaces/crossplane-system/secrets?", written),
         event("CreatedExternalResource", None),

@@ -16,8 +16,6 @@ use fixture::*;
 use kube::runtime::controller::Action;
 use serde_json::{Value, json};
 
-const FINALIZER: &str = "finalizer.managedresource.crossplane.io";
-
 fn finalizer_removed() -> Exchange {
     patch(
         path("db"),
@@ -26,21 +24,6 @@ fn finalizer_removed() -> Exchange {
             { "op": "remove", "path": "/metadata/finalizers/0" },
         ]),
     )
-}
-
-/// The finalizer and `annotations` added in one write with a resourceVersion precondition,
-/// before `create`.
-fn metadata_saved(resource_version: &str, annotations: Value) -> Exchange {
-    let metadata = json!({
-        "resourceVersion": resource_version,
-        "finalizers": [FINALIZER],
-        "annotations": annotations,
-    });
-    patch(path("db"), json!({ "metadata": metadata }))
-}
-
-fn annotated(annotations: Value) -> Exchange {
-    patch(path("db"), json!({ "metadata": { "annotations": annotations } }))
 }
 
 fn steps(parts: impl IntoIterator<Item = Vec<Exchange>>) -> Vec<Exchange> {

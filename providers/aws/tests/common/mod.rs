@@ -120,8 +120,12 @@ pub struct ScriptedRds {
 
 impl ScriptedRds {
     pub fn new(inner: Rds) -> Self {
-        let (status, lose_create_answer) = (Mutex::default(), AtomicBool::default());
-        Self { inner, status, lose_create_answer, creates_answered: AtomicUsize::default() }
+        Self {
+            inner,
+            status: Mutex::default(),
+            lose_create_answer: AtomicBool::default(),
+            creates_answered: AtomicUsize::default(),
+        }
     }
 
     /// How many `CreateDBInstance` calls moto has answered, either way.
