@@ -14,7 +14,7 @@ use crosstie_runtime::annotations::{
 use crosstie_runtime::reason::{MSG_CREATE_INCOMPLETE, MSG_PAUSED};
 use fixture::*;
 use kube::runtime::controller::Action;
-use serde_json::{Value, json};
+use serde_json::json;
 
 fn finalizer_removed() -> Exchange {
     patch(
