@@ -41,11 +41,11 @@ pub fn desired_state<K: Resource>(object: &K) -> Option<u64> {
     predicates::generation(object).map(|_| hasher.finish())
 }
 
-/// A hash of what a reader of a managed resource can see: its content (spec, status), labels, annotations, owners and deletion — but not the engine's
-/// bookkeeping: finalizers, the `external-create-*` timestamps, and an `external-name` that is
-/// only its default, `metadata.name`. Equal before and after the engine's writes around a
-/// create, which change nothing a reader can use; the status write that ends every pass
-/// still changes it.
+/// A hash of what a reader of a managed resource can see: its content (spec, status), labels,
+/// annotations, owners and deletion — but not the engine's bookkeeping: finalizers, the
+/// `external-create-*` timestamps, and an `external-name` that is only its default,
+/// `metadata.name`. Equal before and after the engine's writes around a create, which change
+/// nothing a reader can use; the status write that ends every pass still changes it.
 pub fn observed_state(object: &DynamicObject) -> u64 {
     let meta = &object.metadata;
     let mut hasher = DefaultHasher::new();
