@@ -73,9 +73,18 @@ impl ApiError {
         match &err {
             SdkError::ServiceError(service) => {
                 let inner = service.err();
+                let status = service.raw().status();
                 let code = inner.code().unwrap_or("Unknown").to_owned();
-                let message = inner.message().unwrap_or_default().to_owned();
-                let kind = if service.raw().status().is_server_error() {
+                let message = match (inner.code(), inner.message()) {
+                    (_, Some(message)) => message.to_owned(),
+                    // Not an AWS error at all (a proxy's or a crashed server's page): its status
+                    // is all there is to tell.
+                    (None, None) => {
+                        format!("HTTP status {} with no AWS error in the answer", status.as_u16())
+                    }
+                    (Some(_), None) => String::new(),
+                };
+                let kind = if status.is_server_error() {
                     ApiErrorKind::Transient
                 } else {
                     classify(&code)

@@ -19,6 +19,8 @@ use crosstie_provider_aws::config::{AwsClient, rds_client};
 use crosstie_provider_aws::secrets::{SecretData, SecretError, SecretStore};
 use crosstie_provider_aws::{AwsMetrics, RdsInstance};
 use crosstie_runtime::ConnectionDetails;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpListener;
 
 /// Poll interval of the tests' observation cache: long enough that a test never sees a refresh
 /// it did not cause.
@@ -235,4 +237,71 @@ impl RdsApi for ScriptedRds {
     async fn delete_db_subnet_group(&self, name: &str) -> Result<(), ApiError> {
         self.inner.delete_db_subnet_group(name).await
     }
+}
+
+/// An HTTP status line, content type and body.
+pub type CannedAnswer = (&'static str, &'static str, &'static str);
+
+/// RDS's answer for an instance that does not exist.
+pub const NOT_FOUND: CannedAnswer = ("404 Not Found", "text/xml", NOT_FOUND_XML);
+
+const NOT_FOUND_XML: &str = "<ErrorResponse><Error><Type>Sender</Type><Code>DBInstanceNotFound</Code>\
+    <Message>not found</Message></Error><RequestId>1</RequestId></ErrorResponse>";
+
+/// Requests served, concurrent requests now, and the most seen at once.
+#[derive(Default)]
+pub struct Gauge {
+    pub requests: AtomicUsize,
+    pub now: AtomicUsize,
+    pub max: AtomicUsize,
+}
+
+/// An RDS endpoint that answers every request with the HTTP response head and body `answer`
+/// after `delay`, counting requests and how many it holds at once. Keep-alive connections carry
+/// several requests each.
+pub async fn canned_rds(delay: Duration, answer: CannedAnswer) -> (String, Arc<Gauge>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let endpoint = format!("http://{}", listener.local_addr().unwrap());
+    let gauge = Arc::new(Gauge::default());
+    let counted = gauge.clone();
+    tokio::spawn(async move {
+        loop {
+            let (stream, _) = listener.accept().await.unwrap();
+            let gauge = counted.clone();
+            tokio::spawn(async move {
+                let mut stream = BufReader::new(stream);
+                loop {
+                    let mut length = 0;
+                    loop {
+                        let mut line = String::new();
+                        if stream.read_line(&mut line).await.unwrap_or(0) == 0 {
+                            return;
+                        }
+                        if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                            length = v.trim().parse().unwrap();
+                        }
+                        if line == "\r\n" {
+                            break;
+                        }
+                    }
+                    let mut body = vec![0; length];
+                    stream.read_exact(&mut body).await.unwrap();
+                    gauge.requests.fetch_add(1, Ordering::SeqCst);
+                    let now = gauge.now.fetch_add(1, Ordering::SeqCst) + 1;
+                    gauge.max.fetch_max(now, Ordering::SeqCst);
+                    tokio::time::sleep(delay).await;
+                    gauge.now.fetch_sub(1, Ordering::SeqCst);
+                    let (status, content_type, body) = answer;
+                    let response = format!(
+                        "HTTP/1.1 {status}\r\ncontent-type: {content_type}\r\ncontent-length: {}\r\n\r\n{body}",
+                        body.len()
+                    );
+                    if stream.get_mut().write_all(response.as_bytes()).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (endpoint, gauge)
 }
