@@ -542,8 +542,8 @@ metadata: {{name: {TEAM}}}
 
 impl Up {
     /// Prints what the run cost per claim: `crosstie up`'s CPU time, its AWS calls by operation
-    /// and its managed-resource reconciles by kind and result (from its `/metrics`).
-    /// Prints Crosstie's CPU and the calls and reconciles it made per claim; returns the CPU.
+    /// and its managed-resource reconciles by kind and result (from its `/metrics`). Returns the
+    /// CPU time in seconds.
     async fn print_cost(&self, n: usize) -> f64 {
         let cpu = cpu_seconds(self.server.0.id());
         eprintln!("  crosstie CPU: {cpu:.1} s ({:.1} ms per claim)", cpu * 1000.0 / n as f64);

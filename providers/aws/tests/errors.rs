@@ -9,7 +9,7 @@ use common::{canned_rds, sdk};
 use crosstie_provider_aws::AwsMetrics;
 use crosstie_provider_aws::api::{ApiErrorKind, Rds, RdsApi};
 
-/// moto answers a describe that races a create with Flask's HTML error page.
+/// moto answers a describe that races a create with werkzeug's HTML error page.
 const SERVER_ERROR_PAGE: common::CannedAnswer = (
     "500 INTERNAL SERVER ERROR",
     "text/html; charset=utf-8",
@@ -26,5 +26,9 @@ async fn a_server_error_page_is_retried_then_reported_by_its_status() {
     assert_eq!(err.kind, ApiErrorKind::Transient);
     assert_eq!(err.code, "Unknown");
     assert_eq!(err.message, "HTTP status 500 with no AWS error in the answer");
-    assert_eq!(gauge.requests.load(Ordering::SeqCst), 3, "the SDK's standard retries, then us");
+    assert_eq!(
+        gauge.requests.load(Ordering::SeqCst),
+        3,
+        "three attempts (the SDK's standard retries) before the provider sees the error"
+    );
 }
