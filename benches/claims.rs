@@ -577,11 +577,58 @@ impl Up {
         Api::namespaced_with(self.client.clone(), TEAM, &resource)
     }
 
-    /// Creates `n` claims at once, then polls until all are Ready; returns (apply time, time to
-    /// all Ready), both from the first create.
+    /// `crosstie_aws_api_calls_total` of `operation`, from `/metrics`.
+    async fn aws_calls(&self, operation: &str) -> u64 {
+        let request = http::Request::get(format!("http://{}/metrics", self.web));
+        let metrics = http_text(request.body(String::new()).unwrap()).await;
+        let series = format!("crosstie_aws_api_calls_total{{operation=\"{operation}\"}} ");
+        metrics.lines().find_map(|l| l.strip_prefix(&series)?.parse().ok()).unwrap_or(0)
+    }
+
+    /// Samples the creates every 100 ms until the `n`th instance create; returns when the first
+    /// create (of either kind) and the `n`th instance create were seen, from `start`. This is
+    /// where the time to all Ready goes: before the first create and after the last, Crosstie's
+    /// latency; in between, mostly the cloud's pace.
+    async fn creates_timeline(&self, n: usize, start: Instant) -> (Duration, Duration) {
+        let mut first = None;
+        loop {
+            let creates = self.aws_calls("CreateDBInstance").await;
+            if creates + self.aws_calls("CreateDBSubnetGroup").await > 0 && first.is_none() {
+                first = Some(start.elapsed());
+            }
+            if creates >= n as u64 {
+                return (first.unwrap_or_default(), start.elapsed());
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Runs [`Up::apply_and_watch`] while sampling the creates, prints where the time went, and
+    /// returns (apply time, time to all Ready), both from the first claim create.
     async fn claims_ready(&self, n: usize, subnets: &[String]) -> (Duration, Duration) {
-        let api = self.claims();
         let start = Instant::now();
+        let timeline = self.creates_timeline(n, start);
+        let (creates, (applied, first_ready, all_ready)) =
+            tokio::join!(timeline, self.apply_and_watch(n, subnets, start));
+        eprintln!(
+            "  first AWS create {:.1} s, first claim Ready {:.1} s, last create {:.1} s, all Ready {:.1} s",
+            creates.0.as_secs_f64(),
+            first_ready.as_secs_f64(),
+            creates.1.as_secs_f64(),
+            all_ready.as_secs_f64(),
+        );
+        (applied, all_ready)
+    }
+
+    /// Creates `n` claims at once, then watches until all are Ready; returns the apply time and
+    /// when the first and the last claim were Ready, from `start`.
+    async fn apply_and_watch(
+        &self,
+        n: usize,
+        subnets: &[String],
+        start: Instant,
+    ) -> (Duration, Duration, Duration) {
+        let api = self.claims();
         futures::stream::iter(0..n)
             .map(|i| {
                 let api = api.clone();
@@ -604,6 +651,7 @@ impl Up {
             .collect::<Vec<_>>()
             .await;
         let applied = start.elapsed();
+        let mut first_ready = None;
         // Watched, not polled: a list of every claim twice a second would load the server being
         // measured (as `kubectl wait` does, a watch costs it nothing between changes).
         let mut ready = std::collections::HashSet::new();
@@ -620,6 +668,7 @@ impl Up {
             };
             let name = claim.metadata.name.clone().unwrap_or_default();
             if is_ready(&claim) {
+                first_ready.get_or_insert_with(|| start.elapsed());
                 ready.insert(name);
             } else {
                 ready.remove(&name);
@@ -629,7 +678,7 @@ impl Up {
                 progress = Instant::now();
             }
         }
-        (applied, start.elapsed())
+        (applied, first_ready.unwrap_or_default(), start.elapsed())
     }
 }
 
