@@ -9,7 +9,8 @@
 //!
 //! `CROSSTIE_BENCH_CLAIMS` sets `N` (default 2,000), `CROSSTIE_BENCH_TARGETS` the targets
 //! (default `fake,moto`), `CROSSTIE_BENCH_SERVER` the `crosstie` binary (default this build's),
-//! `CROSSTIE_BENCH_UP_ARGS` extra flags for `crosstie up` (e.g. `--max-reconcile-rate 100`).
+//! `CROSSTIE_BENCH_UP_ARGS` extra flags for `crosstie up` (e.g. `--max-reconcile-rate 100`),
+//! `CROSSTIE_BENCH_FAKE_CREATE_MS` a time each fake create takes, one at a time (default 0).
 //! Needs the tools venv (`CROSSTIE_TOOLS_DIR`) for kubectl and moto. Prints a Markdown table.
 
 use std::collections::BTreeMap;
@@ -40,6 +41,13 @@ fn claims() -> usize {
 
 fn targets() -> String {
     std::env::var("CROSSTIE_BENCH_TARGETS").unwrap_or_else(|_| "fake,moto".into())
+}
+
+/// How long each fake RDS create takes, creates served one at a time
+/// (`CROSSTIE_BENCH_FAKE_CREATE_MS`, default 0): a cloud's pace without its CPU on the cores.
+fn fake_create_time() -> Duration {
+    let ms = std::env::var("CROSSTIE_BENCH_FAKE_CREATE_MS").ok().and_then(|n| n.parse().ok());
+    Duration::from_millis(ms.unwrap_or(0))
 }
 
 fn server_binary() -> PathBuf {
@@ -303,10 +311,17 @@ fn answer(rds: &mut FakeRds, form: &Form) -> axum::response::Response {
 /// Serves the fake RDS on a free port; returns its endpoint URL.
 async fn start_fake_rds() -> String {
     let state = Arc::new(Mutex::new(FakeRds::default()));
+    let create_time = fake_create_time();
+    let creating = Arc::new(tokio::sync::Mutex::new(()));
     let app = axum::Router::new().route(
         "/",
         axum::routing::post(async move |body: String| {
             let form: Form = serde_urlencoded::from_str(&body).unwrap_or_default();
+            let create = param(&form, "Action").is_some_and(|a| a.starts_with("Create"));
+            if create && !create_time.is_zero() {
+                let _one_at_a_time = creating.lock().await;
+                tokio::time::sleep(create_time).await;
+            }
             answer(&mut state.lock().unwrap(), &form)
         }),
     );
@@ -700,8 +715,12 @@ async fn main() {
         let (applied, ready) = up.claims_ready(n, &["subnet-a".into(), "subnet-b".into()]).await;
         up.print_cost(n).await;
         let rss = rss_mib(up.server.0.id());
+        let pace = match fake_create_time().as_millis() {
+            0 => "zero latency".to_owned(),
+            ms => format!("creates {ms} ms each, one at a time"),
+        };
         rows.push(format!(
-            "| fake RDS (zero latency) | {n} | {:.1} s | {:.1} s | {:.0} claims/s | {rss:.0} MiB | — |",
+            "| fake RDS ({pace}) | {n} | {:.1} s | {:.1} s | {:.0} claims/s | {rss:.0} MiB | — |",
             applied.as_secs_f64(),
             ready.as_secs_f64(),
             n as f64 / ready.as_secs_f64(),
