@@ -592,12 +592,14 @@ impl Up {
         Api::namespaced_with(self.client.clone(), TEAM, &resource)
     }
 
-    /// `crosstie_aws_api_calls_total` of `operation`, from `/metrics`.
-    async fn aws_calls(&self, operation: &str) -> u64 {
+    /// `crosstie_aws_api_calls_total` of each of `operations`, from one read of `/metrics`.
+    async fn aws_calls<const N: usize>(&self, operations: [&str; N]) -> [u64; N] {
         let request = http::Request::get(format!("http://{}/metrics", self.web));
         let metrics = http_text(request.body(String::new()).unwrap()).await;
-        let series = format!("crosstie_aws_api_calls_total{{operation=\"{operation}\"}} ");
-        metrics.lines().find_map(|l| l.strip_prefix(&series)?.parse().ok()).unwrap_or(0)
+        operations.map(|operation| {
+            let series = format!("crosstie_aws_api_calls_total{{operation=\"{operation}\"}} ");
+            metrics.lines().find_map(|l| l.strip_prefix(&series)?.parse().ok()).unwrap_or(0)
+        })
     }
 
     /// Samples the creates every 100 ms until the `n`th instance create; returns when the first
@@ -607,8 +609,9 @@ impl Up {
     async fn creates_timeline(&self, n: usize, start: Instant) -> (Duration, Duration) {
         let mut first = None;
         loop {
-            let creates = self.aws_calls("CreateDBInstance").await;
-            if creates + self.aws_calls("CreateDBSubnetGroup").await > 0 && first.is_none() {
+            let [creates, groups] =
+                self.aws_calls(["CreateDBInstance", "CreateDBSubnetGroup"]).await;
+            if creates + groups > 0 && first.is_none() {
                 first = Some(start.elapsed());
             }
             if creates >= n as u64 {
