@@ -308,10 +308,10 @@ fn answer(rds: &mut FakeRds, form: &Form) -> axum::response::Response {
     }
 }
 
-/// Serves the fake RDS on a free port; returns its endpoint URL.
-async fn start_fake_rds() -> String {
+/// Serves the fake RDS on a free port, each create taking `create_time` (one at a time when
+/// not zero); returns its endpoint URL.
+async fn start_fake_rds(create_time: Duration) -> String {
     let state = Arc::new(Mutex::new(FakeRds::default()));
-    let create_time = fake_create_time();
     let creating = Arc::new(tokio::sync::Mutex::new(()));
     let app = axum::Router::new().route(
         "/",
@@ -562,10 +562,7 @@ impl Up {
     async fn print_cost(&self, n: usize) -> f64 {
         let cpu = cpu_seconds(self.server.0.id());
         eprintln!("  crosstie CPU: {cpu:.1} s ({:.1} ms per claim)", cpu * 1000.0 / n as f64);
-        let metrics = http_text(
-            http::Request::get(format!("http://{}/metrics", self.web)).body(String::new()).unwrap(),
-        )
-        .await;
+        let metrics = self.metrics().await;
         let counters = [
             "crosstie_aws_api_calls_total{",
             "crosstie_managed_reconciles_total{",
@@ -592,10 +589,15 @@ impl Up {
         Api::namespaced_with(self.client.clone(), TEAM, &resource)
     }
 
+    /// `crosstie up`'s `/metrics` text.
+    async fn metrics(&self) -> String {
+        let request = http::Request::get(format!("http://{}/metrics", self.web));
+        http_text(request.body(String::new()).unwrap()).await
+    }
+
     /// `crosstie_aws_api_calls_total` of each of `operations`, from one read of `/metrics`.
     async fn aws_calls<const N: usize>(&self, operations: [&str; N]) -> [u64; N] {
-        let request = http::Request::get(format!("http://{}/metrics", self.web));
-        let metrics = http_text(request.body(String::new()).unwrap()).await;
+        let metrics = self.metrics().await;
         operations.map(|operation| {
             let series = format!("crosstie_aws_api_calls_total{{operation=\"{operation}\"}} ");
             metrics.lines().find_map(|l| l.strip_prefix(&series)?.parse().ok()).unwrap_or(0)
@@ -713,12 +715,13 @@ async fn main() {
     let mut rows = Vec::new();
     if targets.contains("fake") {
         eprintln!("(a) {n} claims against the zero-latency fake RDS");
-        let endpoint = start_fake_rds().await;
+        let create_time = fake_create_time();
+        let endpoint = start_fake_rds(create_time).await;
         let up = crosstie_up(&endpoint).await;
         let (applied, ready) = up.claims_ready(n, &["subnet-a".into(), "subnet-b".into()]).await;
         up.print_cost(n).await;
         let rss = rss_mib(up.server.0.id());
-        let pace = match fake_create_time().as_millis() {
+        let pace = match create_time.as_millis() {
             0 => "zero latency".to_owned(),
             ms => format!("creates {ms} ms each, one at a time"),
         };
