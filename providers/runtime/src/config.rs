@@ -28,6 +28,10 @@ pub struct Config {
     pub max_reconcile_rate: u32,
     /// Reconciles of one kind running at once.
     pub concurrency: u16,
+    /// The results of create, update and delete calls are written back at the next multiple
+    /// of this interval, on a clock shared by every kind, so that calls finishing close together
+    /// are written together ([`crate::tick`]). Zero writes each at once.
+    pub write_tick: Duration,
     /// The controller name reported on events.
     pub controller_name: String,
 }
@@ -45,6 +49,7 @@ impl Default for Config {
             external_timeout: Duration::from_secs(60),
             max_reconcile_rate: 10,
             concurrency: 10,
+            write_tick: Duration::from_millis(100),
             controller_name: "crosstie".to_owned(),
         }
     }

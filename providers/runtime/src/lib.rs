@@ -27,6 +27,7 @@ pub mod reference;
 pub mod requeue;
 pub mod spec;
 pub mod sync;
+pub mod tick;
 pub mod usage;
 
 pub use config::Config;

@@ -51,6 +51,7 @@ use crate::reason;
 use crate::reference::Resolver;
 use crate::requeue::{Backoff, Echoes, RateLimiter, jittered, poll_interval};
 use crate::spec::ManagementAction;
+use crate::tick;
 use crate::usage::{ProviderConfigKinds, Tracked};
 use crate::{ConnectionDetails, Connector, ExternalClient, ExternalError, Managed, Readiness};
 
@@ -397,7 +398,9 @@ where
         }
         self.call("update");
         let update = external.update(&mut self.mr);
-        let update = bounded(timeout, reason::CANNOT_UPDATE, "update", update).await?;
+        let update = bounded(timeout, reason::CANNOT_UPDATE, "update", update).await;
+        tick::next(self.ctx.config.write_tick).await;
+        let update = update?;
         let mut details = observation.connection_details;
         details.extend(update.connection_details);
         self.publish(&details).await?;
@@ -451,7 +454,11 @@ where
         }
         self.call("delete");
         let delete = external.delete(&mut self.mr);
-        bounded(self.ctx.config.external_timeout, reason::CANNOT_DELETE, "delete", delete).await?;
+        let deleted =
+            bounded(self.ctx.config.external_timeout, reason::CANNOT_DELETE, "delete", delete)
+                .await;
+        tick::next(self.ctx.config.write_tick).await;
+        deleted?;
         self.event(EventType::Normal, reason::DELETED, "Delete", None).await;
         self.set(conditions::deleting());
         self.set(conditions::reconcile_success(""));
@@ -467,6 +474,7 @@ where
         let name_before = self.annotation(EXTERNAL_NAME).map(str::to_owned);
         let timeout = self.ctx.config.external_timeout;
         let created = tokio::time::timeout(timeout, external.create(&mut self.mr)).await;
+        tick::next(self.ctx.config.write_tick).await;
         self.set(conditions::creating());
         let creation = match created {
             Ok(Ok(creation)) => creation,

@@ -579,3 +579,32 @@ async fn a_usage_naming_another_provider_config_is_relabelled() {
 
     assert_eq!(reconcile(&db, &Cloud::in_sync(), script).await.unwrap(), poll());
 }
+
+#[tokio::test(start_paused = true)]
+async fn creates_that_finish_within_one_write_tick_are_written_back_together() {
+    let tick = Duration::from_secs(10);
+    let config = Config { write_tick: tick, ..config() };
+    let db = Database::named("db");
+    let script = || steps([usage_recorded(&db), created_on_first_pass(&db)]);
+    let first = Engine::configured(config.clone(), &db, &Cloud::absent(), script());
+    let second = Engine::configured(config, &db, &Cloud::absent(), script());
+
+    crosstie_runtime::tick::next(tick).await;
+    let started = tokio::time::Instant::now();
+    let (first_written, second_written) = tokio::join!(
+        async {
+            first.reconcile(&db).await.unwrap();
+            tokio::time::Instant::now()
+        },
+        async {
+            tokio::time::sleep(Duration::from_secs(3)).await;
+            second.reconcile(&db).await.unwrap();
+            tokio::time::Instant::now()
+        },
+    );
+
+    assert_eq!(first_written, second_written, "both wait for the same tick");
+    assert_eq!(first_written - started, tick);
+    first.verify().await;
+    second.verify().await;
+}
