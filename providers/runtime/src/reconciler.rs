@@ -24,7 +24,9 @@
 //! are patches of just the fields the engine owns, and a resource whose owned fields are
 //! unchanged gets no write at all. A watch event that only echoes one of the last pass's own
 //! writes does not start a new pass (see [`crate::requeue::Echoes`]), so writes never double
-//! the cloud calls or defeat the error backoff.
+//! the cloud calls or defeat the error backoff. The result of a create, update or delete is
+//! written back on the next write tick ([`crate::tick`]), together with the results of every
+//! other call that finished within the same interval.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
