@@ -215,6 +215,36 @@ async fn an_unchanged_source_and_cluster_cost_no_object_writes_and_drift_is_reve
 }
 
 #[tokio::test]
+async fn a_reconcile_started_from_a_cache_without_its_last_status_still_reports_drift() {
+    let env = setup();
+    env.repo.commit(&[("myapp/manifests/one.yaml", &cm("one", "1"))], "app");
+    env.reconcile_source("t1").await;
+    // The object as the watch cache may still hold it while the first apply runs: requested,
+    // but without the status that apply is about to write.
+    let stale = env.request(KS, "t2");
+    env.reconcile_kustomization("t2").await;
+
+    let mut edited = env.fake.get(CM_ONE).unwrap();
+    edited["data"]["value"] = json!("edited");
+    env.fake.put(CM_ONE, edited);
+    let mut requested = stale;
+    requested["metadata"]["finalizers"] =
+        env.fake.get(KS).unwrap()["metadata"]["finalizers"].clone();
+    requested["metadata"]["annotations"]["reconcile.fluxcd.io/requestedAt"] = json!("t3");
+    let ks: Kustomization = serde_json::from_value(requested).unwrap();
+    kustomization::reconcile(Arc::new(ks), env.ctx.clone()).await.unwrap();
+
+    assert_eq!(env.fake.get(CM_ONE).unwrap()["data"]["value"], "1");
+    let status = &env.fake.get(KS).unwrap()["status"];
+    let conditions = status["conditions"].as_array().unwrap();
+    let drift = conditions.iter().find(|c| c["type"] == "Drifted").expect("drift is reported");
+    assert!(
+        drift["message"].as_str().unwrap().contains("ConfigMap/apps/one: /data/value"),
+        "{drift}"
+    );
+}
+
+#[tokio::test]
 async fn deleting_a_pruning_kustomization_deletes_what_it_applied() {
     let env = setup();
     env.repo.commit(&[("myapp/manifests/one.yaml", &cm("one", "1"))], "app");

@@ -146,6 +146,11 @@ async fn apply(ks: Arc<Kustomization>, ctx: Arc<Context>) -> Result<Action, Erro
     }
     let old = ks.status.clone();
     let mut status = old.clone().unwrap_or_default();
+    // By uid: a Kustomization deleted and created again under its name starts afresh.
+    let applied_key = format!("{key}/{}", ks.uid().unwrap_or_default());
+    if let Some(revision) = ctx.applied(&applied_key).await {
+        status.last_applied_revision = Some(revision);
+    }
     let generation = ks.meta().generation;
 
     // Only a success is remembered: after a failure, any wake-up (a dependency turning ready,
@@ -155,6 +160,9 @@ async fn apply(ks: Arc<Kustomization>, ctx: Arc<Context>) -> Result<Action, Erro
     } else {
         Some(match pipeline(&ks, &ctx, source, &mut status, generation).await {
             Ok(after) => {
+                if let Some(revision) = &status.last_applied_revision {
+                    ctx.record_applied(applied_key, revision.clone()).await;
+                }
                 ctx.schedule(key, fingerprint, after).await;
                 after
             }

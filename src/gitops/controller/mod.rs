@@ -61,6 +61,11 @@ pub struct Context {
     /// When each object is next due, by `Kind/namespace/name` and the fingerprint it was due for:
     /// our own status writes wake the controller, and this keeps those wake-ups free.
     schedule: Mutex<HashMap<String, (String, Instant)>>,
+    /// The revision each Kustomization last applied, by `Kind/namespace/name`. Its status says
+    /// so too, but a reconcile starts from the watch cache, which may not yet hold the status
+    /// the one before it wrote: a "reconcile now" that waited behind a health check would take
+    /// the revision for a new one and revert a manual change without reporting the drift.
+    applied: Mutex<HashMap<String, String>>,
 }
 
 impl Context {
@@ -72,6 +77,7 @@ impl Context {
             storage: GitStorage::new(data_dir),
             kubectl: None,
             schedule: Mutex::default(),
+            applied: Mutex::default(),
         }
     }
 
@@ -84,6 +90,14 @@ impl Context {
 
     async fn schedule(&self, key: String, fingerprint: String, after: Duration) {
         self.schedule.lock().await.insert(key, (fingerprint, Instant::now() + after));
+    }
+
+    async fn applied(&self, key: &str) -> Option<String> {
+        self.applied.lock().await.get(key).cloned()
+    }
+
+    async fn record_applied(&self, key: String, revision: String) {
+        self.applied.lock().await.insert(key, revision);
     }
 
     fn recorder(&self, controller: &str) -> Recorder {
