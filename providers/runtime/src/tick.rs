@@ -6,9 +6,9 @@
 //! next tick of one clock shared by every controller in the process, the answers of one
 //! interval reach the API server in one burst: it commits them together, and its watchers
 //! (the composite and claim controllers among them) receive them together. Against a fake RDS
-//! answering creates at moto's pace this cut Crosstie's CPU for 2,000 claims by about a fifth
-//! (docs/benchmarks.md). The cost is at most one interval of latency per call, small next to
-//! any cloud's create.
+//! answering creates at moto's pace this cut Crosstie's CPU for 2,000 claims by over a
+//! quarter (docs/benchmarks.md). The cost is at most one interval of latency per call, small
+//! next to any cloud's create.
 
 use std::sync::OnceLock;
 use std::time::Duration;
