@@ -146,9 +146,8 @@ async fn apply(ks: Arc<Kustomization>, ctx: Arc<Context>) -> Result<Action, Erro
     }
     let old = ks.status.clone();
     let mut status = old.clone().unwrap_or_default();
-    // By uid: a Kustomization deleted and created again under its name starts afresh.
-    let applied_key = format!("{key}/{}", ks.uid().unwrap_or_default());
-    if let Some(revision) = ctx.applied(&applied_key).await {
+    let uid = ks.uid().unwrap_or_default();
+    if let Some(revision) = ctx.applied(&key, &uid).await {
         status.last_applied_revision = Some(revision);
     }
     let generation = ks.meta().generation;
@@ -161,7 +160,7 @@ async fn apply(ks: Arc<Kustomization>, ctx: Arc<Context>) -> Result<Action, Erro
         Some(match pipeline(&ks, &ctx, source, &mut status, generation).await {
             Ok(after) => {
                 if let Some(revision) = &status.last_applied_revision {
-                    ctx.record_applied(applied_key, revision.clone()).await;
+                    ctx.record_applied(key.clone(), uid, revision.clone()).await;
                 }
                 ctx.schedule(key, fingerprint, after).await;
                 after

@@ -61,12 +61,12 @@ pub struct Context {
     /// When each object is next due, by `Kind/namespace/name` and the fingerprint it was due for:
     /// our own status writes wake the controller, and this keeps those wake-ups free.
     schedule: Mutex<HashMap<String, (String, Instant)>>,
-    /// The revision each Kustomization last applied, by `Kind/namespace/name/uid`. Its status
-    /// says so too, but a reconcile starts from the watch cache, which may not yet hold the
+    /// The uid and the revision each Kustomization last applied, by `Kind/namespace/name`
+    /// (an object created again under the name starts afresh). Its status says so too, but a reconcile starts from the watch cache, which may not yet hold the
     /// status the one before it wrote: a "reconcile now" that waited behind a health check
     /// would take the revision for a new one and revert a manual change without reporting the
     /// drift.
-    applied: Mutex<HashMap<String, String>>,
+    applied: Mutex<HashMap<String, (String, String)>>,
 }
 
 impl Context {
@@ -93,12 +93,13 @@ impl Context {
         self.schedule.lock().await.insert(key, (fingerprint, Instant::now() + after));
     }
 
-    async fn applied(&self, key: &str) -> Option<String> {
-        self.applied.lock().await.get(key).cloned()
+    async fn applied(&self, key: &str, uid: &str) -> Option<String> {
+        let applied = self.applied.lock().await;
+        applied.get(key).filter(|(seen, _)| seen == uid).map(|(_, revision)| revision.clone())
     }
 
-    async fn record_applied(&self, key: String, revision: String) {
-        self.applied.lock().await.insert(key, revision);
+    async fn record_applied(&self, key: String, uid: String, revision: String) {
+        self.applied.lock().await.insert(key, (uid, revision));
     }
 
     fn recorder(&self, controller: &str) -> Recorder {
