@@ -61,11 +61,11 @@ pub struct Context {
     /// When each object is next due, by `Kind/namespace/name` and the fingerprint it was due for:
     /// our own status writes wake the controller, and this keeps those wake-ups free.
     schedule: Mutex<HashMap<String, (String, Instant)>>,
-    /// The uid and the revision each Kustomization last applied, by `Kind/namespace/name`
-    /// (an object created again under the name starts afresh). Its status says so too, but a reconcile starts from the watch cache, which may not yet hold the
-    /// status the one before it wrote: a "reconcile now" that waited behind a health check
-    /// would take the revision for a new one and revert a manual change without reporting the
-    /// drift.
+    /// The uid and the revision each Kustomization last applied, by `Kind/namespace/name` (an
+    /// object created again under the name starts afresh). Its status says so too, but a
+    /// reconcile starts from the watch cache, which may not yet hold the status the one before
+    /// it wrote: a "reconcile now" that waited behind a health check would take the revision
+    /// for a new one and revert a manual change without reporting the drift.
     applied: Mutex<HashMap<String, (String, String)>>,
 }
 
