@@ -226,8 +226,8 @@ spec:
     browser.screenshot("03-ready-claim-tree");
     // The composed instance's page links its diff: rendered from the composite through the
     // Composition, it matches the live object.
-    browser.click(&browser.find(r#"a[href^="/tree/RDSInstance/"]"#));
-    browser.click(&browser.find(r#"a[href^="/diff/RDSInstance/"]"#));
+    browser.click_to_navigate(&browser.find(r#"a[href^="/tree/RDSInstance/"]"#));
+    browser.click_to_navigate(&browser.find(r#"a[href^="/diff/RDSInstance/"]"#));
     let diff = browser.text();
     assert!(diff.contains("In sync with its Composition."), "{diff}");
     browser.screenshot("03b-composed-instance-in-sync");
@@ -294,7 +294,7 @@ spec:
     browser.screenshot("07-portal-submitted");
     // The dashboard's "reconcile now" fetches the repository at once.
     browser.goto(&format!("{}/", env.web));
-    browser.click(&browser.find(r#"#git form[action="/actions/reconcile"] button"#));
+    browser.click_to_navigate(&browser.find(r#"#git form[action="/actions/reconcile"] button"#));
     env.wait_ready("orders-db");
     browser.goto(&env.tree_url("orders-db"));
     wait_for_element(&browser, "ul.tree > li.node.ready");
@@ -317,11 +317,12 @@ spec:
         None,
     );
     browser.goto(&format!("{}/", env.web));
-    browser.click(&browser.find(r#"#kustomizations form[action="/actions/reconcile"] button"#));
-    browser.goto(&format!("{}/", env.web));
+    browser.click_to_navigate(
+        &browser.find(r#"#kustomizations form[action="/actions/reconcile"] button"#),
+    );
     wait_for_element(&browser, "#kustomizations a.drift");
     browser.screenshot("09-overview-drift-flagged");
-    browser.click(&browser.find("#kustomizations a.drift"));
+    browser.click_to_navigate(&browser.find("#kustomizations a.drift"));
     let drift = browser.text_of(&browser.find("#drift-fields"));
     assert!(drift.contains("ConfigMap/flux-system/flags"), "{drift}");
     assert!(drift.contains("/data/greeting"), "{drift}");

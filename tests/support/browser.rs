@@ -163,6 +163,19 @@ impl Browser {
         self.command("POST", &format!("/element/{}/click", element.0), Some(&json!({})));
     }
 
+    /// Clicks `element` and waits until the page it navigates to has loaded. A plain click
+    /// returns before the navigation starts, and a `goto` right after it cancels the request
+    /// (a form's POST may then never reach the server).
+    pub fn click_to_navigate(&self, element: &Element) {
+        self.script("window.crosstieLeaving = true;");
+        self.click(element);
+        wait_for("the click's navigation", Duration::from_secs(30), || {
+            let arrived = "return window.crosstieLeaving === undefined \
+                           && document.readyState === 'complete';";
+            (self.script(arrived) == Value::Bool(true)).then_some(())
+        });
+    }
+
     /// Clears `element` and types `text` into it.
     pub fn type_into(&self, element: &Element, text: &str) {
         self.command("POST", &format!("/element/{}/clear", element.0), Some(&json!({})));
