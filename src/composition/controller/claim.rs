@@ -6,6 +6,7 @@ use std::sync::Arc;
 use kube::ResourceExt as _;
 use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams};
 use kube::runtime::controller::Action;
+use kube::runtime::reflector::ObjectRef;
 use serde_json::{Value, json};
 
 use super::super::claim::{
@@ -43,6 +44,7 @@ pub async fn reconcile(claim: Arc<DynamicObject>, ctx: Arc<KindContext>) -> Resu
     // orphan composite (and its cloud resources) behind. The bind (with the finalizer, in one
     // write) is conditional on the claim's resourceVersion: a reconcile of a cached copy that
     // predates our own bind must fail with a conflict, not bind a second composite.
+    let freshly_bound = bound.is_none();
     let composite_name = match bound {
         Some(n) => {
             ensure_finalizer(&api, &claim, CLAIM_FINALIZER, &ctx.claim_writes).await?;
@@ -69,10 +71,16 @@ pub async fn reconcile(claim: Arc<DynamicObject>, ctx: Arc<KindContext>) -> Resu
         }
     };
     let label = format!("{}/{composite_name}", ctx.composite.kind);
-    let cache = Some(&ctx.composite_cache);
-    let existing =
+    // A name generated just now is only looked up in the cache: a composite of that name can
+    // only be one that already existed, and the cache holds those (no GET for every new claim).
+    let existing = if freshly_bound {
+        let key = ObjectRef::new_with(&composite_name, ctx.composite_resource.clone());
+        ctx.composite_cache.get(&key).map(|c| to_value(&*c, "composite")).transpose()?
+    } else {
+        let cache = Some(&ctx.composite_cache);
         get_cached(cache, &ctx.composite_resource, &composites, &composite_name, "composite")
-            .await?;
+            .await?
+    };
     if existing.as_ref().is_some_and(|e| !can_bind(&value, e)) {
         let message =
             format!("cannot bind composite resource {label}: it is claimed by another claim");
