@@ -47,6 +47,16 @@ pub enum PublishError {
     },
 }
 
+/// What the caller expects of the connection Secret before publishing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Expected {
+    /// Nothing: it is read first.
+    Unknown,
+    /// Absent, as right after the external resource was created: it is created at once, and
+    /// read (then patched) only if one turns out to exist. Saves a read per create.
+    Absent,
+}
+
 /// Write `details` to `mr`'s connection Secret, if it names one. Returns whether a write was made.
 ///
 /// # Panics
@@ -55,6 +65,7 @@ pub async fn publish<M: Managed>(
     client: &Client,
     mr: &M,
     details: &ConnectionDetails,
+    expected: Expected,
 ) -> Result<bool, PublishError> {
     let Some(target) = &mr.resource_spec().write_connection_secret_to_ref else {
         return Ok(false);
@@ -64,18 +75,25 @@ pub async fn publish<M: Managed>(
         |source| PublishError::Api { namespace: namespace.clone(), name: name.clone(), source };
     let api: Api<Secret> = Api::namespaced(client.clone(), &target.namespace);
     let owner = crate::managed::controller_reference(mr);
+    let secret = Secret {
+        metadata: ObjectMeta {
+            name: Some(name.clone()),
+            namespace: Some(namespace.clone()),
+            owner_references: Some(vec![owner.clone()]),
+            ..ObjectMeta::default()
+        },
+        type_: Some(SECRET_TYPE.to_owned()),
+        data: Some(details.iter().map(|(k, v)| (k.clone(), ByteString(v.clone()))).collect()),
+        ..Secret::default()
+    };
+    if expected == Expected::Absent {
+        match api.create(&PostParams::default(), &secret).await {
+            Ok(_) => return Ok(true),
+            Err(kube::Error::Api(status)) if status.code == 409 => {}
+            Err(err) => return Err(api_error(err)),
+        }
+    }
     let Some(existing) = api.get_opt(&name).await.map_err(api_error)? else {
-        let secret = Secret {
-            metadata: ObjectMeta {
-                name: Some(name.clone()),
-                namespace: Some(namespace.clone()),
-                owner_references: Some(vec![owner]),
-                ..ObjectMeta::default()
-            },
-            type_: Some(SECRET_TYPE.to_owned()),
-            data: Some(details.iter().map(|(k, v)| (k.clone(), ByteString(v.clone()))).collect()),
-            ..Secret::default()
-        };
         api.create(&PostParams::default(), &secret).await.map_err(api_error)?;
         return Ok(true);
     };

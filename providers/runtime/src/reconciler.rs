@@ -500,7 +500,8 @@ where
         }
         self.set_annotations(annotations).await?;
         details.extend(creation.connection_details);
-        self.publish(&details).await?;
+        // A new external resource: its Secret is most likely new too.
+        self.publish_expecting(&details, connection::Expected::Absent).await?;
         self.event(EventType::Normal, reason::CREATED, "Create", None).await;
         self.set(conditions::reconcile_success(""));
         Ok(())
@@ -538,13 +539,22 @@ where
     }
 
     async fn publish(&mut self, details: &ConnectionDetails) -> Result<(), Stop> {
+        self.publish_expecting(details, connection::Expected::Unknown).await
+    }
+
+    async fn publish_expecting(
+        &mut self,
+        details: &ConnectionDetails,
+        expected: connection::Expected,
+    ) -> Result<(), Stop> {
         // The observation right after a create mostly repeats what the create published.
         if let Some(published) = &self.published
             && details.iter().all(|(key, value)| published.get(key) == Some(value))
         {
             return Ok(());
         }
-        connection::publish(&self.ctx.client, &self.mr, details).await.map_err(|err| {
+        let client = &self.ctx.client;
+        connection::publish(client, &self.mr, details, expected).await.map_err(|err| {
             let retry = match err {
                 PublishError::ControlledByOther { .. } => Retry::Poll,
                 PublishError::Api { .. } => Retry::Backoff,

@@ -70,14 +70,35 @@ async fn a_new_resource_s_secret_is_written_once_with_what_its_create_returned()
     let cloud = Cloud::absent().with_details(&[("endpoint", "db.example"), ("port", "5432")]);
     let written = secret("uid-db", json!({ "endpoint": "ZGIuZXhhbXBsZQ==", "port": "NTQzMg==" }));
     let mut script = usage_recorded(&db);
-    // Nothing before the create: no empty Secret first.
+    // Nothing before the create: no empty Secret first. After it, the Secret is created
+    // without reading it first: a new resource's Secret is new.
     script.extend([
         metadata_saved("1", json!({ EXTERNAL_NAME: "db", EXTERNAL_CREATE_PENDING: NOW })),
         annotated(json!({ EXTERNAL_CREATE_SUCCEEDED: NOW })),
-        get(SECRET).not_found(),
         post("/api/v1/namespaces/crossplane-system/secrets?", written),
         event("CreatedExternalResource", None),
         // The observation after the create repeats what was just written: not read again.
+        status_patch(&db, json!([ready_available(), synced()])),
+    ]);
+
+    assert_eq!(reconcile(&db, &cloud, script).await.unwrap(), poll());
+}
+
+#[tokio::test]
+async fn a_secret_found_on_creating_it_after_a_create_is_read_and_patched() {
+    let db = Database::named("db").with_connection_secret();
+    let cloud = Cloud::absent().with_details(&[("endpoint", "db.example"), ("port", "5432")]);
+    let written = secret("uid-db", json!({ "endpoint": "ZGIuZXhhbXBsZQ==", "port": "NTQzMg==" }));
+    let left_over = secret("uid-db", json!({ "endpoint": "b2xkLmV4YW1wbGU=", "port": "NTQzMg==" }));
+    let mut script = usage_recorded(&db);
+    script.extend([
+        metadata_saved("1", json!({ EXTERNAL_NAME: "db", EXTERNAL_CREATE_PENDING: NOW })),
+        annotated(json!({ EXTERNAL_CREATE_SUCCEEDED: NOW })),
+        post("/api/v1/namespaces/crossplane-system/secrets?", written).fails(409, "AlreadyExists"),
+        get(SECRET).returns(left_over.clone()),
+        patch(format!("{SECRET}?"), json!({ "data": { "endpoint": "ZGIuZXhhbXBsZQ==" } }))
+            .returns(left_over),
+        event("CreatedExternalResource", None),
         status_patch(&db, json!([ready_available(), synced()])),
     ]);
 
