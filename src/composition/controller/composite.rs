@@ -186,10 +186,14 @@ async fn observe(ctx: &KindContext, xr: &Value) -> Result<Observed, Error> {
         }
     }
     let mut observed = Observed::from_objects(objects);
+    // A managed resource reports its first conditions in the same reconcile that first publishes
+    // its Secret, so one without conditions has none to read yet; it wakes its composite when
+    // its status is written.
     let secrets: Vec<(String, Value)> = observed
         .resources
         .iter()
         .filter(|(_, o)| o["spec"]["writeConnectionSecretToRef"]["name"].is_string())
+        .filter(|(_, o)| o["status"]["conditions"].as_array().is_some_and(|c| !c.is_empty()))
         .map(|(name, o)| (name.clone(), o["spec"]["writeConnectionSecretToRef"].clone()))
         .collect();
     for (resource, secret_ref) in secrets {

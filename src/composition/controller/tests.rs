@@ -679,6 +679,61 @@ async fn a_composed_resource_already_in_the_desired_state_is_not_written_again()
 }
 
 #[tokio::test]
+async fn a_composite_reads_no_connection_secret_of_a_resource_that_has_reported_nothing_yet() {
+    let secret_ref = |name: &str| json!({"name": name, "namespace": "crossplane-system"});
+    let composition = composition(
+        "things",
+        json!([
+            {"name": "a", "base": {"apiVersion": "example.org/v1", "kind": "Thing",
+                "spec": {"writeConnectionSecretToRef": secret_ref("a-conn")}}},
+            {"name": "b", "base": {"apiVersion": "example.org/v1", "kind": "Thing",
+                "spec": {"writeConnectionSecretToRef": secret_ref("b-conn")}}},
+        ]),
+    );
+    let (ctx, mut handle) = context_with(std::slice::from_ref(&composition));
+    let names = ["db-x7k2p-aaaaa", "db-x7k2p-bbbbb"];
+    let refs: Vec<Value> = names
+        .iter()
+        .map(|n| json!({"apiVersion": "example.org/v1", "kind": "Thing", "name": n}))
+        .collect();
+    let xr = json!({
+        "apiVersion": "database.crosstie.io/v1alpha1",
+        "kind": "XPostgreSQLInstance",
+        "metadata": {"name": "db-x7k2p", "uid": "x-1", "finalizers": ["composite.apiextensions.crossplane.io"]},
+        "spec": {"compositionRef": {"name": "things"}, "resourceRefs": refs},
+    });
+    // Both as last applied; `a` has reported conditions, `b` (not created yet) nothing.
+    let parsed: Composition = serde_json::from_value(composition.clone()).unwrap();
+    let seen = Observed::from_objects([thing(names[0], "a", true), thing(names[1], "b", false)]);
+    let rendered = crate::composition::render(&xr, &parsed, &seen).unwrap();
+    let mut observed: Vec<Value> =
+        rendered.composed().map(|c| with_desired_hash(c.clone())).collect();
+    observed.sort_by_key(|o| o["metadata"]["name"].as_str().unwrap_or_default().to_owned());
+    observed[0]["status"] = thing(names[0], "a", true)["status"].clone();
+    let object: DynamicObject = serde_json::from_value(xr).unwrap();
+    let pass = tokio::spawn(composite::reconcile(Arc::new(object), ctx));
+
+    for (name, object) in names.iter().zip(observed) {
+        expect(&mut handle, "GET", &format!("/apis/example.org/v1/things/{name}"), 200, object)
+            .await;
+    }
+    let not_found = json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "NotFound", "code": 404, "message": "not found"});
+    expect(
+        &mut handle,
+        "GET",
+        "/api/v1/namespaces/crossplane-system/secrets/a-conn",
+        404,
+        not_found,
+    )
+    .await;
+    // Straight to the status: `b`'s Secret is not asked for.
+    let path = "/apis/database.crosstie.io/v1alpha1/xpostgresqlinstances/db-x7k2p/status";
+    let status = expect(&mut handle, "PATCH", path, 200, json!({})).await;
+    assert_eq!(status["status"]["conditions"][1]["message"], "Unready resources: b");
+    tokio::time::timeout(Duration::from_secs(5), pass).await.unwrap().unwrap().unwrap();
+}
+
+#[tokio::test]
 async fn compositions_are_parsed_again_only_after_one_changed() {
     let (service, _handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
     let mut writer = reflector::store::Writer::new(ApiResource::erase::<Composition>(&()));
