@@ -6,7 +6,6 @@ use std::sync::Arc;
 use kube::ResourceExt as _;
 use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams};
 use kube::runtime::controller::Action;
-use kube::runtime::reflector::ObjectRef;
 use serde_json::{Value, json};
 
 use super::super::claim::{
@@ -18,7 +17,7 @@ use super::super::status::{condition, set_conditions};
 use super::definition::KindContext;
 use super::{
     CLAIM_FINALIZER, Error, REQUEUE_ERROR, REQUEUE_READY, REQUEUE_SETTLING, REQUEUE_UNREADY, apply,
-    delete_connection_secret, ensure_finalizer, get_cached, kube_err, now, patch_status,
+    cached, delete_connection_secret, ensure_finalizer, get_cached, kube_err, now, patch_status,
     remove_finalizer, to_value,
 };
 
@@ -73,13 +72,11 @@ pub async fn reconcile(claim: Arc<DynamicObject>, ctx: Arc<KindContext>) -> Resu
     let label = format!("{}/{composite_name}", ctx.composite.kind);
     // A name generated just now is only looked up in the cache: a composite of that name can
     // only be one that already existed, and the cache holds those (no GET for every new claim).
+    let (cache, resource) = (&ctx.composite_cache, &ctx.composite_resource);
     let existing = if freshly_bound {
-        let key = ObjectRef::new_with(&composite_name, ctx.composite_resource.clone());
-        ctx.composite_cache.get(&key).map(|c| to_value(&*c, "composite")).transpose()?
+        cached(cache, resource, &composite_name, "composite")?
     } else {
-        let cache = Some(&ctx.composite_cache);
-        get_cached(cache, &ctx.composite_resource, &composites, &composite_name, "composite")
-            .await?
+        get_cached(Some(cache), resource, &composites, &composite_name, "composite").await?
     };
     if existing.as_ref().is_some_and(|e| !can_bind(&value, e)) {
         let message =

@@ -246,16 +246,26 @@ async fn get_cached(
     name: &str,
     what: &'static str,
 ) -> Result<Option<Value>, Error> {
-    let key = ObjectRef::new_with(name, resource.clone());
-    // Serialized straight from the cache's copy: callers work on JSON, so a clone is waste.
-    if let Some(hit) = cache.and_then(|c| c.get(&key)) {
-        return Ok(Some(to_value(&*hit, what)?));
+    if let Some(hit) = cache.map(|c| cached(c, resource, name, what)).transpose()?.flatten() {
+        return Ok(Some(hit));
     }
     api.get_opt(name)
         .await
         .map_err(kube_err(format!("cannot get {what} {name}")))?
         .map(|found| to_value(&found, what))
         .transpose()
+}
+
+/// The cache's copy of `name`, as JSON.
+fn cached(
+    cache: &Store<DynamicObject>,
+    resource: &ApiResource,
+    name: &str,
+    what: &'static str,
+) -> Result<Option<Value>, Error> {
+    let key = ObjectRef::new_with(name, resource.clone());
+    // Serialized straight from the cache's copy: callers work on JSON, so a clone is waste.
+    cache.get(&key).map(|hit| to_value(&*hit, what)).transpose()
 }
 
 fn to_value<T: serde::Serialize>(object: &T, what: &'static str) -> Result<Value, Error> {
