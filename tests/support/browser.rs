@@ -169,10 +169,13 @@ impl Browser {
     pub fn click_to_navigate(&self, element: &Element) {
         self.script("window.crosstieLeaving = true;");
         self.click(element);
+        let path = format!("/session/{}/execute/sync", self.session);
+        let arrived = json!({"script": "return window.crosstieLeaving === undefined \
+                                        && document.readyState === 'complete';", "args": []});
         wait_for("the click's navigation", Duration::from_secs(30), || {
-            let arrived = "return window.crosstieLeaving === undefined \
-                           && document.readyState === 'complete';";
-            (self.script(arrived) == Value::Bool(true)).then_some(())
+            // An error answer (the page going away under the script) means not yet.
+            let (status, answer) = request(&self.addr, "POST", &path, Some(&arrived));
+            (status == 200 && answer["value"] == Value::Bool(true)).then_some(())
         });
     }
 

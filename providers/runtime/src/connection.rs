@@ -75,7 +75,8 @@ pub async fn publish<M: Managed>(
         |source| PublishError::Api { namespace: namespace.clone(), name: name.clone(), source };
     let api: Api<Secret> = Api::namespaced(client.clone(), &target.namespace);
     let owner = crate::managed::controller_reference(mr);
-    let secret = Secret {
+    // Built only when creating: most publishes find the Secret and write nothing.
+    let new_secret = || Secret {
         metadata: ObjectMeta {
             name: Some(name.clone()),
             namespace: Some(namespace.clone()),
@@ -87,14 +88,14 @@ pub async fn publish<M: Managed>(
         ..Secret::default()
     };
     if expected == Expected::Absent {
-        match api.create(&PostParams::default(), &secret).await {
+        match api.create(&PostParams::default(), &new_secret()).await {
             Ok(_) => return Ok(true),
             Err(kube::Error::Api(status)) if status.code == 409 => {}
             Err(err) => return Err(api_error(err)),
         }
     }
     let Some(existing) = api.get_opt(&name).await.map_err(api_error)? else {
-        api.create(&PostParams::default(), &secret).await.map_err(api_error)?;
+        api.create(&PostParams::default(), &new_secret()).await.map_err(api_error)?;
         return Ok(true);
     };
 

@@ -246,7 +246,9 @@ async fn get_cached(
     name: &str,
     what: &'static str,
 ) -> Result<Option<Value>, Error> {
-    if let Some(hit) = cache.map(|c| cached(c, resource, name, what)).transpose()?.flatten() {
+    if let Some(cache) = cache
+        && let Some(hit) = cached(cache, resource, name, what)?
+    {
         return Ok(Some(hit));
     }
     api.get_opt(name)
