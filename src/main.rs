@@ -16,6 +16,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     crosstie::telemetry::init(&cli.log);
+    disable_transparent_huge_pages();
     match cli.command {
         Command::Crds => print!("{}", crosstie::crds::all_yaml()?),
         Command::Run(args) => {
@@ -95,6 +96,16 @@ async fn main() -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// mimalloc asks for transparent huge pages, and the kernel then zeroes a whole 2 MiB page on the
+/// first touch of any byte in it: 3-4 % of the CPU under load, for a heap used sparsely. With
+/// 4 KiB pages the same work costs less and the resident set is smaller.
+fn disable_transparent_huge_pages() {
+    #[cfg(target_os = "linux")]
+    if let Err(err) = rustix::thread::disable_transparent_huge_pages(true) {
+        tracing::debug!(error = %err, "cannot disable transparent huge pages");
+    }
 }
 
 /// Run every controller and the HTTP endpoints until one fails or Ctrl-C.
