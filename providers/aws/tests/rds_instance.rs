@@ -62,8 +62,10 @@ async fn created(
     let absent = external.observe(&mut mr).await.expect("observe before create");
     assert!(!absent.resource_exists, "nothing in moto yet");
     let creation = external.create(&mut mr).await.expect("create");
+    assert!(creation.resource_late_initialized, "AWS defaults filled from the create's answer");
     secrets.publish_for(&mr, &creation.connection_details);
     let observation = external.observe(&mut mr).await.expect("observe after create");
+    assert!(!observation.resource_late_initialized, "nothing left to fill after the create");
     secrets.publish_for(&mr, &observation.connection_details);
     mr
 }

@@ -51,6 +51,9 @@ pub struct ExternalObservation {
 pub struct ExternalCreation {
     /// Details known only at creation (e.g. a generated password).
     pub connection_details: ConnectionDetails,
+    /// `create` filled unset spec fields from the cloud's answer: the engine saves them with the
+    /// record of the create's success, so the observation that follows has nothing to add.
+    pub resource_late_initialized: bool,
 }
 
 /// What [`ExternalClient::update`] produced.
@@ -115,7 +118,7 @@ pub trait Connector<M: Managed>: Send + Sync + 'static {
 ///
 /// `observe` may fill `status.atProvider` and late-initialize unset `spec.forProvider` fields on
 /// `mr`; the engine persists those changes. `create` may set the `crossplane.io/external-name`
-/// annotation when the cloud chooses the identifier. No call touches Kubernetes conditions,
+/// annotation when the cloud chooses the identifier, and late-initialize from the cloud's answer. No call touches Kubernetes conditions,
 /// finalizers or events: the engine owns them.
 pub trait ExternalClient<M: Managed>: Send + Sync {
     /// Observe the external resource. Never mutates the cloud. A missing resource is

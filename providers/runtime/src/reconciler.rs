@@ -13,7 +13,8 @@
 //! 6. Resolve references (not while deleting), record ProviderConfig usage, connect, observe.
 //! 7. Deleting ⇒ delete the external resource and requeue until it is gone, then drop the
 //!    finalizer.
-//! 8. Publish connection details; add the finalizer.
+//! 8. Publish connection details; add the finalizer. What references changed in `spec` is saved
+//!    with it, in one write (Crossplane saves it on its own before connecting).
 //! 9. Absent ⇒ create (recording `-pending` first with an optimistic-concurrency write, so a
 //!    conflicting reconcile cannot create twice), then observe again from step 7 in the same
 //!    pass (Crossplane requeues at once instead: same calls, one status write fewer); else
@@ -220,6 +221,8 @@ struct Pass<'a, M, C> {
     name: String,
     /// `spec` as last persisted, to patch only what references and late-init changed.
     spec_persisted: Value,
+    /// `spec` with references resolved, while that differs from what is persisted.
+    resolved: Option<Value>,
     /// `status` as read, to write only what this pass changed.
     status_read: Value,
     /// Every resourceVersion this pass's writes produced, in order.
@@ -243,6 +246,7 @@ where
             kind: M::kind(&()).into_owned(),
             name: mr.name_any(),
             spec_persisted: value.get("spec").cloned().unwrap_or_default(),
+            resolved: None,
             status_read: value.get("status").cloned().unwrap_or_default(),
             written: Vec::new(),
             published: None,
@@ -377,7 +381,8 @@ where
             // Observe again at once, as Crossplane does (it requeues at once), but in this
             // pass: a resource the cloud creates quickly is `Ready` after one status write, and
             // one that is not visible yet waits out the creation grace.
-            self.create(&external, observation.connection_details).await?;
+            let late_init = policies.allows(ManagementAction::LateInitialize);
+            self.create(&external, observation.connection_details, late_init).await?;
             created = true;
         };
 
@@ -471,6 +476,7 @@ where
         &mut self,
         external: &C::Client,
         mut details: ConnectionDetails,
+        late_init: bool,
     ) -> Result<(), Stop> {
         self.call("create");
         let name_before = self.annotation(EXTERNAL_NAME).map(str::to_owned);
@@ -487,8 +493,8 @@ where
                 return Err(Failure::backoff(reason::CANNOT_CREATE, message).into());
             }
             Ok(Err(err)) => {
-                self.set_annotations(json!({ EXTERNAL_CREATE_FAILED: self.now.to_string() }))
-                    .await?;
+                let failed = json!({ EXTERNAL_CREATE_FAILED: self.now.to_string() });
+                self.set_annotations(failed, false).await?;
                 return Err(Failure::external(reason::CANNOT_CREATE, "create failed", &err).into());
             }
         };
@@ -498,7 +504,7 @@ where
         {
             annotations[EXTERNAL_NAME] = json!(name);
         }
-        self.set_annotations(annotations).await?;
+        self.set_annotations(annotations, late_init && creation.resource_late_initialized).await?;
         details.extend(creation.connection_details);
         // A new external resource: its Secret is most likely new too.
         self.publish_expecting(&details, connection::Expected::Absent).await?;
@@ -515,16 +521,14 @@ where
             .resolve_references(&resolver)
             .await
             .map_err(|err| Failure::backoff(reason::CANNOT_RESOLVE_REFERENCES, err))?;
-        self.save_spec(reason::CANNOT_RESOLVE_REFERENCES).await
+        let spec = self.spec();
+        self.resolved = (spec != self.spec_persisted).then_some(spec);
+        Ok(())
     }
 
     /// Persist what references or late-init changed in `spec`, if anything.
     async fn save_spec(&mut self, failure_reason: &'static str) -> Result<(), Stop> {
-        let spec = serde_json::to_value(&self.mr)
-            .unwrap_or_default()
-            .get("spec")
-            .cloned()
-            .unwrap_or_default();
+        let spec = self.spec();
         let Some(diff) = merge_diff(&self.spec_persisted, &spec) else { return Ok(()) };
         let patched =
             patch::merge(&self.api, &self.name, &json!({ "spec": diff })).await.map_err(|err| {
@@ -536,6 +540,11 @@ where
         self.adopt(patched.meta());
         self.spec_persisted = spec;
         Ok(())
+    }
+
+    /// `spec` as it stands in this pass.
+    fn spec(&self) -> Value {
+        serde_json::to_value(&self.mr).unwrap_or_default().get("spec").cloned().unwrap_or_default()
     }
 
     async fn publish(&mut self, details: &ConnectionDetails) -> Result<(), Stop> {
@@ -565,36 +574,59 @@ where
         Ok(())
     }
 
-    /// Add the finalizer and `annotations` (when either is missing) in one write, conditional
-    /// on the resourceVersion read: a `-pending` record among them then fails with 409 when
-    /// another pass got here first, so no two passes create.
+    /// Add the finalizer and `annotations` (when either is missing), with what references
+    /// changed in `spec`, in one write. With metadata it is conditional on the resourceVersion
+    /// read: a `-pending` record among it then fails with 409 when another pass got here first,
+    /// so no two passes create.
     async fn save_metadata(&mut self, annotations: Map<String, Value>) -> Result<(), Stop> {
-        if has_finalizer(&self.mr, FINALIZER) && annotations.is_empty() {
-            return Ok(());
+        let resolved = self.resolved.take();
+        let diff = resolved.as_ref().and_then(|spec| merge_diff(&self.spec_persisted, spec));
+        let mut body = json!({});
+        if !has_finalizer(&self.mr, FINALIZER) || !annotations.is_empty() {
+            let mut finalizers = self.mr.finalizers().to_vec();
+            if !has_finalizer(&self.mr, FINALIZER) {
+                finalizers.push(FINALIZER.to_owned());
+            }
+            body["metadata"] = json!({
+                "resourceVersion": self.mr.resource_version(),
+                "finalizers": finalizers,
+                "annotations": annotations,
+            });
         }
-        let mut finalizers = self.mr.finalizers().to_vec();
-        if !has_finalizer(&self.mr, FINALIZER) {
-            finalizers.push(FINALIZER.to_owned());
+        let spec_only = body.get("metadata").is_none();
+        match diff {
+            Some(diff) => body["spec"] = diff,
+            None if spec_only => return Ok(()),
+            None => {}
         }
-        let metadata = json!({
-            "resourceVersion": self.mr.resource_version(),
-            "finalizers": finalizers,
-            "annotations": annotations,
-        });
-        let patched = patch::merge(&self.api, &self.name, &json!({ "metadata": metadata }))
-            .await
-            .map_err(self.api_error("add finalizer and annotations to"))?;
+        let patched = patch::merge(&self.api, &self.name, &body).await.map_err(|err| {
+            if spec_only {
+                let message = format!("cannot update spec: {}", patch::describe(&err));
+                Stop::from(Failure::backoff(reason::CANNOT_RESOLVE_REFERENCES, message))
+            } else {
+                Stop::from(self.api_error("add finalizer and annotations to")(err))
+            }
+        })?;
         self.adopt(patched.meta());
+        if let Some(spec) = resolved {
+            self.spec_persisted = spec;
+        }
         Ok(())
     }
 
-    /// Merge `annotations` into the resource.
-    async fn set_annotations(&mut self, annotations: Value) -> Result<(), Stop> {
-        let metadata = json!({ "annotations": annotations });
-        let patched = patch::merge(&self.api, &self.name, &json!({ "metadata": metadata }))
-            .await
-            .map_err(self.api_error("annotate"))?;
+    /// Merge `annotations` into the resource, with what changed in `spec` when `with_spec`.
+    async fn set_annotations(&mut self, annotations: Value, with_spec: bool) -> Result<(), Stop> {
+        let mut body = json!({ "metadata": { "annotations": annotations } });
+        let spec = with_spec.then(|| self.spec());
+        if let Some(diff) = spec.as_ref().and_then(|spec| merge_diff(&self.spec_persisted, spec)) {
+            body["spec"] = diff;
+        }
+        let patched =
+            patch::merge(&self.api, &self.name, &body).await.map_err(self.api_error("annotate"))?;
         self.adopt(patched.meta());
+        if let Some(spec) = spec {
+            self.spec_persisted = spec;
+        }
         Ok(())
     }
 

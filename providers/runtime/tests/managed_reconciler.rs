@@ -6,7 +6,7 @@ mod fixture;
 use std::time::Duration;
 
 use crosstie_runtime::Config;
-use crosstie_runtime::ManagementAction::Observe;
+use crosstie_runtime::ManagementAction::{Create, Delete, Observe, Update};
 use crosstie_runtime::annotations::{
     EXTERNAL_CREATE_FAILED, EXTERNAL_CREATE_PENDING, EXTERNAL_CREATE_SUCCEEDED, EXTERNAL_NAME,
     PAUSED, POLL_INTERVAL,
@@ -167,6 +167,37 @@ async fn late_initialization_patches_the_spec_once() {
     engine.verify().await;
 
     assert_eq!(cloud.calls(), [Call::Observe, Call::Observe]);
+}
+
+#[tokio::test]
+async fn what_a_create_late_initializes_is_saved_with_its_success_record() {
+    let db = Database::named("db");
+    let cloud = Cloud::absent().late_initializing(20);
+    let mut first_pass = created_on_first_pass(&db);
+    first_pass[1] = patch(
+        path("db"),
+        json!({
+            "metadata": { "annotations": { EXTERNAL_CREATE_SUCCEEDED: NOW } },
+            "spec": { "forProvider": { "size": 20 } },
+        }),
+    );
+
+    let action = reconcile(&db, &cloud, steps([usage_recorded(&db), first_pass])).await.unwrap();
+
+    assert_eq!(cloud.calls(), [Call::Observe, Call::Create, Call::Observe]);
+    assert_eq!(action, poll());
+}
+
+#[tokio::test]
+async fn what_a_create_late_initializes_is_not_saved_when_the_policies_exclude_it() {
+    let db = Database::named("db").policies(&[Observe, Create, Update, Delete]);
+    let cloud = Cloud::absent().late_initializing(20);
+    let script = steps([usage_recorded(&db), created_on_first_pass(&db)]);
+
+    let action = reconcile(&db, &cloud, script).await.unwrap();
+
+    assert_eq!(cloud.calls(), [Call::Observe, Call::Create, Call::Observe]);
+    assert_eq!(action, poll());
 }
 
 #[tokio::test]
@@ -442,20 +473,48 @@ async fn unsupported_management_policies_are_reported_without_touching_the_cloud
 }
 
 #[tokio::test]
-async fn references_are_resolved_and_saved_before_connecting() {
+async fn references_are_resolved_before_connecting_and_saved_after_observing() {
     let db = Database::named("db").created().replicating("primary");
     let primary = Database::named("primary").annotated(EXTERNAL_NAME, "primary-ext");
     let cloud = Cloud::in_sync();
     let script = steps([
-        vec![
-            get("/apis/test.crosstie.dev/v1/databases/primary").returns(primary.json()),
-            patch(path("db"), json!({ "spec": { "forProvider": { "replicaOf": "primary-ext" } } })),
-        ],
+        vec![get("/apis/test.crosstie.dev/v1/databases/primary").returns(primary.json())],
         usage_already_recorded(&db),
+        vec![patch(
+            path("db"),
+            json!({ "spec": { "forProvider": { "replicaOf": "primary-ext" } } }),
+        )],
     ]);
 
     assert_eq!(reconcile(&db, &cloud, script).await.unwrap(), poll());
     assert_eq!(cloud.calls(), [Call::Observe]);
+}
+
+#[tokio::test]
+async fn a_new_resource_saves_its_references_with_the_pending_record_before_creating() {
+    let db = Database::named("db").replicating("primary");
+    let primary = Database::named("primary").annotated(EXTERNAL_NAME, "primary-ext");
+    let cloud = Cloud::absent();
+    let mut first_pass = created_on_first_pass(&db);
+    first_pass[0] = patch(
+        path("db"),
+        json!({
+            "metadata": {
+                "resourceVersion": "1",
+                "finalizers": [FINALIZER],
+                "annotations": { EXTERNAL_NAME: "db", EXTERNAL_CREATE_PENDING: NOW },
+            },
+            "spec": { "forProvider": { "replicaOf": "primary-ext" } },
+        }),
+    );
+    let script = steps([
+        vec![get("/apis/test.crosstie.dev/v1/databases/primary").returns(primary.json())],
+        usage_recorded(&db),
+        first_pass,
+    ]);
+
+    assert_eq!(reconcile(&db, &cloud, script).await.unwrap(), poll());
+    assert_eq!(cloud.calls(), [Call::Observe, Call::Create, Call::Observe]);
 }
 
 #[tokio::test]

@@ -190,8 +190,12 @@ impl<A: RdsApi, S: SecretStore> ExternalClient<RdsInstance> for RdsInstanceExter
         let mut details = connection_details(&created);
         details.insert("username".to_owned(), username.into_bytes());
         details.insert("password".to_owned(), password.into_bytes());
+        let late_initialized = late_initialize(&mut mr.spec.for_provider, &created);
         self.client.instances.created(&id, created);
-        Ok(ExternalCreation { connection_details: details })
+        Ok(ExternalCreation {
+            connection_details: details,
+            resource_late_initialized: late_initialized,
+        })
     }
 
     async fn update(&self, mr: &mut RdsInstance) -> Result<ExternalUpdate, ExternalError> {
