@@ -141,6 +141,22 @@ fn a_claim_provisions_a_database_updates_it_and_deletes_it_with_the_claim() {
     );
     assert_eq!(keys.trim(), "endpoint password port username");
 
+    // A connection Secret edited by hand is put back at once: the change wakes the claim that
+    // wrote it, rather than its requeue a minute later.
+    let password = || {
+        let jsonpath = "jsonpath={.data.password}";
+        env.up.ok(&["get", "secret", "-n", TEAM, "reports-db-conn", "-o", jsonpath], None)
+    };
+    let published = password();
+    let tampered = r#"{"data":{"password":"dGFtcGVyZWQ="}}"#;
+    env.up.ok(
+        &["patch", "secret", "reports-db-conn", "-n", TEAM, "--type", "merge", "-p", tampered],
+        None,
+    );
+    wait_for("the claim's Secret to be restored", Duration::from_secs(30), || {
+        (password() == published).then_some(())
+    });
+
     let trace = std::process::Command::new(env!("CARGO_BIN_EXE_crosstie"))
         .args(["trace", "PostgreSQLInstance/reports-db", "-n", TEAM])
         .env("KUBECONFIG", &env.up.kubeconfig)

@@ -133,32 +133,26 @@ async fn propagate_secret(
         return Ok(None);
     }
     let namespace = claim["metadata"]["namespace"].as_str().unwrap_or_default();
-    let secrets = |ns: &str| -> Api<k8s_openapi::api::core::v1::Secret> {
-        Api::namespaced(ctx.shared.shared_client(), ns)
-    };
-    let Some(source) = secrets(source_ns)
-        .get_opt(source)
-        .await
-        .map_err(kube_err(format!("cannot get Secret {source_ns}/{source}")))?
+    let (Some(resource), Some(name)) = (&ctx.claim_resource, claim["metadata"]["name"].as_str())
     else {
         return Ok(None);
     };
-    let source = to_value(&source, "Secret")?;
+    let reader = ctx.claim_reader(resource, namespace, name);
+    let secrets = &ctx.shared.secrets;
+    let Some(source) = secrets.read(source_ns, source, &reader).await? else {
+        return Ok(None);
+    };
     if !controlled_by(&source, uid) {
         return Ok(None);
     }
     let desired = connection_secret(claim, target, namespace, &secret_data(&source), &[]);
-    let current = secrets(namespace)
-        .get_opt(target)
-        .await
-        .map_err(kube_err(format!("cannot get Secret {namespace}/{target}")))?;
-    if let Some(current) = current
-        && to_value(&current, "Secret")?["data"] == desired["data"]
-    {
+    let current = secrets.read(namespace, target, &reader).await?;
+    if current.is_some_and(|current| current["data"] == desired["data"]) {
         return Ok(None);
     }
     let api: Api<DynamicObject> = ctx.shared.api_for(&desired).await?;
-    apply(&api, &desired).await?;
+    let written = apply(&api, &desired).await?;
+    secrets.wrote(&written, &reader);
     Ok(Some(now()))
 }
 

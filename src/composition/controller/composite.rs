@@ -18,6 +18,7 @@ use super::super::render::{Observed, render};
 use super::super::select::{SelectError, select};
 use super::super::status::{composite_conditions, condition, set_conditions};
 use super::definition::KindContext;
+use super::secrets::Reader;
 use super::{
     COMPOSITE_FINALIZER, Error, REQUEUE_ERROR, REQUEUE_READY, REQUEUE_SETTLING, REQUEUE_UNREADY,
     apply, delete_connection_secret, get_cached, kube_err, now, patch_status, remove_finalizer,
@@ -196,27 +197,27 @@ async fn observe(ctx: &KindContext, xr: &Value) -> Result<Observed, Error> {
         .filter(|(_, o)| o["status"]["conditions"].as_array().is_some_and(|c| !c.is_empty()))
         .map(|(name, o)| (name.clone(), o["spec"]["writeConnectionSecretToRef"].clone()))
         .collect();
+    let reader = ctx.composite_reader(xr["metadata"]["name"].as_str().unwrap_or_default());
     for (resource, secret_ref) in secrets {
-        if let Some(secret) = get_secret(ctx, &secret_ref).await? {
+        if let Some(secret) = read_secret(ctx, &secret_ref, &reader).await? {
             observed.connection_details.insert(resource, secret_data(&secret));
         }
     }
     Ok(observed)
 }
 
-async fn get_secret(ctx: &KindContext, secret_ref: &Value) -> Result<Option<Value>, Error> {
+/// The connection Secret `secret_ref` names, read by `reader`.
+async fn read_secret(
+    ctx: &KindContext,
+    secret_ref: &Value,
+    reader: &Reader,
+) -> Result<Option<Value>, Error> {
     let (Some(name), Some(namespace)) =
         (secret_ref["name"].as_str(), secret_ref["namespace"].as_str())
     else {
         return Ok(None);
     };
-    let api: Api<k8s_openapi::api::core::v1::Secret> =
-        Api::namespaced(ctx.shared.shared_client(), namespace);
-    let secret = api
-        .get_opt(name)
-        .await
-        .map_err(kube_err(format!("cannot get Secret {namespace}/{name}")))?;
-    secret.map(|s| to_value(&s, "Secret")).transpose()
+    ctx.shared.secrets.read(namespace, name, reader).await
 }
 
 /// Writes the composite's connection Secret when its data changed; returns the publish time.
@@ -236,12 +237,14 @@ async fn publish(
         return Ok(None);
     }
     let desired = connection_secret(xr, name, namespace, details, keys);
-    let current = get_secret(ctx, secret_ref).await?;
+    let reader = ctx.composite_reader(xr["metadata"]["name"].as_str().unwrap_or_default());
+    let current = read_secret(ctx, secret_ref, &reader).await?;
     if current.as_ref().is_some_and(|c| c["data"] == desired["data"]) {
         return Ok(None);
     }
     let api: Api<DynamicObject> = ctx.shared.api_for(&desired).await?;
-    apply(&api, &desired).await?;
+    let written = apply(&api, &desired).await?;
+    ctx.shared.secrets.wrote(&written, &reader);
     Ok(Some(now()))
 }
 

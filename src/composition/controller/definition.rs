@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
+use futures::channel::mpsc::{self, UnboundedReceiver, UnboundedSender};
 use futures::{StreamExt as _, TryStreamExt as _};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{Api, DynamicObject, ListParams, Patch, PatchParams};
@@ -19,6 +20,7 @@ use super::super::status::{condition, set_conditions};
 use super::super::types::CompositeResourceDefinition;
 use super::super::xrd::{ServedKind, XrdCrds, crds_for};
 use super::super::{LABEL_CLAIM_NAME, LABEL_CLAIM_NAMESPACE, LABEL_COMPOSITE};
+use super::secrets::Reader;
 use super::{
     Context, Error, FIELD_MANAGER, ObservedStates, OwnWrites, REQUEUE_ERROR, REQUEUE_READY,
     REQUEUE_UNREADY, claim, composite, error_policy, kube_err, now, to_value,
@@ -70,12 +72,28 @@ pub struct KindContext {
     pub composite_writes: OwnWrites,
     /// The claim controller's latest writes to claims, whose echoes it skips.
     pub claim_writes: OwnWrites,
+    /// Wakes a composite (when a connection Secret it read changed).
+    pub composite_wake: UnboundedSender<ObjectRef<DynamicObject>>,
+    /// Wakes a claim (when a connection Secret it read changed).
+    pub claim_wake: UnboundedSender<ObjectRef<DynamicObject>>,
 }
 
 impl KindContext {
     /// The cache of composed kind `api_version`/`kind`, when the controller watches it.
     pub fn composed_cache(&self, api_version: &str, kind: &str) -> Option<&Store<DynamicObject>> {
         self.composed_cache.get(&(api_version.to_owned(), kind.to_owned()))
+    }
+
+    /// Composite `name`, as a reader of connection Secrets.
+    pub fn composite_reader(&self, name: &str) -> Reader {
+        let object = ObjectRef::new_with(name, self.composite_resource.clone());
+        Reader::new(object, &self.composite_wake)
+    }
+
+    /// Claim `namespace/name` of `resource`, as a reader of connection Secrets.
+    pub fn claim_reader(&self, resource: &ApiResource, namespace: &str, name: &str) -> Reader {
+        let object = ObjectRef::new_with(name, resource.clone()).within(namespace);
+        Reader::new(object, &self.claim_wake)
     }
 }
 
@@ -219,6 +237,8 @@ async fn start(ctx: &Arc<Context>, name: &str, xrd: &CompositeResourceDefinition
         composed.into_iter().map(|r| (r.clone(), Writer::new(r))).collect();
     let composite_resource = resource_of(&crds.composite_kind);
     let composites = Writer::new(composite_resource.clone());
+    let (composite_wake, composite_woken) = mpsc::unbounded();
+    let (claim_wake, claim_woken) = mpsc::unbounded();
     let kind_ctx = Arc::new(KindContext {
         shared: ctx.clone(),
         composite: crds.composite_kind.clone(),
@@ -233,8 +253,10 @@ async fn start(ctx: &Arc<Context>, name: &str, xrd: &CompositeResourceDefinition
         composed_states: ObservedStates::default(),
         composite_writes: OwnWrites::default(),
         claim_writes: OwnWrites::default(),
+        composite_wake,
+        claim_wake,
     });
-    let task = tokio::spawn(serve(kind_ctx, composed, composites));
+    let task = tokio::spawn(serve(kind_ctx, composed, composites, composite_woken, claim_woken));
     // Replacing an entry drops it, which aborts the old controllers.
     served.insert(name.to_owned(), Served { kinds, settings, task });
 }
@@ -246,6 +268,8 @@ async fn serve(
     ctx: Arc<KindContext>,
     composed: Vec<(ApiResource, Writer<DynamicObject>)>,
     composites_cache: Writer<DynamicObject>,
+    composite_woken: UnboundedReceiver<ObjectRef<DynamicObject>>,
+    claim_woken: UnboundedReceiver<ObjectRef<DynamicObject>>,
 ) {
     let client = ctx.shared.shared_client();
     let debounced = controller::Config::default().debounce(DEBOUNCE).concurrency(CONCURRENCY);
@@ -271,6 +295,7 @@ async fn serve(
     }
     let composites = composites
         .reconcile_all_on(ctx.shared.composition_changed())
+        .reconcile_on(composite_woken)
         .run(composite::reconcile, error_policy, ctx.clone())
         .for_each(|_| futures::future::ready(()));
     let claims = async {
@@ -297,6 +322,7 @@ async fn serve(
                 },
                 ctx.composite_resource.clone(),
             )
+            .reconcile_on(claim_woken)
             .run(claim::reconcile, error_policy, ctx.clone())
             .for_each(|_| futures::future::ready(()))
             .await;

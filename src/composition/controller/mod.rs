@@ -11,6 +11,7 @@
 mod claim;
 mod composite;
 mod definition;
+mod secrets;
 #[cfg(test)]
 mod tests;
 
@@ -91,6 +92,8 @@ pub struct Context {
     composition_changes: tokio::sync::watch::Sender<u64>,
     /// The last parse of `compositions`, reused while no Composition changed.
     parsed: Mutex<Option<Arc<ParsedCompositions>>>,
+    /// Connection Secrets, read from a watch cache.
+    secrets: Arc<secrets::ConnectionSecrets>,
 }
 
 /// The cached Compositions that parse, and why each other one does not, by name.
@@ -117,6 +120,7 @@ pub async fn run(client: Client) {
         ),
     )
     .default_backoff();
+    let (secrets, secrets_watch) = secrets::watch(client.clone());
     let ctx = Arc::new(Context {
         client: client.clone(),
         compositions,
@@ -124,6 +128,7 @@ pub async fn run(client: Client) {
         served: Mutex::default(),
         composition_changes: tokio::sync::watch::Sender::new(0),
         parsed: Mutex::default(),
+        secrets,
     });
     let changes = ctx.clone();
     let cache = cache.for_each(move |event| {
@@ -145,7 +150,7 @@ pub async fn run(client: Client) {
         }
         futures::future::ready(())
     });
-    futures::join!(cache, xrds);
+    futures::join!(cache, secrets_watch, xrds);
 }
 
 fn error_policy<K, C>(object: Arc<K>, error: &Error, _: Arc<C>) -> Action
