@@ -118,8 +118,8 @@ pub trait Connector<M: Managed>: Send + Sync + 'static {
 ///
 /// `observe` may fill `status.atProvider` and late-initialize unset `spec.forProvider` fields on
 /// `mr`; the engine persists those changes. `create` may set the `crossplane.io/external-name`
-/// annotation when the cloud chooses the identifier, and late-initialize from the cloud's answer. No call touches Kubernetes conditions,
-/// finalizers or events: the engine owns them.
+/// annotation when the cloud chooses the identifier, and late-initialize from the cloud's
+/// answer. No call touches Kubernetes conditions, finalizers or events: the engine owns them.
 pub trait ExternalClient<M: Managed>: Send + Sync {
     /// Observe the external resource. Never mutates the cloud. A missing resource is
     /// `resource_exists: false`, not an error.

@@ -529,6 +529,15 @@ where
     /// Persist what references or late-init changed in `spec`, if anything.
     async fn save_spec(&mut self, failure_reason: &'static str) -> Result<(), Stop> {
         let spec = self.spec();
+        self.save_spec_as(spec, failure_reason).await
+    }
+
+    /// Persist `spec` (what changed since it was last persisted, if anything).
+    async fn save_spec_as(
+        &mut self,
+        spec: Value,
+        failure_reason: &'static str,
+    ) -> Result<(), Stop> {
         let Some(diff) = merge_diff(&self.spec_persisted, &spec) else { return Ok(()) };
         let patched =
             patch::merge(&self.api, &self.name, &json!({ "spec": diff })).await.map_err(|err| {
@@ -580,33 +589,30 @@ where
     /// so no two passes create.
     async fn save_metadata(&mut self, annotations: Map<String, Value>) -> Result<(), Stop> {
         let resolved = self.resolved.take();
-        let diff = resolved.as_ref().and_then(|spec| merge_diff(&self.spec_persisted, spec));
-        let mut body = json!({});
-        if !has_finalizer(&self.mr, FINALIZER) || !annotations.is_empty() {
-            let mut finalizers = self.mr.finalizers().to_vec();
-            if !has_finalizer(&self.mr, FINALIZER) {
-                finalizers.push(FINALIZER.to_owned());
-            }
-            body["metadata"] = json!({
-                "resourceVersion": self.mr.resource_version(),
-                "finalizers": finalizers,
-                "annotations": annotations,
-            });
+        if has_finalizer(&self.mr, FINALIZER) && annotations.is_empty() {
+            return match resolved {
+                Some(spec) => self.save_spec_as(spec, reason::CANNOT_RESOLVE_REFERENCES).await,
+                None => Ok(()),
+            };
         }
-        let spec_only = body.get("metadata").is_none();
-        match diff {
-            Some(diff) => body["spec"] = diff,
-            None if spec_only => return Ok(()),
-            None => {}
+        let mut finalizers = self.mr.finalizers().to_vec();
+        if !has_finalizer(&self.mr, FINALIZER) {
+            finalizers.push(FINALIZER.to_owned());
         }
-        let patched = patch::merge(&self.api, &self.name, &body).await.map_err(|err| {
-            if spec_only {
-                let message = format!("cannot update spec: {}", patch::describe(&err));
-                Stop::from(Failure::backoff(reason::CANNOT_RESOLVE_REFERENCES, message))
-            } else {
-                Stop::from(self.api_error("add finalizer and annotations to")(err))
-            }
-        })?;
+        let metadata = json!({
+            "resourceVersion": self.mr.resource_version(),
+            "finalizers": finalizers,
+            "annotations": annotations,
+        });
+        let mut body = json!({ "metadata": metadata });
+        if let Some(diff) =
+            resolved.as_ref().and_then(|spec| merge_diff(&self.spec_persisted, spec))
+        {
+            body["spec"] = diff;
+        }
+        let patched = patch::merge(&self.api, &self.name, &body)
+            .await
+            .map_err(self.api_error("add finalizer and annotations to"))?;
         self.adopt(patched.meta());
         if let Some(spec) = resolved {
             self.spec_persisted = spec;
