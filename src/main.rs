@@ -12,9 +12,28 @@ use crosstie::gitops::trigger;
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    runtime(&cli.command)?.block_on(run(cli))
+}
+
+/// The embedded API server commits every write on a thread of its own, busy whenever writes
+/// are: async workers on every core besides would make it time-share a core with one of them
+/// (and with the cloud API or whatever else runs on the machine). So the commands that serve
+/// leave it a core: on 2 cores, 2,000 claims were Ready sooner with one worker than with two,
+/// on less CPU (docs/benchmarks.md). `TOKIO_WORKER_THREADS` still overrides.
+fn runtime(command: &Command) -> std::io::Result<tokio::runtime::Runtime> {
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    builder.enable_all();
+    let serves = matches!(command, Command::Serve(_) | Command::Up { .. });
+    if serves && std::env::var_os("TOKIO_WORKER_THREADS").is_none() {
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        builder.worker_threads(cores.saturating_sub(1).max(1));
+    }
+    builder.build()
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
     crosstie::telemetry::init(&cli.log);
     disable_transparent_huge_pages();
     match cli.command {
