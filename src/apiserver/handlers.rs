@@ -574,45 +574,72 @@ mod tests {
         assert_eq!(event["object"]["reason"], "Expired");
     }
 
-    /// Events a `labelSelector=app=demo` watch of configmaps receives while one object enters
-    /// and leaves its selection, started before the writes (`live`) or resumed after them from
-    /// the stored history.
-    async fn label_selected_watch_events(live: bool) -> Vec<String> {
+    /// How a watch selects the configmaps it follows: by label `app=demo`, or by the field
+    /// `data.tier=demo` (a field selector reads fields that replayed history does not keep).
+    #[derive(Clone, Copy)]
+    enum Selection {
+        Label,
+        Field,
+    }
+
+    impl Selection {
+        fn query(self) -> &'static str {
+            match self {
+                Selection::Label => "labelSelector=app%3Ddemo",
+                Selection::Field => "fieldSelector=data.tier%3Ddemo",
+            }
+        }
+
+        /// A merge patch that puts a configmap in (`demo`) or out of the selection.
+        fn set(self, value: &str) -> Value {
+            match self {
+                Selection::Label => json!({"metadata": {"labels": {"app": value}}}),
+                Selection::Field => json!({"data": {"tier": value}}),
+            }
+        }
+    }
+
+    /// Events a selecting watch of configmaps receives while one object enters and leaves its
+    /// selection, started before the writes (`live`) or resumed after them from the stored
+    /// history.
+    async fn selected_watch_events(live: bool, selection: Selection) -> Vec<String> {
         let (app, _dir) = app(1000);
         let (_, namespace) =
             call(&app, "POST", "/api/v1/namespaces", r#"{"metadata":{"name":"default"}}"#).await;
         let from: Value = serde_json::from_str(&namespace).unwrap();
         let from = from["metadata"]["resourceVersion"].as_str().unwrap().to_owned();
         let cms = "/api/v1/namespaces/default/configmaps";
-        let watch = format!(
-            "{cms}?watch=true&labelSelector=app%3Ddemo&resourceVersion={from}&timeoutSeconds=2"
-        );
+        let query = selection.query();
+        let watch = format!("{cms}?watch=true&{query}&resourceVersion={from}&timeoutSeconds=2");
         let start_watch = || {
             let (app, watch) = (app.clone(), watch.clone());
             tokio::spawn(async move { call(&app, "GET", &watch, "").await })
         };
         let live_watch = live.then(start_watch);
         tokio::time::sleep(Duration::from_millis(200)).await;
-        let labelled = |name: &str, app: &str| {
-            format!(r#"{{"metadata":{{"name":"{name}","labels":{{"app":"{app}"}}}}}}"#)
+        let create = |name: &str, value: &str| {
+            let mut body = selection.set(value);
+            body["metadata"]["name"] = json!(name);
+            let app = app.clone();
+            async move { call(&app, "POST", cms, &body.to_string()).await }
         };
-        call(&app, "POST", cms, &labelled("orders", "demo")).await;
+        create("orders", "demo").await;
         for patch in [
-            r#"{"data":{"x":"1"}}"#,
-            r#"{"metadata":{"labels":{"app":"other"}}}"#,
-            r#"{"data":{"x":"2"}}"#,
-            r#"{"metadata":{"labels":{"app":"demo"}}}"#,
+            json!({"data": {"x": "1"}}),
+            selection.set("other"),
+            json!({"data": {"x": "2"}}),
+            selection.set("demo"),
         ] {
             let request = HttpRequest::builder()
                 .method("PATCH")
                 .uri(format!("{cms}/orders"))
                 .header("authorization", "Bearer t")
                 .header("content-type", "application/merge-patch+json")
-                .body(Body::from(patch))
+                .body(Body::from(patch.to_string()))
                 .unwrap();
             assert_eq!(app.clone().oneshot(request).await.unwrap().status(), StatusCode::OK);
         }
-        call(&app, "POST", cms, &labelled("ledger", "other")).await;
+        create("ledger", "other").await;
         call(&app, "DELETE", &format!("{cms}/orders"), "").await;
 
         let (code, body) = live_watch.unwrap_or_else(start_watch).await.unwrap();
@@ -629,12 +656,22 @@ mod tests {
 
     #[tokio::test]
     async fn a_label_selected_watch_sees_objects_enter_and_leave_its_selection() {
-        assert_eq!(label_selected_watch_events(true).await, ENTERING_AND_LEAVING);
+        assert_eq!(selected_watch_events(true, Selection::Label).await, ENTERING_AND_LEAVING);
     }
 
     #[tokio::test]
     async fn a_label_selected_watch_resumed_from_history_sees_the_same_moves() {
-        assert_eq!(label_selected_watch_events(false).await, ENTERING_AND_LEAVING);
+        assert_eq!(selected_watch_events(false, Selection::Label).await, ENTERING_AND_LEAVING);
+    }
+
+    #[tokio::test]
+    async fn a_field_selected_watch_sees_objects_enter_and_leave_its_selection() {
+        assert_eq!(selected_watch_events(true, Selection::Field).await, ENTERING_AND_LEAVING);
+    }
+
+    #[tokio::test]
+    async fn a_field_selected_watch_resumed_from_history_sees_the_same_moves() {
+        assert_eq!(selected_watch_events(false, Selection::Field).await, ENTERING_AND_LEAVING);
     }
 
     #[tokio::test]

@@ -7,6 +7,7 @@
 //! before its transaction commits. One global sequence numbers all writes: it is the
 //! `resourceVersion`. Committed events are then fanned out to live watches in commit order.
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
@@ -83,7 +84,7 @@ pub struct Event {
 pub enum Previous {
     /// Nothing: the write created it (or the event predates recording previous versions).
     Unknown,
-    /// The whole previous version as JSON text (live events).
+    /// The whole previous version as JSON text (live events, and replays that asked for it).
     Whole(Arc<str>),
     /// Its name, namespace and labels as JSON text (replayed history).
     Selectable(Arc<str>),
@@ -281,6 +282,55 @@ fn add_previous_meta_to_events(conn: &Connection) -> Result<(), rusqlite::Error>
         conn.execute_batch("ALTER TABLE events ADD COLUMN previous_meta TEXT")?;
     }
     Ok(())
+}
+
+/// Gives each update in `events` (the history of `resource` after `since`) the whole version it
+/// replaced: the object's previous event in `events`, or its last one up to `since`. Where
+/// that is no longer retained, the update keeps what label selectors read.
+fn attach_replaced_versions(
+    conn: &Connection,
+    resource: &str,
+    since: u64,
+    events: &mut [Event],
+) -> Result<(), StoreError> {
+    let mut before = conn.prepare_cached(
+        "SELECT data FROM events WHERE rv <= ?1 AND resource = ?2 AND namespace = ?3 \
+         AND json_extract(data, '$.metadata.name') = ?4 ORDER BY rv DESC LIMIT 1",
+    )?;
+    let mut latest: HashMap<(String, String), Arc<str>> = HashMap::new();
+    for event in events {
+        let Some(name) = name_of(&event.object) else { continue };
+        let key = (event.namespace.clone(), name);
+        if matches!(event.previous, Previous::Selectable(_)) {
+            let replaced = match latest.get(&key) {
+                Some(text) => Some(text.clone()),
+                None => before
+                    .query_row(params![since as i64, resource, &key.0, &key.1], |r| {
+                        r.get::<_, String>(0)
+                    })
+                    .optional()?
+                    .map(Arc::from),
+            };
+            if let Some(text) = replaced {
+                event.previous = Previous::Whole(text);
+            }
+        }
+        latest.insert(key, event.object.clone());
+    }
+    Ok(())
+}
+
+/// `metadata.name` of an object's JSON text, without parsing the rest into values.
+fn name_of(text: &str) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct Object {
+        metadata: Metadata,
+    }
+    #[derive(serde::Deserialize)]
+    struct Metadata {
+        name: String,
+    }
+    serde_json::from_str::<Object>(text).ok().map(|o| o.metadata.name)
 }
 
 /// What label and field selectors read of `object`: its name, namespace and labels.
@@ -594,11 +644,14 @@ impl Store {
     }
 
     /// Retained events of `resource` after `since`, or `Err(compacted)` when `since` is older than
-    /// the retained history.
+    /// the retained history. Each update's `previous` is what label selectors read of the
+    /// version it replaced; with `whole_previous` (for field selectors, which may read any
+    /// field) it is that whole version, read from the history while it is retained.
     pub fn history(
         &self,
         resource: &str,
         since: u64,
+        whole_previous: bool,
     ) -> Result<Result<Vec<Event>, u64>, StoreError> {
         let compacted = self.compacted_rv();
         if since < compacted {
@@ -622,7 +675,11 @@ impl Store {
                         .map_or(Previous::Unknown, |meta| Previous::Selectable(meta.into())),
                 })
             })?
-            .collect::<Result<_, _>>()?;
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut events = events;
+        if whole_previous {
+            attach_replaced_versions(&conn, resource, since, &mut events)?;
+        }
         Ok(Ok(events))
     }
 
@@ -771,6 +828,40 @@ mod tests {
     }
 
     #[test]
+    fn a_replay_that_asks_for_whole_versions_gets_each_update_the_version_it_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let put_tier = |name: &str, tier: &str| {
+            let object = json!({"metadata": {"name": name, "uid": name}, "data": {"tier": tier}});
+            store.mutate::<StoreError>(&key(name), |_| Ok(Write::Put(object))).unwrap()
+        };
+        put_tier("a", "one");
+        put_tier("b", "one");
+        let since = put_tier("a", "two").object["metadata"]["resourceVersion"].clone();
+        let since: u64 = since.as_str().unwrap().parse().unwrap();
+        put_tier("b", "two");
+        put_tier("a", "three");
+        put_tier("a", "four");
+        let tier =
+            |text: &str| serde_json::from_str::<Value>(text).unwrap()["data"]["tier"].clone();
+        let replaced = |whole: bool| -> Vec<Value> {
+            let history = store.history("/configmaps", since, whole).unwrap().unwrap();
+            history
+                .iter()
+                .map(|e| match &e.previous {
+                    Previous::Whole(text) => tier(text),
+                    Previous::Selectable(text) => json!(format!("selectable {}", tier(text))),
+                    Previous::Unknown => Value::Null,
+                })
+                .collect()
+        };
+        // The first two replaced versions predate the replay; the last is the replay's own.
+        assert_eq!(replaced(true), [json!("one"), json!("two"), json!("three")]);
+        let selectable = json!("selectable null");
+        assert_eq!(replaced(false), [selectable.clone(), selectable.clone(), selectable]);
+    }
+
+    #[test]
     fn writes_get_increasing_resource_versions_and_survive_reopening() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
@@ -782,7 +873,7 @@ mod tests {
         let store = Store::open(dir.path()).unwrap();
         assert_eq!(store.current_rv(), 2);
         assert_eq!(store.get(&key("a")).unwrap().unwrap()["metadata"]["resourceVersion"], "1");
-        let history = store.history("/configmaps", 1).unwrap().unwrap();
+        let history = store.history("/configmaps", 1, false).unwrap().unwrap();
         assert_eq!(history.iter().map(|e| e.rv).collect::<Vec<_>>(), [2]);
     }
 
@@ -897,7 +988,7 @@ mod tests {
         assert_eq!(kept["metadata"]["uid"], "u1");
         assert_eq!(store.current_rv(), 7);
         assert_eq!(put(&store, "new").object["metadata"]["resourceVersion"], "8");
-        let history = store.history("/configmaps", 6).unwrap().unwrap();
+        let history = store.history("/configmaps", 6, false).unwrap().unwrap();
         assert_eq!(history.iter().map(|e| e.rv).collect::<Vec<_>>(), [7, 8]);
         assert!(matches!(history[0].previous, Previous::Unknown), "events from before the column");
         let sql: String = store
@@ -969,8 +1060,8 @@ mod tests {
         for i in 0..COMPACTION_INTERVAL {
             put(&store, &format!("o{i}"));
         }
-        assert!(store.history("/configmaps", 1).unwrap().is_err());
-        let recent = store.history("/configmaps", store.current_rv() - 5).unwrap().unwrap();
+        assert!(store.history("/configmaps", 1, false).unwrap().is_err());
+        let recent = store.history("/configmaps", store.current_rv() - 5, false).unwrap().unwrap();
         assert_eq!(recent.len(), 5);
     }
 

@@ -144,7 +144,9 @@ pub fn watch(
 impl State {
     /// Queues retained events after `last_rv`, or an Expired error when they are compacted.
     fn replay_history(&mut self) -> Result<(), ApiError> {
-        match self.api.store.history(&self.scope.rt.storage, self.last_rv)? {
+        let fields = &self.opts.list.fields;
+        let whole_previous = !fields.reads_only_metadata();
+        match self.api.store.history(&self.scope.rt.storage, self.last_rv, whole_previous)? {
             Ok(events) => {
                 for event in events {
                     self.consider(&event);
@@ -196,7 +198,8 @@ impl State {
         let selected =
             |o: &Value| self.opts.list.labels.matches(o) && self.opts.list.fields.matches(o);
         let filtered = !self.opts.list.labels.is_empty() || !self.opts.list.fields.is_empty();
-        // Replayed history keeps only what label selectors and metadata field selectors read.
+        // Replayed history keeps only what label selectors and metadata field selectors read,
+        // unless the replay fetched whole versions for this watch's field selector.
         let previous = match &event.previous {
             Previous::Whole(text) => Some(text),
             Previous::Selectable(text) if self.opts.list.fields.reads_only_metadata() => Some(text),
