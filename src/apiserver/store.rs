@@ -7,7 +7,7 @@
 //! before its transaction commits. One global sequence numbers all writes: it is the
 //! `resourceVersion`. Committed events are then fanned out to live watches in commit order.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
@@ -285,34 +285,51 @@ fn add_previous_meta_to_events(conn: &Connection) -> Result<(), rusqlite::Error>
 }
 
 /// Gives each update in `events` (the history of `resource` after `since`) the whole version it
-/// replaced: the object's previous event in `events`, or its last one up to `since`. Where
-/// that is no longer retained, the update keeps what label selectors read.
+/// replaced: the object's previous event in `events`, or its last one up to `since`. Those are
+/// found in one backward scan of the older history, however many objects need one. Where the
+/// version is no longer retained, the update keeps what label selectors read.
 fn attach_replaced_versions(
     conn: &Connection,
     resource: &str,
     since: u64,
     events: &mut [Event],
 ) -> Result<(), StoreError> {
-    let mut before = conn.prepare_cached(
-        "SELECT data FROM events WHERE rv <= ?1 AND resource = ?2 AND namespace = ?3 \
-         AND json_extract(data, '$.metadata.name') = ?4 ORDER BY rv DESC LIMIT 1",
-    )?;
-    let mut latest: HashMap<(String, String), Arc<str>> = HashMap::new();
-    for event in events {
-        let Some(name) = name_of(&event.object) else { continue };
-        let key = (event.namespace.clone(), name);
+    type Key = (String, String);
+    let keys: Vec<Option<Key>> =
+        events.iter().map(|e| name_of(&e.object).map(|name| (e.namespace.clone(), name))).collect();
+    // Objects whose first update in the replay replaced a version from before it.
+    let mut seen = HashSet::new();
+    let mut older: HashMap<Key, Option<Arc<str>>> = HashMap::new();
+    for (event, key) in events.iter().zip(&keys) {
+        let Some(key) = key else { continue };
+        if seen.insert(key) && matches!(event.previous, Previous::Selectable(_)) {
+            older.insert(key.clone(), None);
+        }
+    }
+    if !older.is_empty() {
+        let mut stmt = conn.prepare_cached(
+            "SELECT namespace, data FROM events WHERE rv <= ?1 AND resource = ?2 ORDER BY rv DESC",
+        )?;
+        let mut rows = stmt.query(params![since as i64, resource])?;
+        let mut missing = older.len();
+        while missing > 0
+            && let Some(row) = rows.next()?
+        {
+            let data: String = row.get(1)?;
+            let Some(name) = name_of(&data) else { continue };
+            if let Some(slot @ None) = older.get_mut(&(row.get(0)?, name)) {
+                *slot = Some(Arc::from(data));
+                missing -= 1;
+            }
+        }
+    }
+    let mut latest: HashMap<Key, Arc<str>> = HashMap::new();
+    for (event, key) in events.iter_mut().zip(keys) {
+        let Some(key) = key else { continue };
         if matches!(event.previous, Previous::Selectable(_)) {
-            let replaced = match latest.get(&key) {
-                Some(text) => Some(text.clone()),
-                None => before
-                    .query_row(params![since as i64, resource, &key.0, &key.1], |r| {
-                        r.get::<_, String>(0)
-                    })
-                    .optional()?
-                    .map(Arc::from),
-            };
+            let replaced = latest.get(&key).or_else(|| older.get(&key).and_then(Option::as_ref));
             if let Some(text) = replaced {
-                event.previous = Previous::Whole(text);
+                event.previous = Previous::Whole(text.clone());
             }
         }
         latest.insert(key, event.object.clone());
@@ -662,7 +679,7 @@ impl Store {
             "SELECT rv, namespace, type, data, previous_meta FROM events \
              WHERE rv > ?1 AND resource = ?2 ORDER BY rv",
         )?;
-        let events = stmt
+        let mut events = stmt
             .query_map(params![since as i64, resource], |r| {
                 Ok(Event {
                     rv: r.get::<_, i64>(0)? as u64,
@@ -676,7 +693,6 @@ impl Store {
                 })
             })?
             .collect::<Result<Vec<_>, _>>()?;
-        let mut events = events;
         if whole_previous {
             attach_replaced_versions(&conn, resource, since, &mut events)?;
         }
