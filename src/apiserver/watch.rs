@@ -144,8 +144,7 @@ pub fn watch(
 impl State {
     /// Queues retained events after `last_rv`, or an Expired error when they are compacted.
     fn replay_history(&mut self) -> Result<(), ApiError> {
-        let fields = &self.opts.list.fields;
-        let whole_previous = !fields.reads_only_metadata();
+        let whole_previous = !self.opts.list.fields.reads_only_metadata();
         match self.api.store.history(&self.scope.rt.storage, self.last_rv, whole_previous)? {
             Ok(events) => {
                 for event in events {

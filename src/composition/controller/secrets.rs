@@ -55,7 +55,7 @@ pub struct ConnectionSecrets {
 }
 
 impl ConnectionSecrets {
-    /// Readers of `cache`, which the watch that [`run`] starts keeps filled.
+    /// Readers of `cache`, which the task that [`watch`] returns keeps filled.
     pub fn new(cache: Store<Secret>) -> Self {
         Self { cache, readers: Mutex::default(), written: Mutex::default() }
     }
