@@ -55,7 +55,7 @@ pub async fn run<M, C>(
         .modify(|mr| kube::ResourceExt::managed_fields_mut(mr).clear())
         .reflect(writer)
         .applied_objects()
-        .try_filter(move |mr| std::future::ready(!echoes.is_own_write(mr)));
+        .try_filter(move |mr| std::future::ready(echoes.admit(mr)));
     Controller::for_stream(changes, cache)
         .with_config(controller::Config::default().concurrency(concurrency))
         .shutdown_on_signal()

@@ -137,10 +137,10 @@ impl<C> Context<C> {
         &self.metrics
     }
 
-    /// Whether this version of `mr` is one the engine wrote itself: the controller's watch
-    /// drops such events (see [`Echoes`]).
-    pub fn is_own_write<M: Managed>(&self, mr: &M) -> bool {
-        self.echoes.is_own(&key(mr), mr.resource_version().as_deref())
+    /// Whether a watch event carrying this version of `mr` should queue a reconcile: not an
+    /// echo of the engine's own writes, nor while a pass over `mr` runs (see [`Echoes`]).
+    pub fn admit<M: Managed>(&self, mr: &M) -> bool {
+        self.echoes.admit(&key(mr), mr.resource_version().as_deref())
     }
 }
 
@@ -175,7 +175,12 @@ where
     M: Managed,
 {
     tracing::debug!(error = %err, "managed resource write failed; retrying");
-    Action::requeue(ctx.backoff.failed(&key(mr.as_ref()), &ctx.config))
+    let key = key(mr.as_ref());
+    let backoff = ctx.backoff.failed(&key, &ctx.config);
+    if ctx.echoes.take_changed_during_failure(&key) {
+        return Action::requeue(Duration::ZERO);
+    }
+    Action::requeue(backoff)
 }
 
 /// Await one provider call for at most `timeout`; `what` (e.g. `observe`) names it in messages.
@@ -255,20 +260,34 @@ where
     }
 
     async fn run(mut self) -> Result<Action, Error> {
-        self.ctx.echoes.begin(&key(&self.mr));
+        let key = key(&self.mr);
+        self.ctx.echoes.begin(&key);
         let result = self.finish().await;
-        if let Err(err) = &result {
-            // A conflict means another writer won the race: retry quietly, as Crossplane does.
-            if !matches!(&err.source, kube::Error::Api(status) if status.code == 409) {
-                self.ctx.metrics.failed(&self.kind, reason::CANNOT_UPDATE_MANAGED);
-                self.warn(reason::CANNOT_UPDATE_MANAGED, &err.to_string()).await;
+        let written = std::mem::take(&mut self.written);
+        match result {
+            Ok(Done::Released) => {
+                self.ctx.echoes.forget(&key);
+                Ok(Action::await_change())
+            }
+            Ok(Done::After(requeue)) => Ok(if self.ctx.echoes.end(&key, written, requeue) {
+                Action::requeue(Duration::ZERO)
+            } else {
+                requeue.map_or_else(Action::await_change, Action::requeue)
+            }),
+            Err(err) => {
+                self.ctx.echoes.end_failed(&key, &written);
+                // A conflict means another writer won the race: retry quietly, as Crossplane does.
+                if !matches!(&err.source, kube::Error::Api(status) if status.code == 409) {
+                    self.ctx.metrics.failed(&self.kind, reason::CANNOT_UPDATE_MANAGED);
+                    self.warn(reason::CANNOT_UPDATE_MANAGED, &err.to_string()).await;
+                }
+                Err(err)
             }
         }
-        result
     }
 
     /// Run the steps, report a failure on the resource, and write the status.
-    async fn finish(&mut self) -> Result<Action, Error> {
+    async fn finish(&mut self) -> Result<Done, Error> {
         let key = key(&self.mr);
         let done = match self.steps().await {
             Ok(done) => {
@@ -288,19 +307,10 @@ where
                 Done::After(retry)
             }
         };
-        match done {
-            Done::Released => {
-                self.ctx.echoes.forget(&key);
-                Ok(Action::await_change())
-            }
-            Done::After(requeue) => {
-                self.write_status().await?;
-                if !self.written.is_empty() {
-                    self.ctx.echoes.wrote(key, std::mem::take(&mut self.written), requeue);
-                }
-                Ok(requeue.map_or_else(Action::await_change, Action::requeue))
-            }
+        if let Done::After(_) = done {
+            self.write_status().await?;
         }
+        Ok(done)
     }
 
     async fn steps(&mut self) -> Result<Done, Stop> {
@@ -661,11 +671,8 @@ where
         Ok(())
     }
 
-    /// Take the metadata a write returned, remembering its resourceVersion as our own.
+    /// Take the metadata a write returned, remembering its resourceVersion as the pass's own.
     fn adopt(&mut self, meta: &kube::api::ObjectMeta) {
-        if let Some(version) = &meta.resource_version {
-            self.ctx.echoes.writing(&key(&self.mr), version.clone());
-        }
         self.written.extend(meta.resource_version.clone());
         *self.mr.meta_mut() = meta.clone();
     }

@@ -4,7 +4,7 @@
 //! kube-runtime's `error_policy` never sees successes (kube-rs/kube#1916), so the failure count
 //! lives here, keyed by object, and the reconciler resets it on every success.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -103,51 +103,90 @@ impl Backoff {
 /// cloud again before the pass's requeue is due; any other change (spec, annotations, deletion)
 /// carries another version and is reconciled at once.
 ///
-/// Echoes of a pass still running are known too ([`Echoes::writing`]), so the controller's
-/// watch drops them ([`Echoes::is_own`]) before they queue behind the running pass: under a
-/// burst, thousands of such held triggers made the controller's queue slow to scan.
+/// While a pass runs, every trigger of its object is held here, not in the controller's queue
+/// ([`Echoes::admit`]): the echo of a write often arrives before the write's own answer, when
+/// nobody can tell it from a change yet. The pass ends knowing all it wrote
+/// ([`Echoes::end`]) and runs again at once only if something else changed meanwhile. Held in
+/// the queue instead, thousands of triggers behind running passes made every poll of the queue
+/// scan them all.
 #[derive(Debug, Default)]
 pub struct Echoes {
+    state: Mutex<EchoState>,
+}
+
+#[derive(Debug, Default)]
+struct EchoState {
     /// Per object: what its last pass wrote.
-    written: Mutex<HashMap<String, Written>>,
-    /// Per object: what the pass running now has written so far.
-    writing: Mutex<HashMap<String, Vec<String>>>,
+    written: HashMap<String, Written>,
+    /// Per object with a pass running: the versions its triggers carried meanwhile.
+    held: HashMap<String, Vec<String>>,
+    /// Objects changed by someone else during a pass that then failed.
+    changed_during_failure: HashSet<String>,
 }
 
 /// The versions a pass wrote, and when the object is next due (`None`: on change).
 type Written = (Vec<String>, Option<Instant>);
 
 impl Echoes {
-    /// A pass over `key` starts: what an earlier one was writing is no longer in flight.
+    /// A pass over `key` starts: its triggers are held until it ends.
     pub fn begin(&self, key: &str) {
-        lock(&self.writing).remove(key);
+        lock(&self.state).held.insert(key.to_owned(), Vec::new());
     }
 
-    /// The pass running over `key` has just written `version`.
-    pub fn writing(&self, key: &str, version: String) {
-        lock(&self.writing).entry(key.to_owned()).or_default().push(version);
+    /// Whether a trigger carrying `version` of `key` should queue a reconcile: not when it
+    /// echoes the last pass's writes, nor while a pass over `key` runs (it is held for
+    /// [`Echoes::end`] to judge).
+    pub fn admit(&self, key: &str, version: Option<&str>) -> bool {
+        let Some(version) = version else { return true };
+        let mut state = lock(&self.state);
+        if state.written.get(key).is_some_and(|(ours, _)| ours.iter().any(|v| v == version)) {
+            return false;
+        }
+        match state.held.get_mut(key) {
+            Some(held) => {
+                held.push(version.to_owned());
+                false
+            }
+            None => true,
+        }
     }
 
-    /// A pass over `key` ended having written `versions`, asking to run again after `requeue`.
-    pub fn wrote(&self, key: String, versions: Vec<String>, requeue: Option<Duration>) {
-        lock(&self.writing).remove(&key);
-        lock(&self.written).insert(key, (versions, requeue.map(|d| Instant::now() + d)));
+    /// A pass over `key` ended having written `versions` and asking to run again after
+    /// `requeue`. Returns whether a trigger held during the pass carried someone else's change:
+    /// the object must be reconciled again at once.
+    pub fn end(&self, key: &str, versions: Vec<String>, requeue: Option<Duration>) -> bool {
+        let mut state = lock(&self.state);
+        let changed = changed_by_others(state.held.remove(key), &versions);
+        // A pass that wrote nothing leaves the last pass's versions as the object's echoes.
+        if !versions.is_empty() {
+            // After someone else's change, the next pass must not take the object for an echo.
+            let due =
+                if changed { Some(Instant::now()) } else { requeue.map(|d| Instant::now() + d) };
+            state.written.insert(key.to_owned(), (versions, due));
+        }
+        changed
     }
 
-    /// Whether `version` of `key` is one of the engine's own writes, by the last pass or the
-    /// one running: no reason to queue a reconcile, as the pass's own requeue stands.
-    pub fn is_own(&self, key: &str, version: Option<&str>) -> bool {
-        let Some(version) = version else { return false };
-        let ours = |versions: &[String]| versions.iter().any(|v| v == version);
-        lock(&self.writing).get(key).is_some_and(|v| ours(v))
-            || lock(&self.written).get(key).is_some_and(|(v, _)| ours(v))
+    /// A pass over `key` failed after writing `versions`. Its writes are not remembered as
+    /// echoes (their triggers retry the pass, as the backoff would); a change by someone else
+    /// meanwhile is reported once by [`Echoes::take_changed_during_failure`].
+    pub fn end_failed(&self, key: &str, versions: &[String]) {
+        let mut state = lock(&self.state);
+        if changed_by_others(state.held.remove(key), versions) {
+            state.changed_during_failure.insert(key.to_owned());
+        }
+    }
+
+    /// Whether someone else changed `key` during its last, failed pass (asked once).
+    pub fn take_changed_during_failure(&self, key: &str) -> bool {
+        lock(&self.state).changed_during_failure.remove(key)
     }
 
     /// If `version` of `key` is the echo of one of the engine's own last writes, how to requeue
     /// instead of reconciling.
     pub fn echo(&self, key: &str, version: Option<&str>) -> Option<Action> {
-        let written = lock(&self.written);
-        let (ours, due) = written.get(key)?;
+        let state = lock(&self.state);
+        let (ours, due) = state.written.get(key)?;
         if !ours.iter().any(|v| Some(v.as_str()) == version) {
             return None;
         }
@@ -162,9 +201,16 @@ impl Echoes {
 
     /// Stop tracking `key` (its finalizer is gone).
     pub fn forget(&self, key: &str) {
-        lock(&self.writing).remove(key);
-        lock(&self.written).remove(key);
+        let mut state = lock(&self.state);
+        state.written.remove(key);
+        state.held.remove(key);
+        state.changed_during_failure.remove(key);
     }
+}
+
+/// Whether any version held during a pass is not one the pass wrote itself.
+fn changed_by_others(held: Option<Vec<String>>, written: &[String]) -> bool {
+    held.unwrap_or_default().iter().any(|v| !written.contains(v))
 }
 
 /// A token bucket bounding how many reconciles per second start, so a large fleet polls the
@@ -229,13 +275,18 @@ mod tests {
         assert_eq!(backoff.failed("a", &config).as_secs(), 1);
     }
 
+    /// One pass over `key` that wrote `versions`; whether it must run again at once.
+    fn pass(echoes: &Echoes, key: &str, versions: &[&str], requeue: Option<Duration>) -> bool {
+        echoes.begin(key);
+        echoes.end(key, versions.iter().map(|v| (*v).to_owned()).collect(), requeue)
+    }
+
     #[test]
     fn only_versions_the_engines_last_pass_wrote_are_echoes() {
         let echoes = Echoes::default();
-        let versions = |v: &[&str]| v.iter().map(|v| (*v).to_owned()).collect();
-        echoes.wrote("a".into(), versions(&["4", "5"]), Some(Duration::from_secs(60)));
-        echoes.wrote("paused".into(), versions(&["9"]), None);
-        echoes.wrote("due".into(), versions(&["3"]), Some(Duration::ZERO));
+        pass(&echoes, "a", &["4", "5"], Some(Duration::from_secs(60)));
+        pass(&echoes, "paused", &["9"], None);
+        pass(&echoes, "due", &["3"], Some(Duration::ZERO));
 
         assert!(echoes.echo("a", Some("5")).is_some());
         assert!(echoes.echo("a", Some("4")).is_some(), "an earlier write of the same pass");
@@ -243,34 +294,54 @@ mod tests {
         assert_eq!(echoes.echo("b", Some("5")), None);
         assert_eq!(echoes.echo("paused", Some("9")), Some(Action::await_change()));
         assert_eq!(echoes.echo("due", Some("3")), None);
-        echoes.wrote("a".into(), versions(&["7"]), Some(Duration::from_secs(60)));
+        assert!(!echoes.admit("a", Some("5")), "an echo queues nothing");
+        assert!(echoes.admit("a", Some("6")), "a change does");
+        assert!(echoes.admit("a", None));
+
+        pass(&echoes, "a", &[], Some(Duration::from_secs(60)));
+        assert!(echoes.echo("a", Some("5")).is_some(), "a pass that wrote nothing keeps them");
+        pass(&echoes, "a", &["7"], Some(Duration::from_secs(60)));
         assert_eq!(echoes.echo("a", Some("5")), None, "only the last pass's writes");
         echoes.forget("a");
         assert_eq!(echoes.echo("a", Some("7")), None);
+        assert!(echoes.admit("a", Some("7")));
     }
 
     #[test]
-    fn writes_of_the_running_pass_and_of_the_last_one_are_own_writes() {
+    fn triggers_during_a_pass_are_held_and_only_a_change_by_others_runs_it_again() {
         let echoes = Echoes::default();
-        echoes.wrote("a".into(), vec!["4".into()], None);
         echoes.begin("a");
-        echoes.writing("a", "6".into());
-        assert!(echoes.is_own("a", Some("4")), "the last pass's");
-        assert!(echoes.is_own("a", Some("6")), "the running pass's, before it ends");
-        assert!(!echoes.is_own("a", Some("7")));
-        assert!(!echoes.is_own("b", Some("6")));
-        assert!(!echoes.is_own("a", None));
-        echoes.wrote("a".into(), vec!["6".into(), "8".into()], None);
-        assert!(!echoes.is_own("a", Some("4")), "only the last pass's");
+        assert!(!echoes.admit("a", Some("6")), "the echo of a write not yet answered");
+        assert!(echoes.admit("b", Some("6")), "other objects are not held");
+        let again = echoes.end("a", vec!["6".into(), "7".into()], Some(Duration::from_secs(60)));
+        assert!(!again, "everything held was the pass's own");
+        assert!(!echoes.admit("a", Some("7")), "a late echo");
+
         echoes.begin("a");
-        echoes.writing("a", "9".into());
-        echoes.begin("a");
-        assert!(
-            !echoes.is_own("a", Some("9")),
-            "a pass that failed before ending is forgotten by the next"
+        assert!(!echoes.admit("a", Some("8")), "someone else's change, held");
+        assert!(echoes.end("a", vec!["9".into()], Some(Duration::from_secs(60))));
+        assert_eq!(
+            echoes.echo("a", Some("9")),
+            None,
+            "the pass's write went over the change, so the next pass is no echo"
         );
-        echoes.forget("a");
-        assert!(!echoes.is_own("a", Some("8")));
+        assert!(echoes.admit("a", Some("10")), "no pass runs: triggers queue again");
+    }
+
+    #[test]
+    fn a_failed_pass_reports_a_change_by_others_once_and_forgets_its_own_writes() {
+        let echoes = Echoes::default();
+        echoes.begin("a");
+        assert!(!echoes.admit("a", Some("4")));
+        echoes.end_failed("a", &["4".into()]);
+        assert!(!echoes.take_changed_during_failure("a"), "only its own write came back");
+        assert!(echoes.admit("a", Some("4")), "a failed pass's writes are no echoes");
+
+        echoes.begin("a");
+        assert!(!echoes.admit("a", Some("5")));
+        echoes.end_failed("a", &[]);
+        assert!(echoes.take_changed_during_failure("a"));
+        assert!(!echoes.take_changed_during_failure("a"), "reported once");
     }
 
     #[test]

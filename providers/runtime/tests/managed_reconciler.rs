@@ -3,6 +3,8 @@
 
 mod fixture;
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use crosstie_runtime::Config;
@@ -616,6 +618,49 @@ async fn the_echo_of_its_own_status_write_does_not_call_the_cloud_again() {
     engine.verify().await;
 
     assert_eq!(cloud.calls(), [Call::Observe, Call::Observe]);
+}
+
+/// Reconcile the in-sync `db` while a watch event carrying `arriving` comes in during the
+/// pass; whether the event queued a reconcile, and the pass's action.
+async fn reconcile_while_an_event_arrives(db: &Database, arriving: Database) -> (bool, Action) {
+    let cloud = Cloud::in_sync();
+    let engine = Engine::start(
+        db,
+        &cloud,
+        steps([
+            usage_already_recorded(db),
+            vec![status_patch(db, json!([ready_available(), synced()]))],
+        ]),
+    );
+    let queued = Arc::new(AtomicBool::new(true));
+    let (ctx, seen) = (engine.context(), queued.clone());
+    cloud.during_observe(move || seen.store(ctx.admit(&arriving), Ordering::SeqCst));
+    let action = engine.reconcile(db).await.unwrap();
+    engine.verify().await;
+    (queued.load(Ordering::SeqCst), action)
+}
+
+#[tokio::test]
+async fn a_change_that_arrives_during_a_pass_runs_it_again_at_once() {
+    let db = Database::named("db").created().with_conditions(json!([]));
+    let edited = db.clone().at_version("7").sized(30);
+
+    let (queued, action) = reconcile_while_an_event_arrives(&db, edited).await;
+
+    assert!(!queued, "held by the running pass, not queued behind it");
+    assert_eq!(action, Action::requeue(Duration::ZERO));
+}
+
+#[tokio::test]
+async fn the_echo_of_a_write_that_arrives_before_its_answer_changes_nothing() {
+    let db = Database::named("db").created().with_conditions(json!([]));
+    // The API server answers the pass's status write with version 2.
+    let echo = db.clone().at_version("2").with_conditions(json!([ready_available(), synced()]));
+
+    let (queued, action) = reconcile_while_an_event_arrives(&db, echo).await;
+
+    assert!(!queued);
+    assert_eq!(action, poll());
 }
 
 #[tokio::test]
