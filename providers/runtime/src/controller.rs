@@ -47,7 +47,8 @@ pub async fn run<M, C>(
     let writer = reflector::store::Writer::<M>::default();
     let cache = writer.as_reader();
     let echoes = ctx.clone();
-    // The engine's own writes are not queued as triggers (its pass's requeue stands). Nothing
+    // The engine's own writes are not queued as triggers (its pass's requeue stands), nor is
+    // anything while a pass over the object runs (the pass decides at its end). Nothing
     // here reads managedFields: the cache keeps objects without them (kube-rs's advice for
     // reflector memory), which also makes every copy of a cached object cheaper.
     let changes = watcher(Api::<M>::all(client), watcher::Config::default().any_semantic())
