@@ -1,6 +1,7 @@
 //! HTTP: routes every Kubernetes API path to discovery, OpenAPI or a verb, translating query
 //! parameters, content types and `Accept` (Tables) to and from [`Api`] calls.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -15,6 +16,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::discovery;
+use super::lean::{InProcess, remove_managed_fields, without_managed_fields};
 use super::openapi::{self, ResourceDoc};
 use super::registry::{NAMESPACE_STORAGE, ResourceType};
 use super::selector::{FieldSelector, LabelSelector};
@@ -248,6 +250,7 @@ async fn serve(state: AppState, request: Request) -> Result<Response, ApiError> 
     let api = state.api.clone();
     let writes = &state.writes;
     let headers = parts.headers;
+    let lean = parts.extensions.get::<InProcess>().is_some();
     let table = wants_table(&headers).then(|| columns(&rt, version));
     match (parts.method, address.name) {
         (Method::GET, None) => {
@@ -264,6 +267,7 @@ async fn serve(state: AppState, request: Request) -> Result<Response, ApiError> 
                         .and_then(|s| s.parse().ok())
                         .map(Duration::from_secs),
                     table,
+                    lean,
                 };
                 let stream = blocking(move || watch(api, scope, opts)).await?;
                 return Ok(([(CONTENT_TYPE, "application/json")], Body::from_stream(stream))
@@ -293,7 +297,7 @@ async fn serve(state: AppState, request: Request) -> Result<Response, ApiError> 
                 if i > 0 {
                     body.push(',');
                 }
-                body.push_str(item);
+                body.push_str(&if lean { without_managed_fields(item) } else { item.into() });
             }
             body.push_str("]}");
             Ok(([(CONTENT_TYPE, "application/json")], body).into_response())
@@ -302,7 +306,7 @@ async fn serve(state: AppState, request: Request) -> Result<Response, ApiError> 
             let name = name.to_owned();
             let Some(columns) = table else {
                 let text = blocking(move || api.get_raw(&scope, &name)).await?;
-                return Ok(([(CONTENT_TYPE, "application/json")], text).into_response());
+                return Ok(raw_object(StatusCode::OK, text, lean));
             };
             let object = blocking(move || api.get(&scope, &name)).await?;
             let rv = object["metadata"]["resourceVersion"].as_str().unwrap_or_default().to_owned();
@@ -312,14 +316,14 @@ async fn serve(state: AppState, request: Request) -> Result<Response, ApiError> 
             let object = parse_object(&headers, &read_body(body).await?)?;
             let opts = write_options(&params, &headers, None);
             let created = writes.run(move || api.create(&scope, object, &opts)).await?;
-            Ok((StatusCode::CREATED, axum::Json(created)).into_response())
+            Ok((StatusCode::CREATED, object_json(created, lean)).into_response())
         }
         (Method::PUT, Some(name)) => {
             let object = parse_object(&headers, &read_body(body).await?)?;
             let opts = write_options(&params, &headers, address.subresource);
             let name = name.to_owned();
-            Ok(axum::Json(writes.run(move || api.update(&scope, &name, object, &opts)).await?)
-                .into_response())
+            let updated = writes.run(move || api.update(&scope, &name, object, &opts)).await?;
+            Ok(object_json(updated, lean).into_response())
         }
         (Method::PATCH, Some(name)) => {
             let patch = parse_patch(&headers, &read_body(body).await?, &rt)?;
@@ -328,13 +332,13 @@ async fn serve(state: AppState, request: Request) -> Result<Response, ApiError> 
             let (text, created) =
                 writes.run(move || api.patch(&scope, &name, patch, &opts)).await?;
             let code = if created { StatusCode::CREATED } else { StatusCode::OK };
-            Ok((code, [(CONTENT_TYPE, "application/json")], text).into_response())
+            Ok(raw_object(code, text, lean))
         }
         (Method::DELETE, Some(name)) => {
             let opts = delete_options(&params, &read_body(body).await?)?;
             let name = name.to_owned();
-            Ok(axum::Json(writes.run(move || api.delete(&scope, &name, &opts)).await?)
-                .into_response())
+            let deleted = writes.run(move || api.delete(&scope, &name, &opts)).await?;
+            Ok(object_json(deleted, lean).into_response())
         }
         (Method::DELETE, None) => {
             let opts = delete_options(&params, &read_body(body).await?)?;
@@ -352,6 +356,23 @@ async fn serve(state: AppState, request: Request) -> Result<Response, ApiError> 
             format!("{method} is not supported on this path"),
         )),
     }
+}
+
+/// An object's stored JSON text as a response, without managedFields when `lean`.
+fn raw_object(code: StatusCode, text: String, lean: bool) -> Response {
+    let text = match lean.then(|| without_managed_fields(&text)) {
+        Some(Cow::Owned(stripped)) => stripped,
+        _ => text,
+    };
+    (code, [(CONTENT_TYPE, "application/json")], text).into_response()
+}
+
+/// An object as a JSON response, without managedFields when `lean`.
+fn object_json(mut object: Value, lean: bool) -> axum::Json<Value> {
+    if lean {
+        remove_managed_fields(&mut object);
+    }
+    axum::Json(object)
 }
 
 fn wants_table(headers: &HeaderMap) -> bool {
@@ -533,13 +554,39 @@ mod tests {
     }
 
     async fn call(app: &Router, method: &str, uri: &str, body: &str) -> (StatusCode, String) {
-        let request = HttpRequest::builder()
+        call_from(Client::Socket, app, method, uri, body).await
+    }
+
+    /// Who sends a request: a client over the socket, or a controller in this process.
+    #[derive(Clone, Copy, PartialEq)]
+    enum Client {
+        Socket,
+        InProcess,
+    }
+
+    async fn call_from(
+        client: Client,
+        app: &Router,
+        method: &str,
+        uri: &str,
+        body: &str,
+    ) -> (StatusCode, String) {
+        let mut request = HttpRequest::builder()
             .method(method)
             .uri(uri)
             .header("authorization", "Bearer t")
-            .header("content-type", "application/json")
+            .header(
+                "content-type",
+                match method {
+                    "PATCH" => "application/merge-patch+json",
+                    _ => "application/json",
+                },
+            )
             .body(Body::from(body.to_owned()))
             .unwrap();
+        if client == Client::InProcess {
+            request.extensions_mut().insert(InProcess);
+        }
         let response = app.clone().oneshot(request).await.unwrap();
         let status = response.status();
         let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
@@ -550,6 +597,49 @@ mod tests {
         let (code, body) =
             call(app, "POST", "/api/v1/namespaces", r#"{"metadata":{"name":"default"}}"#).await;
         assert_eq!(code, StatusCode::CREATED, "{body}");
+    }
+
+    #[tokio::test]
+    async fn controllers_in_this_process_get_every_object_without_managed_fields() {
+        let (app, _dir) = app(1000);
+        bootstrap_default(&app).await;
+        let uri = "/api/v1/namespaces/default/configmaps";
+        let (_, created) = call(&app, "POST", uri, r#"{"metadata":{"name":"a"}}"#).await;
+        let since: Value = serde_json::from_str(&created).unwrap();
+        let since = since["metadata"]["resourceVersion"].as_str().unwrap().to_owned();
+        let patched = async |client| {
+            let uri = format!("{uri}/a?fieldManager=m-{}", client as u8);
+            let patch = format!(r#"{{"data":{{"x":"{}"}}}}"#, client as u8);
+            let (_, text) = call_from(client, &app, "PATCH", &uri, &patch).await;
+            serde_json::from_str::<Value>(&text).unwrap()
+        };
+        let socket = patched(Client::Socket).await;
+        assert!(socket["metadata"]["managedFields"].is_array(), "{socket}");
+        let in_process = patched(Client::InProcess).await;
+        let (_, whole) = call(&app, "GET", &format!("{uri}/a"), "").await;
+        let mut expected: Value = serde_json::from_str(&whole).unwrap();
+        assert!(expected["metadata"]["managedFields"].is_array(), "{expected}");
+        remove_managed_fields(&mut expected);
+        assert_eq!(in_process, expected, "the PATCH answer");
+
+        let read = async |client, uri: &str| {
+            let (code, text) = call_from(client, &app, "GET", uri, "").await;
+            assert_eq!(code, StatusCode::OK, "{text}");
+            text
+        };
+        let get = read(Client::InProcess, &format!("{uri}/a")).await;
+        assert_eq!(serde_json::from_str::<Value>(&get).unwrap(), expected, "GET");
+        let list: Value = serde_json::from_str(&read(Client::InProcess, uri).await).unwrap();
+        assert_eq!(list["items"], json!([expected]), "the list");
+        let watch = format!("{uri}?watch=true&resourceVersion={since}&timeoutSeconds=1");
+        for client in [Client::InProcess, Client::Socket] {
+            let events = read(client, &watch).await;
+            let objects: Vec<Value> =
+                events.lines().map(|l| serde_json::from_str::<Value>(l).unwrap()).collect();
+            assert_eq!(objects.len(), 2, "{events}");
+            let fields = objects.iter().map(|e| e["object"]["metadata"].get("managedFields"));
+            assert!(fields.clone().all(|f| f.is_some() == (client == Client::Socket)), "{events}");
+        }
     }
 
     #[tokio::test]

@@ -77,6 +77,18 @@ pub struct Event {
     /// The object before this write: lets a filtered watch turn "no longer selected" into
     /// DELETED and "newly selected" into ADDED.
     pub previous: Previous,
+    /// `object` without managedFields, made by the first watcher in this process that sends it.
+    pub lean: OnceLock<Arc<str>>,
+}
+
+impl Event {
+    /// The object as watchers in this process get it ([`super::lean`]), made once per event.
+    pub fn lean_object(&self) -> &Arc<str> {
+        self.lean.get_or_init(|| match super::lean::without_managed_fields(&self.object) {
+            std::borrow::Cow::Borrowed(_) => self.object.clone(),
+            std::borrow::Cow::Owned(text) => text.into(),
+        })
+    }
 }
 
 /// What an [`Event`] knows of the object before its write.
@@ -563,6 +575,7 @@ impl Store {
             kind,
             object: text.clone(),
             previous,
+            lean: OnceLock::new(),
         });
         if let Some(batch) = &mut w.batch {
             batch.rv = rv;
@@ -690,6 +703,7 @@ impl Store {
                     previous: r
                         .get::<_, Option<String>>(4)?
                         .map_or(Previous::Unknown, |meta| Previous::Selectable(meta.into())),
+                    lean: OnceLock::new(),
                 })
             })?
             .collect::<Result<Vec<_>, _>>()?;

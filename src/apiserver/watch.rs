@@ -12,6 +12,7 @@ use tokio::sync::broadcast::{self, error::RecvError};
 use tokio::time::Instant;
 
 use super::convert::present;
+use super::lean::remove_managed_fields;
 use super::registry::Shape;
 use super::status::ApiError;
 use super::store::{Event, EventType, Previous};
@@ -39,6 +40,8 @@ pub struct WatchOptions {
     pub send_initial_events: bool,
     /// Send each object as a one-row Table with these columns (`kubectl get -w`).
     pub table: Option<Vec<PrinterColumn>>,
+    /// Send objects without managedFields (a watch of this process's controllers, [`super::lean`]).
+    pub lean: bool,
 }
 
 struct State {
@@ -95,7 +98,10 @@ pub fn watch(
         None => {
             let all = ListOptions { limit: 0, continue_token: None, ..opts.list.clone() };
             let snapshot = api.list(&scope, &all)?;
-            for object in snapshot.items {
+            for mut object in snapshot.items {
+                if opts.lean {
+                    remove_managed_fields(&mut object);
+                }
                 queue.push_back(line(
                     EventType::Added.as_str(),
                     &render(&opts, &mut sent_columns, object),
@@ -186,8 +192,9 @@ impl State {
                 let Some(kind) = moved(event.kind, was, now) else { return };
                 kind
             };
+            let object = if self.opts.lean { event.lean_object() } else { &event.object };
             let mut text = format!(r#"{{"type":"{}","object":"#, kind.as_str()).into_bytes();
-            text.extend_from_slice(event.object.as_bytes());
+            text.extend_from_slice(object.as_bytes());
             text.extend_from_slice(b"}\n");
             self.queue.push_back(Bytes::from(text));
             return;
@@ -209,6 +216,10 @@ impl State {
             .and_then(|p| serde_json::from_str::<Value>(p).ok())
             .map(|p| selected(&present(&self.scope.rt, &self.scope.version, p)));
         let Some(kind) = moved(event.kind, was_selected, selected(&object)) else { return };
+        let mut object = object;
+        if self.opts.lean {
+            remove_managed_fields(&mut object);
+        }
         let object = render(&self.opts, &mut self.sent_columns, object);
         self.queue.push_back(line(kind.as_str(), &object));
     }
