@@ -631,14 +631,24 @@ mod tests {
         assert_eq!(serde_json::from_str::<Value>(&get).unwrap(), expected, "GET");
         let list: Value = serde_json::from_str(&read(Client::InProcess, uri).await).unwrap();
         assert_eq!(list["items"], json!([expected]), "the list");
-        let watch = format!("{uri}?watch=true&resourceVersion={since}&timeoutSeconds=1");
-        for client in [Client::InProcess, Client::Socket] {
-            let events = read(client, &watch).await;
-            let objects: Vec<Value> =
-                events.lines().map(|l| serde_json::from_str::<Value>(l).unwrap()).collect();
-            assert_eq!(objects.len(), 2, "{events}");
-            let fields = objects.iter().map(|e| e["object"]["metadata"].get("managedFields"));
-            assert!(fields.clone().all(|f| f.is_some() == (client == Client::Socket)), "{events}");
+        // Resumed from history and sent as stored; selected by a field (each event parsed);
+        // started from the current state.
+        let watches = [
+            (format!("resourceVersion={since}"), 2),
+            (format!("resourceVersion={since}&fieldSelector=metadata.name%3Da"), 2),
+            ("resourceVersion=0".to_owned(), 1),
+        ];
+        for (query, count) in watches {
+            for client in [Client::InProcess, Client::Socket] {
+                let events =
+                    read(client, &format!("{uri}?watch=true&{query}&timeoutSeconds=1")).await;
+                let objects: Vec<Value> =
+                    events.lines().map(|l| serde_json::from_str::<Value>(l).unwrap()).collect();
+                assert_eq!(objects.len(), count, "{query}: {events}");
+                let mut fields =
+                    objects.iter().map(|e| e["object"]["metadata"].get("managedFields"));
+                assert!(fields.all(|f| f.is_some() == (client == Client::Socket)), "{events}");
+            }
         }
     }
 

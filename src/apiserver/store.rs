@@ -78,7 +78,7 @@ pub struct Event {
     /// DELETED and "newly selected" into ADDED.
     pub previous: Previous,
     /// `object` without managedFields, made by the first watcher in this process that sends it.
-    pub lean: OnceLock<Arc<str>>,
+    lean: OnceLock<Arc<str>>,
 }
 
 impl Event {

@@ -200,7 +200,7 @@ impl State {
             return;
         }
         let Ok(object) = serde_json::from_str::<Value>(&event.object) else { return };
-        let object = present(&self.scope.rt, &self.scope.version, object);
+        let mut object = present(&self.scope.rt, &self.scope.version, object);
         let selected =
             |o: &Value| self.opts.list.labels.matches(o) && self.opts.list.fields.matches(o);
         let filtered = !self.opts.list.labels.is_empty() || !self.opts.list.fields.is_empty();
@@ -216,7 +216,6 @@ impl State {
             .and_then(|p| serde_json::from_str::<Value>(p).ok())
             .map(|p| selected(&present(&self.scope.rt, &self.scope.version, p)));
         let Some(kind) = moved(event.kind, was_selected, selected(&object)) else { return };
-        let mut object = object;
         if self.opts.lean {
             remove_managed_fields(&mut object);
         }
