@@ -97,10 +97,18 @@ pub fn spec_changed(old: &Value, new: &Value, status_subresource: bool) -> bool 
 /// Whether two versions are the same write, ignoring the server-maintained resourceVersion and
 /// managedFields: such a write is a no-op (no new resourceVersion, no event).
 pub fn same_content(old: &Value, new: &Value) -> bool {
-    equal_except(old, new, |field| field == "metadata")
-        && equal_except(&old["metadata"], &new["metadata"], |field| {
-            matches!(field, "resourceVersion" | "managedFields")
-        })
+    equal_except_metadata(old, new, |field| matches!(field, "resourceVersion" | "managedFields"))
+}
+
+/// Whether two versions are equal apart from managedFields (compared in place, no copies).
+pub fn same_except_managed_fields(a: &Value, b: &Value) -> bool {
+    equal_except_metadata(a, b, |field| field == "managedFields")
+}
+
+/// Whether `a` and `b` are equal once the `metadata` fields `ignored` names are left out.
+fn equal_except_metadata(a: &Value, b: &Value, ignored: impl Fn(&str) -> bool) -> bool {
+    equal_except(a, b, |field| field == "metadata")
+        && equal_except(&a["metadata"], &b["metadata"], ignored)
 }
 
 /// Whether `a` and `b` are equal once the top-level fields `ignored` names are left out of both
@@ -150,6 +158,17 @@ mod tests {
         assert!(!same_content(&a, &json!({"metadata": {"name": "a"}, "spec": {"x": 2}})));
         assert!(!same_content(&a, &json!({"metadata": {"name": "a"}, "spec": {"x": 1}, "s": 1})));
         assert!(!same_content(&a, &json!({"spec": {"x": 1}})), "metadata gone");
+    }
+
+    #[test]
+    fn an_apply_that_changes_nothing_ignores_only_managed_fields() {
+        let a = json!({"metadata": {"name": "a", "resourceVersion": "1", "managedFields": [1]},
+            "spec": {"x": 1}});
+        let same = json!({"metadata": {"name": "a", "resourceVersion": "1"}, "spec": {"x": 1}});
+        assert!(same_except_managed_fields(&a, &same));
+        let newer = json!({"metadata": {"name": "a", "resourceVersion": "2"}, "spec": {"x": 1}});
+        assert!(!same_except_managed_fields(&a, &newer));
+        assert!(!same_except_managed_fields(&a, &json!({"spec": {"x": 1}})), "metadata gone");
     }
 
     #[test]

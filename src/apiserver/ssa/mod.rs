@@ -189,7 +189,7 @@ pub fn apply_with(
     let mut names = Vec::new();
     merge(&mut object, &config, rules, &mut names);
 
-    let unchanged = without_managed_fields(&object) == without_managed_fields(live)
+    let unchanged = super::meta::same_except_managed_fields(&object, live)
         && previous == applied_set
         && conflicts.is_empty();
     if unchanged && own.is_some() {
@@ -426,14 +426,6 @@ fn reset_fields(config: &mut Value, subresource: Option<&str>, status_subresourc
         }
         _ => {}
     }
-}
-
-fn without_managed_fields(object: &Value) -> Value {
-    let mut object = object.clone();
-    if let Some(metadata) = object.get_mut("metadata").and_then(Value::as_object_mut) {
-        metadata.remove("managedFields");
-    }
-    object
 }
 
 /// Merges the applied configuration into `live`: maps recursively, keyed lists item by item,
