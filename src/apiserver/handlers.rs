@@ -1,7 +1,6 @@
 //! HTTP: routes every Kubernetes API path to discovery, OpenAPI or a verb, translating query
 //! parameters, content types and `Accept` (Tables) to and from [`Api`] calls.
 
-use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -297,7 +296,8 @@ async fn serve(state: AppState, request: Request) -> Result<Response, ApiError> 
                 if i > 0 {
                     body.push(',');
                 }
-                body.push_str(&if lean { without_managed_fields(item) } else { item.into() });
+                let stripped = lean.then(|| without_managed_fields(item)).flatten();
+                body.push_str(stripped.as_deref().unwrap_or(item));
             }
             body.push_str("]}");
             Ok(([(CONTENT_TYPE, "application/json")], body).into_response())
@@ -360,10 +360,7 @@ async fn serve(state: AppState, request: Request) -> Result<Response, ApiError> 
 
 /// An object's stored JSON text as a response, without managedFields when `lean`.
 fn raw_object(code: StatusCode, text: String, lean: bool) -> Response {
-    let text = match lean.then(|| without_managed_fields(&text)) {
-        Some(Cow::Owned(stripped)) => stripped,
-        _ => text,
-    };
+    let text = lean.then(|| without_managed_fields(&text)).flatten().unwrap_or(text);
     (code, [(CONTENT_TYPE, "application/json")], text).into_response()
 }
 

@@ -9,7 +9,6 @@
 
 use serde_json::Value;
 use serde_json::value::RawValue;
-use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 /// Marks a request made by a client in this process. It is a request extension, which no
@@ -17,14 +16,19 @@ use std::collections::BTreeMap;
 #[derive(Debug, Clone, Copy)]
 pub struct InProcess;
 
-/// `text` (an object's JSON) without `metadata.managedFields`, borrowed when it has none (or is
-/// not an object). Fields are split at the top level and in `metadata` only; everything else is
-/// copied as it is, never parsed into values.
-pub fn without_managed_fields(text: &str) -> Cow<'_, str> {
+/// `text` (an object's JSON) without `metadata.managedFields`, or `None` when it has none (or
+/// is not an object) and is sent as it is. Fields are split at the top level and in `metadata`
+/// only; everything else is copied as it is, never parsed into values.
+pub fn without_managed_fields(text: &str) -> Option<String> {
     if !text.contains("\"managedFields\"") {
-        return Cow::Borrowed(text);
+        return None;
     }
-    strip(text).map_or(Cow::Borrowed(text), Cow::Owned)
+    let mut object: Fields = serde_json::from_str(text).ok()?;
+    let mut metadata: Fields = serde_json::from_str(object.get("metadata")?.get()).ok()?;
+    metadata.remove("managedFields")?;
+    let metadata = serde_json::value::to_raw_value(&metadata).ok()?;
+    object.insert("metadata", &metadata);
+    serde_json::to_string(&object).ok()
 }
 
 /// Removes `metadata.managedFields` from a parsed object.
@@ -37,15 +41,6 @@ pub fn remove_managed_fields(object: &mut Value) {
 /// Fields of one JSON object, in the key order serde_json writes them (sorted), values raw.
 /// Keys are borrowed: a key needing escapes fails the parse, and the text is then sent whole.
 type Fields<'a> = BTreeMap<&'a str, &'a RawValue>;
-
-fn strip(text: &str) -> Option<String> {
-    let mut object: Fields = serde_json::from_str(text).ok()?;
-    let mut metadata: Fields = serde_json::from_str(object.get("metadata")?.get()).ok()?;
-    metadata.remove("managedFields")?;
-    let metadata = serde_json::value::to_raw_value(&metadata).ok()?;
-    object.insert("metadata", &metadata);
-    serde_json::to_string(&object).ok()
-}
 
 #[cfg(test)]
 mod tests {
@@ -62,19 +57,19 @@ mod tests {
         });
         let mut expected = object.clone();
         remove_managed_fields(&mut expected);
-        let text = without_managed_fields(&object.to_string()).into_owned();
-        assert_eq!(text, expected.to_string());
+        let text = without_managed_fields(&object.to_string());
+        assert_eq!(text, Some(expected.to_string()));
         assert_eq!(expected["data"]["managedFields"], "kept");
         assert_eq!(expected["metadata"]["labels"]["managedFields"], "kept");
     }
 
     #[test]
-    fn text_without_managed_fields_is_borrowed_as_it_is() {
+    fn text_without_managed_fields_is_sent_as_it_is() {
         let plain = json!({"metadata": {"name": "a"}, "data": {"x": "1"}}).to_string();
-        assert!(matches!(without_managed_fields(&plain), Cow::Borrowed(t) if t == plain));
+        assert_eq!(without_managed_fields(&plain), None);
         // Named only below metadata: nothing to remove.
         let nested = json!({"metadata": {"name": "a"}, "spec": {"managedFields": []}}).to_string();
-        assert!(matches!(without_managed_fields(&nested), Cow::Borrowed(t) if t == nested));
-        assert!(matches!(without_managed_fields("not json \"managedFields\""), Cow::Borrowed(_)));
+        assert_eq!(without_managed_fields(&nested), None);
+        assert_eq!(without_managed_fields("not json \"managedFields\""), None);
     }
 }

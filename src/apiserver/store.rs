@@ -84,9 +84,9 @@ pub struct Event {
 impl Event {
     /// The object as watchers in this process get it ([`super::lean`]), made once per event.
     pub fn lean_object(&self) -> &Arc<str> {
-        self.lean.get_or_init(|| match super::lean::without_managed_fields(&self.object) {
-            std::borrow::Cow::Borrowed(_) => self.object.clone(),
-            std::borrow::Cow::Owned(text) => text.into(),
+        self.lean.get_or_init(|| {
+            super::lean::without_managed_fields(&self.object)
+                .map_or_else(|| self.object.clone(), Into::into)
         })
     }
 }
