@@ -74,6 +74,7 @@ pub struct Controllers {
     options: Options,
     metrics: Arc<crosstie_runtime::Metrics>,
     aws_metrics: crosstie_provider_aws::AwsMetrics,
+    composition_metrics: crate::composition::CompositionMetrics,
 }
 
 impl Controllers {
@@ -82,7 +83,9 @@ impl Controllers {
         let aws_metrics = crosstie_provider_aws::AwsMetrics::default();
         let mut metrics = crosstie_runtime::Metrics::default();
         aws_metrics.register(&mut metrics.registry);
-        Self { client, options, metrics: Arc::new(metrics), aws_metrics }
+        let composition_metrics = crate::composition::CompositionMetrics::default();
+        composition_metrics.register(&mut metrics.registry);
+        Self { client, options, metrics: Arc::new(metrics), aws_metrics, composition_metrics }
     }
 
     /// The registry of every controller's metrics, for `/metrics`.
@@ -111,7 +114,7 @@ impl Controllers {
         );
         tokio::join!(
             crosstie_provider_aws::run(self.client.clone(), config, self.metrics, self.aws_metrics),
-            crate::composition::controller::run(self.client.clone()),
+            crate::composition::controller::run(self.client.clone(), self.composition_metrics),
             crate::gitops::controller::run(self.client, self.options.data_dir.join("git")),
         );
     }

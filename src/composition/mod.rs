@@ -25,7 +25,7 @@ pub mod xrd;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::CustomResourceExt as _;
 
-pub use controller::run;
+pub use controller::{CompositionMetrics, run};
 pub use render::{ComposedResource, Observed, RenderError, Rendered, render};
 pub use types::{
     CompositeResourceDefinition, CompositeResourceDefinitionSpec, Composition, CompositionSpec,

@@ -296,11 +296,20 @@ async fn serve(
     let composites = composites
         .reconcile_all_on(ctx.shared.composition_changed())
         .reconcile_on(composite_woken)
-        .run(composite::reconcile, error_policy, ctx.clone())
+        .run(
+            |xr, ctx: Arc<KindContext>| async move {
+                let result = composite::reconcile(xr, ctx.clone()).await;
+                ctx.shared.metrics.reconciled(&ctx.composite.kind, result.is_ok());
+                result
+            },
+            error_policy,
+            ctx.clone(),
+        )
         .for_each(|_| futures::future::ready(()));
     let claims = async {
         let Some(resource) = ctx.claim_resource.clone() else { return };
         let claim = resource.clone();
+        let claim_kind = resource.kind.clone();
         let api = Api::<DynamicObject>::all_with(client.clone(), &ctx.composite_resource);
         let changes = watcher(api, watcher::Config::default().labels(LABEL_CLAIM_NAME))
             .default_backoff()
@@ -323,7 +332,18 @@ async fn serve(
                 ctx.composite_resource.clone(),
             )
             .reconcile_on(claim_woken)
-            .run(claim::reconcile, error_policy, ctx.clone())
+            .run(
+                move |claim, ctx: Arc<KindContext>| {
+                    let kind = claim_kind.clone();
+                    async move {
+                        let result = claim::reconcile(claim, ctx.clone()).await;
+                        ctx.shared.metrics.reconciled(&kind, result.is_ok());
+                        result
+                    }
+                },
+                error_policy,
+                ctx.clone(),
+            )
             .for_each(|_| futures::future::ready(()))
             .await;
     };

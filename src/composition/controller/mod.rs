@@ -11,6 +11,7 @@
 mod claim;
 mod composite;
 mod definition;
+mod metrics;
 mod secrets;
 #[cfg(test)]
 mod tests;
@@ -30,6 +31,8 @@ use kube::{Client, ResourceExt as _};
 use serde_json::{Value, json};
 
 use super::types::{CompositeResourceDefinition, Composition};
+
+pub use metrics::CompositionMetrics;
 
 /// Field manager for everything these controllers apply.
 pub const FIELD_MANAGER: &str = "apiextensions.crossplane.io";
@@ -94,6 +97,8 @@ pub struct Context {
     parsed: Mutex<Option<Arc<ParsedCompositions>>>,
     /// Connection Secrets, read from a watch cache.
     secrets: Arc<secrets::ConnectionSecrets>,
+    /// Reconciles counted for `/metrics`.
+    metrics: CompositionMetrics,
 }
 
 /// The cached Compositions that parse, and why each other one does not, by name.
@@ -107,8 +112,9 @@ pub struct ParsedCompositions {
     pub invalid: HashMap<String, String>,
 }
 
-/// Runs the XRD, composite and claim controllers until the watches end.
-pub async fn run(client: Client) {
+/// Runs the XRD, composite and claim controllers until the watches end, counting their
+/// reconciles in `metrics`.
+pub async fn run(client: Client, metrics: CompositionMetrics) {
     let resource = ApiResource::erase::<Composition>(&());
     let writer = reflector::store::Writer::new(resource.clone());
     let compositions = writer.as_reader();
@@ -129,6 +135,7 @@ pub async fn run(client: Client) {
         composition_changes: tokio::sync::watch::Sender::new(0),
         parsed: Mutex::default(),
         secrets,
+        metrics,
     });
     let changes = ctx.clone();
     let cache = cache.for_each(move |event| {

@@ -87,6 +87,7 @@ fn context_with_secrets(compositions: &[Value], secrets: &[Value]) -> (Arc<KindC
         composition_changes: tokio::sync::watch::Sender::new(0),
         parsed: Mutex::default(),
         secrets: Arc::new(ConnectionSecrets::new(secret_cache.as_reader())),
+        metrics: Default::default(),
     });
     let composite = kind("XPostgreSQLInstance", "xpostgresqlinstances");
     let composite_resource = resource_of(&composite);
@@ -746,6 +747,7 @@ async fn compositions_are_parsed_again_only_after_one_changed() {
         composition_changes: tokio::sync::watch::Sender::new(0),
         parsed: Mutex::default(),
         secrets: Arc::new(ConnectionSecrets::new(Writer::<Secret>::default().as_reader())),
+        metrics: Default::default(),
     };
     let composition = |resource_version: &str, patch_type: &str| -> DynamicObject {
         serde_json::from_value(json!({
