@@ -14,7 +14,7 @@ use super::super::claim::{
 };
 use super::super::composite::{contains, with_desired_hash};
 use super::super::status::{condition, set_conditions};
-use super::definition::KindContext;
+use super::definition::{KindContext, claim_key};
 use super::{
     CLAIM_FINALIZER, Error, REQUEUE_ERROR, REQUEUE_READY, REQUEUE_SETTLING, REQUEUE_UNREADY, apply,
     cached, delete_connection_secret, ensure_finalizer, get_cached, kube_err, now, patch_status,
@@ -26,6 +26,7 @@ pub async fn reconcile(claim: Arc<DynamicObject>, ctx: Arc<KindContext>) -> Resu
     let client = ctx.shared.shared_client();
     let namespace = claim.namespace().unwrap_or_default();
     let name = claim.name_any();
+    let pass = claim_key(&namespace, &name);
     let Some(claim_resource) = &ctx.claim_resource else {
         return Ok(Action::await_change());
     };
@@ -37,7 +38,7 @@ pub async fn reconcile(claim: Arc<DynamicObject>, ctx: Arc<KindContext>) -> Resu
     let bound = value["spec"]["resourceRef"]["name"].as_str().map(str::to_owned);
 
     if claim.metadata.deletion_timestamp.is_some() {
-        return cleanup(&client, &api, &composites, &claim, bound.as_deref()).await;
+        return cleanup(&ctx, &client, &api, &composites, &claim, bound.as_deref()).await;
     }
     // Record the composite's name before creating it, so a crash in between cannot leave an
     // orphan composite (and its cloud resources) behind. The bind (with the finalizer, in one
@@ -46,7 +47,9 @@ pub async fn reconcile(claim: Arc<DynamicObject>, ctx: Arc<KindContext>) -> Resu
     let freshly_bound = bound.is_none();
     let composite_name = match bound {
         Some(n) => {
-            ensure_finalizer(&api, &claim, CLAIM_FINALIZER, &ctx.claim_writes).await?;
+            if let Some(written) = ensure_finalizer(&api, &claim, CLAIM_FINALIZER).await? {
+                ctx.claim_passes.wrote(&pass, &written);
+            }
             n
         }
         None => {
@@ -65,7 +68,7 @@ pub async fn reconcile(claim: Arc<DynamicObject>, ctx: Arc<KindContext>) -> Resu
                 .patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
                 .await
                 .map_err(kube_err(format!("cannot bind claim {namespace}/{name}")))?;
-            ctx.claim_writes.wrote(&bound);
+            ctx.claim_passes.wrote(&pass, &bound);
             n
         }
     };
@@ -81,12 +84,16 @@ pub async fn reconcile(claim: Arc<DynamicObject>, ctx: Arc<KindContext>) -> Resu
     if existing.as_ref().is_some_and(|e| !can_bind(&value, e)) {
         let message =
             format!("cannot bind composite resource {label}: it is claimed by another claim");
-        return fail(&api, &name, &value, &message).await;
+        return fail(&ctx, &pass, &api, &name, &value, &message).await;
     }
     let desired = with_desired_hash(composite_for_claim(&value, &composite_name, &ctx.composite));
     let mut composite = match existing {
         Some(existing) if contains(&existing, &desired) => existing,
-        _ => to_value(&apply(&composites, &desired).await?, "composite")?,
+        _ => {
+            let written = apply(&composites, &desired).await?;
+            ctx.claim_passes.wrote(&pass, &written);
+            to_value(&written, "composite")?
+        }
     };
     composite["apiVersion"] = json!(ctx.composite.api_version());
     composite["kind"] = json!(ctx.composite.kind);
@@ -107,7 +114,8 @@ pub async fn reconcile(claim: Arc<DynamicObject>, ctx: Arc<KindContext>) -> Resu
     }
     set_conditions(&mut object, &conditions, &now());
     if object["status"] != value["status"] {
-        patch_status(&api, &name, &object["status"]).await?;
+        let written = patch_status(&api, &name, &object["status"]).await?;
+        ctx.claim_passes.wrote(&pass, &written);
     }
     let ready = conditions.iter().all(|c| c["status"] == "True");
     Ok(Action::requeue(if ready { REQUEUE_READY } else { REQUEUE_SETTLING }))
@@ -159,6 +167,7 @@ async fn propagate_secret(
 /// Deletes the claim's composite, waits for it to go (its own finalizer deletes the composed
 /// resources first), deletes the claim's connection Secret, then releases the claim.
 async fn cleanup(
+    ctx: &KindContext,
     client: &kube::Client,
     api: &Api<DynamicObject>,
     composites: &Api<DynamicObject>,
@@ -187,10 +196,14 @@ async fn cleanup(
     if claim.finalizers().iter().any(|f| f == CLAIM_FINALIZER) {
         remove_finalizer(api, claim, CLAIM_FINALIZER).await?;
     }
+    let namespace = claim.namespace().unwrap_or_default();
+    ctx.claim_passes.forget(&claim_key(&namespace, &claim.name_any()));
     Ok(Action::await_change())
 }
 
 async fn fail(
+    ctx: &KindContext,
+    pass: &str,
     api: &Api<DynamicObject>,
     name: &str,
     claim: &Value,
@@ -202,7 +215,8 @@ async fn fail(
     }
     if set_conditions(&mut object, &[condition("Synced", false, "ReconcileError", message)], &now())
     {
-        patch_status(api, name, &object["status"]).await?;
+        let written = patch_status(api, name, &object["status"]).await?;
+        ctx.claim_passes.wrote(pass, &written);
     }
     Ok(Action::requeue(REQUEUE_ERROR))
 }

@@ -51,9 +51,9 @@ pub async fn reconcile(xr: Arc<DynamicObject>, ctx: Arc<KindContext>) -> Result<
         Ok(c) => c,
         Err(SelectError::NotFound { name: wanted, .. }) if invalid.contains_key(&wanted) => {
             let message = format!("cannot use composition {wanted:?}: {}", invalid[&wanted]);
-            return fail(&api, &name, &value, &message).await;
+            return fail(&ctx, &api, &name, &value, &message).await;
         }
-        Err(e) => return fail(&api, &name, &value, &e.to_string()).await,
+        Err(e) => return fail(&ctx, &api, &name, &value, &e.to_string()).await,
     };
     if let Some(patch) = defaults(&value, composition) {
         merge(&mut value, &patch);
@@ -64,7 +64,7 @@ pub async fn reconcile(xr: Arc<DynamicObject>, ctx: Arc<KindContext>) -> Result<
         Ok(r) => r,
         Err(e) => {
             save(&ctx, &api, &xr, &stored, &value).await?;
-            return fail(&api, &name, &value, &e.to_string()).await;
+            return fail(&ctx, &api, &name, &value, &e.to_string()).await;
         }
     };
     let mut after = rendered.composite.clone();
@@ -87,9 +87,7 @@ pub async fn reconcile(xr: Arc<DynamicObject>, ctx: Arc<KindContext>) -> Result<
         };
         match result {
             Ok(object) => {
-                if current.is_none() {
-                    ctx.composed_states.created(&object);
-                }
+                ctx.composite_passes.wrote(&name, &object);
                 applied.push(object);
             }
             Err(e) => errors.push(e.to_string()),
@@ -105,7 +103,7 @@ pub async fn reconcile(xr: Arc<DynamicObject>, ctx: Arc<KindContext>) -> Result<
         observed.resources.extend(Observed::from_objects(applied).resources);
         match render(&value, composition, &observed) {
             Ok(r) => r,
-            Err(e) => return fail(&api, &name, &value, &e.to_string()).await,
+            Err(e) => return fail(&ctx, &api, &name, &value, &e.to_string()).await,
         }
     };
     for object in stale(&rendered, &observed) {
@@ -135,7 +133,8 @@ pub async fn reconcile(xr: Arc<DynamicObject>, ctx: Arc<KindContext>) -> Result<
     let mut object = json!({"status": status});
     set_conditions(&mut object, &[synced, ready], &now());
     if object["status"] != value["status"] {
-        patch_status(&api, &name, &object["status"]).await?;
+        let written = patch_status(&api, &name, &object["status"]).await?;
+        ctx.composite_passes.wrote(&name, &written);
     }
     let settled = errors.is_empty() && rendered.unready().is_empty();
     Ok(Action::requeue(if settled { REQUEUE_READY } else { REQUEUE_SETTLING }))
@@ -165,7 +164,7 @@ async fn save(
         .patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
         .await
         .map_err(kube_err(format!("cannot update {name}")))?;
-    ctx.composite_writes.wrote(&written);
+    ctx.composite_passes.wrote(&name, &written);
     Ok(())
 }
 
@@ -287,12 +286,14 @@ async fn cleanup(
     if xr.finalizers().iter().any(|f| f == COMPOSITE_FINALIZER) {
         remove_finalizer(api, xr, COMPOSITE_FINALIZER).await?;
     }
+    ctx.composite_passes.forget(&xr.name_any());
     Ok(Action::await_change())
 }
 
 /// Reports a composite-level failure (no Composition, nothing renderable): nothing composed is
 /// touched.
 async fn fail(
+    ctx: &KindContext,
     api: &Api<DynamicObject>,
     name: &str,
     xr: &Value,
@@ -304,7 +305,8 @@ async fn fail(
     }
     if set_conditions(&mut object, &[condition("Synced", false, "ReconcileError", message)], &now())
     {
-        patch_status(api, name, &object["status"]).await?;
+        let written = patch_status(api, name, &object["status"]).await?;
+        ctx.composite_passes.wrote(name, &written);
     }
     Ok(Action::requeue(REQUEUE_ERROR))
 }

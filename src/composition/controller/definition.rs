@@ -22,7 +22,7 @@ use super::super::xrd::{ServedKind, XrdCrds, crds_for};
 use super::super::{LABEL_CLAIM_NAME, LABEL_CLAIM_NAMESPACE, LABEL_COMPOSITE};
 use super::secrets::Reader;
 use super::{
-    Context, Error, FIELD_MANAGER, ObservedStates, OwnWrites, REQUEUE_ERROR, REQUEUE_READY,
+    Context, Error, FIELD_MANAGER, ObservedStates, Passes, REQUEUE_ERROR, REQUEUE_READY,
     REQUEUE_UNREADY, claim, composite, error_policy, kube_err, now, to_value,
 };
 
@@ -68,10 +68,10 @@ pub struct KindContext {
     pub composite_cache: Store<DynamicObject>,
     /// What the composite controller has seen of the composed resources.
     pub composed_states: ObservedStates,
-    /// The composite controller's latest writes to composites, whose echoes it skips.
-    pub composite_writes: OwnWrites,
-    /// The claim controller's latest writes to claims, whose echoes it skips.
-    pub claim_writes: OwnWrites,
+    /// The composite controller's passes, by composite name.
+    pub composite_passes: Passes,
+    /// The claim controller's passes, by [`claim_key`].
+    pub claim_passes: Passes,
     /// Wakes a composite (when a connection Secret it read changed).
     pub composite_wake: UnboundedSender<ObjectRef<DynamicObject>>,
     /// Wakes a claim (when a connection Secret it read changed).
@@ -251,8 +251,8 @@ async fn start(ctx: &Arc<Context>, name: &str, xrd: &CompositeResourceDefinition
             .collect(),
         composite_cache: composites.as_reader(),
         composed_states: ObservedStates::default(),
-        composite_writes: OwnWrites::default(),
-        claim_writes: OwnWrites::default(),
+        composite_passes: Passes::default(),
+        claim_passes: Passes::default(),
         composite_wake,
         claim_wake,
     });
@@ -275,7 +275,7 @@ async fn serve(
     let debounced = controller::Config::default().debounce(DEBOUNCE).concurrency(CONCURRENCY);
     let own = ctx.clone();
     let (changes, cache) = desired_state_changes(&client, &ctx.composite_resource, move |xr| {
-        own.composite_writes.is_echo(xr)
+        own.composite_passes.admit(&xr.name_any(), xr)
     });
     let mut composites =
         kube::runtime::Controller::for_stream_with(changes, cache, ctx.composite_resource.clone())
@@ -298,7 +298,12 @@ async fn serve(
         .reconcile_on(composite_woken)
         .run(
             |xr, ctx: Arc<KindContext>| async move {
+                let again = ObjectRef::from_obj_with(&*xr, ctx.composite_resource.clone());
+                let pass = ctx.composite_passes.begin(&again.name);
                 let result = composite::reconcile(xr, ctx.clone()).await;
+                if pass.end() {
+                    let _ = ctx.composite_wake.unbounded_send(again);
+                }
                 ctx.shared.metrics.reconciled(&ctx.composite.kind, result.is_ok());
                 result
             },
@@ -309,24 +314,29 @@ async fn serve(
     let claims = async {
         let Some(resource) = ctx.claim_resource.clone() else { return };
         let claim = resource.clone();
-        let claim_kind = resource.kind.clone();
+        let claim_kind = resource.clone();
         let api = Api::<DynamicObject>::all_with(client.clone(), &ctx.composite_resource);
+        let own = ctx.clone();
         let changes = watcher(api, watcher::Config::default().labels(LABEL_CLAIM_NAME))
             .default_backoff()
             .modify(without_managed_fields)
             .reflect(composites_cache)
-            .touched_objects();
+            .touched_objects()
+            .try_filter(move |xr| {
+                let claim = claim_of(xr).map(|(name, namespace)| claim_key(namespace, name));
+                std::future::ready(claim.is_none_or(|key| own.claim_passes.admit(&key, xr)))
+            });
         let own = ctx.clone();
-        let (claims, cache) =
-            desired_state_changes(&client, &resource, move |claim| own.claim_writes.is_echo(claim));
+        let (claims, cache) = desired_state_changes(&client, &resource, move |claim| {
+            let key = claim_key(&claim.namespace().unwrap_or_default(), &claim.name_any());
+            own.claim_passes.admit(&key, claim)
+        });
         kube::runtime::Controller::for_stream_with(claims, cache, resource)
             .with_config(debounced)
             .watches_stream_with(
                 changes,
                 move |object: DynamicObject| {
-                    let labels = object.labels();
-                    let (name, namespace) =
-                        (labels.get(LABEL_CLAIM_NAME)?, labels.get(LABEL_CLAIM_NAMESPACE)?);
+                    let (name, namespace) = claim_of(&object)?;
                     Some(ObjectRef::new_with(name, claim.clone()).within(namespace))
                 },
                 ctx.composite_resource.clone(),
@@ -334,10 +344,17 @@ async fn serve(
             .reconcile_on(claim_woken)
             .run(
                 move |claim, ctx: Arc<KindContext>| {
-                    let kind = claim_kind.clone();
+                    let claim_kind = claim_kind.clone();
                     async move {
+                        let namespace = claim.namespace().unwrap_or_default();
+                        let pass =
+                            ctx.claim_passes.begin(&claim_key(&namespace, &claim.name_any()));
+                        let again = ObjectRef::from_obj_with(&*claim, claim_kind.clone());
                         let result = claim::reconcile(claim, ctx.clone()).await;
-                        ctx.shared.metrics.reconciled(&kind, result.is_ok());
+                        if pass.end() {
+                            let _ = ctx.claim_wake.unbounded_send(again);
+                        }
+                        ctx.shared.metrics.reconciled(&claim_kind.kind, result.is_ok());
                         result
                     }
                 },
@@ -350,13 +367,24 @@ async fn serve(
     futures::join!(composites, claims);
 }
 
+/// The key of claim `namespace/name` in [`KindContext::claim_passes`].
+pub fn claim_key(namespace: &str, name: &str) -> String {
+    format!("{namespace}/{name}")
+}
+
+/// The name and namespace of the claim a composite's labels name.
+fn claim_of(composite: &DynamicObject) -> Option<(&String, &String)> {
+    let labels = composite.labels();
+    Some((labels.get(LABEL_CLAIM_NAME)?, labels.get(LABEL_CLAIM_NAMESPACE)?))
+}
+
 /// Every object of `resource`, each time its desired state changes, and the cache the watch
-/// fills: a controller's own status writes, and the writes `own_echo` recognises, do not wake
-/// it again (its requeue still re-reads everything).
+/// fills: a controller's own status writes, and the versions `admit` refuses, do not wake it
+/// again (its requeue still re-reads everything).
 fn desired_state_changes(
     client: &kube::Client,
     resource: &ApiResource,
-    own_echo: impl Fn(&DynamicObject) -> bool + Send + 'static,
+    admit: impl Fn(&DynamicObject) -> bool + Send + 'static,
 ) -> (
     impl futures::Stream<Item = Result<DynamicObject, watcher::Error>> + Send + 'static,
     Store<DynamicObject>,
@@ -370,7 +398,7 @@ fn desired_state_changes(
         .reflect(writer)
         .applied_objects()
         .predicate_filter(crosstie_runtime::predicate::desired_state, Default::default())
-        .try_filter(move |object| std::future::ready(!own_echo(object)));
+        .try_filter(move |object| std::future::ready(admit(object)));
     (changes, cache)
 }
 
@@ -390,7 +418,10 @@ fn composed_changes(
             let states = &ctx.composed_states;
             let wake = match event {
                 watcher::Event::Apply(object) | watcher::Event::InitApply(object) => {
-                    states.changed(&object).then_some(object)
+                    let composite = object.labels().get(LABEL_COMPOSITE);
+                    let admitted = states.changed(&object)
+                        && composite.is_none_or(|xr| ctx.composite_passes.admit(xr, &object));
+                    admitted.then_some(object)
                 }
                 watcher::Event::Delete(object) => {
                     states.deleted(&object);

@@ -304,15 +304,14 @@ async fn apply(api: &Api<DynamicObject>, object: &Value) -> Result<DynamicObject
         )))
 }
 
-/// Adds `finalizer` to `object` if missing.
+/// Adds `finalizer` to `object` if missing; returns the object written, if any.
 async fn ensure_finalizer(
     api: &Api<DynamicObject>,
     object: &DynamicObject,
     finalizer: &str,
-    writes: &OwnWrites,
-) -> Result<(), Error> {
+) -> Result<Option<DynamicObject>, Error> {
     if object.finalizers().iter().any(|f| f == finalizer) {
-        return Ok(());
+        return Ok(None);
     }
     let mut finalizers = object.finalizers().to_vec();
     finalizers.push(finalizer.to_owned());
@@ -321,34 +320,108 @@ async fn ensure_finalizer(
         .patch(&object.name_any(), &PatchParams::default(), &Patch::Merge(&patch))
         .await
         .map_err(kube_err(format!("cannot add finalizer to {}", object.name_any())))?;
-    writes.wrote(&written);
-    Ok(())
+    Ok(Some(written))
 }
 
-/// The resourceVersion of the latest write a controller made to each of its objects, so the
-/// watch event echoing that write does not reconcile again what the writer already acted on.
+/// The passes of one controller (composite or claim), each keyed by the object it reconciles,
+/// and what each wrote, so that the watch events echoing a pass's own writes do not reconcile
+/// again what that pass already acted on.
+///
+/// While a pass runs, every trigger of its object (its own watch events, and those of the
+/// objects that wake it) is held here rather than queued: the echo of a write often arrives
+/// before the write's own answer, when nobody can tell it from a change yet. The pass ends
+/// knowing everything it wrote ([`Passes::end`]) and runs again at once only if a held trigger
+/// carried someone else's change. Queued instead, each echo cost a whole reconcile.
 #[derive(Debug, Default)]
-pub struct OwnWrites(Mutex<HashMap<(Option<String>, String), String>>);
+pub struct Passes(Mutex<PassState>);
 
-impl OwnWrites {
-    /// Records `written`, the object a write returned.
-    pub fn wrote(&self, written: &DynamicObject) {
-        if let Some(version) = written.resource_version() {
-            let key = (written.namespace(), written.name_any());
-            crosstie_runtime::sync::lock(&self.0).insert(key, version);
+#[derive(Debug, Default)]
+struct PassState {
+    /// Passes running, by key: the versions written so far and the triggers held meanwhile.
+    running: HashMap<String, Pass>,
+    /// The versions the last pass of each key wrote: their echoes are dropped.
+    written: HashMap<String, Vec<Version>>,
+}
+
+#[derive(Debug, Default)]
+struct Pass {
+    wrote: Vec<Version>,
+    held: Vec<Version>,
+}
+
+/// One version of one object: namespace, name and resourceVersion.
+type Version = (Option<String>, String, String);
+
+fn version(object: &DynamicObject) -> Option<Version> {
+    let rv = object.metadata.resource_version.clone()?;
+    Some((object.namespace(), object.name_any(), rv))
+}
+
+impl Passes {
+    /// A pass over `key` starts: triggers of `key` are held until it ends ([`Running::end`]),
+    /// or until it is dropped unfinished (a reconcile cancelled at shutdown).
+    pub fn begin(&self, key: &str) -> Running<'_> {
+        crosstie_runtime::sync::lock(&self.0).running.insert(key.to_owned(), Pass::default());
+        Running { passes: self, key: key.to_owned() }
+    }
+
+    /// The running pass over `key` wrote `object` (the object the write returned).
+    pub fn wrote(&self, key: &str, object: &DynamicObject) {
+        let mut state = crosstie_runtime::sync::lock(&self.0);
+        if let (Some(pass), Some(version)) = (state.running.get_mut(key), version(object)) {
+            pass.wrote.push(version);
         }
     }
 
-    /// Whether `object` is the version the latest recorded write produced (forgotten once seen).
-    pub fn is_echo(&self, object: &DynamicObject) -> bool {
-        let key = (object.namespace(), object.name_any());
-        let mut writes = crosstie_runtime::sync::lock(&self.0);
-        let echo =
-            writes.get(&key).is_some_and(|v| Some(v) == object.metadata.resource_version.as_ref());
-        if echo {
-            writes.remove(&key);
+    /// Whether `trigger`, a version of an object that wakes `key`, should queue a reconcile of
+    /// `key`: not when the last pass over `key` wrote it, nor while a pass over `key` runs.
+    pub fn admit(&self, key: &str, trigger: &DynamicObject) -> bool {
+        let Some(trigger) = version(trigger) else { return true };
+        let mut state = crosstie_runtime::sync::lock(&self.0);
+        if state.written.get(key).is_some_and(|ours| ours.contains(&trigger)) {
+            return false;
         }
-        echo
+        match state.running.get_mut(key) {
+            Some(pass) => {
+                pass.held.push(trigger);
+                false
+            }
+            None => true,
+        }
+    }
+
+    /// `key` is gone: nothing more to remember of it.
+    pub fn forget(&self, key: &str) {
+        crosstie_runtime::sync::lock(&self.0).written.remove(key);
+    }
+}
+
+/// A pass in progress, from [`Passes::begin`].
+#[must_use = "a pass holds its object's triggers until it ends"]
+pub struct Running<'a> {
+    passes: &'a Passes,
+    key: String,
+}
+
+impl Running<'_> {
+    /// The pass ended. Returns whether a trigger held meanwhile carried a change it did not
+    /// write itself: its object must be reconciled again at once.
+    pub fn end(self) -> bool {
+        let mut state = crosstie_runtime::sync::lock(&self.passes.0);
+        let Some(pass) = state.running.remove(&self.key) else { return false };
+        let changed = pass.held.iter().any(|held| !pass.wrote.contains(held));
+        // A pass that wrote nothing leaves the last pass's writes as the echoes to drop.
+        if !pass.wrote.is_empty() {
+            state.written.insert(self.key.clone(), pass.wrote);
+        }
+        changed
+    }
+}
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        // After `end` this finds nothing; a pass dropped unfinished stops holding triggers.
+        crosstie_runtime::sync::lock(&self.passes.0).running.remove(&self.key);
     }
 }
 
@@ -375,14 +448,6 @@ impl ObservedStates {
         states.insert(Self::key(object), state) != Some(state)
     }
 
-    /// Records `object`, which a composite just created and rendered with, as seen, so the
-    /// watch event echoing its creation does not wake the composite again. An object the
-    /// watch has reported already keeps what the watch reported, the newer truth.
-    pub fn created(&self, object: &DynamicObject) {
-        let state = crosstie_runtime::predicate::observed_state(object);
-        crosstie_runtime::sync::lock(&self.0).entry(Self::key(object)).or_insert(state);
-    }
-
     /// Forgets a deleted object.
     pub fn deleted(&self, object: &DynamicObject) {
         crosstie_runtime::sync::lock(&self.0).remove(&Self::key(object));
@@ -403,12 +468,15 @@ async fn remove_finalizer(
     Ok(())
 }
 
-/// Writes `status` with a merge patch on the status subresource.
-async fn patch_status(api: &Api<DynamicObject>, name: &str, status: &Value) -> Result<(), Error> {
+/// Writes `status` with a merge patch on the status subresource; returns the object written.
+async fn patch_status(
+    api: &Api<DynamicObject>,
+    name: &str,
+    status: &Value,
+) -> Result<DynamicObject, Error> {
     api.patch_status(name, &PatchParams::default(), &Patch::Merge(json!({"status": status})))
         .await
-        .map_err(kube_err(format!("cannot update status of {name}")))?;
-    Ok(())
+        .map_err(kube_err(format!("cannot update status of {name}")))
 }
 
 /// Deletes the connection Secret `namespace/name` if `owner_uid` controls it: the API server
