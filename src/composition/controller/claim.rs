@@ -38,7 +38,7 @@ pub async fn reconcile(claim: Arc<DynamicObject>, ctx: Arc<KindContext>) -> Resu
     let bound = value["spec"]["resourceRef"]["name"].as_str().map(str::to_owned);
 
     if claim.metadata.deletion_timestamp.is_some() {
-        return cleanup(&ctx, &client, &api, &composites, &claim, bound.as_deref()).await;
+        return cleanup(&ctx, &pass, &client, &api, &composites, &claim, bound.as_deref()).await;
     }
     // Record the composite's name before creating it, so a crash in between cannot leave an
     // orphan composite (and its cloud resources) behind. The bind (with the finalizer, in one
@@ -168,6 +168,7 @@ async fn propagate_secret(
 /// resources first), deletes the claim's connection Secret, then releases the claim.
 async fn cleanup(
     ctx: &KindContext,
+    pass: &str,
     client: &kube::Client,
     api: &Api<DynamicObject>,
     composites: &Api<DynamicObject>,
@@ -196,8 +197,7 @@ async fn cleanup(
     if claim.finalizers().iter().any(|f| f == CLAIM_FINALIZER) {
         remove_finalizer(api, claim, CLAIM_FINALIZER).await?;
     }
-    let namespace = claim.namespace().unwrap_or_default();
-    ctx.claim_passes.forget(&claim_key(&namespace, &claim.name_any()));
+    ctx.claim_passes.forget(pass);
     Ok(Action::await_change())
 }
 

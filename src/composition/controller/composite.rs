@@ -94,7 +94,7 @@ pub async fn reconcile(xr: Arc<DynamicObject>, ctx: Arc<KindContext>) -> Result<
         }
     }
     // Status and readiness are judged on the composed resources as they are after this
-    // reconcile's writes: the watch does not report the creations back as changes.
+    // reconcile's writes: their echoes do not wake the composite again (`Passes`).
     let rendered = if applied.is_empty() {
         rendered
     } else {

@@ -299,11 +299,14 @@ async fn serve(
         .run(
             |xr, ctx: Arc<KindContext>| async move {
                 let again = ObjectRef::from_obj_with(&*xr, ctx.composite_resource.clone());
-                let pass = ctx.composite_passes.begin(&again.name);
-                let result = composite::reconcile(xr, ctx.clone()).await;
-                if pass.end() {
-                    let _ = ctx.composite_wake.unbounded_send(again);
-                }
+                let passes = (&ctx.composite_passes, &ctx.composite_wake);
+                let result = in_pass(
+                    passes,
+                    again.name.clone(),
+                    again,
+                    composite::reconcile(xr, ctx.clone()),
+                )
+                .await;
                 ctx.shared.metrics.reconciled(&ctx.composite.kind, result.is_ok());
                 result
             },
@@ -346,14 +349,12 @@ async fn serve(
                 move |claim, ctx: Arc<KindContext>| {
                     let claim_kind = claim_kind.clone();
                     async move {
-                        let namespace = claim.namespace().unwrap_or_default();
-                        let pass =
-                            ctx.claim_passes.begin(&claim_key(&namespace, &claim.name_any()));
                         let again = ObjectRef::from_obj_with(&*claim, claim_kind.clone());
-                        let result = claim::reconcile(claim, ctx.clone()).await;
-                        if pass.end() {
-                            let _ = ctx.claim_wake.unbounded_send(again);
-                        }
+                        let key =
+                            claim_key(again.namespace.as_deref().unwrap_or_default(), &again.name);
+                        let passes = (&ctx.claim_passes, &ctx.claim_wake);
+                        let result =
+                            in_pass(passes, key, again, claim::reconcile(claim, ctx.clone())).await;
                         ctx.shared.metrics.reconciled(&claim_kind.kind, result.is_ok());
                         result
                     }
@@ -365,6 +366,22 @@ async fn serve(
             .await;
     };
     futures::join!(composites, claims);
+}
+
+/// Runs `reconcile` as the pass over `key` in `passes`; when a trigger held meanwhile carried
+/// someone else's change, `again` is sent to `wake` to be reconciled at once.
+async fn in_pass(
+    (passes, wake): (&Passes, &UnboundedSender<ObjectRef<DynamicObject>>),
+    key: String,
+    again: ObjectRef<DynamicObject>,
+    reconcile: impl Future<Output = Result<Action, Error>>,
+) -> Result<Action, Error> {
+    let pass = passes.begin(&key);
+    let result = reconcile.await;
+    if pass.end() {
+        let _ = wake.unbounded_send(again);
+    }
+    result
 }
 
 /// The key of claim `namespace/name` in [`KindContext::claim_passes`].
