@@ -17,6 +17,7 @@ pub mod external;
 mod failure;
 pub mod managed;
 pub mod metrics;
+pub mod passes;
 pub mod patch;
 pub mod policy;
 pub mod predicate;

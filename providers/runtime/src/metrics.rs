@@ -8,10 +8,10 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
-/// Labels of one reconcile outcome.
+/// Labels of one reconcile outcome (of managed resources here, and of composites and claims).
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ReconcileLabels {
-    /// Managed kind, e.g. `RDSInstance`.
+    /// The kind reconciled, e.g. `RDSInstance`.
     pub kind: String,
     /// `success` or `error`.
     pub result: &'static str,

@@ -14,6 +14,7 @@ use rand::Rng;
 
 use crate::annotations::POLL_INTERVAL;
 use crate::config::Config;
+use crate::passes::Passes;
 use crate::sync::lock;
 
 /// A `crossplane.io/poll-interval` value is not a Go duration.
@@ -103,66 +104,49 @@ impl Backoff {
 /// cloud again before the pass's requeue is due; any other change (spec, annotations, deletion)
 /// carries another version and is reconciled at once.
 ///
-/// While a pass runs, every trigger of its object is held here, not in the controller's queue
-/// ([`Echoes::admit`]): the echo of a write often arrives before the write's own answer, when
-/// nobody can tell it from a change yet. The pass ends knowing all it wrote
-/// ([`Echoes::end`]) and runs again at once only if something else changed meanwhile. Held in
+/// While a pass runs, every trigger of its object is held ([`Echoes::admit`], [`Passes`]), not
+/// in the controller's queue, and the pass ends knowing all it wrote ([`Echoes::end`]). Held in
 /// the queue instead, thousands of triggers behind running passes made every poll of the queue
 /// scan them all.
 #[derive(Debug, Default)]
 pub struct Echoes {
+    passes: Passes<String>,
     state: Mutex<EchoState>,
 }
 
 #[derive(Debug, Default)]
 struct EchoState {
-    /// Per object: what its last pass wrote.
-    written: HashMap<String, Written>,
-    /// Per object with a pass running: the versions its triggers carried meanwhile.
-    held: HashMap<String, Vec<String>>,
+    /// Per object whose last pass wrote: when it is next due (`None`: on change).
+    due: HashMap<String, Option<Instant>>,
     /// Objects changed by someone else during a pass that then failed.
     changed_during_failure: HashSet<String>,
 }
 
-/// The versions a pass wrote, and when the object is next due (`None`: on change).
-type Written = (Vec<String>, Option<Instant>);
-
 impl Echoes {
     /// A pass over `key` starts: its triggers are held until it ends.
     pub fn begin(&self, key: &str) {
-        lock(&self.state).held.insert(key.to_owned(), Vec::new());
+        self.passes.begin(key);
     }
 
     /// Whether a trigger carrying `version` of `key` should queue a reconcile: not when it
     /// echoes the last pass's writes, nor while a pass over `key` runs (it is held for
     /// [`Echoes::end`] to judge).
     pub fn admit(&self, key: &str, version: Option<&str>) -> bool {
-        let Some(version) = version else { return true };
-        let mut state = lock(&self.state);
-        if state.written.get(key).is_some_and(|(ours, _)| ours.iter().any(|v| v == version)) {
-            return false;
-        }
-        match state.held.get_mut(key) {
-            Some(held) => {
-                held.push(version.to_owned());
-                false
-            }
-            None => true,
-        }
+        self.passes.admit(key, version.map(str::to_owned))
     }
 
     /// A pass over `key` ended having written `versions` and asking to run again after
     /// `requeue`. Returns whether a trigger held during the pass carried someone else's change:
     /// the object must be reconciled again at once.
     pub fn end(&self, key: &str, versions: Vec<String>, requeue: Option<Duration>) -> bool {
-        let mut state = lock(&self.state);
-        let changed = changed_by_others(state.held.remove(key), &versions);
+        let wrote = !versions.is_empty();
+        let changed = self.passes.end(key, versions);
         // A pass that wrote nothing leaves the last pass's versions as the object's echoes.
-        if !versions.is_empty() {
+        if wrote {
             // After someone else's change, the next pass must not take the object for an echo.
             let due =
                 if changed { Some(Instant::now()) } else { requeue.map(|d| Instant::now() + d) };
-            state.written.insert(key.to_owned(), (versions, due));
+            lock(&self.state).due.insert(key.to_owned(), due);
         }
         changed
     }
@@ -171,9 +155,8 @@ impl Echoes {
     /// echoes (their triggers retry the pass, as the backoff would); a change by someone else
     /// meanwhile is reported once by [`Echoes::take_changed_during_failure`].
     pub fn end_failed(&self, key: &str, versions: &[String]) {
-        let mut state = lock(&self.state);
-        if changed_by_others(state.held.remove(key), versions) {
-            state.changed_during_failure.insert(key.to_owned());
+        if self.passes.end_failed(key, versions.iter().cloned()) {
+            lock(&self.state).changed_during_failure.insert(key.to_owned());
         }
     }
 
@@ -185,12 +168,10 @@ impl Echoes {
     /// If `version` of `key` is the echo of one of the engine's own last writes, how to requeue
     /// instead of reconciling.
     pub fn echo(&self, key: &str, version: Option<&str>) -> Option<Action> {
-        let state = lock(&self.state);
-        let (ours, due) = state.written.get(key)?;
-        if !ours.iter().any(|v| Some(v.as_str()) == version) {
+        if !self.passes.is_echo(key, version?) {
             return None;
         }
-        match due {
+        match lock(&self.state).due.get(key).copied().flatten() {
             None => Some(Action::await_change()),
             Some(due) => {
                 let left = due.saturating_duration_since(Instant::now());
@@ -201,16 +182,11 @@ impl Echoes {
 
     /// Stop tracking `key` (its finalizer is gone).
     pub fn forget(&self, key: &str) {
+        self.passes.forget(key);
         let mut state = lock(&self.state);
-        state.written.remove(key);
-        state.held.remove(key);
+        state.due.remove(key);
         state.changed_during_failure.remove(key);
     }
-}
-
-/// Whether any version held during a pass is not one the pass wrote itself.
-fn changed_by_others(held: Option<Vec<String>>, written: &[String]) -> bool {
-    held.unwrap_or_default().iter().any(|v| !written.contains(v))
 }
 
 /// A token bucket bounding how many reconciles per second start, so a large fleet polls the

@@ -18,7 +18,7 @@ use super::definition::{KindContext, claim_key};
 use super::{
     CLAIM_FINALIZER, Error, REQUEUE_ERROR, REQUEUE_READY, REQUEUE_SETTLING, REQUEUE_UNREADY, apply,
     cached, delete_connection_secret, ensure_finalizer, get_cached, kube_err, now, patch_status,
-    remove_finalizer, to_value,
+    remove_finalizer, to_value, version,
 };
 
 /// Reconciles one claim.
@@ -48,7 +48,7 @@ pub async fn reconcile(claim: Arc<DynamicObject>, ctx: Arc<KindContext>) -> Resu
     let composite_name = match bound {
         Some(n) => {
             if let Some(written) = ensure_finalizer(&api, &claim, CLAIM_FINALIZER).await? {
-                ctx.claim_passes.wrote(&pass, &written);
+                ctx.claim_passes.wrote(&pass, version(&written));
             }
             n
         }
@@ -68,7 +68,7 @@ pub async fn reconcile(claim: Arc<DynamicObject>, ctx: Arc<KindContext>) -> Resu
                 .patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
                 .await
                 .map_err(kube_err(format!("cannot bind claim {namespace}/{name}")))?;
-            ctx.claim_passes.wrote(&pass, &bound);
+            ctx.claim_passes.wrote(&pass, version(&bound));
             n
         }
     };
@@ -91,7 +91,7 @@ pub async fn reconcile(claim: Arc<DynamicObject>, ctx: Arc<KindContext>) -> Resu
         Some(existing) if contains(&existing, &desired) => existing,
         _ => {
             let written = apply(&composites, &desired).await?;
-            ctx.claim_passes.wrote(&pass, &written);
+            ctx.claim_passes.wrote(&pass, version(&written));
             to_value(&written, "composite")?
         }
     };
@@ -115,7 +115,7 @@ pub async fn reconcile(claim: Arc<DynamicObject>, ctx: Arc<KindContext>) -> Resu
     set_conditions(&mut object, &conditions, &now());
     if object["status"] != value["status"] {
         let written = patch_status(&api, &name, &object["status"]).await?;
-        ctx.claim_passes.wrote(&pass, &written);
+        ctx.claim_passes.wrote(&pass, version(&written));
     }
     let ready = conditions.iter().all(|c| c["status"] == "True");
     Ok(Action::requeue(if ready { REQUEUE_READY } else { REQUEUE_SETTLING }))
@@ -216,7 +216,7 @@ async fn fail(
     if set_conditions(&mut object, &[condition("Synced", false, "ReconcileError", message)], &now())
     {
         let written = patch_status(api, name, &object["status"]).await?;
-        ctx.claim_passes.wrote(pass, &written);
+        ctx.claim_passes.wrote(pass, version(&written));
     }
     Ok(Action::requeue(REQUEUE_ERROR))
 }

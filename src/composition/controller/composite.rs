@@ -22,7 +22,7 @@ use super::secrets::Reader;
 use super::{
     COMPOSITE_FINALIZER, Error, REQUEUE_ERROR, REQUEUE_READY, REQUEUE_SETTLING, REQUEUE_UNREADY,
     apply, delete_connection_secret, get_cached, kube_err, now, patch_status, remove_finalizer,
-    to_value,
+    to_value, version,
 };
 
 /// Reconciles one composite.
@@ -87,7 +87,7 @@ pub async fn reconcile(xr: Arc<DynamicObject>, ctx: Arc<KindContext>) -> Result<
         };
         match result {
             Ok(object) => {
-                ctx.composite_passes.wrote(&name, &object);
+                ctx.composite_passes.wrote(&name, version(&object));
                 applied.push(object);
             }
             Err(e) => errors.push(e.to_string()),
@@ -134,7 +134,7 @@ pub async fn reconcile(xr: Arc<DynamicObject>, ctx: Arc<KindContext>) -> Result<
     set_conditions(&mut object, &[synced, ready], &now());
     if object["status"] != value["status"] {
         let written = patch_status(&api, &name, &object["status"]).await?;
-        ctx.composite_passes.wrote(&name, &written);
+        ctx.composite_passes.wrote(&name, version(&written));
     }
     let settled = errors.is_empty() && rendered.unready().is_empty();
     Ok(Action::requeue(if settled { REQUEUE_READY } else { REQUEUE_SETTLING }))
@@ -164,7 +164,7 @@ async fn save(
         .patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
         .await
         .map_err(kube_err(format!("cannot update {name}")))?;
-    ctx.composite_passes.wrote(&name, &written);
+    ctx.composite_passes.wrote(&name, version(&written));
     Ok(())
 }
 
@@ -306,7 +306,7 @@ async fn fail(
     if set_conditions(&mut object, &[condition("Synced", false, "ReconcileError", message)], &now())
     {
         let written = patch_status(api, name, &object["status"]).await?;
-        ctx.composite_passes.wrote(name, &written);
+        ctx.composite_passes.wrote(name, version(&written));
     }
     Ok(Action::requeue(REQUEUE_ERROR))
 }

@@ -23,7 +23,7 @@ use super::super::{LABEL_CLAIM_NAME, LABEL_CLAIM_NAMESPACE, LABEL_COMPOSITE};
 use super::secrets::Reader;
 use super::{
     Context, Error, FIELD_MANAGER, ObservedStates, Passes, REQUEUE_ERROR, REQUEUE_READY,
-    REQUEUE_UNREADY, claim, composite, error_policy, kube_err, now, to_value,
+    REQUEUE_UNREADY, claim, composite, error_policy, kube_err, now, to_value, version,
 };
 
 /// Reconcile requests for one composite or claim that arrive within this window are served by
@@ -275,7 +275,7 @@ async fn serve(
     let debounced = controller::Config::default().debounce(DEBOUNCE).concurrency(CONCURRENCY);
     let own = ctx.clone();
     let (changes, cache) = desired_state_changes(&client, &ctx.composite_resource, move |xr| {
-        own.composite_passes.admit(&xr.name_any(), xr)
+        own.composite_passes.admit(&xr.name_any(), version(xr))
     });
     let mut composites =
         kube::runtime::Controller::for_stream_with(changes, cache, ctx.composite_resource.clone())
@@ -327,12 +327,14 @@ async fn serve(
             .touched_objects()
             .try_filter(move |xr| {
                 let claim = claim_of(xr).map(|(name, namespace)| claim_key(namespace, name));
-                std::future::ready(claim.is_none_or(|key| own.claim_passes.admit(&key, xr)))
+                std::future::ready(
+                    claim.is_none_or(|key| own.claim_passes.admit(&key, version(xr))),
+                )
             });
         let own = ctx.clone();
         let (claims, cache) = desired_state_changes(&client, &resource, move |claim| {
             let key = claim_key(&claim.namespace().unwrap_or_default(), &claim.name_any());
-            own.claim_passes.admit(&key, claim)
+            own.claim_passes.admit(&key, version(claim))
         });
         kube::runtime::Controller::for_stream_with(claims, cache, resource)
             .with_config(debounced)
@@ -376,7 +378,7 @@ async fn in_pass(
     again: ObjectRef<DynamicObject>,
     reconcile: impl Future<Output = Result<Action, Error>>,
 ) -> Result<Action, Error> {
-    let pass = passes.begin(&key);
+    let pass = passes.start(&key);
     let result = reconcile.await;
     if pass.end() {
         let _ = wake.unbounded_send(again);
@@ -437,7 +439,8 @@ fn composed_changes(
                 watcher::Event::Apply(object) | watcher::Event::InitApply(object) => {
                     let composite = object.labels().get(LABEL_COMPOSITE);
                     let admitted = states.changed(&object)
-                        && composite.is_none_or(|xr| ctx.composite_passes.admit(xr, &object));
+                        && composite
+                            .is_none_or(|xr| ctx.composite_passes.admit(xr, version(&object)));
                     admitted.then_some(object)
                 }
                 watcher::Event::Delete(object) => {

@@ -1,18 +1,9 @@
 //! Prometheus metrics of the composite and claim controllers.
 
-use prometheus_client::encoding::EncodeLabelSet;
+use crosstie_runtime::metrics::ReconcileLabels;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::registry::Registry;
-
-/// Labels of one composite or claim reconcile.
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct ReconcileLabels {
-    /// The composite or claim kind, e.g. `XPostgreSQLInstance`.
-    pub kind: String,
-    /// `success` or `error`.
-    pub result: &'static str,
-}
 
 /// Counters of the composition controllers. Cheap to clone: clones share the counters.
 #[derive(Clone, Debug, Default)]

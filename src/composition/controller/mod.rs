@@ -323,106 +323,18 @@ async fn ensure_finalizer(
     Ok(Some(written))
 }
 
-/// The passes of one controller (composite or claim), each keyed by the object it reconciles,
-/// and what each wrote, so that the watch events echoing a pass's own writes do not reconcile
-/// again what that pass already acted on.
-///
-/// While a pass runs, every trigger of its object (its own watch events, and those of the
-/// objects that wake it) is held here rather than queued: the echo of a write often arrives
-/// before the write's own answer, when nobody can tell it from a change yet. The pass ends
-/// knowing everything it wrote ([`Passes::end`]) and runs again at once only if a held trigger
-/// carried someone else's change. Queued instead, each echo cost a whole reconcile.
-#[derive(Debug, Default)]
-pub struct Passes(Mutex<PassState>);
-
-#[derive(Debug, Default)]
-struct PassState {
-    /// Passes running, by key: the versions written so far and the triggers held meanwhile.
-    running: HashMap<String, Pass>,
-    /// The versions the last pass of each key wrote: their echoes are dropped.
-    written: HashMap<String, Vec<Version>>,
-}
-
-#[derive(Debug, Default)]
-struct Pass {
-    wrote: Vec<Version>,
-    held: Vec<Version>,
-}
+/// The passes of the composite or the claim controller, keyed by the object each reconciles
+/// ([`crosstie_runtime::passes`]). Their triggers also come from other objects (composed
+/// resources, composites), so a version names its object.
+pub type Passes = crosstie_runtime::passes::Passes<Version>;
 
 /// One version of one object: namespace, name and resourceVersion.
-type Version = (Option<String>, String, String);
+pub type Version = (Option<String>, String, String);
 
-fn version(object: &DynamicObject) -> Option<Version> {
+/// The version of `object`, as [`Passes`] records writes and triggers.
+pub fn version(object: &DynamicObject) -> Option<Version> {
     let rv = object.metadata.resource_version.clone()?;
     Some((object.namespace(), object.name_any(), rv))
-}
-
-impl Passes {
-    /// A pass over `key` starts: triggers of `key` are held until it ends ([`Running::end`]),
-    /// or until it is dropped unfinished (a reconcile cancelled at shutdown).
-    pub fn begin(&self, key: &str) -> Running<'_> {
-        crosstie_runtime::sync::lock(&self.0).running.insert(key.to_owned(), Pass::default());
-        Running { passes: self, key: key.to_owned() }
-    }
-
-    /// The running pass over `key` wrote `object` (the object the write returned).
-    pub fn wrote(&self, key: &str, object: &DynamicObject) {
-        let mut state = crosstie_runtime::sync::lock(&self.0);
-        if let (Some(pass), Some(version)) = (state.running.get_mut(key), version(object)) {
-            pass.wrote.push(version);
-        }
-    }
-
-    /// Whether `trigger`, a version of an object that wakes `key`, should queue a reconcile of
-    /// `key`: not when the last pass over `key` wrote it, nor while a pass over `key` runs.
-    pub fn admit(&self, key: &str, trigger: &DynamicObject) -> bool {
-        let Some(trigger) = version(trigger) else { return true };
-        let mut state = crosstie_runtime::sync::lock(&self.0);
-        if state.written.get(key).is_some_and(|ours| ours.contains(&trigger)) {
-            return false;
-        }
-        match state.running.get_mut(key) {
-            Some(pass) => {
-                pass.held.push(trigger);
-                false
-            }
-            None => true,
-        }
-    }
-
-    /// `key` is gone: nothing more to remember of it.
-    pub fn forget(&self, key: &str) {
-        crosstie_runtime::sync::lock(&self.0).written.remove(key);
-    }
-}
-
-/// A pass in progress, from [`Passes::begin`].
-#[must_use = "a pass holds its object's triggers until it ends"]
-pub struct Running<'a> {
-    passes: &'a Passes,
-    key: String,
-}
-
-impl Running<'_> {
-    /// The pass ended. Returns whether a trigger held meanwhile carried a change it did not
-    /// write itself: its object must be reconciled again at once.
-    pub fn end(self) -> bool {
-        let mut state = crosstie_runtime::sync::lock(&self.passes.0);
-        let Some(pass) = state.running.remove(&self.key) else { return false };
-        let changed = pass.held.iter().any(|held| !pass.wrote.contains(held));
-        // A pass that wrote nothing leaves the last pass's writes as the echoes to drop.
-        if !pass.wrote.is_empty() {
-            state.written.insert(self.key.clone(), pass.wrote);
-        }
-        changed
-    }
-}
-
-impl Drop for Running<'_> {
-    fn drop(&mut self) {
-        // After `end` this finds nothing; a pass dropped unfinished stops holding triggers.
-        crosstie_runtime::sync::lock(&self.passes.0).running.remove(&self.key);
-    }
 }
 
 /// What the composite controller last saw of each composed resource, as an

@@ -799,37 +799,52 @@ fn a_composite_wakes_for_what_it_has_not_seen_of_its_composed_resources() {
 #[test]
 fn a_pass_is_not_run_again_for_the_echoes_of_its_own_writes() {
     let passes = super::Passes::default();
-    let version = |name: &str, rv: &str| -> DynamicObject {
+    let object = |name: &str, rv: &str| -> DynamicObject {
         serde_json::from_value(json!({
             "apiVersion": "example.org/v1", "kind": "Thing",
             "metadata": {"name": name, "resourceVersion": rv},
         }))
         .unwrap()
     };
-    assert!(passes.admit("db-a", &version("db-a", "1")), "no pass ran yet: a change");
+    assert!(
+        passes.admit("db-a", super::version(&object("db-a", "1"))),
+        "no pass ran yet: a change"
+    );
 
-    let pass = passes.begin("db-a");
+    let pass = passes.start("db-a");
     // The echoes of its writes arrive before the writes' answers: held, not queued.
-    assert!(!passes.admit("db-a", &version("db-a", "2")));
-    assert!(!passes.admit("db-a", &version("db-a-subnets", "3")));
-    passes.wrote("db-a", &version("db-a", "2"));
-    passes.wrote("db-a", &version("db-a-subnets", "3"));
-    passes.wrote("db-a", &version("db-a", "4"));
+    assert!(!passes.admit("db-a", super::version(&object("db-a", "2"))));
+    assert!(!passes.admit("db-a", super::version(&object("db-a-subnets", "3"))));
+    passes.wrote("db-a", super::version(&object("db-a", "2")));
+    passes.wrote("db-a", super::version(&object("db-a-subnets", "3")));
+    passes.wrote("db-a", super::version(&object("db-a", "4")));
     assert!(!pass.end(), "everything held was its own");
-    assert!(!passes.admit("db-a", &version("db-a", "4")), "a late echo");
-    assert!(passes.admit("db-a", &version("db-a-subnets", "5")), "someone else's change");
+    assert!(!passes.admit("db-a", super::version(&object("db-a", "4"))), "a late echo");
+    assert!(
+        passes.admit("db-a", super::version(&object("db-a-subnets", "5"))),
+        "someone else's change"
+    );
 
-    let pass = passes.begin("db-a");
-    assert!(!passes.admit("db-a", &version("db-a-subnets", "6")), "held while the pass runs");
-    passes.wrote("db-a", &version("db-a", "7"));
+    let pass = passes.start("db-a");
+    assert!(
+        !passes.admit("db-a", super::version(&object("db-a-subnets", "6"))),
+        "held while the pass runs"
+    );
+    passes.wrote("db-a", super::version(&object("db-a", "7")));
     assert!(pass.end(), "a change the pass did not make: run again");
 
-    let other = passes.begin("db-b");
-    assert!(passes.admit("db-a", &version("db-a", "8")), "another object's pass holds nothing");
+    let other = passes.start("db-b");
+    assert!(
+        passes.admit("db-a", super::version(&object("db-a", "8"))),
+        "another object's pass holds nothing"
+    );
     drop(other);
-    let cancelled = passes.begin("db-a");
+    let cancelled = passes.start("db-a");
     drop(cancelled);
-    assert!(passes.admit("db-a", &version("db-a", "9")), "a pass dropped unfinished holds nothing");
+    assert!(
+        passes.admit("db-a", super::version(&object("db-a", "9"))),
+        "a pass dropped unfinished holds nothing"
+    );
     passes.forget("db-a");
-    assert!(passes.admit("db-a", &version("db-a", "7")), "forgotten");
+    assert!(passes.admit("db-a", super::version(&object("db-a", "7"))), "forgotten");
 }
