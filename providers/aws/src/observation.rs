@@ -11,8 +11,13 @@
 //! is the instance's state at that moment: AWS says `creating`, moto `available`). After that,
 //! and after any other write, the instance is described on its own until the next refresh, so
 //! a reconcile right after a write sees the write; so is an instance missing from the
-//! snapshot, so a create is never based on a stale "absent". Those individual describes are
-//! [`Lookups`]: the ones waiting while one is in flight go out together as the next call.
+//! snapshot, which may have been made since. Those individual describes are [`Lookups`]: the
+//! ones waiting while one is in flight go out together as the next call. One exception: a new
+//! resource whose create was never started, and which the snapshot does not list, is taken as
+//! absent ([`Unlisted::Absent`]). Its create finds out: should the instance have been made since
+//! the snapshot, AWS answers `DBInstanceAlreadyExists`, nothing is changed, and the next pass
+//! describes it and adopts it. Every new instance thus costs its create alone, as every new
+//! DB subnet group does.
 //!
 //! The price: a change made outside Crosstie is seen up to one freshness window later than
 //! with per-resource describes (at most two poll intervals after it happened).
@@ -26,7 +31,33 @@ use aws_sdk_rds::types::DbInstance;
 use tokio::sync::{Mutex, Notify, OnceCell};
 
 use crate::api::{ApiError, ApiErrorKind, DESCRIBE_PAGE_SIZE, RdsApi};
+use crosstie_runtime::annotations::never_created;
+use crosstie_runtime::policy::Policies;
 use crosstie_runtime::sync::lock;
+use crosstie_runtime::{Managed, ManagementAction};
+
+/// Whether nothing is known about `mr`'s external resource (`observed`: whether an observation
+/// was ever recorded in its status) and, if it is absent, the engine will create it. The create's
+/// answer then says whether it exists, so describing it first would be a wasted call: the one
+/// every new resource costs. Not when deleting, when the policies forbid creating, or once a
+/// create was started: then only a describe can tell.
+pub fn create_will_tell<M: Managed>(mr: &M, observed: bool) -> bool {
+    never_created(mr)
+        && !observed
+        && mr.meta().deletion_timestamp.is_none()
+        && Policies::of(mr.resource_spec()).is_ok_and(|p| p.allows(ManagementAction::Create))
+}
+
+/// What [`InstanceCache::get`] takes an instance for that its fresh snapshot does not list (and
+/// that was not written since).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unlisted {
+    /// Unknown: it may have been made since the snapshot, so it is described.
+    Describe,
+    /// Absent, for a caller whose next step is a create, which fails harmlessly with
+    /// `DBInstanceAlreadyExists` if it was made since: no describe is spent on every new one.
+    Absent,
+}
 
 /// A snapshot of every DB instance in one region, shared by all RDSInstances using it.
 #[derive(Debug)]
@@ -57,8 +88,14 @@ impl InstanceCache {
         }
     }
 
-    /// The instance `id`, from the snapshot when it is fresh and `id` was not written since.
-    pub async fn get<A: RdsApi>(&self, api: &A, id: &str) -> Result<Option<DbInstance>, ApiError> {
+    /// The instance `id`, from the snapshot when it is fresh and `id` was not written since;
+    /// `unlisted` says what an instance the snapshot does not list is taken for.
+    pub async fn get<A: RdsApi>(
+        &self,
+        api: &A,
+        id: &str,
+        unlisted: Unlisted,
+    ) -> Result<Option<DbInstance>, ApiError> {
         {
             let mut snapshot = self.state.lock().await;
             let fresh = snapshot.fetched_at.is_some_and(|at| at.elapsed() < self.freshness);
@@ -74,10 +111,12 @@ impl InstanceCache {
                 snapshot.instances.insert(id.to_owned(), instance.clone());
                 return Ok(Some(instance));
             }
-            if !snapshot.stale.contains(id)
-                && let Some(instance) = snapshot.instances.get(id)
-            {
-                return Ok(Some(instance.clone()));
+            if !snapshot.stale.contains(id) {
+                match (snapshot.instances.get(id), unlisted) {
+                    (Some(instance), _) => return Ok(Some(instance.clone())),
+                    (None, Unlisted::Absent) => return Ok(None),
+                    (None, Unlisted::Describe) => {}
+                }
             }
         }
         let found = self.lookups.describe(id, |ids| describe_all(api, ids)).await?;

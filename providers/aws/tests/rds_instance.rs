@@ -14,7 +14,9 @@ use common::{MemorySecrets, POLL, ScriptedRds, aws, payments_db_prod, sdk};
 use crosstie_provider_aws::api::Rds;
 use crosstie_provider_aws::config::AwsClient;
 use crosstie_provider_aws::{AwsMetrics, RdsInstance, RdsInstanceExternal};
-use crosstie_runtime::annotations::{EXTERNAL_CREATE_SUCCEEDED, EXTERNAL_NAME};
+use crosstie_runtime::annotations::{
+    EXTERNAL_CREATE_FAILED, EXTERNAL_CREATE_PENDING, EXTERNAL_CREATE_SUCCEEDED, EXTERNAL_NAME,
+};
 use crosstie_runtime::{
     ConnectionDetails, ExternalClient, ExternalError, Readiness, SecretKeySelector,
 };
@@ -150,16 +152,16 @@ async fn a_created_instance_is_first_observed_from_the_create_response_then_desc
     let mut mr = payments_db_prod();
 
     external.observe(&mut mr).await.unwrap();
-    assert_eq!(describes(), 2, "one snapshot page, then one describe because it is missing");
+    assert_eq!(describes(), 1, "one snapshot page; a new resource is not described on its own");
     external.create(&mut mr).await.unwrap();
     let first = external.observe(&mut mr).await.unwrap();
     assert!(first.resource_exists);
     assert_eq!(first.readiness, Readiness::Available, "moto creates instances available");
-    assert_eq!(describes(), 2, "right after create: the create response");
+    assert_eq!(describes(), 1, "right after create: the create response");
     external.observe(&mut mr).await.unwrap();
-    assert_eq!(describes(), 3, "then one individual describe");
+    assert_eq!(describes(), 2, "then one individual describe");
     external.observe(&mut mr).await.unwrap();
-    assert_eq!(describes(), 3, "then served from the snapshot");
+    assert_eq!(describes(), 2, "then served from the snapshot");
 }
 
 #[tokio::test]
@@ -180,22 +182,33 @@ async fn a_create_retried_after_its_answer_was_lost_does_not_fail() {
 }
 
 #[tokio::test]
-async fn creating_an_instance_that_was_already_there_fails_and_changes_nothing() {
+async fn an_instance_made_since_the_snapshot_fails_the_create_unchanged_and_is_adopted_next() {
     let moto = Moto::start();
-    arrange_instance(&moto, "payments-db-prod", "db.t3.small", "postgres", 20).await;
     let metrics = AwsMetrics::default();
     let external =
         RdsInstanceExternal::new(aws(&moto.endpoint, REGION, &metrics), MemorySecrets::default());
+    let mut first_look = small_instance("first-look");
+    external.observe(&mut first_look).await.expect("takes the (empty) snapshot");
+    arrange_instance(&moto, "payments-db-prod", "db.t3.small", "postgres", 20).await;
     let mut mr = payments_db_prod();
 
-    // The engine observed it absent (a race with whoever made it): retried, then adopted.
+    let new = external.observe(&mut mr).await.expect("observe");
+    assert!(!new.resource_exists, "never created and not in the snapshot: taken as absent");
     let err = external.create(&mut mr).await.expect_err("the identifier is taken");
 
     assert!(matches!(err, ExternalError::Transient { .. }), "{err}");
     assert!(err.to_string().contains("DBInstanceAlreadyExists"), "{err}");
+    assert!(err.to_string().contains("adopts it"), "{err}");
     assert_eq!(metrics.write_calls(), 1, "the create only: no password reset");
     let instance = describe(&moto, "payments-db-prod").await.unwrap();
     assert_eq!(instance.db_instance_class.as_deref(), Some("db.t3.small"), "untouched");
+
+    // The engine records the failed create; from then on only a describe can tell.
+    mr.annotations_mut().insert(EXTERNAL_CREATE_FAILED.into(), "2026-12-07T07:00:00Z".into());
+    let adopted = external.observe(&mut mr).await.expect("observe again");
+    assert!(adopted.resource_exists, "described, found and adopted");
+    assert!(adopted.diff.contains("dbInstanceClass"), "{}", adopted.diff);
+    assert_eq!(metrics.calls("DescribeDBInstances"), 2, "the snapshot page and one describe");
 }
 
 #[tokio::test]
@@ -425,7 +438,7 @@ fn small_instance(name: &str) -> RdsInstance {
 }
 
 #[tokio::test]
-async fn instances_new_since_the_snapshot_observed_at_once_share_a_few_describes() {
+async fn unlisted_instances_observed_at_once_share_a_few_describes_and_new_ones_cost_none() {
     const NEW: usize = 150;
     let moto = Moto::start();
     let metrics = AwsMetrics::default();
@@ -434,16 +447,25 @@ async fn instances_new_since_the_snapshot_observed_at_once_share_a_few_describes
         let external = RdsInstanceExternal::new(client.clone(), MemorySecrets::default());
         async move { external.observe(&mut mr).await.expect("observe").resource_exists }
     };
+    // A create was started for these before, with the result unknown: only AWS can tell.
+    let started = |name: &str| {
+        let mut mr = small_instance(name);
+        mr.annotations_mut().insert(EXTERNAL_CREATE_PENDING.into(), "2026-12-07T07:00:00Z".into());
+        mr
+    };
     assert!(!observe(small_instance("first-look")).await, "takes the (empty) snapshot");
     // Made after the snapshot: only a describe can find them.
     arrange_instance(&moto, "made-meanwhile-1", "db.t3.micro", "postgres", 20).await;
     arrange_instance(&moto, "Made-Meanwhile-2", "db.t3.micro", "postgres", 20).await;
-    let before = metrics.calls("DescribeDBInstances");
-
     let names = (0..NEW).map(|i| format!("team-{i:03}-db")).chain(["made-meanwhile-1".into()]);
     let names: Vec<String> = names.chain(["made-meanwhile-2".into()]).collect();
-    let exists = futures::future::join_all(names.iter().map(|n| observe(small_instance(n)))).await;
+    let before = metrics.calls("DescribeDBInstances");
 
+    let new = futures::future::join_all(names.iter().map(|n| observe(small_instance(n)))).await;
+    assert!(new.iter().all(|e| !e), "never created: absent until a create says otherwise");
+    assert_eq!(metrics.calls("DescribeDBInstances"), before, "no describe for new resources");
+
+    let exists = futures::future::join_all(names.iter().map(|n| observe(started(n)))).await;
     assert!(exists[..NEW].iter().all(|e| !e), "the new names are absent");
     assert_eq!(exists[NEW..], [true, true], "made meanwhile: found, whatever the case");
     let describes = metrics.calls("DescribeDBInstances") - before;

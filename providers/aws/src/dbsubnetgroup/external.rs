@@ -9,11 +9,9 @@
 
 use std::sync::Arc;
 
-use crosstie_runtime::annotations::{external_name, never_created};
-use crosstie_runtime::policy::Policies;
+use crosstie_runtime::annotations::external_name;
 use crosstie_runtime::{
-    Connector, ExternalClient, ExternalCreation, ExternalError, ExternalObservation,
-    ExternalUpdate, ManagementAction,
+    Connector, ExternalClient, ExternalCreation, ExternalError, ExternalObservation, ExternalUpdate,
 };
 use kube::ResourceExt;
 
@@ -23,7 +21,7 @@ use super::convert::{
 use super::types::{DbSubnetGroup, DbSubnetGroupStatus};
 use crate::api::{ApiErrorKind, Rds, RdsApi};
 use crate::config::{AwsClient, AwsConnector};
-use crate::observation::Creation;
+use crate::observation::{Creation, create_will_tell};
 
 /// Operations on the DB subnet group behind one DBSubnetGroup.
 #[derive(Debug)]
@@ -42,24 +40,17 @@ fn group_name(mr: &DbSubnetGroup) -> String {
     external_name(mr).map_or_else(|| mr.name_any(), str::to_owned)
 }
 
-/// Nothing about the group is known, and if it is absent the engine will create it: the
-/// create's answer says whether it exists, so describing it first would be a wasted call (the
-/// one most new groups cost). Not when deleting or when the policies forbid creating: then only
-/// a describe can tell.
-fn create_will_tell(mr: &DbSubnetGroup) -> bool {
-    never_created(mr)
-        && mr.status.as_ref().is_none_or(|s| s.at_provider.is_none())
-        && mr.metadata.deletion_timestamp.is_none()
-        && Policies::of(&mr.spec.resource_spec).is_ok_and(|p| p.allows(ManagementAction::Create))
-}
-
 impl<A: RdsApi> ExternalClient<DbSubnetGroup> for DbSubnetGroupExternal<A> {
     async fn observe(&self, mr: &mut DbSubnetGroup) -> Result<ExternalObservation, ExternalError> {
         let name = group_name(mr);
         let settling = &self.client.settling_subnet_groups;
         let (group, tags) = match self.client.subnet_groups.take(&name) {
             Some(created) => created,
-            None if create_will_tell(mr) => {
+            None if create_will_tell(
+                mr,
+                mr.status.as_ref().is_some_and(|s| s.at_provider.is_some()),
+            ) =>
+            {
                 settling.begin(&name);
                 return Ok(ExternalObservation::default());
             }

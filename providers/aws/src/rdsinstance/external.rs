@@ -25,9 +25,9 @@ use super::convert::{
     late_initialize, observation, readiness,
 };
 use super::types::{RdsInstance, RdsInstanceStatus};
-use crate::api::{Rds, RdsApi};
+use crate::api::{ApiErrorKind, Rds, RdsApi};
 use crate::config::{AwsClient, AwsConnector};
-use crate::observation::Creation;
+use crate::observation::{Creation, Unlisted, create_will_tell};
 use crate::secrets::SecretStore;
 
 /// Length of generated master passwords.
@@ -47,7 +47,7 @@ impl<A: RdsApi, S: SecretStore> RdsInstanceExternal<A, S> {
     }
 
     async fn instance(&self, id: &str) -> Result<Option<DbInstance>, ExternalError> {
-        Ok(self.client.instances.get(&self.client.api, id).await?)
+        Ok(self.client.instances.get(&self.client.api, id, Unlisted::Describe).await?)
     }
 
     /// The password `masterPasswordSecretRef` asks for, if set.
@@ -116,7 +116,11 @@ fn generate_password() -> String {
 impl<A: RdsApi, S: SecretStore> ExternalClient<RdsInstance> for RdsInstanceExternal<A, S> {
     async fn observe(&self, mr: &mut RdsInstance) -> Result<ExternalObservation, ExternalError> {
         let id = instance_id(mr);
-        let Some(instance) = self.instance(&id).await? else {
+        let observed = mr.status.as_ref().is_some_and(|s| s.at_provider.is_some());
+        let unlisted =
+            if create_will_tell(mr, observed) { Unlisted::Absent } else { Unlisted::Describe };
+        let instances = &self.client.instances;
+        let Some(instance) = instances.get(&self.client.api, &id, unlisted).await? else {
             return Ok(ExternalObservation::default());
         };
         let late_initialized = late_initialize(&mut mr.spec.for_provider, &instance);
@@ -175,7 +179,18 @@ impl<A: RdsApi, S: SecretStore> ExternalClient<RdsInstance> for RdsInstanceExter
             },
             created => created,
         };
-        let created = match created? {
+        let created = match created {
+            // Made by someone else since the snapshot the observation trusted: nothing changed
+            // (the password above is not theirs), and the next pass describes and adopts it.
+            Err(err) if err.kind == ApiErrorKind::AlreadyExists => {
+                return Err(ExternalError::transient(format!(
+                    "{err}: it was made outside this resource, which adopts it on its next \
+                     observation"
+                )));
+            }
+            created => created?,
+        };
+        let created = match created {
             Creation::Created(instance) => instance,
             // An earlier create of ours succeeded but its answer was lost: the instance is ours,
             // so make the password we are about to publish true.
