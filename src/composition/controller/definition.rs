@@ -64,7 +64,7 @@ pub struct KindContext {
     pub settings: Arc<RwLock<Settings>>,
     /// Watch caches of the composed resources, by (apiVersion, kind).
     pub composed_cache: HashMap<(String, String), Store<DynamicObject>>,
-    /// Watch cache of the composites bound to claims.
+    /// Watch cache of the composites.
     pub composite_cache: Store<DynamicObject>,
     /// What the composite controller has seen of the composed resources.
     pub composed_states: ObservedStates,
@@ -273,13 +273,14 @@ async fn serve(
 ) {
     let client = ctx.shared.shared_client();
     let debounced = controller::Config::default().debounce(DEBOUNCE).concurrency(CONCURRENCY);
-    let own = ctx.clone();
-    let (changes, cache) = desired_state_changes(&client, &ctx.composite_resource, move |xr| {
-        own.composite_passes.admit(&xr.name_any(), version(xr))
-    });
-    let mut composites =
-        kube::runtime::Controller::for_stream_with(changes, cache, ctx.composite_resource.clone())
-            .with_config(debounced.clone());
+    let (composite_watch, composite_changes, claim_changes) =
+        composite_changes(&client, ctx.clone(), composites_cache);
+    let mut composites = kube::runtime::Controller::for_stream_with(
+        composite_changes.map(Ok),
+        ctx.composite_cache.clone(),
+        ctx.composite_resource.clone(),
+    )
+    .with_config(debounced.clone());
     for (resource, cache) in composed {
         let composite = ctx.composite_resource.clone();
         let api = Api::<DynamicObject>::all_with(client.clone(), &resource);
@@ -318,19 +319,6 @@ async fn serve(
         let Some(resource) = ctx.claim_resource.clone() else { return };
         let claim = resource.clone();
         let claim_kind = resource.clone();
-        let api = Api::<DynamicObject>::all_with(client.clone(), &ctx.composite_resource);
-        let own = ctx.clone();
-        let changes = watcher(api, watcher::Config::default().labels(LABEL_CLAIM_NAME))
-            .default_backoff()
-            .modify(without_managed_fields)
-            .reflect(composites_cache)
-            .touched_objects()
-            .try_filter(move |xr| {
-                let claim = claim_of(xr).map(|(name, namespace)| claim_key(namespace, name));
-                std::future::ready(
-                    claim.is_none_or(|key| own.claim_passes.admit(&key, version(xr))),
-                )
-            });
         let own = ctx.clone();
         let (claims, cache) = desired_state_changes(&client, &resource, move |claim| {
             let key = claim_key(&claim.namespace().unwrap_or_default(), &claim.name_any());
@@ -339,7 +327,7 @@ async fn serve(
         kube::runtime::Controller::for_stream_with(claims, cache, resource)
             .with_config(debounced)
             .watches_stream_with(
-                changes,
+                claim_changes.map(Ok),
                 move |object: DynamicObject| {
                     let (name, namespace) = claim_of(&object)?;
                     Some(ObjectRef::new_with(name, claim.clone()).within(namespace))
@@ -367,7 +355,114 @@ async fn serve(
             .for_each(|_| futures::future::ready(()))
             .await;
     };
-    futures::join!(composites, claims);
+    futures::join!(composite_watch, composites, claims);
+}
+
+/// One watch of the composites serves both controllers: it fills `cache`, which both read, and
+/// returns it (to run alongside them) with the changes for each. The composite controller gets
+/// a composite whose desired state changed by someone else's write; the claim controller gets a
+/// claimed composite whose content changed (not merely its finalizers or `resourceRefs`, which
+/// a claim does not mirror) by someone else's write, and every deleted one. Each change is sent
+/// as a reference (name, namespace, labels): the controllers read the object from `cache`.
+fn composite_changes(
+    client: &kube::Client,
+    ctx: Arc<KindContext>,
+    cache: Writer<DynamicObject>,
+) -> (
+    impl Future<Output = ()> + Send + 'static,
+    UnboundedReceiver<DynamicObject>,
+    UnboundedReceiver<DynamicObject>,
+) {
+    let (to_composites, composite_changes) = mpsc::unbounded();
+    let (to_claims, claim_changes) = mpsc::unbounded();
+    let api = Api::<DynamicObject>::all_with(client.clone(), &ctx.composite_resource);
+    let events = watcher(api, watcher::Config::default())
+        .default_backoff()
+        .modify(without_managed_fields)
+        .reflect(cache);
+    let watch = async move {
+        let mut seen = SeenComposites::default();
+        futures::pin_mut!(events);
+        while let Some(event) = events.next().await {
+            let mut xr = match event {
+                Ok(watcher::Event::Apply(xr) | watcher::Event::InitApply(xr)) => xr,
+                Ok(watcher::Event::Delete(xr)) => {
+                    seen.forget(&xr.name_any());
+                    if claim_admits(&ctx, &xr) {
+                        let _ = to_claims.unbounded_send(reference(&xr));
+                    }
+                    continue;
+                }
+                Ok(watcher::Event::Init | watcher::Event::InitDone) => continue,
+                Err(e) => {
+                    tracing::debug!(error = %e, "composite watch failed; retrying");
+                    continue;
+                }
+            };
+            let name = xr.name_any();
+            if seen.desired_changed(&name, &xr) && ctx.composite_passes.admit(&name, version(&xr)) {
+                let _ = to_composites.unbounded_send(reference(&xr));
+            }
+            if claim_of(&xr).is_some()
+                && seen.content_changed(&name, &mut xr)
+                && claim_admits(&ctx, &xr)
+            {
+                let _ = to_claims.unbounded_send(reference(&xr));
+            }
+        }
+    };
+    (watch, composite_changes, claim_changes)
+}
+
+/// Whether the claim controller takes this version of a claimed composite: not the echo of its
+/// claim's own write.
+fn claim_admits(ctx: &KindContext, xr: &DynamicObject) -> bool {
+    let claim = claim_of(xr).map(|(name, namespace)| claim_key(namespace, name));
+    claim.is_some_and(|key| ctx.claim_passes.admit(&key, version(xr)))
+}
+
+/// What the composite watch last passed on of each composite, as hashes.
+#[derive(Default)]
+pub(super) struct SeenComposites {
+    /// [`crosstie_runtime::predicate::desired_state`], for the composite controller.
+    desired: HashMap<String, u64>,
+    /// [`crosstie_runtime::predicate::observed_state`] without `spec.resourceRefs`, for the
+    /// claim controller.
+    content: HashMap<String, u64>,
+}
+
+impl SeenComposites {
+    pub(super) fn desired_changed(&mut self, name: &str, xr: &DynamicObject) -> bool {
+        // Built-in kinds without a generation are never skipped (composites always have one).
+        crosstie_runtime::predicate::desired_state(xr)
+            .is_none_or(|hash| self.desired.insert(name.to_owned(), hash) != Some(hash))
+    }
+
+    /// Takes `spec.resourceRefs` out of `xr` (it is not passed on whole).
+    pub(super) fn content_changed(&mut self, name: &str, xr: &mut DynamicObject) -> bool {
+        if let Some(spec) = xr.data.get_mut("spec").and_then(Value::as_object_mut) {
+            spec.remove("resourceRefs");
+        }
+        let hash = crosstie_runtime::predicate::observed_state(xr);
+        self.content.insert(name.to_owned(), hash) != Some(hash)
+    }
+
+    pub(super) fn forget(&mut self, name: &str) {
+        self.desired.remove(name);
+        self.content.remove(name);
+    }
+}
+
+/// A change as the controllers take it: which object (and, for the claim controller's mapping,
+/// its labels); they read the object itself from the cache.
+fn reference(xr: &DynamicObject) -> DynamicObject {
+    let metadata = kube::api::ObjectMeta {
+        name: xr.metadata.name.clone(),
+        namespace: xr.metadata.namespace.clone(),
+        labels: xr.metadata.labels.clone(),
+        ..Default::default()
+    };
+    DynamicObject { types: xr.types.clone(), metadata, data: Value::Null }
 }
 
 /// Runs `reconcile` as the pass over `key` in `passes`; when a trigger held meanwhile carried

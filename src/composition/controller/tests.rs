@@ -797,6 +797,38 @@ fn a_composite_wakes_for_what_it_has_not_seen_of_its_composed_resources() {
 }
 
 #[test]
+fn the_composite_watch_wakes_each_controller_only_for_what_it_acts_on() {
+    let mut seen = super::definition::SeenComposites::default();
+    let version = |generation: u64, finalizers: Value, spec: Value, status: Value| {
+        serde_json::from_value::<DynamicObject>(json!({
+            "apiVersion": "example.org/v1", "kind": "XThing",
+            "metadata": {"name": "db-a-x7k2p", "generation": generation, "finalizers": finalizers},
+            "spec": spec, "status": status,
+        }))
+        .unwrap()
+    };
+    let spec = json!({"size": "small"});
+    let created = version(1, json!([]), spec.clone(), json!({}));
+    assert!(seen.desired_changed("db-a-x7k2p", &created), "first seen: composite");
+    assert!(seen.content_changed("db-a-x7k2p", &mut created.clone()), "first seen: claim");
+
+    let refs =
+        json!({"size": "small", "resourceRefs": [{"kind": "Thing", "name": "db-a-x7k2p-db"}]});
+    let mut saved = version(2, json!(["composite.apiextensions.crossplane.io"]), refs, json!({}));
+    assert!(seen.desired_changed("db-a-x7k2p", &saved), "its finalizer and references: composite");
+    assert!(!seen.content_changed("db-a-x7k2p", &mut saved), "nothing a claim mirrors");
+
+    let ready = json!({"conditions": [{"type": "Ready", "status": "True"}]});
+    let mut status = version(2, json!(["composite.apiextensions.crossplane.io"]), spec, ready);
+    assert!(!seen.desired_changed("db-a-x7k2p", &status), "a status write: not the composite");
+    assert!(seen.content_changed("db-a-x7k2p", &mut status), "but the claim mirrors it");
+
+    seen.forget("db-a-x7k2p");
+    assert!(seen.desired_changed("db-a-x7k2p", &status), "deleted: forgotten");
+    assert!(seen.content_changed("db-a-x7k2p", &mut status), "deleted: forgotten");
+}
+
+#[test]
 fn a_pass_is_not_run_again_for_the_echoes_of_its_own_writes() {
     let passes = super::Passes::default();
     let object = |name: &str, rv: &str| -> DynamicObject {
