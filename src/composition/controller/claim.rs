@@ -160,7 +160,7 @@ async fn propagate_secret(
     }
     let api: Api<DynamicObject> = ctx.shared.api_for(&desired).await?;
     let written = apply(&api, &desired).await?;
-    secrets.wrote(&written, &reader);
+    reader.wrote(&written);
     Ok(Some(now()))
 }
 

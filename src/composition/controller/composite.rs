@@ -243,7 +243,7 @@ async fn publish(
     }
     let api: Api<DynamicObject> = ctx.shared.api_for(&desired).await?;
     let written = apply(&api, &desired).await?;
-    ctx.shared.secrets.wrote(&written, &reader);
+    reader.wrote(&written);
     Ok(Some(now()))
 }
 

@@ -69,9 +69,9 @@ pub struct KindContext {
     /// What the composite controller has seen of the composed resources.
     pub composed_states: ObservedStates,
     /// The composite controller's passes, by composite name.
-    pub composite_passes: Passes,
+    pub composite_passes: Arc<Passes>,
     /// The claim controller's passes, by [`claim_key`].
-    pub claim_passes: Passes,
+    pub claim_passes: Arc<Passes>,
     /// Wakes a composite (when a connection Secret it read changed).
     pub composite_wake: UnboundedSender<ObjectRef<DynamicObject>>,
     /// Wakes a claim (when a connection Secret it read changed).
@@ -87,13 +87,13 @@ impl KindContext {
     /// Composite `name`, as a reader of connection Secrets.
     pub fn composite_reader(&self, name: &str) -> Reader {
         let object = ObjectRef::new_with(name, self.composite_resource.clone());
-        Reader::new(object, &self.composite_wake)
+        Reader::new(object, &self.composite_wake, &self.composite_passes, name.to_owned())
     }
 
     /// Claim `namespace/name` of `resource`, as a reader of connection Secrets.
     pub fn claim_reader(&self, resource: &ApiResource, namespace: &str, name: &str) -> Reader {
         let object = ObjectRef::new_with(name, resource.clone()).within(namespace);
-        Reader::new(object, &self.claim_wake)
+        Reader::new(object, &self.claim_wake, &self.claim_passes, claim_key(namespace, name))
     }
 }
 
@@ -251,8 +251,8 @@ async fn start(ctx: &Arc<Context>, name: &str, xrd: &CompositeResourceDefinition
             .collect(),
         composite_cache: composites.as_reader(),
         composed_states: ObservedStates::default(),
-        composite_passes: Passes::default(),
-        claim_passes: Passes::default(),
+        composite_passes: Arc::default(),
+        claim_passes: Arc::default(),
         composite_wake,
         claim_wake,
     });
@@ -300,7 +300,7 @@ async fn serve(
         .run(
             |xr, ctx: Arc<KindContext>| async move {
                 let again = ObjectRef::from_obj_with(&*xr, ctx.composite_resource.clone());
-                let passes = (&ctx.composite_passes, &ctx.composite_wake);
+                let passes = (&*ctx.composite_passes, &ctx.composite_wake);
                 let result = in_pass(
                     passes,
                     again.name.clone(),
@@ -342,7 +342,7 @@ async fn serve(
                         let again = ObjectRef::from_obj_with(&*claim, claim_kind.clone());
                         let key =
                             claim_key(again.namespace.as_deref().unwrap_or_default(), &again.name);
-                        let passes = (&ctx.claim_passes, &ctx.claim_wake);
+                        let passes = (&*ctx.claim_passes, &ctx.claim_wake);
                         let result =
                             in_pass(passes, key, again, claim::reconcile(claim, ctx.clone())).await;
                         ctx.shared.metrics.reconciled(&claim_kind.kind, result.is_ok());

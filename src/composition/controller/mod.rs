@@ -332,8 +332,8 @@ pub type Passes = crosstie_runtime::passes::Passes<Version>;
 pub type Version = (Option<String>, String, String);
 
 /// The version of `object`, as [`Passes`] records writes and triggers.
-pub fn version(object: &DynamicObject) -> Option<Version> {
-    let rv = object.metadata.resource_version.clone()?;
+pub fn version(object: &impl kube::Resource) -> Option<Version> {
+    let rv = object.meta().resource_version.clone()?;
     Some((object.namespace(), object.name_any(), rv))
 }
 

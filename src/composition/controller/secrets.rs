@@ -4,7 +4,9 @@
 //! reads its composite's and its own. They read them here instead of from the API server, as
 //! they read their other objects from watch caches. A cached copy may lag the server by a watch
 //! event, so every read registers its reader, and the event that updates a Secret wakes the
-//! composites and claims that read it, except the one whose write it echoes.
+//! composites and claims that read it. Each reader's wake passes its controller's [`Passes`]
+//! first: the echo of the reader's own write (which may arrive before the write's answer) and a
+//! change arriving while the reader's pass runs are judged there, as its other triggers are.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -19,22 +21,40 @@ use kube::{Client, ResourceExt as _};
 use serde_json::Value;
 
 use super::super::claim::CONNECTION_SECRET_TYPE;
-use super::{Error, to_value};
+use super::{Error, Passes, to_value, version};
 
 /// A composite or claim that reads connection Secrets, and how to wake it.
 #[derive(Clone, Debug)]
 pub struct Reader {
     object: ObjectRef<DynamicObject>,
     wake: UnboundedSender<ObjectRef<DynamicObject>>,
+    /// Its controller's passes, and its key there.
+    passes: Arc<Passes>,
+    key: String,
 }
 
 impl Reader {
-    /// `object`, woken through `wake` (its controller's trigger).
+    /// `object`, woken through `wake` (its controller's trigger) when `passes` admits a change
+    /// for `key`.
     pub fn new(
         object: ObjectRef<DynamicObject>,
         wake: &UnboundedSender<ObjectRef<DynamicObject>>,
+        passes: &Arc<Passes>,
+        key: String,
     ) -> Self {
-        Self { object, wake: wake.clone() }
+        Self { object, wake: wake.clone(), passes: passes.clone(), key }
+    }
+
+    /// Wakes the reader for `secret`, unless its passes hold or drop the change; false once its
+    /// controller has stopped.
+    fn wake_for(&self, secret: &Secret) -> bool {
+        !self.passes.admit(&self.key, version(secret))
+            || self.wake.unbounded_send(self.object.clone()).is_ok()
+    }
+
+    /// Records `secret`, just written by this reader's pass, as one of the pass's writes.
+    pub fn wrote(&self, secret: &DynamicObject) {
+        self.passes.wrote(&self.key, version(secret));
     }
 
     fn is(&self, other: &Self) -> bool {
@@ -50,14 +70,12 @@ type Key = (String, String);
 pub struct ConnectionSecrets {
     cache: Store<Secret>,
     readers: Mutex<HashMap<Key, Vec<Reader>>>,
-    /// The resourceVersion of the latest write by a reader to each Secret, and the writer.
-    written: Mutex<HashMap<Key, (String, ObjectRef<DynamicObject>)>>,
 }
 
 impl ConnectionSecrets {
     /// Readers of `cache`, which the task that [`watch`] returns keeps filled.
     pub fn new(cache: Store<Secret>) -> Self {
-        Self { cache, readers: Mutex::default(), written: Mutex::default() }
+        Self { cache, readers: Mutex::default() }
     }
 
     /// Secret `namespace/name` as JSON, if the cache holds it; `reader` is woken when it
@@ -83,34 +101,15 @@ impl ConnectionSecrets {
         self.cache.get(&key).map(|secret| to_value(&*secret, "Secret")).transpose()
     }
 
-    /// Records that `writer` wrote `secret`: the watch event echoing it does not wake `writer`.
-    pub fn wrote(&self, secret: &DynamicObject, writer: &Reader) {
-        if let (Some(namespace), Some(version)) = (secret.namespace(), secret.resource_version()) {
-            let key = (namespace, secret.name_any());
-            crosstie_runtime::sync::lock(&self.written)
-                .insert(key, (version, writer.object.clone()));
-        }
-    }
-
     /// Wakes the readers of `secret`, which changed or went (then they are forgotten with it).
     fn changed(&self, secret: &Secret, gone: bool) {
         let key = (secret.namespace().unwrap_or_default(), secret.name_any());
-        let echo_of = {
-            let written = crosstie_runtime::sync::lock(&self.written);
-            written
-                .get(&key)
-                .filter(|(version, _)| Some(version) == secret.metadata.resource_version.as_ref())
-                .map(|(_, writer)| writer.clone())
-        };
         let mut readers = crosstie_runtime::sync::lock(&self.readers);
         let Some(list) = readers.get_mut(&key) else { return };
         // A reader whose controller has stopped is dropped.
-        list.retain(|r| {
-            echo_of.as_ref() == Some(&r.object) || r.wake.unbounded_send(r.object.clone()).is_ok()
-        });
+        list.retain(|reader| reader.wake_for(secret));
         if gone {
             readers.remove(&key);
-            crosstie_runtime::sync::lock(&self.written).remove(&key);
         }
     }
 
@@ -178,13 +177,22 @@ mod tests {
         ObjectRef::new_with(name, resource)
     }
 
+    fn reader(
+        name: &str,
+        wake: &UnboundedSender<ObjectRef<DynamicObject>>,
+        passes: &Arc<Passes>,
+    ) -> Reader {
+        Reader::new(composite(name), wake, passes, name.to_owned())
+    }
+
     #[tokio::test]
-    async fn a_change_wakes_every_reader_of_the_secret_once_except_the_writer_it_echoes() {
+    async fn a_change_wakes_every_reader_of_the_secret_once() {
         let mut writer = Writer::<Secret>::default();
         writer.apply_watcher_event(&watcher::Event::InitDone);
         let secrets = ConnectionSecrets::new(writer.as_reader());
         let (wake, mut woken) = mpsc::unbounded();
-        let (a, b) = (Reader::new(composite("a"), &wake), Reader::new(composite("b"), &wake));
+        let passes = Arc::default();
+        let (a, b) = (reader("a", &wake, &passes), reader("b", &wake, &passes));
         for reader in [&a, &a, &b] {
             assert_eq!(secrets.read("crossplane-system", "db-conn", reader).await.unwrap(), None);
         }
@@ -195,17 +203,38 @@ mod tests {
         assert_eq!(woken.try_recv().ok(), Some(composite("b")));
         assert!(woken.try_recv().is_err(), "each reader once, and nobody else");
 
-        let written: DynamicObject =
-            serde_json::from_value(serde_json::to_value(secret("db-conn", "8")).unwrap()).unwrap();
-        secrets.wrote(&written, &a);
-        secrets.changed(&secret("db-conn", "8"), false);
-        assert_eq!(woken.try_recv().ok(), Some(composite("b")), "a wrote it");
-        assert!(woken.try_recv().is_err());
-
         secrets.changed(&secret("db-conn", "9"), true);
         assert_eq!(woken.try_recv().ok(), Some(composite("a")));
         assert_eq!(woken.try_recv().ok(), Some(composite("b")));
         secrets.changed(&secret("db-conn", "10"), false);
         assert!(woken.try_recv().is_err(), "a deleted Secret's readers are forgotten");
+    }
+
+    #[tokio::test]
+    async fn the_echo_of_a_readers_own_write_does_not_wake_it_even_before_the_write_returns() {
+        let mut writer = Writer::<Secret>::default();
+        writer.apply_watcher_event(&watcher::Event::InitDone);
+        let secrets = ConnectionSecrets::new(writer.as_reader());
+        let (wake, mut woken) = mpsc::unbounded();
+        let passes: Arc<Passes> = Arc::default();
+        let (a, b) = (reader("a", &wake, &passes), reader("b", &wake, &passes));
+        secrets.read("crossplane-system", "db-conn", &a).await.unwrap();
+        secrets.read("crossplane-system", "db-conn", &b).await.unwrap();
+
+        // a's pass writes the Secret; its echo arrives before the write's answer.
+        let pass = passes.start("a");
+        secrets.changed(&secret("db-conn", "8"), false);
+        assert_eq!(woken.try_recv().ok(), Some(composite("b")), "b did not write it");
+        assert!(woken.try_recv().is_err(), "a's trigger is held while its pass runs");
+        let written = serde_json::to_value(secret("db-conn", "8")).unwrap();
+        a.wrote(&serde_json::from_value::<DynamicObject>(written).unwrap());
+        assert!(!pass.end(), "the held change was a's own write");
+        secrets.changed(&secret("db-conn", "8"), false);
+        assert_eq!(woken.try_recv().ok(), Some(composite("b")));
+        assert!(woken.try_recv().is_err(), "a late echo is dropped too");
+
+        let pass = passes.start("a");
+        secrets.changed(&secret("db-conn", "9"), false);
+        assert!(pass.end(), "someone else's change during a's pass runs a again");
     }
 }
