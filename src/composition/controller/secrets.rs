@@ -177,22 +177,30 @@ mod tests {
         ObjectRef::new_with(name, resource)
     }
 
-    fn reader(
-        name: &str,
-        wake: &UnboundedSender<ObjectRef<DynamicObject>>,
-        passes: &Arc<Passes>,
-    ) -> Reader {
-        Reader::new(composite(name), wake, passes, name.to_owned())
+    /// An empty, listed cache and two composites, `a` and `b`, reading it.
+    struct Setup {
+        secrets: ConnectionSecrets,
+        passes: Arc<Passes>,
+        a: Reader,
+        b: Reader,
+        woken: mpsc::UnboundedReceiver<ObjectRef<DynamicObject>>,
+    }
+
+    impl Setup {
+        fn new() -> Self {
+            let mut writer = Writer::<Secret>::default();
+            writer.apply_watcher_event(&watcher::Event::InitDone);
+            let (wake, woken) = mpsc::unbounded();
+            let passes = Arc::default();
+            let reader = |name: &str| Reader::new(composite(name), &wake, &passes, name.into());
+            let (a, b) = (reader("a"), reader("b"));
+            Self { secrets: ConnectionSecrets::new(writer.as_reader()), passes, a, b, woken }
+        }
     }
 
     #[tokio::test]
     async fn a_change_wakes_every_reader_of_the_secret_once() {
-        let mut writer = Writer::<Secret>::default();
-        writer.apply_watcher_event(&watcher::Event::InitDone);
-        let secrets = ConnectionSecrets::new(writer.as_reader());
-        let (wake, mut woken) = mpsc::unbounded();
-        let passes = Arc::default();
-        let (a, b) = (reader("a", &wake, &passes), reader("b", &wake, &passes));
+        let Setup { secrets, a, b, mut woken, .. } = Setup::new();
         for reader in [&a, &a, &b] {
             assert_eq!(secrets.read("crossplane-system", "db-conn", reader).await.unwrap(), None);
         }
@@ -212,12 +220,7 @@ mod tests {
 
     #[tokio::test]
     async fn the_echo_of_a_readers_own_write_does_not_wake_it_even_before_the_write_returns() {
-        let mut writer = Writer::<Secret>::default();
-        writer.apply_watcher_event(&watcher::Event::InitDone);
-        let secrets = ConnectionSecrets::new(writer.as_reader());
-        let (wake, mut woken) = mpsc::unbounded();
-        let passes: Arc<Passes> = Arc::default();
-        let (a, b) = (reader("a", &wake, &passes), reader("b", &wake, &passes));
+        let Setup { secrets, passes, a, b, mut woken } = Setup::new();
         secrets.read("crossplane-system", "db-conn", &a).await.unwrap();
         secrets.read("crossplane-system", "db-conn", &b).await.unwrap();
 
