@@ -261,6 +261,25 @@ fn read_node(node: &Value, path: &mut FieldPath, set: &mut FieldSet) {
     }
 }
 
+/// Whether the `fieldsV1` document `fields` holds `path`, read without parsing the rest of it
+/// (as [`from_fields_v1`] would read it).
+pub(super) fn contains_v1(fields: &Value, path: &FieldPath) -> bool {
+    let Some(node) = path.iter().try_fold(fields, |node, element| node.get(element)) else {
+        return false;
+    };
+    match node {
+        Value::Object(children) if path.is_empty() || !children.is_empty() => {
+            children.contains_key(".")
+        }
+        _ => true,
+    }
+}
+
+/// Whether the `fieldsV1` document `fields` holds no path at all.
+pub(super) fn is_empty_v1(fields: &Value) -> bool {
+    fields.as_object().is_none_or(Map::is_empty)
+}
+
 /// Writes a `fieldsV1` document.
 pub(super) fn to_fields_v1(set: &FieldSet) -> Value {
     let mut root = Map::new();
@@ -425,6 +444,36 @@ mod tests {
         let fields = json!({"f:spec": {"f:containers": {"k:{\"name\":\"app\"}": {".": {}, "f:image": {}}},
             "f:empty": {}}, "f:metadata": {"f:finalizers": {"v:\"a\"": {}}}});
         assert_eq!(to_fields_v1(&from_fields_v1(&fields)), fields);
+    }
+
+    #[test]
+    fn a_path_is_in_the_raw_document_exactly_when_it_is_in_the_parsed_set() {
+        let fields = json!({".": {}, "f:spec": {".": {}, "f:containers": {
+                r#"k:{"name":"a"}"#: {".": {}, "f:image": {}}, r#"k:{"name":"b"}"#: {"f:port": {}}},
+            "f:size": {}}, "f:metadata": {"f:finalizers": {"v:\"x\"": {}}}});
+        let set = from_fields_v1(&fields);
+        let path =
+            |elements: &[&str]| elements.iter().map(|e| e.to_string()).collect::<FieldPath>();
+        let candidates = [
+            path(&[]),
+            path(&["f:spec"]),
+            path(&["f:spec", "f:size"]),
+            path(&["f:spec", "f:containers"]),
+            path(&["f:spec", "f:containers", r#"k:{"name":"a"}"#]),
+            path(&["f:spec", "f:containers", r#"k:{"name":"a"}"#, "f:image"]),
+            path(&["f:spec", "f:containers", r#"k:{"name":"b"}"#]),
+            path(&["f:spec", "f:containers", r#"k:{"name":"b"}"#, "f:port"]),
+            path(&["f:spec", "f:size", "f:below"]),
+            path(&["f:metadata"]),
+            path(&["f:metadata", "f:finalizers", "v:\"x\""]),
+            path(&["f:status"]),
+        ];
+        for candidate in candidates.iter().chain(&set) {
+            assert_eq!(contains_v1(&fields, candidate), set.contains(candidate), "{candidate:?}");
+        }
+        assert!(!is_empty_v1(&fields));
+        assert!(is_empty_v1(&json!({})) && is_empty_v1(&Value::Null));
+        assert!(!contains_v1(&json!({}), &path(&[])), "an empty document holds nothing");
     }
 
     #[test]

@@ -10,7 +10,7 @@ mod fieldset;
 
 use serde_json::{Map, Value, json};
 
-use fieldset::{FieldSet, ListRules, ListType};
+use fieldset::{FieldPath, FieldSet, ListRules, ListType};
 
 /// A field another manager owns with a different value.
 #[derive(Debug, Clone, PartialEq)]
@@ -233,13 +233,6 @@ pub fn record_update_with(
     // The rules borrow only the type, so `new` stays free to take the result.
     let type_meta = json!({"apiVersion": new["apiVersion"], "kind": new["kind"]});
     let rules = ListRules::of(&type_meta, schema);
-    let sent = new.pointer("/metadata/managedFields").cloned();
-    let mut entries = match (&sent, old) {
-        (Some(Value::Array(list)), _) if list.len() == 1 && list[0] == json!({}) => Vec::new(),
-        (Some(Value::Array(list)), _) if !list.is_empty() => Entry::read_all(new),
-        (_, Some(old)) => Entry::read_all(old),
-        _ => Vec::new(),
-    };
     let empty = json!({});
     let before = old.unwrap_or(&empty);
     // A top-level field equal in both (for a status write: all but status) can neither change
@@ -247,44 +240,131 @@ pub fn record_update_with(
     let differs = |field: &str| before.get(field) != new.get(field);
     let old_set = fieldset::fields_under(before, rules, differs);
     let new_set = fieldset::fields_under(new, rules, differs);
+    let removed: FieldSet = old_set.into_iter().filter(|path| !new_set.contains(path)).collect();
+    // A keyed item or map changes when it appears; its fields speak for its contents.
+    let containers: Vec<bool> =
+        new_set.iter().map(|path| fieldset::has_descendants(&new_set, path)).collect();
     let changed: FieldSet = new_set
-        .iter()
-        .filter(|path| {
-            // A keyed item or map changes when it appears; its fields speak for its contents.
-            let container = fieldset::has_descendants(&new_set, path);
-            if container {
+        .into_iter()
+        .zip(containers)
+        .filter(|(path, container)| {
+            if *container {
                 fieldset::lookup(before, path).is_none()
             } else {
                 fieldset::lookup(before, path) != fieldset::lookup(new, path)
             }
         })
-        .cloned()
+        .map(|(path, _)| path)
         .collect();
-    let removed: FieldSet = old_set.difference(&new_set).cloned().collect();
 
+    // Entries as stored (a patch carries them over unchanged) are kept as they are unless this
+    // write changes them: most writes touch one or two, and parsing every entry and writing it
+    // out again cost more than the rest of the bookkeeping.
+    let stored = old.map(stored_entries).unwrap_or_default();
+    let mut entries: Vec<Recorded> =
+        match new.pointer_mut("/metadata/managedFields").map(Value::take) {
+            Some(Value::Array(list)) if list.len() == 1 && list[0] == json!({}) => Vec::new(),
+            Some(Value::Array(list)) if list.as_slice() == stored => {
+                list.into_iter().map(Recorded::Stored).collect()
+            }
+            Some(Value::Array(list)) if !list.is_empty() => {
+                list.iter().map(Entry::read).map(Recorded::Parsed).collect()
+            }
+            _ => stored.iter().cloned().map(Recorded::Stored).collect(),
+        };
     let own = entries.iter().position(|e| e.is(manager, "Update", subresource));
     // Managers losing fields keep their time: losing ownership is not a write of theirs.
-    for (index, entry) in entries.iter_mut().enumerate() {
-        entry.fields.retain(|path| {
-            !removed.contains(path) && (Some(index) == own || !changed.contains(path))
-        });
+    for (index, recorded) in entries.iter_mut().enumerate() {
+        let is_own = Some(index) == own;
+        let taken =
+            |path: &FieldPath| removed.contains(path) || (!is_own && changed.contains(path));
+        let gains = is_own && !changed.is_empty();
+        let changes = |fields: &Value| {
+            gains
+                || fieldset::is_empty_v1(fields)
+                || removed
+                    .iter()
+                    .chain(&changed)
+                    .any(|p| taken(p) && fieldset::contains_v1(fields, p))
+        };
+        if let Some(entry) = recorded.parsed_if(changes) {
+            entry.fields.retain(|path| !taken(path));
+        }
     }
     if !changed.is_empty() {
         let api_version = new["apiVersion"].as_str().unwrap_or_default().to_owned();
         match own {
             Some(index) => {
-                let entry = &mut entries[index];
+                let Recorded::Parsed(entry) = &mut entries[index] else {
+                    unreachable!("an entry that gains fields is parsed above")
+                };
                 entry.fields.extend(changed);
                 entry.time = now.to_owned();
                 entry.api_version = api_version;
             }
-            None => {
-                entries.push(Entry::new(manager, "Update", subresource, &api_version, now, changed))
+            None => entries.push(Recorded::Parsed(Entry::new(
+                manager,
+                "Update",
+                subresource,
+                &api_version,
+                now,
+                changed,
+            ))),
+        }
+    }
+    // A stored entry kept as it was still owns something (an empty one was parsed above).
+    entries.retain(|e| !matches!(e, Recorded::Parsed(entry) if entry.fields.is_empty()));
+    let list: Vec<Value> = entries.into_iter().map(Recorded::into_json).collect();
+    set_managed_fields_json(new, list);
+}
+
+/// A managedFields entry a write may leave as it was stored: parsed only once the write
+/// changes its fields (or it gains the writer's).
+enum Recorded {
+    Stored(Value),
+    Parsed(Entry),
+}
+
+impl Recorded {
+    /// The entry parsed, a stored one only when `changes` (given its `fieldsV1`) says this write
+    /// changes it; `None` for a stored entry kept as it is.
+    fn parsed_if(&mut self, changes: impl FnOnce(&Value) -> bool) -> Option<&mut Entry> {
+        if let Recorded::Stored(stored) = self {
+            if !changes(&stored["fieldsV1"]) {
+                return None;
+            }
+            let entry = Entry::read(stored);
+            *self = Recorded::Parsed(entry);
+        }
+        match self {
+            Recorded::Parsed(entry) => Some(entry),
+            Recorded::Stored(_) => None,
+        }
+    }
+
+    fn is(&self, manager: &str, operation: &str, subresource: Option<&str>) -> bool {
+        match self {
+            Recorded::Parsed(entry) => entry.is(manager, operation, subresource),
+            Recorded::Stored(stored) => {
+                let text = |key: &str| stored.get(key).and_then(Value::as_str).unwrap_or_default();
+                text("manager") == manager
+                    && text("operation") == operation
+                    && Some(text("subresource")).filter(|s| !s.is_empty()) == subresource
             }
         }
     }
-    entries.retain(|e| !e.fields.is_empty());
-    set_managed_fields(new, &entries);
+
+    fn into_json(self) -> Value {
+        match self {
+            Recorded::Stored(stored) => stored,
+            Recorded::Parsed(entry) => entry.to_json(),
+        }
+    }
+}
+
+/// The `metadata.managedFields` entries of `object` as stored.
+fn stored_entries(object: &Value) -> &[Value] {
+    object.pointer("/metadata/managedFields").and_then(Value::as_array).map_or(&[], Vec::as_slice)
 }
 
 /// One `metadata.managedFields` entry with its fields parsed.
@@ -324,24 +404,19 @@ impl Entry {
     }
 
     fn read_all(object: &Value) -> Vec<Entry> {
-        let Some(list) = object.pointer("/metadata/managedFields").and_then(Value::as_array) else {
-            return Vec::new();
-        };
-        list.iter()
-            .map(|entry| {
-                let text = |key: &str| entry.get(key).and_then(Value::as_str).unwrap_or_default();
-                Entry {
-                    manager: text("manager").to_owned(),
-                    operation: text("operation").to_owned(),
-                    subresource: Some(text("subresource"))
-                        .filter(|s| !s.is_empty())
-                        .map(str::to_owned),
-                    api_version: text("apiVersion").to_owned(),
-                    time: text("time").to_owned(),
-                    fields: entry.get("fieldsV1").map(fieldset::from_fields_v1).unwrap_or_default(),
-                }
-            })
-            .collect()
+        stored_entries(object).iter().map(Entry::read).collect()
+    }
+
+    fn read(entry: &Value) -> Entry {
+        let text = |key: &str| entry.get(key).and_then(Value::as_str).unwrap_or_default();
+        Entry {
+            manager: text("manager").to_owned(),
+            operation: text("operation").to_owned(),
+            subresource: Some(text("subresource")).filter(|s| !s.is_empty()).map(str::to_owned),
+            api_version: text("apiVersion").to_owned(),
+            time: text("time").to_owned(),
+            fields: entry.get("fieldsV1").map(fieldset::from_fields_v1).unwrap_or_default(),
+        }
     }
 
     fn to_json(&self) -> Value {
@@ -362,6 +437,10 @@ impl Entry {
 }
 
 fn set_managed_fields(object: &mut Value, entries: &[Entry]) {
+    set_managed_fields_json(object, entries.iter().map(Entry::to_json).collect());
+}
+
+fn set_managed_fields_json(object: &mut Value, entries: Vec<Value>) {
     let Some(object) = object.as_object_mut() else {
         return;
     };
@@ -370,8 +449,7 @@ fn set_managed_fields(object: &mut Value, entries: &[Entry]) {
         if entries.is_empty() {
             metadata.remove("managedFields");
         } else {
-            let list = entries.iter().map(Entry::to_json).collect();
-            metadata.insert("managedFields".into(), Value::Array(list));
+            metadata.insert("managedFields".into(), Value::Array(entries));
         }
     }
 }
