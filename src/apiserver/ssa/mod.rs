@@ -346,10 +346,9 @@ impl Recorded {
         match self {
             Recorded::Parsed(entry) => entry.is(manager, operation, subresource),
             Recorded::Stored(stored) => {
-                let text = |key: &str| stored.get(key).and_then(Value::as_str).unwrap_or_default();
-                text("manager") == manager
-                    && text("operation") == operation
-                    && Some(text("subresource")).filter(|s| !s.is_empty()) == subresource
+                text(stored, "manager") == manager
+                    && text(stored, "operation") == operation
+                    && subresource_of(stored) == subresource
             }
         }
     }
@@ -360,6 +359,16 @@ impl Recorded {
             Recorded::Parsed(entry) => entry.to_json(),
         }
     }
+}
+
+/// A text field of a stored entry (empty when absent).
+fn text<'a>(entry: &'a Value, key: &str) -> &'a str {
+    entry.get(key).and_then(Value::as_str).unwrap_or_default()
+}
+
+/// A stored entry's subresource (an empty one is none).
+fn subresource_of(entry: &Value) -> Option<&str> {
+    Some(text(entry, "subresource")).filter(|s| !s.is_empty())
 }
 
 /// The `metadata.managedFields` entries of `object` as stored.
@@ -408,13 +417,12 @@ impl Entry {
     }
 
     fn read(entry: &Value) -> Entry {
-        let text = |key: &str| entry.get(key).and_then(Value::as_str).unwrap_or_default();
         Entry {
-            manager: text("manager").to_owned(),
-            operation: text("operation").to_owned(),
-            subresource: Some(text("subresource")).filter(|s| !s.is_empty()).map(str::to_owned),
-            api_version: text("apiVersion").to_owned(),
-            time: text("time").to_owned(),
+            manager: text(entry, "manager").to_owned(),
+            operation: text(entry, "operation").to_owned(),
+            subresource: subresource_of(entry).map(str::to_owned),
+            api_version: text(entry, "apiVersion").to_owned(),
+            time: text(entry, "time").to_owned(),
             fields: entry.get("fieldsV1").map(fieldset::from_fields_v1).unwrap_or_default(),
         }
     }

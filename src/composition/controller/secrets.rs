@@ -53,7 +53,7 @@ impl Reader {
     }
 
     /// Records `secret`, just written by this reader's pass, as one of the pass's writes.
-    pub fn wrote(&self, secret: &DynamicObject) {
+    pub fn wrote(&self, secret: &impl kube::Resource) {
         self.passes.wrote(&self.key, version(secret));
     }
 
@@ -229,8 +229,7 @@ mod tests {
         secrets.changed(&secret("db-conn", "8"), false);
         assert_eq!(woken.try_recv().ok(), Some(composite("b")), "b did not write it");
         assert!(woken.try_recv().is_err(), "a's trigger is held while its pass runs");
-        let written = serde_json::to_value(secret("db-conn", "8")).unwrap();
-        a.wrote(&serde_json::from_value::<DynamicObject>(written).unwrap());
+        a.wrote(&secret("db-conn", "8"));
         assert!(!pass.end(), "the held change was a's own write");
         secrets.changed(&secret("db-conn", "8"), false);
         assert_eq!(woken.try_recv().ok(), Some(composite("b")));
