@@ -279,6 +279,35 @@ fn a_schema_violation_is_refused_naming_the_field() {
     assert!(!serve.kubectl(&["get", "widget", "bad"], None).status.success(), "nothing is stored");
 }
 
+/// A platform team tightens a schema that objects already break (CRD validation ratcheting,
+/// kube-apiserver 1.30+): writes that leave the offending value alone still work; a write
+/// that changes it to another invalid value is refused naming the field.
+#[test]
+fn a_tightened_schema_still_accepts_writes_that_leave_old_values_alone() {
+    let serve = serve_with_widgets();
+    serve.ok(&["apply", "-f", "-"], Some(&widget("legacy", 40, "")));
+    let tightened = WIDGET_CRD
+        .replace("minimum: 1, description", "minimum: 1, maximum: 10, description")
+        .replace("enum: [red, blue]", "enum: [blue, green]");
+    serve.ok(&["apply", "-f", "-"], Some(&tightened));
+    let err = serve.fails(&["apply", "-f", "-"], Some(&widget("fresh", 40, "")));
+    assert!(err.contains("spec.size") && err.contains("spec.color"), "new objects: {err}");
+
+    let status = ["patch", "widget", "legacy", "--subresource", "status", "--type", "merge"];
+    serve.ok(&[&status[..], &["-p", r#"{"status":{"ready":true}}"#]].concat(), None);
+    serve.ok(&["label", "widget", "legacy", "tier=gold"], None);
+    let color = ["patch", "widget", "legacy", "--type", "merge", "-p"];
+    serve.ok(&[&color[..], &[r#"{"spec":{"color":"blue"}}"#]].concat(), None);
+    let err = serve.fails(&[&color[..], &[r#"{"spec":{"size":41}}"#]].concat(), None);
+    assert!(err.contains("spec.size") && !err.contains("spec.color"), "{err}");
+
+    let out = serve.ok(
+        &["get", "widget", "legacy", "-o", "jsonpath={.spec.size} {.spec.color} {.status.ready}"],
+        None,
+    );
+    assert_eq!(out, "40 blue true", "the refused write changed nothing");
+}
+
 #[test]
 fn requests_without_the_token_are_unauthorized() {
     let serve = Serve::start();

@@ -703,7 +703,7 @@ impl Api {
         if scope.rt.namespaced {
             self.check_namespace_accepts(scope.namespace.as_deref().unwrap_or_default())?;
         }
-        self.validate(scope, name, &mut object, body, opts)?;
+        self.validate(scope, name, &mut object, None, body, opts)?;
         if scope.rt.storage == CRD_STORAGE {
             accept_crd(&mut object, None);
         }
@@ -835,7 +835,7 @@ impl Api {
                 ));
             }
         }
-        self.validate(scope, name, &mut desired, strict_body, opts)?;
+        self.validate(scope, name, &mut desired, Some(&old), strict_body, opts)?;
         if rt.storage == CRD_STORAGE {
             accept_crd(&mut desired, Some(&old));
         }
@@ -871,12 +871,13 @@ impl Api {
     }
 
     /// Schema validation (defaulting, pruning) of custom resources, strict field checks, and the
-    /// CRD's own schema check.
+    /// CRD's own schema check. An update passes the stored object as `old` (ratcheting).
     fn validate(
         &self,
         scope: &Scope,
         name: &str,
         object: &mut Value,
+        old: Option<&Value>,
         body: &Value,
         opts: &WriteOptions,
     ) -> Result<(), ApiError> {
@@ -888,7 +889,7 @@ impl Api {
             return Ok(());
         };
         let served_api_version = object["apiVersion"].clone();
-        if let Err(errors) = schema::validate(schema, object) {
+        if let Err(errors) = schema::validate(schema, object, old) {
             let causes = errors
                 .into_iter()
                 .map(|e| Cause { reason: e.reason.into(), message: e.message, field: e.field })

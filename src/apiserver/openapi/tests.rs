@@ -270,7 +270,7 @@ fn built_in_schemas_name_unknown_fields_for_strict_validation() {
     valid["spec"]["template"]["spec"]["containers"][0] = json!({"name": "app", "image": "nginx"});
     let mut validated = valid.clone();
     assert_eq!(
-        crate::apiserver::schema::validate(schema_of("apps", "Deployment"), &mut validated),
+        crate::apiserver::schema::validate(schema_of("apps", "Deployment"), &mut validated, None),
         Ok(())
     );
     assert_eq!(
@@ -278,8 +278,9 @@ fn built_in_schemas_name_unknown_fields_for_strict_validation() {
         "validation through references prunes nothing from a valid object"
     );
     valid["spec"]["replicas"] = json!("two");
-    let errors = crate::apiserver::schema::validate(schema_of("apps", "Deployment"), &mut valid)
-        .unwrap_err();
+    let errors =
+        crate::apiserver::schema::validate(schema_of("apps", "Deployment"), &mut valid, None)
+            .unwrap_err();
     assert_eq!(errors[0].field, "spec.replicas", "types are checked through references");
     let config_map = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "lables": {}},
         "data": {"a": "b"}});

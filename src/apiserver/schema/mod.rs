@@ -28,10 +28,18 @@ impl std::fmt::Display for FieldError {
 
 /// Applies defaults, prunes unknown fields (honouring x-kubernetes-preserve-unknown-fields,
 /// never pruning apiVersion/kind/metadata), then validates. Errors list every violation.
-pub fn validate(schema: &Value, obj: &mut Value) -> Result<(), Vec<FieldError>> {
+///
+/// An update passes the stored object as `old`: a field whose value the update leaves as it
+/// was is not validated again (CRD validation ratcheting, as kube-apiserver does since 1.30),
+/// so a schema tightened later does not block writes to the object's other fields.
+pub fn validate(
+    schema: &Value,
+    obj: &mut Value,
+    old: Option<&Value>,
+) -> Result<(), Vec<FieldError>> {
     normalize(schema, schema, obj, true);
     let mut errors = Vec::new();
-    validation::check(schema, schema, obj, "", true, &mut errors);
+    validation::check(schema, schema, obj, old, "", true, &mut errors);
     if errors.is_empty() { Ok(()) } else { Err(errors) }
 }
 

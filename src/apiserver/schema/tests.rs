@@ -228,7 +228,7 @@ fn violations_are_reported_like_kube_apiserver() {
     ];
     for (reason, spec, expected) in cases {
         let mut obj = object(spec);
-        let errors = validate(&rds_schema(), &mut obj).expect_err(reason);
+        let errors = validate(&rds_schema(), &mut obj, None).expect_err(reason);
         let got: Vec<(&str, &str, &str)> =
             errors.iter().map(|e| (e.field.as_str(), e.reason, e.message.as_str())).collect();
         assert_eq!(got, expected, "{reason}");
@@ -267,7 +267,7 @@ fn valid_objects_are_defaulted_and_pruned() {
     ];
     for (reason, spec, expected) in cases {
         let mut obj = object(spec);
-        validate(&rds_schema(), &mut obj).unwrap_or_else(|e| panic!("{reason}: {e:?}"));
+        validate(&rds_schema(), &mut obj, None).unwrap_or_else(|e| panic!("{reason}: {e:?}"));
         assert_eq!(obj["spec"], expected, "{reason}");
         assert_eq!(
             obj["metadata"],
@@ -282,7 +282,7 @@ fn valid_objects_are_defaulted_and_pruned() {
 fn status_is_kept_when_the_schema_preserves_it() {
     let mut obj = object(json!({"forProvider": {"engine": "mysql"}}));
     obj["status"] = json!({"atProvider": {"endpoint": "db:5432"}});
-    validate(&rds_schema(), &mut obj).unwrap();
+    validate(&rds_schema(), &mut obj, None).unwrap();
     assert_eq!(obj["status"]["atProvider"]["endpoint"], "db:5432");
 }
 
@@ -328,13 +328,13 @@ fn combinators_validate() {
         "properties": {"a": {"type": "string"}, "b": {"type": "string"}},
         "oneOf": [{"required": ["a"]}, {"required": ["b"]}]}}});
     let mut both = json!({"spec": {"a": "x", "b": "y"}});
-    let errors = validate(&schema, &mut both).expect_err("both branches match oneOf");
+    let errors = validate(&schema, &mut both, None).expect_err("both branches match oneOf");
     assert_eq!(
         errors[0].message,
         r#"Invalid value: "object": spec in body must validate one and only one schema (oneOf)"#
     );
     let mut one = json!({"spec": {"a": "x"}});
-    assert_eq!(validate(&schema, &mut one), Ok(()), "exactly one branch matches");
+    assert_eq!(validate(&schema, &mut one, None), Ok(()), "exactly one branch matches");
 }
 
 #[test]
@@ -503,12 +503,58 @@ fn kube_derive_schemas_are_structural_and_accept_their_own_objects() {
     );
     let mut object = serde_json::to_value(&database).unwrap();
     let sent = object.clone();
-    assert_eq!(validate(schema, &mut object), Ok(()));
+    assert_eq!(validate(schema, &mut object, None), Ok(()));
     assert_eq!(object, sent, "a well-formed object is neither pruned nor changed");
 
     object["spec"]["engine"] = json!("oracle");
     object["spec"]["allocatedStorage"] = json!("big");
     let fields: Vec<String> =
-        validate(schema, &mut object).unwrap_err().into_iter().map(|e| e.field).collect();
+        validate(schema, &mut object, None).unwrap_err().into_iter().map(|e| e.field).collect();
     assert_eq!(fields, ["spec.allocatedStorage", "spec.engine"]);
+}
+
+/// Stored before the schema was tightened: `engine` too long (10 at most), a tag too many (2).
+fn stored_before_tightening() -> Value {
+    json!({
+        "apiVersion": "example.org/v1", "kind": "Database", "metadata": {"name": "orders"},
+        "spec": {"forProvider": {"engine": "postgresqlflex", "allocatedStorage": 20,
+            "tags": [{"key": "a", "value": "1"}, {"key": "b", "value": "2"}, {"key": "c", "value": "3"}]}},
+        "status": {"phase": "Creating"}
+    })
+}
+
+#[test]
+fn an_update_is_not_refused_for_values_it_leaves_as_they_were() {
+    let schema = rds_schema();
+    let old = stored_before_tightening();
+    let fields = |mut object: Value, old: Option<&Value>| -> Vec<String> {
+        let errors = validate(&schema, &mut object, old).err().unwrap_or_default();
+        errors.into_iter().map(|e| e.field).collect()
+    };
+    assert_eq!(
+        fields(old.clone(), None),
+        ["spec.forProvider.engine", "spec.forProvider.tags"],
+        "a create checks everything"
+    );
+
+    let mut status_only = old.clone();
+    status_only["status"]["phase"] = json!("Available");
+    assert!(fields(status_only, Some(&old)).is_empty(), "a status write");
+    let mut sibling_changed = old.clone();
+    sibling_changed["spec"]["forProvider"]["allocatedStorage"] = json!(50);
+    assert!(fields(sibling_changed, Some(&old)).is_empty(), "fields correlate by key");
+
+    let mut sibling_invalid = old.clone();
+    sibling_invalid["spec"]["forProvider"]["allocatedStorage"] = json!(0);
+    assert_eq!(fields(sibling_invalid, Some(&old)), ["spec.forProvider.allocatedStorage"]);
+    let mut changed_but_still_invalid = old.clone();
+    changed_but_still_invalid["spec"]["forProvider"]["engine"] = json!("postgresqlflexible");
+    assert_eq!(fields(changed_but_still_invalid, Some(&old)), ["spec.forProvider.engine"]);
+    let mut list_changed = old.clone();
+    list_changed["spec"]["forProvider"]["tags"][0]["value"] = json!("changed");
+    assert_eq!(
+        fields(list_changed, Some(&old)),
+        ["spec.forProvider.tags"],
+        "a changed list is checked whole"
+    );
 }

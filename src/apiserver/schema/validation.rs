@@ -6,15 +6,22 @@ use serde_json::{Map, Value};
 use super::formats::{compiled, format_matches};
 use super::{FieldError, field_path, flag, invalid, json_type, required, resolve, shown};
 
-/// Validates `value` at `path` against `schema`, appending every violation.
+/// Validates `value` at `path` against `schema`, appending every violation. `old` is the value
+/// at the same path before an update: when equal, the value ratchets (is not checked again).
+/// Object fields correlate by key; list items do not (kube-apiserver correlates only
+/// `listType: map` items, by key: not doing so checks more, never less).
 pub(super) fn check(
     doc: &Value,
     schema: &Value,
     value: &Value,
+    old: Option<&Value>,
     path: &str,
     root: bool,
     errors: &mut Vec<FieldError>,
 ) {
+    if old == Some(value) {
+        return;
+    }
     let schema = resolve(doc, schema);
     let body = if path.is_empty() { "body" } else { path };
     if value.is_null() && flag(schema, "nullable") {
@@ -68,7 +75,7 @@ pub(super) fn check(
         Value::Number(n) => check_number(schema, value, n, path, errors),
         Value::String(s) => check_string(schema, value, s, path, errors),
         Value::Array(items) => check_array(doc, schema, value, items, path, errors),
-        Value::Object(map) => check_object(doc, schema, map, path, root, errors),
+        Value::Object(map) => check_object(doc, schema, map, old, path, root, errors),
         _ => {}
     }
     check_combinators(doc, schema, value, path, errors);
@@ -206,7 +213,7 @@ fn check_array(
     }
     if let Some(item_schema) = schema.get("items") {
         for (i, item) in items.iter().enumerate() {
-            check(doc, item_schema, item, &format!("{path}[{i}]"), false, errors);
+            check(doc, item_schema, item, None, &format!("{path}[{i}]"), false, errors);
         }
     }
     check_list_type(schema, items, path, errors);
@@ -247,6 +254,7 @@ fn check_object(
     doc: &Value,
     schema: &Value,
     map: &Map<String, Value>,
+    old: Option<&Value>,
     path: &str,
     root: bool,
     errors: &mut Vec<FieldError>,
@@ -292,10 +300,11 @@ fn check_object(
         if embedded && key == "metadata" {
             continue;
         }
+        let old_child = old.and_then(|o| o.get(key));
         if let Some(property) = properties.and_then(|p| p.get(key)) {
-            check(doc, property, child, &field_path(path, key), false, errors);
+            check(doc, property, child, old_child, &field_path(path, key), false, errors);
         } else if let Some(additional) = additional {
-            check(doc, additional, child, &format!("{path}[{key}]"), false, errors);
+            check(doc, additional, child, old_child, &format!("{path}[{key}]"), false, errors);
         }
     }
 }
@@ -309,7 +318,7 @@ fn check_combinators(
 ) {
     let passes = |branch: &Value| {
         let mut branch_errors = Vec::new();
-        check(doc, branch, value, path, false, &mut branch_errors);
+        check(doc, branch, value, None, path, false, &mut branch_errors);
         branch_errors
     };
     let branches =
