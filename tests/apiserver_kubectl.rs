@@ -296,9 +296,9 @@ fn a_tightened_schema_still_accepts_writes_that_leave_old_values_alone() {
     let status = ["patch", "widget", "legacy", "--subresource", "status", "--type", "merge"];
     serve.ok(&[&status[..], &["-p", r#"{"status":{"ready":true}}"#]].concat(), None);
     serve.ok(&["label", "widget", "legacy", "tier=gold"], None);
-    let color = ["patch", "widget", "legacy", "--type", "merge", "-p"];
-    serve.ok(&[&color[..], &[r#"{"spec":{"color":"blue"}}"#]].concat(), None);
-    let err = serve.fails(&[&color[..], &[r#"{"spec":{"size":41}}"#]].concat(), None);
+    let spec = ["patch", "widget", "legacy", "--type", "merge", "-p"];
+    serve.ok(&[&spec[..], &[r#"{"spec":{"color":"blue"}}"#]].concat(), None);
+    let err = serve.fails(&[&spec[..], &[r#"{"spec":{"size":41}}"#]].concat(), None);
     assert!(err.contains("spec.size") && !err.contains("spec.color"), "{err}");
 
     let out = serve.ok(
