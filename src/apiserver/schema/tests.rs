@@ -515,12 +515,13 @@ fn kube_derive_schemas_are_structural_and_accept_their_own_objects() {
 
 /// Stored before the schema was tightened: `engine` too long (10 at most), a tag too many (2).
 fn stored_before_tightening() -> Value {
-    json!({
-        "apiVersion": "example.org/v1", "kind": "Database", "metadata": {"name": "orders"},
-        "spec": {"forProvider": {"engine": "postgresqlflex", "allocatedStorage": 20,
-            "tags": [{"key": "a", "value": "1"}, {"key": "b", "value": "2"}, {"key": "c", "value": "3"}]}},
-        "status": {"phase": "Creating"}
-    })
+    let tags =
+        json!([{"key": "a", "value": "1"}, {"key": "b", "value": "2"}, {"key": "c", "value": "3"}]);
+    let mut stored = object(
+        json!({"forProvider": {"engine": "postgresqlflex", "allocatedStorage": 20, "tags": tags}}),
+    );
+    stored["status"] = json!({"phase": "Creating"});
+    stored
 }
 
 #[test]
