@@ -309,6 +309,17 @@ fn a_tightened_schema_still_accepts_writes_that_leave_old_values_alone() {
 }
 
 #[test]
+fn client_side_apply_removes_a_field_dropped_from_the_manifest() {
+    let serve = serve_with_widgets();
+    serve.ok(&["apply", "-f", "-"], Some(&widget("trimmed", 3, "")));
+    // kubectl sends the removal as `"color": null` in a merge patch, with strict validation.
+    let without_color = widget("trimmed", 3, "").replace("  color: red\n", "");
+    serve.ok(&["apply", "-f", "-"], Some(&without_color));
+    let out = serve.ok(&["get", "widget", "trimmed", "-o", "jsonpath={.spec}"], None);
+    assert_eq!(out, r#"{"size":3}"#);
+}
+
+#[test]
 fn requests_without_the_token_are_unauthorized() {
     let serve = Serve::start();
     let kubeconfig = serve.kubeconfig_text();

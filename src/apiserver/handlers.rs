@@ -253,7 +253,7 @@ async fn serve(state: AppState, request: Request) -> Result<Response, ApiError> 
     let table = wants_table(&headers).then(|| columns(&rt, version));
     match (parts.method, address.name) {
         (Method::GET, None) => {
-            let list = list_options(&params)?;
+            let list = list_options(&params, &rt, version)?;
             if truthy(&params.watch) {
                 let opts = WatchOptions {
                     resource_version: params.resource_version.clone(),
@@ -314,20 +314,20 @@ async fn serve(state: AppState, request: Request) -> Result<Response, ApiError> 
         }
         (Method::POST, None) => {
             let object = parse_object(&headers, &read_body(body).await?)?;
-            let opts = write_options(&params, &headers, None);
+            let opts = write_options(&params, &headers, None)?;
             let created = writes.run(move || api.create(&scope, object, &opts)).await?;
             Ok((StatusCode::CREATED, object_json(created, lean)).into_response())
         }
         (Method::PUT, Some(name)) => {
             let object = parse_object(&headers, &read_body(body).await?)?;
-            let opts = write_options(&params, &headers, address.subresource);
+            let opts = write_options(&params, &headers, address.subresource)?;
             let name = name.to_owned();
             let updated = writes.run(move || api.update(&scope, &name, object, &opts)).await?;
             Ok(object_json(updated, lean).into_response())
         }
         (Method::PATCH, Some(name)) => {
             let patch = parse_patch(&headers, &read_body(body).await?, &rt)?;
-            let opts = write_options(&params, &headers, address.subresource);
+            let opts = write_options(&params, &headers, address.subresource)?;
             let name = name.to_owned();
             let (text, created) =
                 writes.run(move || api.patch(&scope, &name, patch, &opts)).await?;
@@ -342,7 +342,7 @@ async fn serve(state: AppState, request: Request) -> Result<Response, ApiError> 
         }
         (Method::DELETE, None) => {
             let opts = delete_options(&params, &read_body(body).await?)?;
-            let list = list_options(&params)?;
+            let list = list_options(&params, &rt, version)?;
             let deleted = writes.run(move || api.delete_collection(&scope, &list, &opts)).await?;
             Ok(axum::Json(
                 json!({"kind": format!("{}List", rt.kind), "apiVersion": rt.api_version(version),
@@ -458,12 +458,18 @@ fn parse_patch(headers: &HeaderMap, bytes: &[u8], rt: &ResourceType) -> Result<P
     }
 }
 
-fn list_options(params: &Params) -> Result<ListOptions, ApiError> {
+fn list_options(
+    params: &Params,
+    rt: &ResourceType,
+    version: &str,
+) -> Result<ListOptions, ApiError> {
+    let fields = FieldSelector::parse(params.field_selector.as_deref().unwrap_or(""))
+        .map_err(ApiError::bad_request)?;
+    rt.check_field_selector(version, &fields).map_err(ApiError::bad_request)?;
     Ok(ListOptions {
         labels: LabelSelector::parse(params.label_selector.as_deref().unwrap_or(""))
             .map_err(ApiError::bad_request)?,
-        fields: FieldSelector::parse(params.field_selector.as_deref().unwrap_or(""))
-            .map_err(ApiError::bad_request)?,
+        fields,
         limit: params.limit.as_deref().and_then(|l| l.parse().ok()).unwrap_or(0),
         continue_token: params.continue_token.clone().filter(|t| !t.is_empty()),
     })
@@ -482,24 +488,51 @@ fn manager(params: &Params, headers: &HeaderMap) -> String {
     })
 }
 
-fn write_options(params: &Params, headers: &HeaderMap, subresource: Option<&str>) -> WriteOptions {
+fn write_options(
+    params: &Params,
+    headers: &HeaderMap,
+    subresource: Option<&str>,
+) -> Result<WriteOptions, ApiError> {
     let apply = content_type(headers) == "application/apply-patch+yaml";
-    WriteOptions {
+    Ok(WriteOptions {
         // Apply needs an explicit manager: leave it empty so the verb can refuse.
         manager: if apply {
             params.field_manager.clone().unwrap_or_default()
         } else {
             manager(params, headers)
         },
-        dry_run: params.dry_run.as_deref().is_some_and(|d| d == "All"),
+        dry_run: dry_run([params.dry_run.as_deref()])?,
         validation: match params.field_validation.as_deref() {
             Some("Strict") => FieldValidation::Strict,
             Some("Warn") => FieldValidation::Warn,
-            _ => FieldValidation::Ignore,
+            None | Some("" | "Ignore") => FieldValidation::Ignore,
+            Some(other) => {
+                return Err(ApiError::bad_request(format!(
+                    "fieldValidation: Unsupported value: {other:?}: supported values: \"Ignore\", \"Strict\", \"Warn\""
+                )));
+            }
         },
         subresource: subresource.map(str::to_owned),
         force: truthy(&params.force),
+    })
+}
+
+/// Whether `dryRun` asks for a dry run. Its only value is `All`: anything else is refused
+/// rather than taken as a real write.
+fn dry_run<'a>(values: impl IntoIterator<Item = Option<&'a str>>) -> Result<bool, ApiError> {
+    let mut dry = false;
+    for value in values.into_iter().flatten() {
+        match value {
+            "All" => dry = true,
+            "" => {}
+            other => {
+                return Err(ApiError::bad_request(format!(
+                    "dryRun: Unsupported value: {other:?}: supported values: \"All\""
+                )));
+            }
+        }
     }
+    Ok(dry)
 }
 
 fn delete_options(params: &Params, body: &[u8]) -> Result<DeleteOptions, ApiError> {
@@ -522,8 +555,8 @@ fn delete_options(params: &Params, body: &[u8]) -> Result<DeleteOptions, ApiErro
         }
     };
     let orphan = body["orphanDependents"].as_bool() == Some(true);
-    let dry_run = body["dryRun"].as_array().is_some_and(|d| d.iter().any(|v| v == "All"))
-        || params.dry_run.as_deref() == Some("All");
+    let in_body = body["dryRun"].as_array().into_iter().flatten().map(|v| v.as_str().or(Some("?")));
+    let dry_run = dry_run(in_body.chain([params.dry_run.as_deref()]))?;
     Ok(DeleteOptions {
         propagation: if orphan { Propagation::Orphan } else { propagation },
         uid: body["preconditions"]["uid"].as_str().map(str::to_owned),
@@ -671,8 +704,8 @@ mod tests {
         assert_eq!(event["object"]["reason"], "Expired");
     }
 
-    /// How a watch selects the configmaps it follows: by label `app=demo`, or by the field
-    /// `data.tier=demo` (a field selector reads fields that replayed history does not keep).
+    /// How a watch selects the events it follows: by label `app=demo`, or by the field
+    /// `reason=demo` (a field selector reads fields that replayed history does not keep).
     #[derive(Clone, Copy)]
     enum Selection {
         Label,
@@ -683,20 +716,20 @@ mod tests {
         fn query(self) -> &'static str {
             match self {
                 Selection::Label => "labelSelector=app%3Ddemo",
-                Selection::Field => "fieldSelector=data.tier%3Ddemo",
+                Selection::Field => "fieldSelector=reason%3Ddemo",
             }
         }
 
-        /// A merge patch that puts a configmap in (`demo`) or out of the selection.
+        /// A merge patch that puts an event in (`demo`) or out of the selection.
         fn set(self, value: &str) -> Value {
             match self {
                 Selection::Label => json!({"metadata": {"labels": {"app": value}}}),
-                Selection::Field => json!({"data": {"tier": value}}),
+                Selection::Field => json!({"reason": value}),
             }
         }
     }
 
-    /// Events a selecting watch of configmaps receives while one object enters and leaves its
+    /// What a selecting watch of events receives while one object enters and leaves its
     /// selection, started before the writes (`live`) or resumed after them from the stored
     /// history.
     async fn selected_watch_events(live: bool, selection: Selection) -> Vec<String> {
@@ -705,9 +738,9 @@ mod tests {
             call(&app, "POST", "/api/v1/namespaces", r#"{"metadata":{"name":"default"}}"#).await;
         let from: Value = serde_json::from_str(&namespace).unwrap();
         let from = from["metadata"]["resourceVersion"].as_str().unwrap().to_owned();
-        let cms = "/api/v1/namespaces/default/configmaps";
+        let events = "/api/v1/namespaces/default/events";
         let query = selection.query();
-        let watch = format!("{cms}?watch=true&{query}&resourceVersion={from}&timeoutSeconds=2");
+        let watch = format!("{events}?watch=true&{query}&resourceVersion={from}&timeoutSeconds=2");
         let start_watch = || {
             let (app, watch) = (app.clone(), watch.clone());
             tokio::spawn(async move { call(&app, "GET", &watch, "").await })
@@ -718,18 +751,18 @@ mod tests {
             let mut body = selection.set(value);
             body["metadata"]["name"] = json!(name);
             let app = app.clone();
-            async move { call(&app, "POST", cms, &body.to_string()).await }
+            async move { call(&app, "POST", events, &body.to_string()).await }
         };
         create("orders", "demo").await;
         for patch in [
-            json!({"data": {"x": "1"}}),
+            json!({"message": "1"}),
             selection.set("other"),
-            json!({"data": {"x": "2"}}),
+            json!({"message": "2"}),
             selection.set("demo"),
         ] {
             let request = HttpRequest::builder()
                 .method("PATCH")
-                .uri(format!("{cms}/orders"))
+                .uri(format!("{events}/orders"))
                 .header("authorization", "Bearer t")
                 .header("content-type", "application/merge-patch+json")
                 .body(Body::from(patch.to_string()))
@@ -737,14 +770,14 @@ mod tests {
             assert_eq!(app.clone().oneshot(request).await.unwrap().status(), StatusCode::OK);
         }
         create("ledger", "other").await;
-        call(&app, "DELETE", &format!("{cms}/orders"), "").await;
+        call(&app, "DELETE", &format!("{events}/orders"), "").await;
 
         let (code, body) = live_watch.unwrap_or_else(start_watch).await.unwrap();
         assert_eq!(code, StatusCode::OK);
         body.lines()
             .map(|line| serde_json::from_str::<Value>(line).unwrap())
             .filter(|e| e["type"] != "BOOKMARK")
-            .map(|e| format!("{} {}", e["type"].as_str().unwrap(), e["object"]["data"]["x"]))
+            .map(|e| format!("{} {}", e["type"].as_str().unwrap(), e["object"]["message"]))
             .collect()
     }
 
@@ -857,5 +890,77 @@ mod tests {
             .map(|o| o["metadata"]["name"].as_str().unwrap())
             .collect();
         assert_eq!(names, ["c"]);
+    }
+
+    async fn names_in(app: &Router, collection: &str) -> Vec<String> {
+        let (code, list) = call(app, "GET", collection, "").await;
+        assert_eq!(code, StatusCode::OK, "{list}");
+        let list: Value = serde_json::from_str(&list).unwrap();
+        list["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|o| o["metadata"]["name"].to_string())
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn a_field_selector_on_a_field_the_kind_is_not_selectable_by_is_refused() {
+        let (app, _dir) = app(1000);
+        bootstrap_default(&app).await;
+        let cms = "/api/v1/namespaces/default/configmaps";
+        for name in ["keep-a", "keep-b"] {
+            call(&app, "POST", cms, &format!(r#"{{"metadata":{{"name":"{name}"}}}}"#)).await;
+        }
+        // A misspelt field would compare as "" and `!=` would select, and delete, everything.
+        let (code, body) =
+            call(&app, "DELETE", &format!("{cms}?fieldSelector=metadata.nmae%21%3Dx"), "").await;
+        assert_eq!(code, StatusCode::BAD_REQUEST, "{body}");
+        assert!(body.contains("field label not supported: metadata.nmae"), "{body}");
+        let (code, _) = call(&app, "GET", &format!("{cms}?fieldSelector=data.x%3D1"), "").await;
+        assert_eq!(code, StatusCode::BAD_REQUEST);
+        assert_eq!(names_in(&app, cms).await.len(), 2);
+        let secrets = "/api/v1/namespaces/default/secrets?fieldSelector=type%3DOpaque";
+        assert!(names_in(&app, secrets).await.is_empty(), "a Secret's type is selectable");
+    }
+
+    #[tokio::test]
+    async fn a_dry_run_value_other_than_all_is_refused_and_writes_nothing() {
+        let (app, _dir) = app(1000);
+        bootstrap_default(&app).await;
+        let cms = "/api/v1/namespaces/default/configmaps";
+        call(&app, "POST", cms, r#"{"metadata":{"name":"kept"}}"#).await;
+        let (code, body) = call(&app, "DELETE", &format!("{cms}/kept?dryRun=true"), "").await;
+        assert_eq!(code, StatusCode::BAD_REQUEST, "{body}");
+        assert!(body.contains("dryRun: Unsupported value"), "{body}");
+        let (code, _) =
+            call(&app, "POST", &format!("{cms}?dryRun=Bogus"), r#"{"metadata":{"name":"x"}}"#)
+                .await;
+        assert_eq!(code, StatusCode::BAD_REQUEST);
+        assert_eq!(names_in(&app, cms).await, ["\"kept\""]);
+    }
+
+    #[tokio::test]
+    async fn namespaces_carry_their_name_as_a_label_and_the_default_ones_cannot_be_deleted() {
+        let (app, _dir) = app(1000);
+        bootstrap_default(&app).await;
+        let (code, body) = call(&app, "DELETE", "/api/v1/namespaces/default", "").await;
+        assert_eq!(code, StatusCode::FORBIDDEN, "{body}");
+        assert!(body.contains("this namespace may not be deleted"), "{body}");
+        call(&app, "POST", "/api/v1/namespaces", r#"{"metadata":{"name":"team-a"}}"#).await;
+        let selected = "/api/v1/namespaces?labelSelector=kubernetes.io%2Fmetadata.name%3Dteam-a";
+        assert_eq!(names_in(&app, selected).await, ["\"team-a\""]);
+        // The label follows the name even when a write tries to change it.
+        let request = HttpRequest::builder()
+            .method("PATCH")
+            .uri("/api/v1/namespaces/team-a")
+            .header("authorization", "Bearer t")
+            .header("content-type", "application/merge-patch+json")
+            .body(Body::from(r#"{"metadata":{"labels":{"kubernetes.io/metadata.name":"other"}}}"#))
+            .unwrap();
+        assert_eq!(app.clone().oneshot(request).await.unwrap().status(), StatusCode::OK);
+        assert_eq!(names_in(&app, selected).await, ["\"team-a\""]);
+        let (code, _) = call(&app, "DELETE", "/api/v1/namespaces/team-a", "").await;
+        assert_eq!(code, StatusCode::OK);
     }
 }

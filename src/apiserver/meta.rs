@@ -47,9 +47,10 @@ const LABEL_MSG: &str = "a lowercase RFC 1123 label must consist of lower case a
     must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is \
     '[a-z0-9]([-a-z0-9]*[a-z0-9])?')";
 
-fn is_label(s: &str) -> bool {
+/// An RFC 1123 label's characters; its length is the caller's rule (a subdomain's parts have
+/// no limit of their own, only the whole name's 253).
+fn is_label_text(s: &str) -> bool {
     !s.is_empty()
-        && s.len() <= 63
         && s.bytes().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-')
         && !s.starts_with('-')
         && !s.ends_with('-')
@@ -70,8 +71,8 @@ pub fn validate_name(name: &str, rule: NameRule) -> Vec<Cause> {
         }];
     }
     let ok = match rule {
-        NameRule::Label => is_label(name),
-        NameRule::Subdomain => name.len() <= 253 && name.split('.').all(is_label),
+        NameRule::Label => name.len() <= 63 && is_label_text(name),
+        NameRule::Subdomain => name.len() <= 253 && name.split('.').all(is_label_text),
         NameRule::PathSegment => name != "." && name != ".." && !name.contains(['/', '%']),
     };
     match (ok, rule) {
@@ -132,6 +133,11 @@ mod tests {
         assert!(validate_name("orders-db.v1", NameRule::Subdomain).is_empty());
         assert!(!validate_name("Orders_DB", NameRule::Subdomain).is_empty());
         assert!(!validate_name("a.b", NameRule::Label).is_empty());
+        // A subdomain is limited to 253 characters as a whole, not 63 per dot-separated part.
+        let long_part = "a".repeat(100);
+        assert!(validate_name(&long_part, NameRule::Subdomain).is_empty());
+        assert!(!validate_name(&long_part, NameRule::Label).is_empty());
+        assert!(!validate_name(&"a".repeat(254), NameRule::Subdomain).is_empty());
         assert!(validate_name("system:controller:x", NameRule::PathSegment).is_empty());
         assert_eq!(validate_name("", NameRule::Subdomain)[0].reason, "FieldValueRequired");
     }

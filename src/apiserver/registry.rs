@@ -8,6 +8,7 @@ use std::sync::{Arc, RwLock};
 
 use serde_json::Value;
 
+use super::selector::FieldSelector;
 use super::table::PrinterColumn;
 
 /// How stored objects map to what a resource serves.
@@ -50,6 +51,9 @@ pub struct ResourceType {
     pub schemas: BTreeMap<String, Value>,
     /// `additionalPrinterColumns` per version (custom resources).
     pub columns: BTreeMap<String, Vec<PrinterColumn>>,
+    /// Field selector labels beyond `metadata.name`/`metadata.namespace`, per version: the
+    /// kind's own (Secret `type`, Event `involvedObject.*`) or a CRD's `selectableFields`.
+    pub field_labels: BTreeMap<String, Vec<String>>,
 }
 
 impl ResourceType {
@@ -79,6 +83,10 @@ impl ResourceType {
             shape: Shape::Plain,
             schemas: BTreeMap::new(),
             columns: BTreeMap::new(),
+            field_labels: builtin_field_labels(group, plural)
+                .map(|labels| (version.to_owned(), labels.iter().map(|l| l.to_string()).collect()))
+                .into_iter()
+                .collect(),
         }
     }
 
@@ -126,6 +134,7 @@ impl ResourceType {
         }
         let mut schemas = BTreeMap::new();
         let mut columns = BTreeMap::new();
+        let mut field_labels = BTreeMap::new();
         let mut status = false;
         for v in &served {
             let name = v["name"].as_str()?.to_owned();
@@ -144,6 +153,12 @@ impl ResourceType {
                     format: c["format"].as_str().unwrap_or_default().to_owned(),
                 })
                 .collect();
+            let selectable = v["selectableFields"].as_array().into_iter().flatten();
+            let labels = selectable
+                .filter_map(|f| f["jsonPath"].as_str())
+                .map(|path| path.trim_start_matches('.').to_owned())
+                .collect();
+            field_labels.insert(name.clone(), labels);
             columns.insert(name, cols);
         }
         Some(ResourceType {
@@ -164,8 +179,52 @@ impl ResourceType {
             shape: Shape::Plain,
             schemas,
             columns,
+            field_labels,
         })
     }
+
+    /// Refuses a field selector on a field this kind cannot be selected by, as kube-apiserver
+    /// does: an unsupported (or misspelt) field would otherwise compare as "" and `!=` would
+    /// select every object.
+    pub fn check_field_selector(
+        &self,
+        version: &str,
+        fields: &FieldSelector,
+    ) -> Result<(), String> {
+        let own = self.field_labels.get(version).map(Vec::as_slice).unwrap_or_default();
+        match fields.fields().find(|f| {
+            !matches!(*f, "metadata.name" | "metadata.namespace") && !own.iter().any(|l| l == f)
+        }) {
+            Some(field) => Err(format!("field label not supported: {field}")),
+            None => Ok(()),
+        }
+    }
+}
+
+/// The field selector labels kube-apiserver registers for a built-in kind.
+fn builtin_field_labels(group: &str, plural: &str) -> Option<&'static [&'static str]> {
+    const EVENT: &[&str] = &[
+        "involvedObject.kind",
+        "involvedObject.namespace",
+        "involvedObject.name",
+        "involvedObject.uid",
+        "involvedObject.apiVersion",
+        "involvedObject.resourceVersion",
+        "involvedObject.fieldPath",
+        "reason",
+        "reportingComponent",
+        "source",
+        "type",
+    ];
+    Some(match (group, plural) {
+        ("" | "events.k8s.io", "events") => EVENT,
+        ("", "secrets") => &["type"],
+        ("", "namespaces") => &["status.phase"],
+        ("", "replicationcontrollers") | ("apps", "replicasets") => &["status.replicas"],
+        ("batch", "jobs") => &["status.successful"],
+        ("certificates.k8s.io", "certificatesigningrequests") => &["spec.signerName"],
+        _ => return None,
+    })
 }
 
 /// Kubernetes version ordering: GA before beta before alpha, higher numbers first, then others.

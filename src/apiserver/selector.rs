@@ -147,6 +147,11 @@ impl FieldSelector {
         self.0.is_empty()
     }
 
+    /// The fields its terms read.
+    pub fn fields(&self) -> impl Iterator<Item = &str> {
+        self.0.iter().map(|(field, _, _)| field.as_str())
+    }
+
     /// Whether every term reads `metadata.name` or `metadata.namespace`.
     pub fn reads_only_metadata(&self) -> bool {
         self.0.iter().all(|(field, _, _)| field == "metadata.name" || field == "metadata.namespace")

@@ -32,6 +32,11 @@ pub const FOREGROUND_FINALIZER: &str = "foregroundDeletion";
 pub const ORPHAN_FINALIZER: &str = "orphan";
 /// Namespaces wait for this `spec.finalizers` entry, removed once their contents are gone.
 pub const NAMESPACE_FINALIZER: &str = "kubernetes";
+/// The label every Namespace carries with its own name, so selectors can pick namespaces by
+/// name (kube-apiserver sets it on every write).
+pub const NAMESPACE_NAME_LABEL: &str = "kubernetes.io/metadata.name";
+/// Namespaces that cannot be deleted (kube-apiserver's NamespaceLifecycle admission).
+pub const PROTECTED_NAMESPACES: [&str; 3] = ["default", "kube-system", "kube-public"];
 
 /// How unknown fields in a request are treated (`fieldValidation`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -435,6 +440,18 @@ impl Api {
         name: &str,
         opts: &DeleteOptions,
     ) -> Result<Value, ApiError> {
+        if scope.rt.storage == NAMESPACE_STORAGE && PROTECTED_NAMESPACES.contains(&name) {
+            return Err(ApiError {
+                details: Some(json!({"name": name, "kind": scope.rt.plural})),
+                ..ApiError::new(
+                    403,
+                    "Forbidden",
+                    format!(
+                        "namespaces \"{name}\" is forbidden: this namespace may not be deleted"
+                    ),
+                )
+            });
+        }
         let outcome = self.store.mutate(&scope.key(name), |old| {
             let mut object = old.ok_or_else(|| ApiError::not_found(scope.target(name)))?;
             let meta = &object["metadata"];
@@ -495,7 +512,8 @@ impl Api {
             let one = Scope { namespace: ns.or_else(|| scope.namespace.clone()), ..scope.clone() };
             match self.delete(&one, name, opts) {
                 Ok(object) => deleted.push(object),
-                Err(e) if e.code == 404 => {}
+                // Gone meanwhile, or a namespace that is never deleted.
+                Err(e) if e.code == 404 || e.code == 403 => {}
                 Err(e) => return Err(e),
             }
         }
@@ -668,6 +686,7 @@ impl Api {
             m.remove("status");
         }
         if scope.rt.storage == NAMESPACE_STORAGE {
+            object["metadata"]["labels"][NAMESPACE_NAME_LABEL] = Value::String(name.clone());
             object["spec"]["finalizers"] = json!([NAMESPACE_FINALIZER]);
             object["status"] = json!({"phase": "Active"});
         }
@@ -813,8 +832,11 @@ impl Api {
                 }
             }
         }
-        if rt.storage == NAMESPACE_STORAGE && !old["metadata"]["deletionTimestamp"].is_null() {
-            desired["status"]["phase"] = Value::String("Terminating".into());
+        if rt.storage == NAMESPACE_STORAGE {
+            desired["metadata"]["labels"][NAMESPACE_NAME_LABEL] = Value::String(name.to_owned());
+            if !old["metadata"]["deletionTimestamp"].is_null() {
+                desired["status"]["phase"] = Value::String("Terminating".into());
+            }
         }
         if !old["metadata"]["deletionTimestamp"].is_null() {
             let before = string_list(&old["metadata"]["finalizers"]);
@@ -962,6 +984,8 @@ fn unknown_fields(sent: &Value, kept: &Value, path: &str, out: &mut Vec<String>)
                 }
                 let child = if path.is_empty() { field.clone() } else { format!("{path}.{field}") };
                 match k.get(field) {
+                    // A merge patch removes a field by sending it as null.
+                    None if value.is_null() => {}
                     Some(kept) => unknown_fields(value, kept, &child, out),
                     None => out.push(child),
                 }
@@ -1076,16 +1100,17 @@ fn validate_crd(scope: &Scope, name: &str, crd: &Value) -> Result<(), ApiError> 
     for (i, v) in versions.iter().enumerate() {
         let schema = &v["schema"]["openAPIV3Schema"];
         if schema.is_null() {
+            cause(
+                &format!("spec.versions[{i}].schema.openAPIV3Schema"),
+                "FieldValueRequired",
+                "Required value: schemas are required".into(),
+            );
             continue;
         }
         if let Err(errors) = schema::check_structural(schema) {
             for e in errors {
-                let field = format!(
-                    "spec.versions[{i}].schema.openAPIV3Schema{}{}",
-                    if e.field.is_empty() { "" } else { "." },
-                    e.field
-                );
-                cause(&field, e.reason, e.message);
+                // The error's path starts at `openAPIV3Schema`.
+                cause(&format!("spec.versions[{i}].schema.{}", e.field), e.reason, e.message);
             }
         }
     }

@@ -93,6 +93,13 @@ const FORBIDDEN_KEYWORDS: [&str; 6] =
 const SHAPE_KEYWORDS: [&str; 5] =
     ["type", "default", "nullable", "description", "additionalProperties"];
 
+/// `anyOf: [{type: integer}, {type: string}]`: the one place an `x-kubernetes-int-or-string`
+/// node may name types inside a junctor (what controller-gen writes for every IntOrString and
+/// Quantity field).
+fn is_int_or_string_pattern(branches: &[Value]) -> bool {
+    branches == [serde_json::json!({"type": "integer"}), serde_json::json!({"type": "string"})]
+}
+
 /// Checks one schema node and, recursively, the nodes below it.
 pub(super) fn check_node(
     schema: &Value,
@@ -201,8 +208,22 @@ pub(super) fn check_node(
     }
     for junctor in ["allOf", "anyOf", "oneOf"] {
         if let Some(branches) = node.get(junctor).and_then(Value::as_array) {
+            if int_or_string && junctor == "anyOf" && is_int_or_string_pattern(branches) {
+                continue;
+            }
             for (i, branch) in branches.iter().enumerate() {
-                check_node(branch, &format!("{path}.{junctor}[{i}]"), true, errors);
+                let path = format!("{path}.{junctor}[{i}]");
+                match branch.get("anyOf").and_then(Value::as_array) {
+                    // `allOf: [{anyOf: [integer, string]}, …]`, the other spelling kube allows.
+                    Some(any)
+                        if int_or_string && junctor == "allOf" && is_int_or_string_pattern(any) =>
+                    {
+                        let mut rest = branch.clone();
+                        rest.as_object_mut().map(|b| b.remove("anyOf"));
+                        check_node(&rest, &path, true, errors);
+                    }
+                    _ => check_node(branch, &path, true, errors),
+                }
             }
         }
     }

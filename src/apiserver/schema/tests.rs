@@ -364,7 +364,7 @@ fn formats() {
 
 #[test]
 fn structural_checks() {
-    let cases: [(&str, Value, Vec<&str>); 12] = [
+    let cases: [(&str, Value, Vec<&str>); 13] = [
         ("a typed schema is structural", rds_schema(), vec![]),
         ("the root must be an object", json!({"type": "string"}), vec!["openAPIV3Schema.type"]),
         (
@@ -390,6 +390,18 @@ fn structural_checks() {
             "arrays need items and a single items schema",
             json!({"type": "object", "properties": {"a": {"type": "array"}, "b": {"type": "array", "items": [{"type": "string"}]}}}),
             vec!["openAPIV3Schema.properties[a].items", "openAPIV3Schema.properties[b].items"],
+        ),
+        (
+            "an int-or-string node may spell its two types in anyOf, as controller-gen does",
+            json!({"type": "object", "properties": {
+                "a": {"x-kubernetes-int-or-string": true, "anyOf": [{"type": "integer"}, {"type": "string"}]},
+                "b": {"x-kubernetes-int-or-string": true, "allOf": [{"anyOf": [{"type": "integer"}, {"type": "string"}]}, {"pattern": "^[0-9]+$"}]},
+                "c": {"anyOf": [{"type": "integer"}, {"type": "string"}]}}}),
+            vec![
+                "openAPIV3Schema.properties[c].type",
+                "openAPIV3Schema.properties[c].anyOf[0].type",
+                "openAPIV3Schema.properties[c].anyOf[1].type",
+            ],
         ),
         (
             "types inside anyOf are not allowed",
