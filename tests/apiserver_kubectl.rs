@@ -36,6 +36,14 @@ spec:
             properties:
               size: {type: integer, minimum: 1, description: How big the widget is.}
               color: {type: string, enum: [red, blue]}
+              ports:
+                type: array
+                x-kubernetes-list-type: map
+                x-kubernetes-list-map-keys: [name]
+                items:
+                  type: object
+                  required: [name]
+                  properties: {name: {type: string}, port: {type: integer}}
           status:
             type: object
             x-kubernetes-preserve-unknown-fields: true
@@ -378,6 +386,49 @@ fn server_side_apply_reports_conflicts_naming_manager_and_field_until_forced() {
     );
     assert!(out.starts_with("3 "), "{out}");
     assert!(out.contains("bob"), "{out}");
+}
+
+#[test]
+fn server_side_apply_merges_a_crd_list_keyed_by_its_map_keys() {
+    let serve = serve_with_widgets();
+    let with_port = |name: &str, port: u16| {
+        format!("{}  ports: [{{name: {name}, port: {port}}}]\n", widget("gateway", 2, ""))
+    };
+    let apply = |manager: &str, body: &str| {
+        serve.ok(&["apply", "--server-side", "--field-manager", manager, "-f", "-"], Some(body))
+    };
+    apply("web-team", &with_port("http", 80));
+    // Another manager's item of the same list is not a conflict: the list merges by name.
+    apply("tls-team", &with_port("https", 443).replace("  color: red\n", ""));
+    let ports = "jsonpath={range .spec.ports[*]}{.name}={.port} {end}";
+    assert_eq!(serve.ok(&["get", "widget", "gateway", "-o", ports], None), "http=80 https=443 ");
+    // A manager that stops applying its item removes only that item.
+    apply("web-team", &widget("gateway", 2, ""));
+    assert_eq!(serve.ok(&["get", "widget", "gateway", "-o", ports], None), "https=443 ");
+}
+
+#[test]
+fn moving_from_client_side_to_server_side_apply_removes_fields_no_longer_applied() {
+    let serve = Serve::start();
+    let config = |data: &str| {
+        format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: migrated\ndata: {{{data}}}\n")
+    };
+    serve.ok(&["apply", "-f", "-"], Some(&config("a: '1', b: '2'")));
+    serve.ok(&["apply", "--server-side", "-f", "-"], Some(&config("a: '1'")));
+    let data = serve.ok(&["get", "configmap", "migrated", "-o", "jsonpath={.data}"], None);
+    assert_eq!(data, r#"{"a":"1"}"#);
+    let managers = serve.ok(
+        &[
+            "get",
+            "configmap",
+            "migrated",
+            "--show-managed-fields",
+            "-o",
+            "jsonpath={.metadata.managedFields[*].manager}",
+        ],
+        None,
+    );
+    assert!(!managers.contains("kubectl-client-side-apply"), "taken over by kubectl: {managers}");
 }
 
 #[test]

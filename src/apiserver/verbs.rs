@@ -323,7 +323,13 @@ impl Api {
     ) -> Result<Value, ApiError> {
         let mut object = self.prepare_create(scope, body.clone())?;
         let name = object["metadata"]["name"].as_str().unwrap_or_default().to_owned();
-        ssa::record_update(None, &mut object, &opts.manager, None, &meta::now());
+        ssa::record_update_with(
+            None,
+            &mut object,
+            &opts.manager,
+            &meta::now(),
+            ssa_options(scope, opts),
+        );
         self.finish_create(scope, &name, &body, object, opts)
     }
 
@@ -397,8 +403,9 @@ impl Api {
                 let Patch::Apply(applied) = &patch else {
                     return Err(ApiError::not_found(scope.target(name)));
                 };
-                let result = ssa::apply(None, applied, &opts.manager, opts.force, &now)
-                    .map_err(|e| apply_error(scope, name, e))?;
+                let result =
+                    ssa::apply_with(None, applied, &opts.manager, &now, ssa_options(scope, opts))
+                        .map_err(|e| apply_error(scope, name, e))?;
                 let object = self.prepare_create(scope, result)?;
                 created = true;
                 return self.decide_create(scope, name, applied, object, opts);
@@ -422,8 +429,10 @@ impl Api {
                     )
                 }
                 Patch::Apply(applied) => {
-                    let result = ssa::apply(Some(&live), applied, &opts.manager, opts.force, &now)
-                        .map_err(|e| apply_error(scope, name, e))?;
+                    let options = ssa_options(scope, opts);
+                    let result =
+                        ssa::apply_with(Some(&live), applied, &opts.manager, &now, options)
+                            .map_err(|e| apply_error(scope, name, e))?;
                     (result, false, applied)
                 }
             };
@@ -872,18 +881,25 @@ impl Api {
             return Err(ApiError::stale(scope.target(name)));
         }
         desired["metadata"]["resourceVersion"] = old["metadata"]["resourceVersion"].clone();
-        if meta::same_content(&old, &desired)
-            && (record || old["metadata"]["managedFields"] == desired["metadata"]["managedFields"])
-        {
+        // A write that changes only managedFields is a write (kubectl's migration from
+        // client-side to server-side apply is one); one that leaves them out, or sends an empty
+        // list, keeps them.
+        let sent_managed_fields = &desired["metadata"]["managedFields"];
+        let left_out = sent_managed_fields.is_null()
+            || sent_managed_fields.as_array().is_some_and(Vec::is_empty);
+        let managed_fields_kept =
+            (record && left_out) || old["metadata"]["managedFields"] == *sent_managed_fields;
+        if meta::same_content(&old, &desired) && managed_fields_kept {
             return Ok(Write::Unchanged(old));
         }
         if record {
-            ssa::record_update(
+            let now = meta::now();
+            ssa::record_update_with(
                 Some(&old),
                 &mut desired,
                 &opts.manager,
-                opts.subresource.as_deref(),
-                &meta::now(),
+                &now,
+                ssa_options(scope, opts),
             );
         }
         if opts.dry_run {
@@ -947,6 +963,17 @@ impl Api {
             None => Ok(serde_json::to_string(&self.after_write(scope, outcome)?)
                 .map_err(StoreError::from)?),
         }
+    }
+}
+
+/// What field ownership needs to know of the resource: how its lists merge (the CRD
+/// version's `x-kubernetes-list-type` markers) and whether it has a status subresource.
+fn ssa_options<'a>(scope: &'a Scope, opts: &'a WriteOptions) -> ssa::Options<'a> {
+    ssa::Options {
+        subresource: opts.subresource.as_deref(),
+        force: opts.force,
+        schema: scope.rt.schemas.get(&scope.version),
+        status_subresource: scope.rt.status,
     }
 }
 
