@@ -444,6 +444,27 @@ fn strict_field_validation_refuses_unknown_fields() {
 }
 
 #[test]
+fn built_in_objects_of_the_wrong_shape_are_refused_naming_the_field() {
+    let serve = Serve::start();
+    let deployment = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n  \
+        selector: {matchLabels: {app: web}}\n  template:\n    metadata: {labels: {app: web}}\n    \
+        spec: {containers: [{name: web, image: nginx}]}\n";
+    serve.ok(&["apply", "-f", "-"], Some(deployment));
+    let patch = ["patch", "deployment", "web", "--type", "merge", "-p"];
+    let err = serve.fails(&[&patch[..], &[r#"{"spec":{"replicas":"three"}}"#]].concat(), None);
+    assert!(err.contains("spec.replicas") && err.contains("invalid type"), "{err}");
+    let typo = deployment.replace("spec:\n  selector", "spec:\n  replica: 3\n  selector");
+    let err = serve.fails(&["apply", "-f", "-"], Some(&typo));
+    assert!(err.contains(r#"unknown field "spec.replica""#), "{err}");
+    let numbers = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: ports}\ndata: {port: 8080}\n";
+    let err = serve.fails(&["apply", "-f", "-"], Some(numbers));
+    assert!(err.contains("data.port"), "{err}");
+    // What was refused changed nothing, and typed clients can still read every object.
+    serve.ok(&["describe", "deployment", "web"], None);
+    serve.fails(&["get", "configmap", "ports"], None);
+}
+
+#[test]
 fn status_writes_and_spec_writes_do_not_touch_each_other() {
     let serve = serve_with_widgets();
     serve.ok(&["apply", "-f", "-"], Some(&widget("s", 1, "")));

@@ -22,6 +22,7 @@ pub mod status;
 pub mod store;
 pub mod table;
 pub mod tls;
+pub mod typed;
 pub mod verbs;
 pub mod watch;
 pub mod writes;

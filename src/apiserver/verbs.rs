@@ -17,6 +17,7 @@ use super::selector::{FieldSelector, LabelSelector};
 use super::ssa::{self, ApplyError};
 use super::status::{ApiError, Cause, Target};
 use super::store::{ObjectKey, Outcome, Store, StoreError, Write};
+use super::typed;
 
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
@@ -923,6 +924,28 @@ impl Api {
         if rt.storage == CRD_STORAGE {
             return validate_crd(scope, name, object);
         }
+        if !rt.custom {
+            typed::apply_defaults(&rt.storage, object);
+            return match typed::unknown_fields(&rt.storage, object) {
+                None => Ok(()),
+                Some(Err(e)) => Err(ApiError::bad_request(format!(
+                    "{kind} in version \"{version}\" cannot be handled as a {kind}: {field}{sep}{message}",
+                    kind = rt.kind,
+                    version = scope.version,
+                    field = e.field,
+                    sep = if e.field.is_empty() { "" } else { ": " },
+                    message = e.message,
+                ))),
+                Some(Ok(unknown)) if unknown.is_empty() => Ok(()),
+                Some(Ok(unknown)) if opts.validation == FieldValidation::Strict => {
+                    Err(strict_decoding_error(&unknown))
+                }
+                Some(Ok(unknown)) => {
+                    typed::prune(object, &unknown);
+                    Ok(())
+                }
+            };
+        }
         let Some(schema) = rt.schemas.get(&scope.version).filter(|s| s.is_object()) else {
             return Ok(());
         };
@@ -939,12 +962,7 @@ impl Api {
             let mut unknown = Vec::new();
             unknown_fields(body, object, "", &mut unknown);
             if !unknown.is_empty() {
-                let list: Vec<String> =
-                    unknown.iter().map(|f| format!("unknown field {f:?}")).collect();
-                return Err(ApiError::bad_request(format!(
-                    "strict decoding error: {}",
-                    list.join(", ")
-                )));
+                return Err(strict_decoding_error(&unknown));
             }
         }
         Ok(())
@@ -997,6 +1015,12 @@ fn finish_deletion(object: Value) -> Write {
 /// A JSON array of strings as a `Vec` (absent or malformed ⇒ empty).
 pub fn string_list(v: &Value) -> Vec<String> {
     v.as_array().into_iter().flatten().filter_map(|s| s.as_str().map(str::to_owned)).collect()
+}
+
+/// `fieldValidation=Strict`'s refusal of fields the kind does not have.
+fn strict_decoding_error(unknown: &[String]) -> ApiError {
+    let list: Vec<String> = unknown.iter().map(|f| format!("unknown field {f:?}")).collect();
+    ApiError::bad_request(format!("strict decoding error: {}", list.join(", ")))
 }
 
 /// Paths present in what the client sent but pruned from the validated object.
