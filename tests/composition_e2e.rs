@@ -220,3 +220,159 @@ fn a_broken_patch_is_reported_on_the_claim_naming_the_patch_and_path() {
     assert!(message.contains("rdsinstance"), "names the composed resource: {message}");
     assert!(env.instance_with_storage(25).is_none(), "no instance is created from a broken render");
 }
+
+/// An XRD `name` (`<plural>.<group>`) of composite kind `kind`, offering claims of kind
+/// `Database` in its group: in `platform.acme.io`, every such XRD wants the same claim CRD.
+fn xrd(name: &str, kind: &str) -> String {
+    let (plural, group) = name.split_once('.').expect("plural.group");
+    format!(
+        "apiVersion: apiextensions.crossplane.io/v1
+kind: CompositeResourceDefinition
+metadata: {{name: {name}}}
+spec:
+  group: {group}
+  names: {{kind: {kind}, plural: {plural}}}
+  claimNames: {{kind: Database, plural: databases}}
+  versions:
+    - name: v1alpha1
+      served: true
+      referenceable: true
+      schema:
+        openAPIV3Schema:
+          type: object
+          properties:
+            spec:
+              type: object
+              properties:
+                parameters:
+                  type: object
+                  properties: {{size: {{type: string}}}}
+"
+    )
+}
+
+/// `crosstie up` (no provider: nothing is composed) serving the `xdatabases` XRD, with
+/// namespaces `lab` and `evil`.
+fn databases_offered() -> Serve {
+    let up = Serve::up(&[]);
+    up.ok(&["create", "namespace", "lab"], None);
+    up.ok(&["create", "namespace", "evil"], None);
+    up.ok(&["apply", "-f", "-"], Some(&xrd("xdatabases.platform.acme.io", "XDatabase")));
+    up.ok(
+        &["wait", "--for=condition=Offered", "--timeout=30s", "xrd/xdatabases.platform.acme.io"],
+        None,
+    );
+    up
+}
+
+/// A claim `namespace/name` of size `small`, with these extra spec lines.
+fn database(namespace: &str, name: &str, extra_spec: &str) -> String {
+    format!(
+        "apiVersion: platform.acme.io/v1alpha1
+kind: Database
+metadata: {{name: {name}, namespace: {namespace}}}
+spec:
+  parameters: {{size: small}}
+{extra_spec}"
+    )
+}
+
+fn field(up: &Serve, args: &[&str], jsonpath: &str) -> String {
+    let mut args = args.to_vec();
+    let output = format!("jsonpath={jsonpath}");
+    args.extend(["-o", &output]);
+    up.ok(&args, None)
+}
+
+#[test]
+fn deleting_a_claim_refused_binding_leaves_the_composite_it_named_alone() {
+    let up = databases_offered();
+    up.ok(&["apply", "-f", "-"], Some(&database("lab", "victim", "")));
+    let victim = ["get", "database", "victim", "-n", "lab"];
+    let composite = wait_for("the victim's composite", Duration::from_secs(30), || {
+        let name = field(&up, &victim, "{.spec.resourceRef.name}");
+        (!name.is_empty()).then_some(name)
+    });
+    let composite_uid = field(&up, &["get", "xdatabase", &composite], "{.metadata.uid}");
+
+    let take = format!(
+        "  resourceRef: {{apiVersion: platform.acme.io/v1alpha1, kind: XDatabase, name: {composite}}}\n"
+    );
+    up.ok(&["apply", "-f", "-"], Some(&database("evil", "thief", &take)));
+    let thief = ["get", "database", "thief", "-n", "evil"];
+    wait_for("the thief to be refused", Duration::from_secs(30), || {
+        let message = field(&up, &thief, r#"{.status.conditions[?(@.type=="Synced")].message}"#);
+        message.contains("it is claimed by another claim").then_some(())
+    });
+
+    // The refused claim's deletion finishes without touching the composite it named.
+    up.ok(&["delete", "database", "thief", "-n", "evil", "--timeout=30s"], None);
+    let composite = ["get", "xdatabase", &composite];
+    assert_eq!(field(&up, &composite, "{.metadata.uid}"), composite_uid, "the same composite");
+    assert_eq!(field(&up, &composite, "{.metadata.deletionTimestamp}"), "", "not being deleted");
+    assert_eq!(field(&up, &composite, "{.spec.claimRef.namespace}"), "lab");
+}
+
+#[test]
+fn an_xrd_cannot_take_over_a_crd_it_does_not_control_nor_delete_it() {
+    let up = databases_offered();
+    up.ok(&["apply", "-f", "-"], Some(&database("lab", "orders", "")));
+    let crd = ["get", "crd", "databases.platform.acme.io"];
+    let owner = field(&up, &crd, "{.metadata.ownerReferences[0].uid}");
+
+    // Another XRD offering the same claim kind, and one defining a kind Crosstie ships.
+    up.ok(&["apply", "-f", "-"], Some(&xrd("xclashes.platform.acme.io", "XClash")));
+    let builtin = xrd("dbsubnetgroups.database.aws.crossplane.io", "DBSubnetGroup");
+    up.ok(&["apply", "-f", "-"], Some(&builtin));
+    for (xrd, condition) in [
+        ("xclashes.platform.acme.io", "Offered"),
+        ("dbsubnetgroups.database.aws.crossplane.io", "Established"),
+    ] {
+        let get = ["get", "xrd", xrd];
+        let path = format!(r#"{{.status.conditions[?(@.type=="{condition}")]}}"#);
+        let refused = wait_for(&format!("{xrd} to be refused"), Duration::from_secs(30), || {
+            let status = field(&up, &get, &(path.replace('}', ".status}")));
+            (status == "False").then(|| field(&up, &get, &path.replace('}', ".message}")))
+        });
+        assert!(refused.contains("existing object is not controlled by UID"), "{refused}");
+    }
+    assert_eq!(field(&up, &crd, "{.metadata.ownerReferences[*].uid}"), owner, "untouched");
+    let claim = ["get", "database", "orders", "-n", "lab"];
+    assert_eq!(field(&up, &claim, "{.spec.parameters.size}"), "small", "nothing pruned");
+
+    // A ConfigMap owned by both refused XRDs goes when they go: the garbage collector has then
+    // seen their deletion, and left the CRDs alone.
+    let uid = |name| field(&up, &["get", "xrd", name], "{.metadata.uid}");
+    let owned = format!(
+        "apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: sentinel
+  namespace: lab
+  ownerReferences:
+    - {{apiVersion: apiextensions.crossplane.io/v1, kind: CompositeResourceDefinition, name: xclashes.platform.acme.io, uid: {}}}
+    - {{apiVersion: apiextensions.crossplane.io/v1, kind: CompositeResourceDefinition, name: dbsubnetgroups.database.aws.crossplane.io, uid: {}}}
+",
+        uid("xclashes.platform.acme.io"),
+        uid("dbsubnetgroups.database.aws.crossplane.io")
+    );
+    up.ok(&["apply", "-f", "-"], Some(&owned));
+    up.ok(
+        &[
+            "delete",
+            "xrd",
+            "xclashes.platform.acme.io",
+            "dbsubnetgroups.database.aws.crossplane.io",
+        ],
+        None,
+    );
+    wait_for("the garbage collector to see the XRDs gone", Duration::from_secs(30), || {
+        let left = up.kubectl(&["get", "configmap", "sentinel", "-n", "lab"], None);
+        (!left.status.success()).then_some(())
+    });
+    for name in ["databases.platform.acme.io", "dbsubnetgroups.database.aws.crossplane.io"] {
+        let get = ["get", "crd", name];
+        assert_eq!(field(&up, &get, "{.metadata.deletionTimestamp}"), "", "{name} kept");
+    }
+    assert_eq!(field(&up, &claim, "{.spec.parameters.size}"), "small", "the claim is kept");
+}

@@ -58,10 +58,15 @@ pub fn composite_for_claim(claim: &Value, composite_name: &str, kind: &ServedKin
 
 /// Whether `composite` may be bound by `claim`: unclaimed, or claimed by this very claim.
 pub fn can_bind(claim: &Value, composite: &Value) -> bool {
+    composite["spec"]["claimRef"].is_null() || bound_to(claim, composite)
+}
+
+/// Whether `composite` is bound to `claim`: its `claimRef` names this claim. Only then may the
+/// claim's deletion delete it; a claim that merely names it in `spec.resourceRef` may not.
+pub fn bound_to(claim: &Value, composite: &Value) -> bool {
     let claim_ref = &composite["spec"]["claimRef"];
-    claim_ref.is_null()
-        || (claim_ref["name"] == claim["metadata"]["name"]
-            && claim_ref["namespace"] == claim["metadata"]["namespace"])
+    claim_ref["name"] == claim["metadata"]["name"]
+        && claim_ref["namespace"] == claim["metadata"]["namespace"]
 }
 
 /// The claim's status from its composite's: the composite's own status fields, and `Synced`
@@ -247,6 +252,18 @@ mod tests {
         assert!(can_bind(&claim(), &composite));
         composite["spec"]["claimRef"]["namespace"] = json!("team-b");
         assert!(!can_bind(&claim(), &composite));
+    }
+
+    #[test]
+    fn only_a_composite_whose_claim_ref_names_the_claim_is_bound_to_it() {
+        let mut composite = json!({"spec": {}});
+        assert!(!bound_to(&claim(), &composite), "unclaimed: not bound to anyone yet");
+        composite["spec"]["claimRef"] = json!({"name": "orders-db", "namespace": "team-a"});
+        assert!(bound_to(&claim(), &composite));
+        composite["spec"]["claimRef"]["namespace"] = json!("team-b");
+        assert!(!bound_to(&claim(), &composite), "a claim of the same name in another namespace");
+        composite["spec"]["claimRef"] = json!({"name": "other-db", "namespace": "team-a"});
+        assert!(!bound_to(&claim(), &composite), "another claim in the same namespace");
     }
 
     #[test]

@@ -4,12 +4,12 @@
 use std::sync::Arc;
 
 use kube::ResourceExt as _;
-use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams};
+use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams, Preconditions};
 use kube::runtime::controller::Action;
 use serde_json::{Value, json};
 
 use super::super::claim::{
-    can_bind, claim_status, composite_for_claim, connection_secret, controlled_by,
+    bound_to, can_bind, claim_status, composite_for_claim, connection_secret, controlled_by,
     new_composite_name, secret_data,
 };
 use super::super::composite::{contains, with_desired_hash};
@@ -164,8 +164,9 @@ async fn propagate_secret(
     Ok(Some(now()))
 }
 
-/// Deletes the claim's composite, waits for it to go (its own finalizer deletes the composed
-/// resources first), deletes the claim's connection Secret, then releases the claim.
+/// Deletes the claim's composite (only if it is bound to this claim: a claim refused binding
+/// still names another claim's composite), waits for it to go (its own finalizer deletes the
+/// composed resources first), deletes the claim's connection Secret, then releases the claim.
 async fn cleanup(
     ctx: &KindContext,
     pass: &str,
@@ -180,10 +181,21 @@ async fn cleanup(
             .get_opt(composite)
             .await
             .map_err(kube_err(format!("cannot get composite {composite}")))?;
-        if let Some(found) = found {
+        if let Some(found) = found
+            && bound_to(&to_value(claim, "claim")?, &to_value(&found, "composite")?)
+        {
             if found.metadata.deletion_timestamp.is_none() {
+                // Conditional on the version checked: it is the composite that was bound.
+                let preconditions = Preconditions {
+                    resource_version: found.metadata.resource_version.clone(),
+                    uid: found.metadata.uid.clone(),
+                };
+                let params = DeleteParams {
+                    preconditions: Some(preconditions),
+                    ..DeleteParams::background()
+                };
                 composites
-                    .delete(composite, &DeleteParams::background())
+                    .delete(composite, &params)
                     .await
                     .map_err(kube_err(format!("cannot delete composite {composite}")))?;
             }

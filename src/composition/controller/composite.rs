@@ -257,7 +257,13 @@ async fn cleanup(
     let mut remaining = 0;
     for reference in value["spec"]["resourceRefs"].as_array().into_iter().flatten() {
         let name = reference["name"].as_str().unwrap_or_default();
-        let composed = ctx.shared.api_for(reference).await?;
+        let composed = match ctx.shared.api_for(reference).await {
+            Ok(api) => api,
+            // A kind the API server does not serve has no objects left to delete. (Should it
+            // come back, an object of it still owned by this composite is garbage-collected.)
+            Err(Error::NotServed { .. }) => continue,
+            Err(e) => return Err(e),
+        };
         match composed
             .get_opt(name)
             .await

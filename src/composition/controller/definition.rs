@@ -7,6 +7,7 @@ use std::sync::{Arc, RwLock};
 use futures::channel::mpsc::{self, UnboundedReceiver, UnboundedSender};
 use futures::{StreamExt as _, TryStreamExt as _};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use kube::api::{Api, DynamicObject, ListParams, Patch, PatchParams};
 use kube::discovery::ApiResource;
 use kube::runtime::controller::Action;
@@ -37,6 +38,15 @@ const DEBOUNCE: std::time::Duration = std::time::Duration::from_millis(100);
 /// Composites (and claims) reconciled at once. Thousands of claims applied together would
 /// otherwise all reconcile at once, each waiting on the API server behind all the others.
 const CONCURRENCY: u16 = 32;
+
+// Crossplane's words when an XRD's CRD cannot be applied: its error messages, and the reasons
+// of the events it records (here on the `Established` / `Offered` conditions).
+const ERR_APPLY_COMPOSITE_CRD: &str =
+    "cannot apply rendered composite resource CustomResourceDefinition";
+const ERR_APPLY_CLAIM_CRD: &str =
+    "cannot apply rendered composite resource claim CustomResourceDefinition";
+const REASON_ESTABLISH: &str = "EstablishComposite";
+const REASON_OFFER: &str = "OfferClaim";
 
 /// The parts of an XRD its composite and claim controllers read on every reconcile, so edits
 /// apply without restarting them.
@@ -145,12 +155,12 @@ pub async fn reconcile(
     let name = xrd.name_any();
     let api: Api<CompositeResourceDefinition> = Api::all(ctx.shared_client());
     if xrd.meta().deletion_timestamp.is_some() {
-        // The CRDs carry an owner reference to the XRD, so they go with it.
+        // The CRDs it controls carry an owner reference to it, so they go with it.
         ctx.served.lock().expect("served lock").remove(&name);
         return Ok(Action::await_change());
     }
     let mut status = to_value(&xrd.status, "XRD status")?;
-    let crds = match crds_for(&xrd) {
+    let mut crds = match crds_for(&xrd) {
         Ok(crds) => crds,
         Err(e) => {
             let conditions = [condition("Established", false, "InvalidDefinition", &e.to_string())];
@@ -160,14 +170,22 @@ pub async fn reconcile(
     };
     let owner = xrd.controller_owner_ref(&()).expect("XRDs have a name and uid");
     let crd_api: Api<CustomResourceDefinition> = Api::all(ctx.shared_client());
-    for crd in [Some(&crds.composite), crds.claim.as_ref()].into_iter().flatten() {
-        let mut crd = crd.clone();
-        crd.metadata.owner_references = Some(vec![owner.clone()]);
-        let crd_name = crd.name_any();
-        crd_api
-            .patch(&crd_name, &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(&crd))
-            .await
-            .map_err(kube_err(format!("cannot apply CustomResourceDefinition {crd_name}")))?;
+    if let Some(refused) = apply_crd(&crd_api, &crds.composite, &owner).await? {
+        // Whatever this XRD served before, it defines no kind now.
+        ctx.served.lock().expect("served lock").remove(&name);
+        let message = format!("{ERR_APPLY_COMPOSITE_CRD}: {refused}");
+        let conditions = [condition("Established", false, REASON_ESTABLISH, &message)];
+        write_status(&api, &name, &mut status, &conditions, None).await?;
+        return Ok(Action::requeue(REQUEUE_ERROR));
+    }
+    let mut claims_refused = None;
+    if let Some(claim) = &crds.claim
+        && let Some(refused) = apply_crd(&crd_api, claim, &owner).await?
+    {
+        // The composites are still served, as in Crossplane, where claims are offered by a
+        // controller of their own.
+        (crds.claim, crds.claim_kind) = (None, None);
+        claims_refused = Some(format!("{ERR_APPLY_CLAIM_CRD}: {refused}"));
     }
     if !served(&ctx, &crds.composite_kind).await {
         let conditions = [condition(
@@ -193,7 +211,9 @@ pub async fn reconcile(
     }
     start(&ctx, &name, &xrd, &crds).await;
     let mut conditions = vec![condition("Established", true, "WatchingCompositeResource", "")];
-    if crds.claim_kind.is_some() {
+    if let Some(message) = &claims_refused {
+        conditions.push(condition("Offered", false, REASON_OFFER, message));
+    } else if crds.claim_kind.is_some() {
         conditions.push(condition("Offered", true, "OfferingClaims", ""));
     }
     let controllers = json!({
@@ -201,7 +221,46 @@ pub async fn reconcile(
         "compositeResourceClaimType": crds.claim_kind.as_ref().map(|k| json!({"apiVersion": k.api_version(), "kind": k.kind})),
     });
     write_status(&api, &name, &mut status, &conditions, Some(controllers)).await?;
-    Ok(Action::requeue(REQUEUE_READY))
+    Ok(Action::requeue(if claims_refused.is_some() { REQUEUE_ERROR } else { REQUEUE_READY }))
+}
+
+/// Server-side applies `crd`, controlled by `owner`; returns why it was refused, if it was.
+/// A CRD that exists without `owner` controlling it (another XRD's, or one of Crosstie's own)
+/// is never touched: applying it would replace its schema, pruning its objects, and hand it to
+/// `owner`, whose deletion would then delete it with every object in it. Two XRDs created
+/// together may both find a CRD absent: the later apply takes it, and the other XRD is refused
+/// at its next reconcile, before a CRD that new can hold objects of the other's.
+async fn apply_crd(
+    api: &Api<CustomResourceDefinition>,
+    crd: &CustomResourceDefinition,
+    owner: &OwnerReference,
+) -> Result<Option<String>, Error> {
+    let name = crd.name_any();
+    let existing = api
+        .get_opt(&name)
+        .await
+        .map_err(kube_err(format!("cannot get CustomResourceDefinition {name}")))?;
+    let mut crd = crd.clone();
+    crd.metadata.owner_references = Some(vec![owner.clone()]);
+    if let Some(existing) = existing {
+        let controller = existing.owner_references().iter().find(|o| o.controller == Some(true));
+        if controller.is_none_or(|c| c.uid != owner.uid) {
+            return Ok(Some(format!("existing object is not controlled by UID {:?}", owner.uid)));
+        }
+        // Conditional on the owner just checked.
+        crd.metadata.resource_version = existing.metadata.resource_version;
+    }
+    match api.patch(&name, &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(&crd)).await {
+        Ok(_) => Ok(None),
+        // The API server rejected the CRD (an invalid schema): the XRD must say why. A conflict
+        // is retried, and a server error is not the XRD's fault.
+        Err(kube::Error::Api(status))
+            if (400..500).contains(&status.code) && status.code != 409 =>
+        {
+            Ok(Some(status.message))
+        }
+        Err(e) => Err(kube_err(format!("cannot apply CustomResourceDefinition {name}"))(e)),
+    }
 }
 
 /// Whether the API server serves `kind` yet: a list succeeds.

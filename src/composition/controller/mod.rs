@@ -65,6 +65,17 @@ pub enum Error {
         #[source]
         source: kube::Error,
     },
+    /// The API server serves no such kind (discovery found none).
+    #[error("cannot discover {api_version} {kind}: {source}")]
+    NotServed {
+        /// The kind's apiVersion.
+        api_version: String,
+        /// The kind.
+        kind: String,
+        /// The discovery error.
+        #[source]
+        source: kube::Error,
+    },
     /// An object could not be converted.
     #[error("cannot convert {what}: {source}")]
     Convert {
@@ -221,9 +232,21 @@ impl Context {
         }
         let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
         let gvk = GroupVersionKind::gvk(group, version, kind);
-        let (resource, caps) = discovery::pinned_kind(&self.client, &gvk)
-            .await
-            .map_err(kube_err(format!("cannot discover {api_version} {kind}")))?;
+        let (resource, caps) =
+            discovery::pinned_kind(&self.client, &gvk).await.map_err(|source| {
+                // An unserved group version is a 404, an unserved kind in a served one an error
+                // of discovery itself.
+                let not_served = matches!(&source, kube::Error::Discovery(_))
+                    || matches!(&source, kube::Error::Api(status) if status.code == 404);
+                if !not_served {
+                    return kube_err(format!("cannot discover {api_version} {kind}"))(source);
+                }
+                Error::NotServed {
+                    api_version: api_version.to_owned(),
+                    kind: kind.to_owned(),
+                    source,
+                }
+            })?;
         let found = (resource, caps.scope);
         self.kinds.lock().expect("kinds lock").insert(key, found.clone());
         Ok(found)

@@ -202,13 +202,19 @@ async fn deleting_a_claim_deletes_its_composite_and_waits_then_its_secret_before
     let composite_path = "/apis/database.crosstie.io/v1alpha1/xpostgresqlinstances/orders-db-abcde";
     let composite = json!({
         "apiVersion": "database.crosstie.io/v1alpha1", "kind": "XPostgreSQLInstance",
-        "metadata": {"name": "orders-db-abcde"},
+        "metadata": {"name": "orders-db-abcde", "uid": "x-1", "resourceVersion": "7"},
+        "spec": {"claimRef": {"apiVersion": "database.crosstie.io/v1alpha1", "kind": "PostgreSQLInstance", "name": "orders-db", "namespace": "team-a"}},
     });
 
     // First pass: the composite exists, so it is deleted and the claim keeps its finalizer.
     let pass = tokio::spawn(claim::reconcile(Arc::new(claim.clone()), ctx.clone()));
     expect(&mut handle, "GET", composite_path, 200, composite.clone()).await;
-    expect(&mut handle, "DELETE", composite_path, 200, composite).await;
+    let delete = expect(&mut handle, "DELETE", composite_path, 200, composite).await;
+    assert_eq!(
+        delete["preconditions"],
+        json!({"resourceVersion": "7", "uid": "x-1"}),
+        "only the composite found bound to the claim is deleted"
+    );
     let action =
         tokio::time::timeout(Duration::from_secs(5), pass).await.unwrap().unwrap().unwrap();
     assert_eq!(action, Action::requeue(super::REQUEUE_UNREADY));
@@ -227,6 +233,64 @@ async fn deleting_a_claim_deletes_its_composite_and_waits_then_its_secret_before
     expect(&mut handle, "GET", secret_path, 200, secret.clone()).await;
     expect(&mut handle, "DELETE", secret_path, 200, secret).await;
     let release = expect(&mut handle, "PATCH", CLAIM_PATH, 200, object).await;
+    assert_eq!(release["metadata"]["finalizers"], json!([]));
+    let action =
+        tokio::time::timeout(Duration::from_secs(5), pass).await.unwrap().unwrap().unwrap();
+    assert_eq!(action, Action::await_change());
+}
+
+#[tokio::test]
+async fn deleting_a_claim_refused_binding_leaves_the_other_claims_composite_and_releases_it() {
+    let (ctx, mut handle) = context();
+    let mut object = claim_object();
+    object["metadata"]["deletionTimestamp"] = json!("2026-01-01T00:00:00Z");
+    object["metadata"]["finalizers"] = json!(["finalizer.apiextensions.crossplane.io"]);
+    object["spec"]["resourceRef"] = json!({"apiVersion": "database.crosstie.io/v1alpha1", "kind": "XPostgreSQLInstance", "name": "victim-gk6mc"});
+    object["status"]["conditions"] = json!([{"type": "Synced", "status": "False", "reason": "ReconcileError",
+        "message": "cannot bind composite resource XPostgreSQLInstance/victim-gk6mc: it is claimed by another claim"}]);
+    let claim: DynamicObject = serde_json::from_value(object.clone()).unwrap();
+    let composite_path = "/apis/database.crosstie.io/v1alpha1/xpostgresqlinstances/victim-gk6mc";
+    let victims = json!({
+        "apiVersion": "database.crosstie.io/v1alpha1", "kind": "XPostgreSQLInstance",
+        "metadata": {"name": "victim-gk6mc", "uid": "x-9", "resourceVersion": "3"},
+        "spec": {"claimRef": {"apiVersion": "database.crosstie.io/v1alpha1", "kind": "PostgreSQLInstance", "name": "victim", "namespace": "lab"}},
+    });
+
+    let pass = tokio::spawn(claim::reconcile(Arc::new(claim), ctx));
+    expect(&mut handle, "GET", composite_path, 200, victims).await;
+    // No DELETE of the composite: straight to the claim's own Secret and its finalizer.
+    let secret_path = "/api/v1/namespaces/team-a/secrets/orders-db-conn";
+    let not_found = json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "NotFound", "code": 404});
+    expect(&mut handle, "GET", secret_path, 404, not_found).await;
+    let release = expect(&mut handle, "PATCH", CLAIM_PATH, 200, object).await;
+    assert_eq!(release["metadata"]["finalizers"], json!([]));
+    let action =
+        tokio::time::timeout(Duration::from_secs(5), pass).await.unwrap().unwrap().unwrap();
+    assert_eq!(action, Action::await_change());
+}
+
+#[tokio::test]
+async fn a_composite_composing_a_kind_nobody_serves_can_still_be_deleted() {
+    let (ctx, mut handle) = context();
+    let xr = json!({
+        "apiVersion": "database.crosstie.io/v1alpha1",
+        "kind": "XPostgreSQLInstance",
+        "metadata": {"name": "net-x7k2p", "uid": "x-1", "resourceVersion": "4",
+            "deletionTimestamp": "2026-01-01T00:00:00Z", "finalizers": ["composite.apiextensions.crossplane.io"]},
+        "spec": {"resourceRefs": [
+            {"apiVersion": "ec2.aws.crossplane.io/v1beta1", "kind": "VPC", "name": "net-x7k2p-vpc"},
+            {"apiVersion": "example.org/v1", "kind": "Thing", "name": "net-x7k2p-thing"},
+        ]},
+    });
+    let object: DynamicObject = serde_json::from_value(xr.clone()).unwrap();
+    let pass = tokio::spawn(composite::reconcile(Arc::new(object), ctx));
+
+    let not_found = json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "NotFound", "code": 404});
+    // Discovery of the unserved group version: there can be no VPC left to delete.
+    expect(&mut handle, "GET", "/apis/ec2.aws.crossplane.io/v1beta1", 404, not_found.clone()).await;
+    expect(&mut handle, "GET", "/apis/example.org/v1/things/net-x7k2p-thing", 404, not_found).await;
+    let path = "/apis/database.crosstie.io/v1alpha1/xpostgresqlinstances/net-x7k2p";
+    let release = expect(&mut handle, "PATCH", path, 200, xr).await;
     assert_eq!(release["metadata"]["finalizers"], json!([]));
     let action =
         tokio::time::timeout(Duration::from_secs(5), pass).await.unwrap().unwrap().unwrap();
@@ -584,21 +648,29 @@ async fn expect_among_watches(handle: &mut Handle, method: &str, path: &str, bod
 #[tokio::test]
 async fn a_valid_xrd_applies_both_crds_owned_by_it_and_reports_established_and_offered() {
     let (ctx, mut handle) = context();
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/compositions/xrd-postgresqlinstance.yaml");
-    let mut object: Value =
-        serde_saphyr::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    object["metadata"]["uid"] = json!("d-1");
-    let xrd: crate::composition::CompositeResourceDefinition =
-        serde_json::from_value(object.clone()).unwrap();
+    let (object, xrd) = postgresql_xrd();
     let pass = tokio::spawn(super::definition::reconcile(Arc::new(xrd), ctx.shared.clone()));
 
     let crds = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions";
-    for name in
-        ["xpostgresqlinstances.database.crosstie.io", "postgresqlinstances.database.crosstie.io"]
-    {
+    // The composite CRD is there from an earlier reconcile; the claim CRD is new.
+    let composite_crd = crd("xpostgresqlinstances.database.crosstie.io", Some("d-1"));
+    for (name, existing) in [
+        ("xpostgresqlinstances.database.crosstie.io", Some(composite_crd)),
+        ("postgresqlinstances.database.crosstie.io", None),
+    ] {
         let crd_path = format!("{crds}/{name}");
-        let applied =
-            expect(&mut handle, "PATCH", &crd_path, 200, json!({"metadata": {"name": name}})).await;
+        let applied = match existing {
+            Some(existing) => {
+                expect(&mut handle, "GET", &crd_path, 200, existing.clone()).await;
+                let applied = expect(&mut handle, "PATCH", &crd_path, 200, existing).await;
+                assert_eq!(applied["metadata"]["resourceVersion"], "5", "applied if still ours");
+                applied
+            }
+            None => {
+                expect(&mut handle, "GET", &crd_path, 404, not_found()).await;
+                expect(&mut handle, "PATCH", &crd_path, 200, crd(name, Some("d-1"))).await
+            }
+        };
         assert_eq!(applied["metadata"]["name"], name);
         assert_eq!(applied["metadata"]["ownerReferences"][0]["uid"], "d-1");
         assert_eq!(applied["metadata"]["ownerReferences"][0]["controller"], true);
@@ -645,6 +717,121 @@ async fn a_valid_xrd_applies_both_crds_owned_by_it_and_reports_established_and_o
     assert!(
         ctx.shared.served.lock().unwrap().contains_key("xpostgresqlinstances.database.crosstie.io")
     );
+}
+
+fn not_found() -> Value {
+    json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "NotFound", "code": 404})
+}
+
+/// A stored CRD `name`, controlled by the object with `controller` uid, if any.
+fn crd(name: &str, controller: Option<&str>) -> Value {
+    let owners: Vec<Value> = controller
+        .into_iter()
+        .map(|uid| json!({"apiVersion": "apiextensions.crossplane.io/v1", "kind": "CompositeResourceDefinition",
+                          "name": "owner", "uid": uid, "controller": true}))
+        .collect();
+    json!({
+        "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+        "metadata": {"name": name, "uid": "crd-1", "resourceVersion": "5", "ownerReferences": owners},
+    })
+}
+
+/// The shipped PostgreSQLInstance XRD, with uid `d-1`, as stored and as reconciled.
+fn postgresql_xrd() -> (Value, crate::composition::CompositeResourceDefinition) {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/compositions/xrd-postgresqlinstance.yaml");
+    let mut object: Value =
+        serde_saphyr::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    object["metadata"]["uid"] = json!("d-1");
+    let xrd = serde_json::from_value(object.clone()).unwrap();
+    (object, xrd)
+}
+
+const XRD_STATUS: &str = "/apis/apiextensions.crossplane.io/v1/compositeresourcedefinitions/xpostgresqlinstances.database.crosstie.io/status";
+const COMPOSITE_CRD: &str = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/xpostgresqlinstances.database.crosstie.io";
+const CLAIM_CRD: &str = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/postgresqlinstances.database.crosstie.io";
+
+#[tokio::test]
+async fn an_xrd_never_takes_over_a_crd_it_does_not_control() {
+    // Another XRD's CRD, and one of Crosstie's own (which has no owner at all).
+    for controller in [Some("d-other"), None] {
+        let (ctx, mut handle) = context();
+        let (object, xrd) = postgresql_xrd();
+        let pass = tokio::spawn(super::definition::reconcile(Arc::new(xrd), ctx.shared.clone()));
+        let taken = crd("xpostgresqlinstances.database.crosstie.io", controller);
+        expect(&mut handle, "GET", COMPOSITE_CRD, 200, taken).await;
+        // Neither CRD is applied: straight to the XRD's status.
+        let status = expect(&mut handle, "PATCH", XRD_STATUS, 200, object).await;
+        assert_eq!(
+            status["status"]["conditions"][0],
+            json!({"type": "Established", "status": "False", "reason": "EstablishComposite",
+                   "message": "cannot apply rendered composite resource CustomResourceDefinition: existing object is not controlled by UID \"d-1\"",
+                   "lastTransitionTime": status["status"]["conditions"][0]["lastTransitionTime"]}),
+            "controlled by {controller:?}"
+        );
+        let action =
+            tokio::time::timeout(Duration::from_secs(5), pass).await.unwrap().unwrap().unwrap();
+        assert_eq!(action, Action::requeue(super::REQUEUE_ERROR));
+        assert!(ctx.shared.served.lock().unwrap().is_empty(), "no controllers for its kinds");
+    }
+}
+
+#[tokio::test]
+async fn an_xrd_whose_claim_crd_belongs_to_another_serves_composites_but_offers_no_claims() {
+    let (ctx, mut handle) = context();
+    let (object, xrd) = postgresql_xrd();
+    let pass = tokio::spawn(super::definition::reconcile(Arc::new(xrd), ctx.shared.clone()));
+    let composite_crd = crd("xpostgresqlinstances.database.crosstie.io", Some("d-1"));
+    expect(&mut handle, "GET", COMPOSITE_CRD, 200, composite_crd.clone()).await;
+    expect(&mut handle, "PATCH", COMPOSITE_CRD, 200, composite_crd).await;
+    let claims = crd("postgresqlinstances.database.crosstie.io", Some("d-other"));
+    expect(&mut handle, "GET", CLAIM_CRD, 200, claims).await;
+    let empty = json!({"kind": "List", "apiVersion": "v1", "metadata": {"resourceVersion": "1"}, "items": []});
+    let composites = "/apis/database.crosstie.io/v1alpha1/xpostgresqlinstances";
+    expect(&mut handle, "GET", composites, 200, empty).await;
+
+    let status = expect_among_watches(&mut handle, "PATCH", XRD_STATUS, object).await;
+    let conditions = &status["status"]["conditions"];
+    assert_eq!(
+        (&conditions[0]["type"], &conditions[0]["status"]),
+        (&json!("Established"), &json!("True"))
+    );
+    assert_eq!(
+        (&conditions[1]["type"], &conditions[1]["status"], &conditions[1]["reason"]),
+        (&json!("Offered"), &json!("False"), &json!("OfferClaim"))
+    );
+    assert_eq!(
+        conditions[1]["message"],
+        "cannot apply rendered composite resource claim CustomResourceDefinition: existing object is not controlled by UID \"d-1\""
+    );
+    assert!(status["status"]["controllers"]["compositeResourceClaimType"].is_null());
+    let action =
+        tokio::time::timeout(Duration::from_secs(5), pass).await.unwrap().unwrap().unwrap();
+    assert_eq!(action, Action::requeue(super::REQUEUE_ERROR));
+}
+
+#[tokio::test]
+async fn an_xrd_whose_crd_the_api_server_rejects_reports_the_api_servers_reason() {
+    let (ctx, mut handle) = context();
+    let (object, xrd) = postgresql_xrd();
+    let pass = tokio::spawn(super::definition::reconcile(Arc::new(xrd), ctx.shared.clone()));
+    expect(&mut handle, "GET", COMPOSITE_CRD, 404, not_found()).await;
+    let message = "CustomResourceDefinition.apiextensions.k8s.io \"xpostgresqlinstances.database.crosstie.io\" is invalid: spec.validation.openAPIV3Schema.properties[spec].properties[parameters].type: Required value: must not be empty for specified object fields";
+    let invalid = json!({"kind": "Status", "apiVersion": "v1", "status": "Failure",
+                         "reason": "Invalid", "code": 422, "message": message});
+    expect(&mut handle, "PATCH", COMPOSITE_CRD, 422, invalid).await;
+    let status = expect(&mut handle, "PATCH", XRD_STATUS, 200, object).await;
+    let established = &status["status"]["conditions"][0];
+    assert_eq!(
+        (&established["type"], &established["status"], &established["reason"]),
+        (&json!("Established"), &json!("False"), &json!("EstablishComposite"))
+    );
+    assert_eq!(
+        established["message"],
+        format!("cannot apply rendered composite resource CustomResourceDefinition: {message}")
+    );
+    let action =
+        tokio::time::timeout(Duration::from_secs(5), pass).await.unwrap().unwrap().unwrap();
+    assert_eq!(action, Action::requeue(super::REQUEUE_ERROR));
 }
 
 #[tokio::test]
