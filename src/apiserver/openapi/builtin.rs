@@ -18,7 +18,9 @@ pub fn builtin_docs() -> Vec<ResourceDoc> {
 }
 
 static BUILTIN_DOCS: LazyLock<Vec<ResourceDoc>> = LazyLock::new(|| {
-    use k8s_openapi::api::{apps, batch, coordination, core, events, networking, rbac};
+    use k8s_openapi::api::{
+        apps, autoscaling, batch, coordination, core, events, networking, rbac,
+    };
     use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions;
     vec![
         builtin::<core::v1::Namespace>(),
@@ -33,6 +35,8 @@ static BUILTIN_DOCS: LazyLock<Vec<ResourceDoc>> = LazyLock::new(|| {
         builtin::<apps::v1::Deployment>(),
         builtin::<apps::v1::StatefulSet>(),
         builtin::<apps::v1::DaemonSet>(),
+        builtin::<apps::v1::ReplicaSet>(),
+        builtin::<autoscaling::v2::HorizontalPodAutoscaler>(),
         builtin::<networking::v1::Ingress>(),
         builtin::<batch::v1::Job>(),
         builtin::<batch::v1::CronJob>(),

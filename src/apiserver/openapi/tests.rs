@@ -57,6 +57,19 @@ fn patch_supports_field_validation(
 }
 
 #[test]
+fn every_served_built_in_kind_has_a_schema() {
+    let docs = builtin_docs();
+    for rt in crate::apiserver::registry::builtins() {
+        assert!(
+            docs.iter().any(|d| d.group == rt.group && d.kind == rt.kind),
+            "{}/{} has no schema: kubectl cannot validate or explain it",
+            rt.group,
+            rt.kind
+        );
+    }
+}
+
+#[test]
 fn builtin_docs_describe_the_served_kinds() {
     let docs = builtin_docs();
     let cases = [
