@@ -465,6 +465,20 @@ fn built_in_objects_of_the_wrong_shape_are_refused_naming_the_field() {
 }
 
 #[test]
+fn an_immutable_config_map_keeps_its_data() {
+    let serve = Serve::start();
+    let frozen = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: frozen}\ndata: {a: '1'}\nimmutable: true\n";
+    serve.ok(&["apply", "-f", "-"], Some(frozen));
+    let err = serve.fails(&["apply", "-f", "-"], Some(&frozen.replace("'1'", "'2'")));
+    assert!(err.contains("field is immutable when `immutable` is set"), "{err}");
+    let patch = ["patch", "configmap", "frozen", "--type", "merge", "-p"];
+    serve.fails(&[&patch[..], &[r#"{"immutable":false}"#]].concat(), None);
+    serve.ok(&["label", "configmap", "frozen", "tier=gold"], None);
+    let out = serve.ok(&["get", "configmap", "frozen", "-o", "jsonpath={.data.a}"], None);
+    assert_eq!(out, "1");
+}
+
+#[test]
 fn status_writes_and_spec_writes_do_not_touch_each_other() {
     let serve = serve_with_widgets();
     serve.ok(&["apply", "-f", "-"], Some(&widget("s", 1, "")));

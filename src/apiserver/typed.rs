@@ -101,6 +101,56 @@ pub fn apply_defaults(storage: &str, object: &mut Value) {
     }
 }
 
+/// The changes an update of a built-in kind may not make, as (field, message): what
+/// kube-apiserver's validation refuses as immutable.
+pub fn immutable_changes(storage: &str, old: &Value, new: &Value) -> Vec<(String, String)> {
+    let mut refused = Vec::new();
+    let selector = |refused: &mut Vec<_>| {
+        unchanged(refused, "spec.selector", &old["spec"]["selector"], &new["spec"]["selector"])
+    };
+    match storage {
+        "/configmaps" | "/secrets" if old["immutable"] == true => {
+            for field in ["data", "binaryData", "immutable"] {
+                if old[field] != new[field] {
+                    let message = "Forbidden: field is immutable when `immutable` is set";
+                    refused.push((field.to_owned(), message.to_owned()));
+                }
+            }
+            if storage == "/secrets" {
+                unchanged(&mut refused, "type", &secret_type(old), &new["type"]);
+            }
+        }
+        "/secrets" => unchanged(&mut refused, "type", &secret_type(old), &new["type"]),
+        "apps/deployments" | "apps/replicasets" | "apps/statefulsets" | "apps/daemonsets" => {
+            selector(&mut refused)
+        }
+        "batch/jobs" => {
+            selector(&mut refused);
+            let template = (&old["spec"]["template"], &new["spec"]["template"]);
+            unchanged(&mut refused, "spec.template", template.0, template.1);
+        }
+        _ => {}
+    }
+    refused
+}
+
+/// A stored Secret's type, defaulted as [`apply_defaults`] defaults the update's (Secrets stored
+/// before defaulting may have none).
+fn secret_type(secret: &Value) -> Value {
+    match secret["type"].as_str() {
+        None | Some("") => Value::String("Opaque".into()),
+        Some(_) => secret["type"].clone(),
+    }
+}
+
+/// Refuses `field` when an update changes it.
+fn unchanged(refused: &mut Vec<(String, String)>, field: &str, old: &Value, new: &Value) {
+    if old != new {
+        let shown = serde_json::to_string(new).unwrap_or_default();
+        refused.push((field.to_owned(), format!("Invalid value: {shown}: field is immutable")));
+    }
+}
+
 /// Drops from `object` every field its typed decoding does not keep (see [`unknown_fields`]).
 pub fn prune(object: &mut Value, unknown: &[String]) {
     for path in unknown {
@@ -272,6 +322,28 @@ mod tests {
         let mut secret = json!({"metadata": {"name": "s"}, "type": ""});
         apply_defaults("/secrets", &mut secret);
         assert_eq!(secret["type"], "Opaque");
+    }
+
+    #[test]
+    fn an_immutable_config_map_and_a_selector_cannot_change() {
+        let old = json!({"data": {"a": "1"}, "immutable": true});
+        let edited = json!({"data": {"a": "2"}, "immutable": false});
+        let fields: Vec<String> =
+            immutable_changes("/configmaps", &old, &edited).into_iter().map(|(f, _)| f).collect();
+        assert_eq!(fields, ["data", "immutable"]);
+        let mutable = json!({"data": {"a": "1"}});
+        assert!(immutable_changes("/configmaps", &mutable, &edited).is_empty());
+        let old = deployment(json!({"selector": {"matchLabels": {"app": "web"}}}));
+        let moved = deployment(json!({"selector": {"matchLabels": {"app": "api"}}}));
+        let untyped = json!({"data": {}});
+        let typed = json!({"data": {}, "type": "Opaque"});
+        assert!(
+            immutable_changes("/secrets", &untyped, &typed).is_empty(),
+            "stored before defaults"
+        );
+        let refused = immutable_changes("apps/deployments", &old, &moved);
+        assert_eq!(refused[0].0, "spec.selector");
+        assert!(refused[0].1.ends_with("field is immutable"), "{}", refused[0].1);
     }
 
     #[test]

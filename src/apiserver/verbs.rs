@@ -926,6 +926,18 @@ impl Api {
         }
         if !rt.custom {
             typed::apply_defaults(&rt.storage, object);
+            let immutable = old.map(|old| typed::immutable_changes(&rt.storage, old, object));
+            if let Some(refused) = immutable.filter(|r| !r.is_empty()) {
+                let causes = refused
+                    .into_iter()
+                    .map(|(field, message)| Cause {
+                        reason: "FieldValueInvalid".into(),
+                        message: format!("{field}: {message}"),
+                        field,
+                    })
+                    .collect();
+                return Err(ApiError::invalid(scope.target(name), causes));
+            }
             return match typed::unknown_fields(&rt.storage, object) {
                 None => Ok(()),
                 Some(Err(e)) => Err(ApiError::bad_request(format!(
