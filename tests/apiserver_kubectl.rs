@@ -22,7 +22,7 @@ spec:
   - name: v1
     served: true
     storage: true
-    subresources: {status: {}}
+    subresources: {status: {}, scale: {specReplicasPath: .spec.size, statusReplicasPath: .status.size}}
     additionalPrinterColumns:
     - {name: Size, type: integer, jsonPath: .spec.size}
     - {name: Color, type: string, jsonPath: .spec.color}
@@ -476,6 +476,30 @@ fn an_immutable_config_map_keeps_its_data() {
     serve.ok(&["label", "configmap", "frozen", "tier=gold"], None);
     let out = serve.ok(&["get", "configmap", "frozen", "-o", "jsonpath={.data.a}"], None);
     assert_eq!(out, "1");
+}
+
+#[test]
+fn kubectl_scale_sets_the_replicas_of_a_deployment_and_of_a_custom_resource() {
+    let serve = serve_with_widgets();
+    let deployment = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: api}\nspec:\n  \
+        selector: {matchLabels: {app: api}}\n  template:\n    metadata: {labels: {app: api}}\n    \
+        spec: {containers: [{name: api, image: nginx}]}\n";
+    serve.ok(&["apply", "-f", "-"], Some(deployment));
+    serve.ok(&["scale", "deployment", "api", "--replicas=4"], None);
+    let replicas = serve.ok(&["get", "deployment", "api", "-o", "jsonpath={.spec.replicas}"], None);
+    assert_eq!(replicas, "4");
+    // A stale --current-replicas is a failed precondition, not a write.
+    serve.fails(&["scale", "deployment", "api", "--current-replicas=9", "--replicas=1"], None);
+
+    serve.ok(&["apply", "-f", "-"], Some(&widget("pool", 2, "")));
+    serve.ok(&["scale", "widget", "pool", "--replicas=7"], None);
+    let size = serve.ok(&["get", "widget", "pool", "-o", "jsonpath={.spec.size}"], None);
+    assert_eq!(size, "7");
+    let scale = serve
+        .ok(&["get", "--raw", "/apis/example.org/v1/namespaces/default/widgets/pool/scale"], None);
+    assert!(scale.contains(r#""kind":"Scale""#) && scale.contains(r#""replicas":7"#), "{scale}");
+    let err = serve.fails(&["scale", "configmap", "x", "--replicas=1"], None);
+    assert!(!err.is_empty());
 }
 
 #[test]

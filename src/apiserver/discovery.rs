@@ -84,7 +84,12 @@ pub fn resource_list(registry: &Registry, group: &str, version: &str) -> Option<
         .filter(|t| t.group == group && t.versions.iter().any(|v| v == version))
         .flat_map(|t| {
             let [main, status] = resource_entries(t);
-            if t.status { vec![main, status] } else { vec![main] }
+            let scale = t.scale.contains_key(version).then(|| {
+                json!({"name": format!("{}/scale", t.plural), "singularName": "",
+                    "namespaced": t.namespaced, "group": "autoscaling", "version": "v1",
+                    "kind": "Scale", "verbs": ["get", "patch", "update"]})
+            });
+            std::iter::once(main).chain(t.status.then_some(status)).chain(scale)
         })
         .collect();
     if resources.is_empty() {
@@ -116,5 +121,16 @@ mod tests {
         assert_eq!(ns["namespaced"], false);
         assert_eq!(ns["shortNames"][0], "ns");
         assert!(resource_list(&registry, "apps", "v9").is_none());
+        let apps = resource_list(&registry, "apps", "v1").unwrap();
+        let names: Vec<&str> = apps["resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["name"].as_str().unwrap())
+            .collect();
+        assert!(
+            names.contains(&"deployments/scale") && !names.contains(&"daemonsets/scale"),
+            "{names:?}"
+        );
     }
 }

@@ -226,6 +226,7 @@ async fn serve(state: AppState, request: Request) -> Result<Response, ApiError> 
         || address.subresource.is_some_and(|s| match s {
             "status" => !rt.status,
             "finalize" => rt.storage != NAMESPACE_STORAGE,
+            "scale" => !rt.scale.contains_key(version),
             _ => true,
         })
     {
@@ -251,6 +252,33 @@ async fn serve(state: AppState, request: Request) -> Result<Response, ApiError> 
     let headers = parts.headers;
     let lean = parts.extensions.get::<InProcess>().is_some();
     let table = wants_table(&headers).then(|| columns(&rt, version));
+    if address.subresource == Some("scale")
+        && let Some(name) = address.name.map(str::to_owned)
+    {
+        return match parts.method {
+            Method::GET => {
+                let scale = blocking(move || api.get_scale(&scope, &name)).await?;
+                Ok(axum::Json(scale).into_response())
+            }
+            Method::PUT | Method::PATCH => {
+                let bytes = read_body(body).await?;
+                let write = if parts.method == Method::PUT {
+                    Patch::Merge(parse_object(&headers, &bytes)?)
+                } else {
+                    parse_patch(&headers, &bytes, &rt)?
+                };
+                let opts = write_options(&params, &headers, address.subresource)?;
+                let scale =
+                    writes.run(move || api.write_scale(&scope, &name, write, &opts)).await?;
+                Ok(axum::Json(scale).into_response())
+            }
+            method => Err(ApiError::new(
+                405,
+                "MethodNotAllowed",
+                format!("{method} is not supported on /scale"),
+            )),
+        };
+    }
     match (parts.method, address.name) {
         (Method::GET, None) => {
             let list = list_options(&params, &rt, version)?;

@@ -15,6 +15,7 @@ pub mod openapi;
 pub mod patch;
 pub mod protobuf;
 pub mod registry;
+pub mod scale;
 pub mod schema;
 pub mod selector;
 pub mod ssa;

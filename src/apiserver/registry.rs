@@ -8,6 +8,7 @@ use std::sync::{Arc, RwLock};
 
 use serde_json::Value;
 
+use super::scale::ScalePaths;
 use super::selector::FieldSelector;
 use super::table::PrinterColumn;
 
@@ -54,6 +55,8 @@ pub struct ResourceType {
     /// Field selector labels beyond `metadata.name`/`metadata.namespace`, per version: the
     /// kind's own (Secret `type`, Event `involvedObject.*`) or a CRD's `selectableFields`.
     pub field_labels: BTreeMap<String, Vec<String>>,
+    /// What the `/scale` subresource reads and writes, per version that has one.
+    pub scale: BTreeMap<String, ScalePaths>,
 }
 
 impl ResourceType {
@@ -87,7 +90,14 @@ impl ResourceType {
                 .map(|labels| (version.to_owned(), labels.iter().map(|l| l.to_string()).collect()))
                 .into_iter()
                 .collect(),
+            scale: BTreeMap::new(),
         }
+    }
+
+    fn with_scale(mut self) -> Self {
+        let versions = self.versions.iter().map(|v| (v.clone(), ScalePaths::workload()));
+        self.scale = versions.collect();
+        self
     }
 
     fn short(mut self, names: &[&str]) -> Self {
@@ -135,6 +145,7 @@ impl ResourceType {
         let mut schemas = BTreeMap::new();
         let mut columns = BTreeMap::new();
         let mut field_labels = BTreeMap::new();
+        let mut scale = BTreeMap::new();
         let mut status = false;
         for v in &served {
             let name = v["name"].as_str()?.to_owned();
@@ -159,6 +170,9 @@ impl ResourceType {
                 .map(|path| path.trim_start_matches('.').to_owned())
                 .collect();
             field_labels.insert(name.clone(), labels);
+            if let Some(paths) = ScalePaths::of_crd_version(v) {
+                scale.insert(name.clone(), paths);
+            }
             columns.insert(name, cols);
         }
         Some(ResourceType {
@@ -180,6 +194,7 @@ impl ResourceType {
             schemas,
             columns,
             field_labels,
+            scale,
         })
     }
 
@@ -280,10 +295,12 @@ pub fn builtins() -> Vec<ResourceType> {
         .with_status(),
         R::builtin("apps", "v1", "Deployment", "deployments", true)
             .short(&["deploy"])
+            .with_scale()
             .with_status()
             .in_all(),
         R::builtin("apps", "v1", "StatefulSet", "statefulsets", true)
             .short(&["sts"])
+            .with_scale()
             .with_status()
             .in_all(),
         R::builtin("apps", "v1", "DaemonSet", "daemonsets", true)
@@ -292,6 +309,7 @@ pub fn builtins() -> Vec<ResourceType> {
             .in_all(),
         R::builtin("apps", "v1", "ReplicaSet", "replicasets", true)
             .short(&["rs"])
+            .with_scale()
             .with_status()
             .in_all(),
         R::builtin("batch", "v1", "Job", "jobs", true).with_status().in_all(),

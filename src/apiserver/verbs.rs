@@ -12,6 +12,7 @@ use super::convert::{present, to_storage};
 use super::meta::{self, NameRule};
 use super::patch::{self, PatchError};
 use super::registry::{CRD_STORAGE, NAMESPACE_STORAGE, Registry, ResourceType, Shape};
+use super::scale;
 use super::schema;
 use super::selector::{FieldSelector, LabelSelector};
 use super::ssa::{self, ApplyError};
@@ -225,6 +226,45 @@ impl Api {
             Some(object) => Ok(scope.present(object)),
             None => Err(ApiError::not_found(scope.target(name))),
         }
+    }
+
+    /// The object's Scale (`/scale` subresource).
+    pub fn get_scale(&self, scope: &Scope, name: &str) -> Result<Value, ApiError> {
+        let paths = scale_paths(scope)?;
+        Ok(scale::scale_of(&self.get(scope, name)?, paths))
+    }
+
+    /// Writes the object's Scale (a PUT's body, or a patch of the current Scale): only the
+    /// desired replicas reach the object, under the Scale's resourceVersion when it has one.
+    pub fn write_scale(
+        &self,
+        scope: &Scope,
+        name: &str,
+        write: Patch,
+        opts: &WriteOptions,
+    ) -> Result<Value, ApiError> {
+        let paths = scale_paths(scope)?;
+        let current = scale::scale_of(&self.get(scope, name)?, paths);
+        let desired = match write {
+            Patch::Json(ops) => {
+                patch::json_patch(&current, &ops).map_err(|e| patch_error(scope, name, e))?
+            }
+            Patch::Merge(p) | Patch::Strategic(p) | Patch::Apply(p) => {
+                let mut p = p;
+                // A patch carries no precondition unless it sets one.
+                if let Some(meta) = p.get_mut("metadata").and_then(Value::as_object_mut) {
+                    meta.retain(|field, _| field == "resourceVersion");
+                }
+                let mut unpinned = current;
+                unpinned["metadata"].as_object_mut().map(|m| m.remove("resourceVersion"));
+                patch::merge_patch(unpinned, &p)
+            }
+        };
+        let resource_patch = scale::resource_patch(&desired, paths)
+            .map_err(|cause| ApiError::invalid(scope.target(name), vec![cause]))?;
+        let (text, _) = self.patch(scope, name, Patch::Merge(resource_patch), opts)?;
+        let updated: Value = serde_json::from_str(&text).map_err(StoreError::from)?;
+        Ok(scale::scale_of(&updated, paths))
     }
 
     /// Reads an object as served JSON text: the stored text passes through unparsed when nothing
@@ -994,6 +1034,13 @@ impl Api {
                 .map_err(StoreError::from)?),
         }
     }
+}
+
+/// Where the resource's Scale lives; 404 for a kind without one.
+fn scale_paths(scope: &Scope) -> Result<&scale::ScalePaths, ApiError> {
+    scope.rt.scale.get(&scope.version).ok_or_else(|| {
+        ApiError::new(404, "NotFound", "the server could not find the requested resource")
+    })
 }
 
 /// What field ownership needs to know of the resource: how its lists merge (the CRD
