@@ -243,3 +243,102 @@ fn spec_patches_images_and_components_are_applied_over_plain_and_kustomize_folde
         "{err}"
     );
 }
+
+#[test]
+fn a_kustomization_cannot_read_files_outside_the_source_artifact_whatever_the_spec_sets() {
+    use crosstie::gitops::build::kustomize::Overlay;
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("artifact");
+    let generator = |file: &str| format!("configMapGenerator:\n- name: leak\n  files: [{file}]\n");
+    write(
+        tmp.path(),
+        &[
+            ("data/token", "admin-token"),
+            ("artifact/absolute/kustomization.yaml", &generator("hostname=/etc/hostname")),
+            ("artifact/parent/kustomization.yaml", &generator("token=../../data/token")),
+            ("artifact/symlink/kustomization.yaml", "resources: [cm.yaml]\n"),
+        ],
+    );
+    std::os::unix::fs::symlink(tmp.path().join("data/token"), root.join("symlink/cm.yaml"))
+        .unwrap();
+    let images = Overlay {
+        images: vec![[("name".to_owned(), "nginx".to_owned())].into()],
+        ..Default::default()
+    };
+    for overlay in [Overlay::default(), images] {
+        for (path, reference) in [
+            ("absolute", "hostname=/etc/hostname"),
+            ("parent", "token=../../data/token"),
+            ("symlink", "cm.yaml"),
+        ] {
+            let mut req = request(&root, path);
+            req.kubectl = Some(support::tools::kubectl());
+            req.overlay = overlay.clone();
+            let err = build(&req).unwrap_err().to_string();
+            assert_eq!(
+                err,
+                format!("{path}/kustomization.yaml: {reference:?} is outside the source artifact")
+            );
+        }
+    }
+}
+
+#[test]
+fn a_kustomization_may_reference_files_anywhere_inside_the_source_artifact() {
+    use crosstie::gitops::build::kustomize::Overlay;
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        &[
+            ("apps/extra/cm.yaml", CM),
+            ("clusters/prod/kustomization.yaml", "resources: [../../apps/extra/cm.yaml]\n"),
+        ],
+    );
+    let images = Overlay {
+        images: vec![[("name".to_owned(), "nginx".to_owned())].into()],
+        ..Default::default()
+    };
+    for overlay in [Overlay::default(), images] {
+        let mut req = request(dir.path(), "clusters/prod");
+        req.kubectl = Some(support::tools::kubectl());
+        req.overlay = overlay;
+        let objects = build(&req).unwrap();
+        assert_eq!(objects.len(), 1);
+        assert_eq!(objects[0]["metadata"]["name"], "cfg");
+    }
+}
+
+#[test]
+fn the_flux_bootstrap_layout_builds_nested_kustomizations_and_expands_lists() {
+    let dir = tempfile::tempdir().unwrap();
+    let sync = "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata:\n  name: flux-system\n  namespace: flux-system\nspec:\n  interval: 10m\n  path: ./clusters/prod\n  prune: true\n  sourceRef: {kind: GitRepository, name: flux-system}\n";
+    write(
+        dir.path(),
+        &[
+            (
+                "clusters/prod/flux-system/kustomization.yaml",
+                "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: [gotk-sync.yaml]\n",
+            ),
+            ("clusters/prod/flux-system/gotk-sync.yaml", sync),
+            (
+                "clusters/prod/apps.yaml",
+                "apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: Namespace\n  metadata: {name: apps}\n- apiVersion: v1\n  kind: ConfigMap\n  metadata: {name: cfg, namespace: apps}\n",
+            ),
+            (
+                "clusters/prod/config/kustomize.yaml",
+                "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: [x.yaml]\n",
+            ),
+        ],
+    );
+    let mut req = request(dir.path(), "clusters/prod");
+    req.kubectl = Some(support::tools::kubectl());
+    let objects = build(&req).unwrap();
+    let ids: Vec<String> = objects
+        .iter()
+        .map(|o| {
+            format!("{}/{}", o["kind"].as_str().unwrap(), o["metadata"]["name"].as_str().unwrap())
+        })
+        .collect();
+    assert_eq!(ids, ["Namespace/apps", "ConfigMap/cfg", "Kustomization/flux-system"]);
+    assert_eq!(objects[2]["apiVersion"], "kustomize.toolkit.fluxcd.io/v1");
+}

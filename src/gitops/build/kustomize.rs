@@ -1,14 +1,21 @@
-//! Folders with a `kustomization.yaml` are built by the kustomize embedded in kubectl
-//! (`kubectl kustomize DIR`), found in `PATH`. With `spec.patches`, `spec.images` or
-//! `spec.components`, a generated overlay outside the artifact wraps the folder, as Flux does.
+//! Kustomizations are built by the kustomize embedded in kubectl (`kubectl kustomize DIR`),
+//! found in `PATH`. With `spec.patches`, `spec.images` or `spec.components`, a generated
+//! overlay outside the artifact wraps the folder, as Flux does.
+//!
+//! As in Flux, a kustomization may read any file inside the source artifact and nothing
+//! outside it: [`confine`] checks the tree first, then kustomize runs without its own
+//! (per-folder) load restrictions.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use serde_json::{Value, json};
 
-use super::Error;
+use super::{Error, confine};
 use crate::gitops::api::kustomization::KustomizePatch;
+
+/// kustomize's own restriction is per folder; [`confine`] enforces the artifact root instead.
+const UNRESTRICTED: &[&str] = &["--load-restrictor", "LoadRestrictionsNone"];
 
 /// Kustomize features a Kustomization spec adds on top of its folder.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -27,15 +34,12 @@ impl Overlay {
         self.patches.is_empty() && self.images.is_empty() && self.components.is_empty()
     }
 
-    /// The generated `kustomization.yaml` in `work`: the folder itself when it is a
-    /// kustomization, else every YAML file in it, plus the overlay's features. Kustomize wants
-    /// directories relative, so every path is made relative to `work`.
-    fn kustomization(&self, work: &Path, dir: &Path, files: &[PathBuf]) -> Value {
-        let resources: Vec<String> = if is_kustomization(dir) {
-            vec![relative_to(work, dir)]
-        } else {
-            files.iter().map(|f| relative_to(work, f)).collect()
-        };
+    /// The generated `kustomization.yaml` in `work`: `resources` (the folder itself when it is
+    /// a kustomization, else its manifests and nested kustomizations) plus the overlay's
+    /// features. Kustomize wants directories relative, so every path is made relative to `work`.
+    fn kustomization(&self, work: &Path, dir: &Path, resources: &[PathBuf]) -> Value {
+        let resources: Vec<String> =
+            resources.iter().map(|r| relative_to(work, &normalize(r))).collect();
         let mut k = json!({
             "apiVersion": "kustomize.config.k8s.io/v1beta1",
             "kind": "Kustomization",
@@ -59,30 +63,42 @@ impl Overlay {
     }
 }
 
-/// Build `dir` (inside the artifact `root`) with `overlay` applied, in a temporary directory
-/// outside the artifact. Components must stay inside the artifact.
+/// Build `resources` (the folder `dir` inside the artifact `root`, or what it holds) with
+/// `overlay` applied, in a temporary directory outside the artifact. Components must stay
+/// inside the artifact.
 pub fn build_with_overlay(
     kubectl: Option<&Path>,
     root: &Path,
     dir: &Path,
-    files: &[PathBuf],
+    resources: &[PathBuf],
     relative: &str,
     overlay: &Overlay,
 ) -> Result<String, Error> {
-    let root = normalize(root);
-    if let Some(c) = overlay.components.iter().find(|c| !normalize(&dir.join(c)).starts_with(&root))
-    {
-        return Err(Error::Path(format!("spec.components: {c:?} is outside the source artifact")));
+    for component in &overlay.components {
+        let path = normalize(&dir.join(component));
+        if !path.starts_with(normalize(root)) {
+            return Err(Error::Path(format!(
+                "spec.components: {component:?} is outside the source artifact"
+            )));
+        }
+        confine::kustomization(root, &path)?;
+    }
+    for resource in resources {
+        if resource.is_dir() {
+            confine::kustomization(root, resource)?;
+        } else {
+            confine::inside(root, resource, relative)?;
+        }
     }
     let io = |source| Error::Read { file: "generated kustomization.yaml".into(), source };
     let work = tempfile::tempdir().map_err(io)?;
-    let generated = overlay.kustomization(&normalize(work.path()), &normalize(dir), files);
+    let generated = overlay.kustomization(&normalize(work.path()), &normalize(dir), resources);
     let text = serde_saphyr::to_string(&generated).map_err(|e| Error::Kustomize {
         path: relative.to_owned(),
         message: format!("cannot generate kustomization.yaml: {e}"),
     })?;
     std::fs::write(work.path().join("kustomization.yaml"), text).map_err(io)?;
-    run(kubectl, work.path(), relative, &["--load-restrictor", "LoadRestrictionsNone"])
+    run(kubectl, work.path(), relative, UNRESTRICTED)
 }
 
 /// File names that make a folder a kustomization, as kustomize recognizes them.
@@ -100,9 +116,16 @@ pub fn find_kubectl() -> Option<PathBuf> {
     std::env::split_paths(&path).map(|d| d.join("kubectl")).find(|p| p.is_file())
 }
 
-/// Run `kubectl kustomize dir` (with `kubectl`, else the one in `PATH`) and return its YAML.
-pub fn build(kubectl: Option<&Path>, dir: &Path, relative: &str) -> Result<String, Error> {
-    run(kubectl, dir, relative, &[])
+/// Run `kubectl kustomize dir` (with `kubectl`, else the one in `PATH`) and return its YAML,
+/// once every file the kustomization reads is known to be inside the artifact `root`.
+pub fn build(
+    kubectl: Option<&Path>,
+    root: &Path,
+    dir: &Path,
+    relative: &str,
+) -> Result<String, Error> {
+    confine::kustomization(root, dir)?;
+    run(kubectl, dir, relative, UNRESTRICTED)
 }
 
 fn run(
@@ -134,7 +157,7 @@ fn run(
     })
 }
 
-/// Resolve `.` and `..` lexically (the artifact has no symlinks).
+/// Resolve `.` and `..` lexically (the artifact has no symlinks; [`confine`] checks that).
 fn normalize(path: &Path) -> PathBuf {
     let mut out = PathBuf::new();
     for component in path.components() {

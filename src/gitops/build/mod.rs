@@ -3,10 +3,13 @@
 //! Pure except for reading files and running `kubectl kustomize`:
 //! 1. `locate`: resolve `spec.path` inside the artifact (never outside it);
 //! 2. `render`: `kubectl kustomize` for kustomization folders or when the spec has patches,
-//!    images or components; else every YAML file;
+//!    images or components; else every YAML file, with nested kustomization folders built by
+//!    kustomize and kustomize's own config files skipped (Flux's generator); `v1` `List`s are
+//!    expanded;
 //! 3. `parse` + `substitute`: per document, unless the object opts out;
 //! 4. `normalize`: `targetNamespace`, Flux's ownership labels, identity checks.
 
+pub mod confine;
 pub mod inventory;
 pub mod kustomize;
 pub mod substitute;
@@ -68,6 +71,14 @@ pub enum Error {
         /// kustomize's stderr.
         message: String,
     },
+    /// A kustomization refers to a file outside the source artifact.
+    #[error("{origin}: {reference:?} is outside the source artifact")]
+    OutsideSource {
+        /// The file holding the reference, relative to the artifact root.
+        origin: String,
+        /// The reference as written.
+        reference: String,
+    },
     /// Variable substitution failed.
     #[error("post-build substitution failed: {0}")]
     Substitution(String),
@@ -124,39 +135,87 @@ const CLUSTER_SCOPED_KINDS: &[&str] = &[
 /// Build the objects for a Kustomization.
 pub fn build(request: &BuildRequest) -> Result<Vec<Value>, Error> {
     let (dir, relative) = locate(&request.artifact_dir, request.path.as_deref())?;
-    let documents = if !request.overlay.is_empty() {
-        let files =
-            if kustomize::is_kustomization(&dir) { Vec::new() } else { yaml::yaml_files(&dir)? };
+    let root = &request.artifact_dir;
+    let kubectl = request.kubectl.as_deref();
+    let kustomized = |output: String, relative: &str| {
+        yaml::split_documents(&format!("kustomize build {relative}"), &output)
+    };
+    let documents = if kustomize::is_kustomization(&dir) && request.overlay.is_empty() {
+        kustomized(kustomize::build(kubectl, root, &dir, &relative)?, &relative)
+    } else if kustomize::is_kustomization(&dir) {
         let output = kustomize::build_with_overlay(
-            request.kubectl.as_deref(),
-            &request.artifact_dir,
+            kubectl,
+            root,
             &dir,
-            &files,
+            std::slice::from_ref(&dir),
             &relative,
             &request.overlay,
         )?;
-        yaml::split_documents(&format!("kustomize build {relative}"), &output)
-    } else if kustomize::is_kustomization(&dir) {
-        let output = kustomize::build(request.kubectl.as_deref(), &dir, &relative)?;
-        yaml::split_documents(&format!("kustomize build {relative}"), &output)
+        kustomized(output, &relative)
     } else {
-        yaml::read_dir(&request.artifact_dir, &dir)?
+        let folder = yaml::scan(&dir)?;
+        if request.overlay.is_empty() {
+            let mut documents = yaml::read_files(root, &folder.files)?;
+            for nested in &folder.kustomizations {
+                let relative = nested.strip_prefix(root).unwrap_or(nested).display().to_string();
+                let output = kustomize::build(kubectl, root, nested, &relative)?;
+                documents.extend(kustomized(output, &relative));
+            }
+            documents
+        } else {
+            let mut resources = Vec::new();
+            for file in folder.files {
+                // Kustomize's own config files are not resources.
+                let documents = yaml::read_files(root, std::slice::from_ref(&file))?;
+                let config = documents.iter().any(|d| {
+                    d.parse().ok().flatten().is_some_and(|o| yaml::is_kustomize_config(&o))
+                });
+                if !config {
+                    resources.push(file);
+                }
+            }
+            resources.extend(folder.kustomizations);
+            let overlay = &request.overlay;
+            let output =
+                kustomize::build_with_overlay(kubectl, root, &dir, &resources, &relative, overlay)?;
+            kustomized(output, &relative)
+        }
     };
     let mut objects = Vec::with_capacity(documents.len());
     let mut seen = BTreeSet::new();
     for document in &documents {
         let Some(object) = parse_and_substitute(document, request.vars.as_ref())? else { continue };
-        let object = normalize(object, document, request)?;
-        let id = inventory::entry_for(&object).id;
-        if !seen.insert(id.clone()) {
-            return Err(Error::InvalidObject {
-                origin: document.origin(),
-                message: format!("duplicate object {id}"),
-            });
+        if yaml::is_kustomize_config(&object) {
+            continue;
         }
-        objects.push(object);
+        for object in expand_list(object, document)? {
+            let object = normalize(object, document, request)?;
+            let id = inventory::entry_for(&object).id;
+            if !seen.insert(id.clone()) {
+                return Err(Error::InvalidObject {
+                    origin: document.origin(),
+                    message: format!("duplicate object {id}"),
+                });
+            }
+            objects.push(object);
+        }
     }
     Ok(objects)
+}
+
+/// The items of a `v1` `List`, as kustomize expands them; any other object as is.
+fn expand_list(object: Value, document: &Document) -> Result<Vec<Value>, Error> {
+    if object["apiVersion"] != "v1" || object["kind"] != "List" {
+        return Ok(vec![object]);
+    }
+    match object.get("items") {
+        None | Some(Value::Null) => Ok(Vec::new()),
+        Some(Value::Array(items)) => Ok(items.clone()),
+        Some(_) => Err(Error::InvalidObject {
+            origin: document.origin(),
+            message: "List items is not a sequence".into(),
+        }),
+    }
 }
 
 /// Resolve `path` inside `root`, refusing absolute paths and `..`.

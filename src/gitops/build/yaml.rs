@@ -1,7 +1,8 @@
-//! Reading manifests: every `*.yaml`/`*.yml` under a directory, split into documents that
-//! remember their file and first line, parsed with serde-saphyr.
+//! Reading manifests: every `*.yaml`/`*.yml` under a plain folder (nested kustomizations
+//! aside), split into documents that remember their file and first line, parsed with
+//! serde-saphyr.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
@@ -71,29 +72,43 @@ fn push_document(docs: &mut Vec<Document>, file: &str, line: usize, text: String
     }
 }
 
-/// Every `*.yaml`/`*.yml` file under `dir`, recursively, in path order, as documents with
-/// paths relative to `root`.
-pub fn read_dir(root: &Path, dir: &Path) -> Result<Vec<Document>, Error> {
-    let files = yaml_files(dir)?;
+/// `files` as documents with paths relative to `root`.
+pub fn read_files(root: &Path, files: &[PathBuf]) -> Result<Vec<Document>, Error> {
     let mut docs = Vec::new();
     for path in files {
-        let relative = path.strip_prefix(root).unwrap_or(&path).display().to_string();
-        let text = std::fs::read_to_string(&path)
+        let relative = path.strip_prefix(root).unwrap_or(path).display().to_string();
+        let text = std::fs::read_to_string(path)
             .map_err(|e| Error::Read { file: relative.clone(), source: e })?;
         docs.extend(split_documents(&relative, &text));
     }
     Ok(docs)
 }
 
-/// Every `*.yaml`/`*.yml` file under `dir`, recursively, in path order.
-pub fn yaml_files(dir: &Path) -> Result<Vec<std::path::PathBuf>, Error> {
-    let mut files = Vec::new();
-    collect_files(dir, &mut files)?;
-    files.sort();
-    Ok(files)
+/// What a plain folder holds, as Flux's kustomization generator sees it.
+#[derive(Debug, Default)]
+pub struct PlainFolder {
+    /// Every `*.yaml`/`*.yml` file, recursively, in path order, outside nested kustomizations.
+    pub files: Vec<PathBuf>,
+    /// Subfolders holding a kustomization file: built with kustomize, not descended into.
+    pub kustomizations: Vec<PathBuf>,
 }
 
-fn collect_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) -> Result<(), Error> {
+/// Scan the plain folder `dir` (itself without a kustomization file).
+pub fn scan(dir: &Path) -> Result<PlainFolder, Error> {
+    let mut folder = PlainFolder::default();
+    collect_files(dir, &mut folder)?;
+    folder.files.sort();
+    folder.kustomizations.sort();
+    Ok(folder)
+}
+
+/// Whether `object` is kustomize's own configuration (`kustomize.config.k8s.io`), not a
+/// manifest.
+pub fn is_kustomize_config(object: &Value) -> bool {
+    object["apiVersion"].as_str().is_some_and(|v| v.starts_with("kustomize.config.k8s.io/"))
+}
+
+fn collect_files(dir: &Path, out: &mut PlainFolder) -> Result<(), Error> {
     let entries = std::fs::read_dir(dir)
         .map_err(|e| Error::Read { file: dir.display().to_string(), source: e })?;
     for entry in entries {
@@ -103,11 +118,13 @@ fn collect_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) -> Result<(), Er
         let file_type = entry
             .file_type()
             .map_err(|e| Error::Read { file: path.display().to_string(), source: e })?;
-        if file_type.is_dir() {
+        if file_type.is_dir() && super::kustomize::is_kustomization(&path) {
+            out.kustomizations.push(path);
+        } else if file_type.is_dir() {
             collect_files(&path, out)?;
         } else if file_type.is_file() && path.extension().is_some_and(|e| e == "yaml" || e == "yml")
         {
-            out.push(path);
+            out.files.push(path);
         }
     }
     Ok(())
