@@ -71,6 +71,8 @@ pub async fn install_crds(client: &Client) -> Result<(), Error> {
 /// Every controller, sharing one metrics registry.
 pub struct Controllers {
     client: Client,
+    /// The Git loop's client: it must see managedFields (see [`Controllers::with_git_client`]).
+    git_client: Client,
     options: Options,
     metrics: Arc<crosstie_runtime::Metrics>,
     aws_metrics: crosstie_provider_aws::AwsMetrics,
@@ -85,7 +87,23 @@ impl Controllers {
         aws_metrics.register(&mut metrics.registry);
         let composition_metrics = crate::composition::CompositionMetrics::default();
         composition_metrics.register(&mut metrics.registry);
-        Self { client, options, metrics: Arc::new(metrics), aws_metrics, composition_metrics }
+        let git_client = client.clone();
+        Self {
+            client,
+            git_client,
+            options,
+            metrics: Arc::new(metrics),
+            aws_metrics,
+            composition_metrics,
+        }
+    }
+
+    /// Gives the Git loop its own client, when `new`'s leaves out managedFields (the embedded
+    /// server's in-process client): the applier reads them to find fields removed from Git
+    /// without a dry-run of every object.
+    pub fn with_git_client(mut self, client: Client) -> Self {
+        self.git_client = client;
+        self
     }
 
     /// The registry of every controller's metrics, for `/metrics`.
@@ -115,7 +133,7 @@ impl Controllers {
         tokio::join!(
             crosstie_provider_aws::run(self.client.clone(), config, self.metrics, self.aws_metrics),
             crate::composition::controller::run(self.client.clone(), self.composition_metrics),
-            crate::gitops::controller::run(self.client, self.options.data_dir.join("git")),
+            crate::gitops::controller::run(self.git_client, self.options.data_dir.join("git")),
         );
     }
 }

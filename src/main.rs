@@ -92,7 +92,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             // it (a user, the demo, a test) can apply Crosstie's kinds at once.
             let kubeconfig = serve.kubeconfig_out.take();
             let server = crosstie::apiserver::start(serve.into()).await?;
-            let controllers = Controllers::new(server.client()?, run.options());
+            let controllers = Controllers::new(server.client()?, run.options())
+                .with_git_client(server.client_with_managed_fields()?);
             controllers.install_crds().await?;
             eprintln!("crosstie is serving the Kubernetes API on https://{}", server.addr);
             if let Some(path) = kubeconfig {

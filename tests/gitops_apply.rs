@@ -230,3 +230,122 @@ async fn ssa_ignore_reconcile_disabled_and_if_not_present_are_honoured() {
         "created once, then left alone"
     );
 }
+
+/// The embedded API server in this process, with an applier per kind of client: the in-process
+/// one `crosstie up`'s controllers use (objects come without managedFields) and a socket one.
+async fn embedded()
+-> (tempfile::TempDir, crosstie::apiserver::RunningServer, Vec<(&'static str, Applier)>) {
+    let dir = tempfile::tempdir().unwrap();
+    let opts = crosstie::apiserver::ServeOptions {
+        data_dir: dir.path().join("data"),
+        listen: "127.0.0.1:0".parse().unwrap(),
+        kubeconfig_out: None,
+    };
+    let server = crosstie::apiserver::start(opts).await.unwrap();
+    let appliers = vec![
+        ("in-process", Applier::new(server.client().unwrap())),
+        ("socket", Applier::new(server.socket_client().unwrap())),
+    ];
+    (dir, server, appliers)
+}
+
+async fn live(
+    applier_client: &kube::Client,
+    namespace: &str,
+    kind: &str,
+    name: &str,
+) -> Option<Value> {
+    let api: kube::Api<kube::api::DynamicObject> = kube::Api::namespaced_with(
+        applier_client.clone(),
+        namespace,
+        &kube::api::ApiResource::from_gvk(&kube::api::GroupVersionKind::gvk("", "v1", kind)),
+    );
+    api.get_opt(name).await.unwrap().map(|o| serde_json::to_value(o).unwrap())
+}
+
+#[tokio::test]
+async fn a_key_or_label_removed_in_git_is_removed_from_the_cluster() {
+    let (_dir, server, appliers) = embedded().await;
+    let client = server.socket_client().unwrap();
+    for (name, applier) in &appliers {
+        let mut before = config_map(name, Some("default"), "v");
+        before["data"]["dropped"] = json!("x");
+        before["metadata"]["labels"]["dropped"] = json!("x");
+        applier.apply_all(vec![before], &options(false)).await.unwrap();
+
+        let (report, _) = applier
+            .apply_all(vec![config_map(name, Some("default"), "v")], &options(false))
+            .await
+            .unwrap();
+
+        assert_eq!(report.writes, 1, "{name}");
+        let cm = live(&client, "default", "ConfigMap", name).await.unwrap();
+        assert_eq!(cm["data"], json!({"k": "v"}), "{name}");
+        assert!(cm["metadata"]["labels"].get("dropped").is_none(), "{name}: {cm}");
+    }
+}
+
+#[tokio::test]
+async fn an_invalid_object_fails_the_apply_before_anything_is_written() {
+    let (_dir, server, appliers) = embedded().await;
+    let client = server.socket_client().unwrap();
+    for (name, applier) in &appliers {
+        let good = config_map(&format!("good-{name}"), Some("default"), "v");
+        let bad = config_map(&format!("bad-{name}"), Some("no-such-namespace"), "v");
+
+        let err = applier.apply_all(vec![good, bad], &options(false)).await.unwrap_err();
+
+        assert!(
+            err.to_string().starts_with(&format!("ConfigMap/no-such-namespace/bad-{name}:")),
+            "{err}"
+        );
+        assert!(
+            live(&client, "default", "ConfigMap", &format!("good-{name}")).await.is_none(),
+            "{name}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_secret_with_string_data_is_not_drift_on_the_next_interval() {
+    let (_dir, _server, appliers) = embedded().await;
+    for (name, applier) in &appliers {
+        let mut secret = config_map(name, Some("default"), "v");
+        secret["kind"] = json!("Secret");
+        secret["stringData"] = json!({"credentials": "[default]\nkey = a\n"});
+        secret.as_object_mut().unwrap().remove("data");
+        applier.apply_all(vec![secret.clone()], &options(false)).await.unwrap();
+
+        let (report, _) = applier.apply_all(vec![secret], &options(true)).await.unwrap();
+
+        assert_eq!((report.writes, report.drift.len()), (0, 0), "{name}: {:?}", report.drift);
+    }
+}
+
+#[tokio::test]
+async fn reconcile_disabled_on_the_live_object_stops_applying_it() {
+    let (_dir, server, appliers) = embedded().await;
+    let client = server.socket_client().unwrap();
+    let api: kube::Api<k8s_openapi::api::core::v1::ConfigMap> =
+        kube::Api::default_namespaced(client.clone());
+    for (name, applier) in &appliers {
+        applier
+            .apply_all(vec![config_map(name, Some("default"), "git")], &options(false))
+            .await
+            .unwrap();
+        let pause = json!({"metadata": {"annotations": {"kustomize.toolkit.fluxcd.io/reconcile": "disabled"}},
+                           "data": {"k": "edited in the cluster"}});
+        api.patch(name, &kube::api::PatchParams::default(), &kube::api::Patch::Merge(pause))
+            .await
+            .unwrap();
+
+        let (report, _) = applier
+            .apply_all(vec![config_map(name, Some("default"), "git")], &options(true))
+            .await
+            .unwrap();
+
+        assert_eq!(report.writes, 0, "{name}");
+        let cm = live(&client, "default", "ConfigMap", name).await.unwrap();
+        assert_eq!(cm["data"]["k"], "edited in the cluster", "{name}");
+    }
+}

@@ -98,12 +98,24 @@ impl RunningServer {
     /// serving the requests). Authenticated like any client, with the server's token. Objects
     /// come without managedFields, which no controller reads ([`lean`]).
     pub fn client(&self) -> Result<kube::Client, Error> {
+        self.in_process_client(true)
+    }
+
+    /// [`RunningServer::client`] for a controller that reads field ownership (the Git loop
+    /// tells a field removed from Git by the managedFields it owns): objects come whole.
+    pub fn client_with_managed_fields(&self) -> Result<kube::Client, Error> {
+        self.in_process_client(false)
+    }
+
+    fn in_process_client(&self, lean: bool) -> Result<kube::Client, Error> {
         let authorization = http::HeaderValue::try_from(format!("Bearer {}", self.token))
             .map_err(|e| Error::Kubeconfig(e.to_string()))?;
         let service = tower::ServiceBuilder::new()
             .map_request(move |mut request: http::Request<kube::client::Body>| {
                 request.headers_mut().insert(http::header::AUTHORIZATION, authorization.clone());
-                request.extensions_mut().insert(lean::InProcess);
+                if lean {
+                    request.extensions_mut().insert(lean::InProcess);
+                }
                 request.map(axum::body::Body::new)
             })
             .service(self.app.clone());

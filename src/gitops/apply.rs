@@ -8,6 +8,8 @@
 //!    claim kinds, so claims and composite resources of the same commit resolve;
 //! 3. everything else.
 //!
+//! Within a stage every write is validated by a server-side dry-run before any is made.
+//!
 //! Namespaced objects without a namespace go to `default`, as with `kubectl apply`.
 
 use std::collections::HashMap;
@@ -221,6 +223,8 @@ impl Applier {
 
     /// Apply `objects` in stages. Existing objects whose applied fields already match cost no
     /// write; with `detect_drift`, differing fields are reported as drift and reverted.
+    /// Every write of a stage is first validated with a server-side dry-run, so an invalid
+    /// object fails the stage before anything in it is written.
     /// Objects must carry the ownership labels the build sets. Returns the report and the
     /// targets to health-check (everything applied or kept, not the skipped ones).
     pub async fn apply_all(
@@ -229,6 +233,7 @@ impl Applier {
         options: &ApplyOptions,
     ) -> Result<(ApplyReport, Vec<Target>), Error> {
         objects.sort_by_key(stage);
+        objects.iter_mut().for_each(fold_string_data);
         let mut report = ApplyReport::default();
         let mut targets = Vec::with_capacity(objects.len());
         let mut live = LiveObjects::owned_by(
@@ -236,14 +241,22 @@ impl Applier {
         );
         for current in 0..3 {
             let mut definitions = Vec::new();
-            for object in objects.iter_mut().filter(|o| stage(o) == current) {
-                let target = self.target_for(object).await?;
+            let mut pending = Vec::new();
+            let in_stage: Vec<usize> =
+                (0..objects.len()).filter(|&i| stage(&objects[i]) == current).collect();
+            for i in in_stage {
+                let target = self.target_for(&mut objects[i]).await?;
+                let object = &objects[i];
                 let existing = live.get(self, &target).await?;
-                match policy(object) {
+                match policy(object, existing) {
                     // Left alone: not applied, not waited for, but still in the inventory.
                     Policy::Skip => continue,
                     Policy::IfNotPresent if existing.is_some() => {}
-                    _ => self.apply_one(object, existing, &target, options, &mut report).await?,
+                    _ => {
+                        if let Some(change) = self.plan(object, existing, &target, options).await? {
+                            pending.push((i, target.clone(), change));
+                        }
+                    }
                 }
                 let served = served_kinds(object);
                 if !served.is_empty() {
@@ -251,36 +264,71 @@ impl Applier {
                 }
                 targets.push(target);
             }
+            for (i, target, change) in pending {
+                self.write(&objects[i], &target, change, options, &mut report).await?;
+            }
             self.wait_served(&definitions, options.deadline).await?;
         }
         report.objects = objects;
         Ok((report, targets))
     }
 
-    async fn apply_one(
+    /// Whether `object` needs a write, validated by a server-side dry-run. Unchanged objects
+    /// cost no request when their managedFields show that nothing we own was dropped from Git;
+    /// otherwise the dry-run result, compared with the live object, decides (Flux's diff).
+    async fn plan(
         &self,
         object: &Value,
         live: Option<&Value>,
         target: &Target,
         options: &ApplyOptions,
+    ) -> Result<Option<Change>, Error> {
+        if let Some(live) = live {
+            let changed = drift::changed_fields(object, live);
+            let dropped = drift::dropped_owned_fields(object, live, FIELD_MANAGER);
+            if changed.is_empty() && dropped.as_ref().is_some_and(Vec::is_empty) {
+                return Ok(None);
+            }
+        }
+        let mut params = PatchParams::apply(FIELD_MANAGER).force();
+        params.dry_run = true;
+        let result =
+            match self.api(target).patch(&target.name, &params, &Patch::Apply(object)).await {
+                Ok(result) => serde_json::to_value(result).expect("objects serialize"),
+                // Immutable field changed: `force` recreates the object instead.
+                Err(kube::Error::Api(status))
+                    if status.code == 422
+                        && live.is_some()
+                        && (options.force || forced(object)) =>
+                {
+                    let fields = live.map(|l| drift::changed_fields(object, l)).unwrap_or_default();
+                    return Ok(Some(Change { created: false, fields }));
+                }
+                Err(source) => return Err(Error::Api { object: target.describe(), source }),
+            };
+        let Some(live) = live else {
+            return Ok(Some(Change { created: true, fields: Vec::new() }));
+        };
+        let mut fields = drift::changed_fields(&result, live);
+        fields.extend(drift::removed_fields(&result, live));
+        Ok((!fields.is_empty()).then_some(Change { created: false, fields }))
+    }
+
+    async fn write(
+        &self,
+        object: &Value,
+        target: &Target,
+        change: Change,
+        options: &ApplyOptions,
         report: &mut ApplyReport,
     ) -> Result<(), Error> {
         let api_error = |source| Error::Api { object: target.describe(), source };
-        match live {
-            Some(live) => {
-                let changed = drift::changed_fields(object, live);
-                if changed.is_empty() {
-                    return Ok(());
-                }
-                if options.detect_drift {
-                    report.drift.push(format!("{}: {}", target.describe(), changed.join(", ")));
-                }
-            }
-            // Same revision as last time, so it existed: someone deleted it.
-            None if options.detect_drift => {
-                report.drift.push(format!("{}: deleted outside Git, recreated", target.describe()));
-            }
-            None => {}
+        if options.detect_drift {
+            report.drift.push(match change.created {
+                // Same revision as last time, so it existed: someone deleted it.
+                true => format!("{}: deleted outside Git, recreated", target.describe()),
+                false => format!("{}: {}", target.describe(), change.fields.join(", ")),
+            });
         }
         let api = self.api(target);
         let params = PatchParams::apply(FIELD_MANAGER).force();
@@ -586,9 +634,14 @@ enum Policy {
     Skip,
 }
 
-fn policy(object: &Value) -> Policy {
-    let marked = |key: &str, value: &str| {
+/// The policy of `object`; `ssa: Ignore` and `reconcile: disabled` also count when set on the
+/// live object, as in Flux, so a cluster admin can pause an object without a commit.
+fn policy(object: &Value, live: Option<&Value>) -> Policy {
+    let marked_on = |object: &Value, key: &str, value: &str| {
         ["annotations", "labels"].iter().any(|f| object["metadata"][f][key].as_str() == Some(value))
+    };
+    let marked = |key: &str, value: &str| {
+        marked_on(object, key, value) || live.is_some_and(|live| marked_on(live, key, value))
     };
     if marked(inventory::SSA_ANNOTATION, "Ignore")
         || marked(inventory::RECONCILE_ANNOTATION, "disabled")
@@ -598,6 +651,38 @@ fn policy(object: &Value) -> Policy {
         Policy::IfNotPresent
     } else {
         Policy::Apply
+    }
+}
+
+/// A write `plan` decided on.
+struct Change {
+    /// The object does not exist yet.
+    created: bool,
+    /// JSON-pointer paths the write changes, for the drift report.
+    fields: Vec<String>,
+}
+
+/// A Secret's `stringData` as the API server stores it: base64 in `data` (Flux does the
+/// same), so comparing with the live Secret finds no difference when there is none.
+fn fold_string_data(object: &mut Value) {
+    use base64::Engine as _;
+    if object["apiVersion"] != "v1" || object["kind"] != "Secret" {
+        return;
+    }
+    let Some(string_data) = object.as_object_mut().and_then(|o| o.remove("stringData")) else {
+        return;
+    };
+    let data = object
+        .as_object_mut()
+        .expect("a Secret is an object")
+        .entry("data")
+        .or_insert_with(|| Value::Object(Default::default()));
+    if let (Some(data), Some(string_data)) = (data.as_object_mut(), string_data.as_object()) {
+        for (key, value) in string_data {
+            let text = value.as_str().unwrap_or_default();
+            let encoded = base64::engine::general_purpose::STANDARD.encode(text);
+            data.insert(key.clone(), Value::String(encoded));
+        }
     }
 }
 

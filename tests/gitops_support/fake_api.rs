@@ -29,10 +29,13 @@ impl FakeApi {
         (kube::Client::new(service, "default"), fake)
     }
 
-    /// Requests other than GET, excluding event posts.
+    /// Requests other than GET, excluding event posts and dry-runs.
     pub fn writes(&self) -> Vec<String> {
         let log = self.log.lock().unwrap();
-        log.iter().filter(|r| !r.starts_with("GET") && !r.contains("/events")).cloned().collect()
+        log.iter()
+            .filter(|r| !r.starts_with("GET") && !r.contains("/events") && !r.contains("dryRun="))
+            .cloned()
+            .collect()
     }
 
     /// The stored object at `path`.
@@ -99,7 +102,9 @@ async fn serve(
         fake.log.lock().unwrap().push(format!("{method} {uri}"));
         let (status, response) = match uri.query().and_then(label_selector) {
             Some(selector) if method == "GET" => (StatusCode::OK, list(&fake, &path, &selector)),
-            _ => answer(&fake, &method, &path, &content_type, &body),
+            _ => {
+                answer(&fake, &method, uri.query().unwrap_or_default(), &path, &content_type, &body)
+            }
         };
         let mut response = Response::new(Body::from(serde_json::to_vec(&response).unwrap()));
         *response.status_mut() = status;
@@ -136,6 +141,7 @@ fn list(fake: &FakeApi, path: &str, selector: &[(String, String)]) -> Value {
 fn answer(
     fake: &FakeApi,
     method: &str,
+    query: &str,
     path: &str,
     content_type: &str,
     body: &[u8],
@@ -183,20 +189,31 @@ fn answer(
         }
         "PATCH" => {
             let patch: Value = serde_json::from_slice(body).unwrap();
-            let object = match objects.get_mut(&key) {
+            let mut object = match objects.get(&key) {
                 Some(existing) => {
-                    json_patch::merge(existing, &patch);
-                    existing.clone()
+                    let mut merged = existing.clone();
+                    json_patch::merge(&mut merged, &patch);
+                    merged
                 }
                 None if path.ends_with("/status") => return not_found(),
                 None => {
-                    let mut created = patch;
+                    let mut created = patch.clone();
                     created["metadata"]["uid"] = json!(format!("uid-{}", objects.len()));
                     created["metadata"]["generation"] = json!(1);
-                    objects.insert(key, created.clone());
                     created
                 }
             };
+            // Server-side apply records what the manager applied (only its latest apply).
+            let manager = query.split('&').find_map(|p| p.strip_prefix("fieldManager="));
+            if let (true, Some(manager)) =
+                (content_type.starts_with("application/apply-patch"), manager)
+            {
+                object["metadata"]["managedFields"] = json!([{"manager": manager, "operation": "Apply",
+                    "fieldsType": "FieldsV1", "fieldsV1": fields_v1(&patch)}]);
+            }
+            if !query.contains("dryRun=") {
+                objects.insert(key, object.clone());
+            }
             (StatusCode::OK, object)
         }
         "DELETE"
@@ -217,4 +234,10 @@ fn answer(
         },
         _ => (StatusCode::METHOD_NOT_ALLOWED, json!({})),
     }
+}
+
+/// The `fieldsV1` set of an applied object: `f:<name>` per field, lists as leaves.
+fn fields_v1(value: &Value) -> Value {
+    let fields = value.as_object().into_iter().flatten();
+    Value::Object(fields.map(|(k, v)| (format!("f:{k}"), fields_v1(v))).collect())
 }
