@@ -129,6 +129,18 @@ fn kubectl_132_runs_the_core_flow_too() {
 }
 
 #[test]
+fn get_sorts_by_any_field_of_the_objects() {
+    let serve = serve_with_widgets();
+    for (name, size) in [("b-mid", 5), ("a-big", 9), ("c-small", 1)] {
+        serve.ok(&["apply", "-f", "-"], Some(&widget(name, size, "")));
+    }
+    // kubectl asks for a Table with whole objects (includeObject=Object) to sort by spec.size.
+    let out = serve.ok(&["get", "widgets", "--sort-by=.spec.size", "--no-headers"], None);
+    let names: Vec<&str> = out.lines().filter_map(|l| l.split_whitespace().next()).collect();
+    assert_eq!(names, ["c-small", "b-mid", "a-big"]);
+}
+
+#[test]
 fn label_selectors_filter_lists() {
     let serve = serve_with_widgets();
     for (name, labels) in

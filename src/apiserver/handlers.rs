@@ -20,7 +20,7 @@ use super::openapi::{self, ResourceDoc};
 use super::registry::{NAMESPACE_STORAGE, ResourceType};
 use super::selector::{FieldSelector, LabelSelector};
 use super::status::ApiError;
-use super::table::{self, PrinterColumn};
+use super::table::{self, IncludeObject, TableOptions};
 use super::verbs::{
     Api, DeleteOptions, FieldValidation, ListOptions, Patch, Propagation, Scope, WriteOptions,
 };
@@ -122,6 +122,8 @@ struct Params {
     continue_token: Option<String>,
     label_selector: Option<String>,
     field_selector: Option<String>,
+    #[serde(rename = "includeObject")]
+    include_object: Option<String>,
     timeout_seconds: Option<String>,
     allow_watch_bookmarks: Option<String>,
     send_initial_events: Option<String>,
@@ -251,7 +253,14 @@ async fn serve(state: AppState, request: Request) -> Result<Response, ApiError> 
     let writes = &state.writes;
     let headers = parts.headers;
     let lean = parts.extensions.get::<InProcess>().is_some();
-    let table = wants_table(&headers).then(|| columns(&rt, version));
+    let table = match wants_table(&headers) {
+        true => Some(TableOptions {
+            columns: rt.columns.get(version).cloned().unwrap_or_default(),
+            include: IncludeObject::parse(params.include_object.as_deref())
+                .map_err(ApiError::bad_request)?,
+        }),
+        false => None,
+    };
     if address.subresource == Some("scale")
         && let Some(name) = address.name.map(str::to_owned)
     {
@@ -300,12 +309,12 @@ async fn serve(state: AppState, request: Request) -> Result<Response, ApiError> 
                 return Ok(([(CONTENT_TYPE, "application/json")], Body::from_stream(stream))
                     .into_response());
             }
-            if let Some(columns) = table {
+            if let Some(options) = table {
                 let result = blocking(move || api.list(&scope, &list)).await?;
                 let rv = &result.resource_version;
                 let token = result.continue_token.as_deref();
                 return Ok(
-                    axum::Json(table::table(&result.items, &columns, rv, token)).into_response()
+                    axum::Json(table::table(&result.items, &options, rv, token)).into_response()
                 );
             }
             let result = blocking(move || api.list_raw(&scope, &list)).await?;
@@ -332,13 +341,13 @@ async fn serve(state: AppState, request: Request) -> Result<Response, ApiError> 
         }
         (Method::GET, Some(name)) => {
             let name = name.to_owned();
-            let Some(columns) = table else {
+            let Some(options) = table else {
                 let text = blocking(move || api.get_raw(&scope, &name)).await?;
                 return Ok(raw_object(StatusCode::OK, text, lean));
             };
             let object = blocking(move || api.get(&scope, &name)).await?;
             let rv = object["metadata"]["resourceVersion"].as_str().unwrap_or_default().to_owned();
-            Ok(axum::Json(table::table(&[object], &columns, &rv, None)).into_response())
+            Ok(axum::Json(table::table(&[object], &options, &rv, None)).into_response())
         }
         (Method::POST, None) => {
             let object = parse_object(&headers, &read_body(body).await?)?;
@@ -402,10 +411,6 @@ fn object_json(mut object: Value, lean: bool) -> axum::Json<Value> {
 
 fn wants_table(headers: &HeaderMap) -> bool {
     headers.get_all(ACCEPT).iter().filter_map(|v| v.to_str().ok()).any(|v| v.contains("as=Table"))
-}
-
-fn columns(rt: &ResourceType, version: &str) -> Vec<PrinterColumn> {
-    rt.columns.get(version).cloned().unwrap_or_default()
 }
 
 async fn read_body(body: Body) -> Result<Bytes, ApiError> {

@@ -16,7 +16,7 @@ use super::lean::remove_managed_fields;
 use super::registry::Shape;
 use super::status::ApiError;
 use super::store::{Event, EventType, Previous};
-use super::table::{PrinterColumn, table};
+use super::table::{TableOptions, table};
 use super::verbs::{Api, ListOptions, Scope};
 
 /// How often an idle watch with `allowWatchBookmarks` gets a BOOKMARK.
@@ -39,7 +39,7 @@ pub struct WatchOptions {
     /// BOOKMARK annotated `k8s.io/initial-events-end`, whatever the resourceVersion.
     pub send_initial_events: bool,
     /// Send each object as a one-row Table with these columns (`kubectl get -w`).
-    pub table: Option<Vec<PrinterColumn>>,
+    pub table: Option<TableOptions>,
     /// Send objects without managedFields (a watch of this process's controllers, [`super::lean`]).
     pub lean: bool,
 }
@@ -71,9 +71,9 @@ fn expired_line(message: String) -> Bytes {
 
 /// The object as a watch event carries it: itself, or a one-row Table.
 fn render(opts: &WatchOptions, sent_columns: &mut bool, object: Value) -> Value {
-    let Some(columns) = &opts.table else { return object };
+    let Some(options) = &opts.table else { return object };
     let rv = object["metadata"]["resourceVersion"].as_str().unwrap_or_default().to_owned();
-    let mut rendered = table(&[object], columns, &rv, None);
+    let mut rendered = table(&[object], options, &rv, None);
     if std::mem::replace(sent_columns, true) {
         rendered["columnDefinitions"] = Value::Array(Vec::new());
     }

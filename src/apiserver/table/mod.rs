@@ -55,16 +55,63 @@ const AGE_DESCRIPTION: &str = "CreationTimestamp is a timestamp representing the
     separate operations. Clients may not set this value. It is represented in RFC3339 form and \
     is in UTC.";
 
+/// How a client asked for a Table: the kind's printer columns, and what each row carries.
+#[derive(Debug, Clone, Default)]
+pub struct TableOptions {
+    /// The columns after Name (none: Name and Age).
+    pub columns: Vec<PrinterColumn>,
+    /// `includeObject`.
+    pub include: IncludeObject,
+}
+
+/// What each row carries besides its cells (`includeObject`): `kubectl get --sort-by` asks
+/// for whole objects, to sort by any field.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub enum IncludeObject {
+    /// Nothing.
+    None,
+    /// A PartialObjectMetadata (the default).
+    #[default]
+    Metadata,
+    /// The object itself.
+    Object,
+}
+
+impl IncludeObject {
+    /// Parses the `includeObject` query parameter.
+    pub fn parse(value: Option<&str>) -> Result<Self, String> {
+        match value {
+            None | Some("" | "Metadata") => Ok(IncludeObject::Metadata),
+            Some("None") => Ok(IncludeObject::None),
+            Some("Object") => Ok(IncludeObject::Object),
+            Some(other) => Err(format!(
+                "includeObject: Unsupported value: {other:?}: supported values: \"None\", \"Metadata\", \"Object\""
+            )),
+        }
+    }
+}
+
 /// Renders `objects` as a Table with `columns` after the Name column; without columns the table
 /// has Name and Age, like kube-apiserver's default for custom resources. `date` cells are ages
 /// (`5m10s`) as of now, which kubectl prints as they are.
 pub fn table(
     objects: &[Value],
-    columns: &[PrinterColumn],
+    options: &TableOptions,
     resource_version: &str,
     continue_token: Option<&str>,
 ) -> Value {
-    table_at(objects, columns, resource_version, continue_token, jiff::Timestamp::now())
+    let now = jiff::Timestamp::now();
+    let mut table = table_at(objects, &options.columns, resource_version, continue_token, now);
+    if options.include != IncludeObject::Metadata {
+        let rows = table["rows"].as_array_mut().into_iter().flatten();
+        for (row, object) in rows.zip(objects) {
+            match options.include {
+                IncludeObject::Object => row["object"] = object.clone(),
+                _ => _ = row.as_object_mut().map(|r| r.remove("object")),
+            }
+        }
+    }
+    table
 }
 
 /// [`table`] with ages measured at `now`.
