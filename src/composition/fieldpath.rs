@@ -151,6 +151,56 @@ pub fn set(object: &mut Value, path: &str, value: Value) -> Result<(), FieldPath
     Ok(())
 }
 
+/// The concrete paths that `path`'s wildcards (`[*]`, or a `*` field) expand to in `object`,
+/// as Crossplane's `Paved.ExpandWildcards`: every element of a wildcarded array, every key of a
+/// wildcarded object, and only the expansions whose whole path already exists.
+pub fn expand_wildcards(object: &Value, path: &str) -> Result<Vec<String>, FieldPathError> {
+    let mut expanded = Vec::new();
+    expand(object, path, parse(path)?, &mut expanded)?;
+    Ok(expanded.iter().map(|segments| display(segments)).collect())
+}
+
+fn expand(
+    object: &Value,
+    path: &str,
+    segments: Vec<Segment>,
+    out: &mut Vec<Vec<Segment>>,
+) -> Result<(), FieldPathError> {
+    let wrong = |at: &[Segment], expected| FieldPathError::WrongType {
+        path: path.to_owned(),
+        at: display(at),
+        expected,
+    };
+    let mut current = object;
+    for (i, segment) in segments.iter().enumerate() {
+        if *segment == Segment::Field("*".to_owned()) {
+            let replacements: Vec<Segment> = match current {
+                Value::Array(items) => (0..items.len()).map(Segment::Index).collect(),
+                Value::Object(map) => map.keys().cloned().map(Segment::Field).collect(),
+                _ => return Err(wrong(&segments[..i], "array or object")),
+            };
+            for replacement in replacements {
+                let mut concrete = segments.clone();
+                concrete[i] = replacement;
+                expand(object, path, concrete, out)?;
+            }
+            return Ok(());
+        }
+        let next = match (segment, current) {
+            (Segment::Field(key), Value::Object(map)) => map.get(key),
+            (Segment::Index(i), Value::Array(items)) => items.get(*i),
+            (Segment::Field(_), _) => return Err(wrong(&segments[..i], "object")),
+            (Segment::Index(_), _) => return Err(wrong(&segments[..i], "array")),
+        };
+        match next {
+            Some(v) => current = v,
+            None => return Ok(()),
+        }
+    }
+    out.push(segments);
+    Ok(())
+}
+
 /// Renders segments back into a path, for error messages.
 fn display(segments: &[Segment]) -> String {
     let mut out = String::new();
@@ -239,6 +289,25 @@ mod tests {
         assert_eq!(
             set(&mut v, "spec.size.value", json!(1)).unwrap_err().to_string(),
             "cannot set spec.size.value: spec.size is not an object"
+        );
+    }
+
+    #[test]
+    fn wildcards_expand_to_every_existing_element_that_has_the_rest_of_the_path() {
+        let v = json!({"spec": {"tags": [{"value": "a"}, {"key": "k"}, {"value": "c"}]}});
+        assert_eq!(
+            expand_wildcards(&v, "spec.tags[*].value").unwrap(),
+            ["spec.tags[0].value", "spec.tags[2].value"]
+        );
+        let labels = json!({"metadata": {"labels": {"a/b": "x", "c": "y"}}});
+        assert_eq!(
+            expand_wildcards(&labels, "metadata.labels[*]").unwrap(),
+            ["metadata.labels[a/b]", "metadata.labels.c"]
+        );
+        assert!(expand_wildcards(&v, "spec.missing[*].value").unwrap().is_empty());
+        assert_eq!(
+            expand_wildcards(&v, "spec.tags[0].value[*]").unwrap_err().to_string(),
+            "cannot set spec.tags[0].value[*]: spec.tags[0].value is not an array or object"
         );
     }
 }

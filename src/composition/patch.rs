@@ -92,8 +92,18 @@ fn describe(patch: &Patch) -> String {
 pub fn apply(patch: &Patch, from: &Value, to: &mut Value) -> Result<(), String> {
     let policy = patch.policy.as_ref();
     let required = policy.and_then(|p| p.from_field_path) == Some(FromFieldPathPolicy::Required);
-    let lookup = |path: &str| fieldpath::get(from, path).map_err(|e| e.to_string());
-    let (value, default_to) = match patch.type_.unwrap_or_default() {
+    let lookup = |path: &str| {
+        // P&T reads sources without expanding wildcards, so one can only fail there (or
+        // silently match nothing): say so instead.
+        if path.contains("[*]") {
+            return Err(format!(
+                "fromFieldPath {path}: wildcards are only expanded in toFieldPath"
+            ));
+        }
+        fieldpath::get(from, path).map_err(|e| e.to_string())
+    };
+    let kind = patch.type_.unwrap_or_default();
+    let (value, default_to) = match kind {
         PatchType::FromCompositeFieldPath | PatchType::ToCompositeFieldPath => {
             let path = patch.from_field_path.as_deref().ok_or("fromFieldPath is required")?;
             match lookup(path)? {
@@ -148,6 +158,20 @@ pub fn apply(patch: &Patch, from: &Value, to: &mut Value) -> Result<(), String> 
     }
     let to_path = patch.to_field_path.as_deref().or(default_to).ok_or("toFieldPath is required")?;
     let to_policy = policy.and_then(|p| p.to_field_path).unwrap_or_default();
+    // Like P&T, field path patches (not combines) write to every element a `[*]` matches.
+    let combine = matches!(kind, PatchType::CombineFromComposite | PatchType::CombineToComposite);
+    if !combine && to_path.contains("[*]") {
+        let paths = fieldpath::expand_wildcards(to, to_path).map_err(|e| e.to_string())?;
+        if paths.is_empty() {
+            return Err(format!(
+                "cannot expand toFieldPath {to_path}: it matches no existing field"
+            ));
+        }
+        for path in paths {
+            write(to, &path, value.clone(), to_policy)?;
+        }
+        return Ok(());
+    }
     write(to, to_path, value, to_policy)
 }
 
@@ -244,6 +268,31 @@ mod tests {
         assert_eq!(
             expand(&patches, &sets).unwrap_err(),
             "patch 0 (PatchSet a): patch 0: patch sets cannot nest"
+        );
+    }
+
+    #[test]
+    fn a_wildcard_to_field_path_writes_every_existing_element() {
+        let from = json!({"spec": {"env": "prod"}});
+        let p = patch(json!({"fromFieldPath": "spec.env", "toFieldPath": "spec.tags[*].value"}));
+        let mut to =
+            json!({"spec": {"tags": [{"key": "a", "value": ""}, {"key": "b", "value": ""}]}});
+        apply(&p, &from, &mut to).unwrap();
+        assert_eq!(
+            to["spec"]["tags"],
+            json!([{"key": "a", "value": "prod"}, {"key": "b", "value": "prod"}])
+        );
+
+        let mut empty = json!({"spec": {"tags": []}});
+        assert_eq!(
+            apply(&p, &from, &mut empty).unwrap_err(),
+            "cannot expand toFieldPath spec.tags[*].value: it matches no existing field"
+        );
+        let wildcard_source =
+            patch(json!({"fromFieldPath": "spec.tags[*].value", "toFieldPath": "x"}));
+        assert_eq!(
+            apply(&wildcard_source, &to.clone(), &mut to).unwrap_err(),
+            "fromFieldPath spec.tags[*].value: wildcards are only expanded in toFieldPath"
         );
     }
 }

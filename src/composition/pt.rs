@@ -401,6 +401,8 @@ pub enum StringConversion {
     ToSha256,
     /// Hex SHA-512 of the string (of the JSON encoding for non-strings).
     ToSha512,
+    /// Adler-32 checksum of the string (of the JSON encoding for non-strings), in decimal.
+    ToAdler32,
 }
 
 /// Settings of the `Regexp` string transform.

@@ -4,13 +4,16 @@ use serde_json::{Value, json};
 
 use super::render::Rendered;
 
-/// `Unready resources: a, b, and c`, as Crossplane words it.
+/// `Unready resources: a, b, and c`, as Crossplane words it (`StableNAndSomeMore`): names
+/// sorted, so the message does not change with Composition order, and at most three named.
 pub fn unready_message(names: &[&str]) -> String {
-    let list = match names {
-        [] => String::new(),
-        [one] => (*one).to_owned(),
-        [a, b] => format!("{a} and {b}"),
-        [rest @ .., last] => format!("{}, and {last}", rest.join(", ")),
+    const NAMED: usize = 3;
+    let mut names = names.to_vec();
+    names.sort_unstable();
+    let list = match names.len() {
+        n if n > NAMED => format!("{}, and {} more", names[..NAMED].join(", "), n - NAMED),
+        NAMED => format!("{}, and {}", names[..NAMED - 1].join(", "), names[NAMED - 1]),
+        _ => names.join(", "),
     };
     format!("Unready resources: {list}")
 }
@@ -77,8 +80,12 @@ mod tests {
     #[test]
     fn unready_resources_are_listed_the_way_crossplane_does() {
         assert_eq!(unready_message(&["a"]), "Unready resources: a");
-        assert_eq!(unready_message(&["a", "b"]), "Unready resources: a and b");
-        assert_eq!(unready_message(&["a", "b", "c"]), "Unready resources: a, b, and c");
+        assert_eq!(unready_message(&["sng", "db"]), "Unready resources: db, sng");
+        assert_eq!(unready_message(&["c", "a", "b"]), "Unready resources: a, b, and c");
+        assert_eq!(
+            unready_message(&["e", "d", "c", "b", "a"]),
+            "Unready resources: a, b, c, and 2 more"
+        );
     }
 
     #[test]

@@ -7,7 +7,7 @@ use regex::Regex;
 use serde_json::{Number, Value};
 use sha2::Digest as _;
 
-use super::format::go_format;
+use super::format::{go_format, go_value};
 use super::pt::{
     ConvertTransform, MatchFallback, MatchPatternType, MatchTransform, MathTransform, MathType,
     StringConversion, StringTransform, StringType, Transform, TransformType,
@@ -135,12 +135,8 @@ fn float(f: f64) -> Value {
 fn string(s: &StringTransform, input: &Value) -> Result<Value, TransformError> {
     let kind = s.type_.unwrap_or_default();
     let need = |field: &str| TransformError(format!("string {} needs {field}", kind.as_str()));
-    let text = || match input {
-        Value::String(t) => Ok(t.as_str()),
-        other => {
-            fail(format!("string {} needs a string input, got {}", kind.as_str(), type_name(other)))
-        }
-    };
+    // Like P&T, these work on the input as Go's `%v` prints it: 42 is "42".
+    let text = go_value(input);
     Ok(Value::String(match kind {
         StringType::Format => {
             go_format(s.fmt.as_deref().ok_or_else(|| need("fmt"))?, std::slice::from_ref(input))
@@ -150,21 +146,18 @@ fn string(s: &StringTransform, input: &Value) -> Result<Value, TransformError> {
         }
         StringType::TrimPrefix => {
             let trim = s.trim.as_deref().ok_or_else(|| need("trim"))?;
-            let t = text()?;
-            t.strip_prefix(trim).unwrap_or(t).to_owned()
+            text.strip_prefix(trim).unwrap_or(&text).to_owned()
         }
         StringType::TrimSuffix => {
             let trim = s.trim.as_deref().ok_or_else(|| need("trim"))?;
-            let t = text()?;
-            t.strip_suffix(trim).unwrap_or(t).to_owned()
+            text.strip_suffix(trim).unwrap_or(&text).to_owned()
         }
         StringType::Regexp => {
             let r = s.regexp.as_ref().ok_or_else(|| need("regexp"))?;
             let re = Regex::new(&r.match_)
                 .map_err(|e| TransformError(format!("invalid regexp {:?}: {e}", r.match_)))?;
-            let t = text()?;
             let caps = re
-                .captures(t)
+                .captures(&text)
                 .ok_or_else(|| TransformError(format!("regexp {:?} had no matches", r.match_)))?;
             let group = r.group.unwrap_or(0);
             caps.get(group)
@@ -179,16 +172,16 @@ fn string(s: &StringTransform, input: &Value) -> Result<Value, TransformError> {
             let Value::Array(items) = input else {
                 return fail(format!("string Join needs an array input, got {}", type_name(input)));
             };
-            items.iter().map(plain).collect::<Vec<_>>().join(sep)
+            items.iter().map(go_value).collect::<Vec<_>>().join(sep)
         }
         StringType::Replace => {
             let r = s.replace.as_ref().ok_or_else(|| need("replace"))?;
-            text()?.replace(&r.search, &r.replace)
+            text.replace(&r.search, &r.replace)
         }
     }))
 }
 
-/// A value as Go's `%v` would print a scalar; JSON for objects and arrays.
+/// A scalar as text; JSON for objects and arrays.
 pub fn plain(value: &Value) -> String {
     match value {
         Value::String(s) => s.clone(),
@@ -198,25 +191,20 @@ pub fn plain(value: &Value) -> String {
 }
 
 fn convert_string(conversion: StringConversion, input: &Value) -> Result<Value, TransformError> {
-    // Hashes and JSON take any value; the case and base64 conversions need text.
+    // As in P&T: hashes digest a string's bytes and any other value's JSON; the case and
+    // base64 conversions work on the value as Go's `%v` prints it.
     let bytes = || match input {
         Value::String(s) => s.clone().into_bytes(),
         other => other.to_string().into_bytes(),
     };
-    let text = || match input {
-        Value::String(s) => Ok(s.as_str()),
-        other => fail(format!(
-            "string Convert {conversion:?} needs a string input, got {}",
-            type_name(other)
-        )),
-    };
+    let text = || go_value(input);
     Ok(Value::String(match conversion {
-        StringConversion::ToUpper => text()?.to_uppercase(),
-        StringConversion::ToLower => text()?.to_lowercase(),
-        StringConversion::ToBase64 => BASE64.encode(text()?),
+        StringConversion::ToUpper => text().to_uppercase(),
+        StringConversion::ToLower => text().to_lowercase(),
+        StringConversion::ToBase64 => BASE64.encode(text()),
         StringConversion::FromBase64 => {
             let raw = BASE64
-                .decode(text()?)
+                .decode(text())
                 .map_err(|e| TransformError(format!("cannot decode base64: {e}")))?;
             String::from_utf8(raw)
                 .map_err(|_| TransformError("decoded base64 is not UTF-8 text".to_owned()))?
@@ -225,7 +213,19 @@ fn convert_string(conversion: StringConversion, input: &Value) -> Result<Value, 
         StringConversion::ToSha1 => hex::encode(sha1::Sha1::digest(bytes())),
         StringConversion::ToSha256 => hex::encode(sha2::Sha256::digest(bytes())),
         StringConversion::ToSha512 => hex::encode(sha2::Sha512::digest(bytes())),
+        StringConversion::ToAdler32 => adler32(&bytes()).to_string(),
     }))
+}
+
+/// The Adler-32 checksum (RFC 1950) of `bytes`.
+fn adler32(bytes: &[u8]) -> u32 {
+    const MOD: u32 = 65521;
+    let (mut a, mut b) = (1u32, 0u32);
+    for &byte in bytes {
+        a = (a + u32::from(byte)) % MOD;
+        b = (b + a) % MOD;
+    }
+    (b << 16) | a
 }
 
 fn convert(c: &ConvertTransform, input: &Value) -> Result<Value, TransformError> {
@@ -270,7 +270,11 @@ fn convert(c: &ConvertTransform, input: &Value) -> Result<Value, TransformError>
         ("bool", "none", Value::String(s)) => parse_bool(s)
             .map(Value::Bool)
             .ok_or_else(|| TransformError(format!("cannot parse {s:?} as a boolean"))),
-        ("bool", "none", Value::Number(n)) => Ok(Value::Bool(n.as_f64() != Some(0.0))),
+        // P&T's table: only exactly 1 is true (2 is false, not an error).
+        ("bool", "none", Value::Number(n)) => Ok(Value::Bool(match n.as_i64() {
+            Some(i) => i == 1,
+            None => n.as_f64() == Some(1.0),
+        })),
         ("bool", "none", Value::Bool(_)) => Ok(input.clone()),
         ("object" | "array", "json", Value::String(s)) => {
             let parsed: Value = serde_json::from_str(s)

@@ -90,6 +90,10 @@ pub async fn reconcile(xr: Arc<DynamicObject>, ctx: Arc<KindContext>) -> Result<
                 ctx.composite_passes.wrote(&name, version(&object));
                 applied.push(object);
             }
+            Err(e @ Error::NotServed { .. }) => errors.push(format!(
+                "cannot compose resource {:?}: {e}",
+                resource_name.unwrap_or_default()
+            )),
             Err(e) => errors.push(e.to_string()),
         }
     }
@@ -172,7 +176,12 @@ async fn save(
 async fn observe(ctx: &KindContext, xr: &Value) -> Result<Observed, Error> {
     let mut objects = Vec::new();
     for reference in xr["spec"]["resourceRefs"].as_array().into_iter().flatten() {
-        let api = ctx.shared.api_for(reference).await?;
+        let api = match ctx.shared.api_for(reference).await {
+            Ok(api) => api,
+            // Nothing of an unserved kind exists to observe; composing it reports why.
+            Err(Error::NotServed { .. }) => continue,
+            Err(e) => return Err(e),
+        };
         let (api_version, kind) = (
             reference["apiVersion"].as_str().unwrap_or_default(),
             reference["kind"].as_str().unwrap_or_default(),

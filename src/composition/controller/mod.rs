@@ -66,7 +66,7 @@ pub enum Error {
         source: kube::Error,
     },
     /// The API server serves no such kind (discovery found none).
-    #[error("cannot discover {api_version} {kind}: {source}")]
+    #[error("no kind {kind:?} is served in {api_version} (is its provider installed?)")]
     NotServed {
         /// The kind's apiVersion.
         api_version: String,

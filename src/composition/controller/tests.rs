@@ -20,6 +20,7 @@ use super::secrets::ConnectionSecrets;
 use super::{Context, claim, composite};
 use crate::composition::Observed;
 use crate::composition::composite::with_desired_hash;
+use crate::composition::render::composed_name;
 use crate::composition::types::Composition;
 use crate::composition::xrd::ServedKind;
 
@@ -297,6 +298,58 @@ async fn a_composite_composing_a_kind_nobody_serves_can_still_be_deleted() {
     assert_eq!(action, Action::await_change());
 }
 
+#[tokio::test]
+async fn a_composite_composing_a_kind_nobody_serves_reports_it_and_still_composes_the_rest() {
+    let composition = composition(
+        "net",
+        json!([
+            {"name": "vpc", "base": {"apiVersion": "ec2.aws.crossplane.io/v1beta1", "kind": "VPC"}},
+            {"name": "thing", "base": {"apiVersion": "example.org/v1", "kind": "Thing"}},
+        ]),
+    );
+    let (ctx, mut handle) = context_with(&[composition]);
+    let (vpc, thing_name) =
+        (composed_name("net-x7k2p", "vpc"), composed_name("net-x7k2p", "thing"));
+    // A later pass: both references were recorded by the first one.
+    let xr = json!({
+        "apiVersion": "database.crosstie.io/v1alpha1",
+        "kind": "XPostgreSQLInstance",
+        "metadata": {"name": "net-x7k2p", "uid": "x-1", "finalizers": ["composite.apiextensions.crossplane.io"]},
+        "spec": {"compositionRef": {"name": "net"}, "resourceRefs": [
+            {"apiVersion": "ec2.aws.crossplane.io/v1beta1", "kind": "VPC", "name": vpc},
+            {"apiVersion": "example.org/v1", "kind": "Thing", "name": thing_name},
+        ]},
+    });
+    let object: DynamicObject = serde_json::from_value(xr).unwrap();
+    let pass = tokio::spawn(composite::reconcile(Arc::new(object), ctx));
+
+    let not_found = json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "NotFound", "code": 404});
+    let discovery = "/apis/ec2.aws.crossplane.io/v1beta1";
+    // Observing: there is no VPC to read, and the Thing does not exist yet.
+    expect(&mut handle, "GET", discovery, 404, not_found.clone()).await;
+    let thing_path = format!("/apis/example.org/v1/things/{thing_name}");
+    expect(&mut handle, "GET", &thing_path, 404, not_found.clone()).await;
+    // Composing: the VPC cannot be, the Thing still is.
+    expect(&mut handle, "GET", discovery, 404, not_found).await;
+    let applied =
+        expect(&mut handle, "PATCH", &thing_path, 200, thing(&thing_name, "thing", true)).await;
+    assert_eq!(applied["metadata"]["ownerReferences"][0]["uid"], "x-1");
+    let path = "/apis/database.crosstie.io/v1alpha1/xpostgresqlinstances/net-x7k2p/status";
+    let status = expect(&mut handle, "PATCH", path, 200, json!({})).await;
+    let synced = &status["status"]["conditions"][0];
+    assert_eq!(
+        (&synced["type"], &synced["status"], &synced["reason"]),
+        (&json!("Synced"), &json!("False"), &json!("ReconcileError"))
+    );
+    assert_eq!(
+        synced["message"],
+        "cannot compose resource \"vpc\": no kind \"VPC\" is served in ec2.aws.crossplane.io/v1beta1 (is its provider installed?)"
+    );
+    let action =
+        tokio::time::timeout(Duration::from_secs(5), pass).await.unwrap().unwrap().unwrap();
+    assert_eq!(action, Action::requeue(super::REQUEUE_SETTLING));
+}
+
 /// A Composition `name` of XPostgreSQLInstances with these `resources`.
 fn composition(name: &str, resources: Value) -> Value {
     json!({
@@ -563,6 +616,29 @@ async fn reconcile_bound_claim_with_secret(published: Published) -> (Option<Valu
         tokio::time::timeout(Duration::from_secs(5), pass).await.unwrap().unwrap().unwrap();
     assert_eq!(action, Action::requeue(super::REQUEUE_READY));
     (copied, status["status"].clone())
+}
+
+#[tokio::test]
+async fn a_claim_that_named_no_composition_records_the_one_its_composite_selected() {
+    let (ctx, mut handle) = context();
+    let mut claim = claim_object();
+    claim["metadata"]["finalizers"] = json!(["finalizer.apiextensions.crossplane.io"]);
+    claim["spec"]["resourceRef"] = json!({"apiVersion": "database.crosstie.io/v1alpha1", "kind": "XPostgreSQLInstance", "name": "orders-db-abcde"});
+    let object: DynamicObject = serde_json::from_value(claim.clone()).unwrap();
+    let pass = tokio::spawn(claim::reconcile(Arc::new(object), ctx));
+    let composite = json!({
+        "apiVersion": "database.crosstie.io/v1alpha1",
+        "kind": "XPostgreSQLInstance",
+        "metadata": {"name": "orders-db-abcde", "uid": "x-1"},
+        "spec": {"claimRef": {"name": "orders-db", "namespace": "team-a"}, "compositionRef": {"name": "aws"}},
+    });
+    let composite_path = "/apis/database.crosstie.io/v1alpha1/xpostgresqlinstances/orders-db-abcde";
+    expect(&mut handle, "GET", composite_path, 200, composite.clone()).await;
+    expect(&mut handle, "PATCH", composite_path, 200, composite).await;
+    let recorded = expect(&mut handle, "PATCH", CLAIM_PATH, 200, claim.clone()).await;
+    assert_eq!(recorded, json!({"spec": {"compositionRef": {"name": "aws"}}}));
+    expect(&mut handle, "PATCH", &format!("{CLAIM_PATH}/status"), 200, claim).await;
+    tokio::time::timeout(Duration::from_secs(5), pass).await.unwrap().unwrap().unwrap();
 }
 
 #[tokio::test]
