@@ -31,7 +31,7 @@ pub struct Options {
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// A CRD could not be applied.
-    #[error("cannot install CRD {name}: {source}")]
+    #[error("cannot install CRD {name}: {}", crosstie_runtime::patch::describe(source))]
     InstallCrd {
         /// The CRD's name.
         name: String,

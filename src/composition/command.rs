@@ -49,7 +49,7 @@ pub enum CommandError {
     #[error("{0}")]
     Usage(String),
     /// The API server call failed.
-    #[error("{context}: {source}")]
+    #[error("{context}: {}", crosstie_runtime::patch::describe(source))]
     Kube {
         /// What was being done.
         context: String,

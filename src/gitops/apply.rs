@@ -50,7 +50,7 @@ pub enum Error {
         api_version: String,
     },
     /// An API call failed.
-    #[error("{object}: {source}")]
+    #[error("{object}: {}", crosstie_runtime::patch::describe(source))]
     Api {
         /// `Kind/namespace/name`.
         object: String,

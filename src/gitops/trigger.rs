@@ -17,7 +17,7 @@ use crate::gitops::api::{GitRepository, Kustomization, REQUESTED_AT_ANNOTATION};
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// Reading or annotating the object failed.
-    #[error("{0}")]
+    #[error("{}", crosstie_runtime::patch::describe(.0))]
     Api(#[from] kube::Error),
     /// The controller did not handle the request in time.
     #[error("timed out after {0:?} waiting for the controller to handle the request")]

@@ -114,7 +114,7 @@ pub enum Error {
     #[error("{0}")]
     BadRequest(String),
     /// A Kubernetes write failed.
-    #[error("Kubernetes API: {0}")]
+    #[error("Kubernetes API: {}", crosstie_runtime::patch::describe(.0))]
     Kube(#[from] kube::Error),
     /// Committing the claim to Git failed.
     #[error("Git: {0}")]

@@ -57,7 +57,7 @@ const REQUEUE_READY: Duration = Duration::from_secs(60);
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// An API call failed.
-    #[error("{context}: {source}")]
+    #[error("{context}: {}", crosstie_runtime::patch::describe(source))]
     Kube {
         /// What was being done.
         context: String,

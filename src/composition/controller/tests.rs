@@ -558,6 +558,22 @@ fn a_conflict_is_retried_at_once_and_other_errors_back_off() {
     assert_eq!(other, Action::requeue(super::REQUEUE_ERROR));
 }
 
+#[test]
+fn an_api_error_reads_as_the_servers_message_in_conditions() {
+    let error = super::Error::Kube {
+        context: "cannot apply composed resource \"db\"".into(),
+        source: kube::Error::Api(
+            kube::core::Status::failure("spec.size: Invalid value: 0", "Invalid")
+                .with_code(422)
+                .boxed(),
+        ),
+    };
+    assert_eq!(
+        error.to_string(),
+        "cannot apply composed resource \"db\": spec.size: Invalid value: 0"
+    );
+}
+
 /// Who controls the composite's Secret `crossplane-system/x-1`, if the composite published it.
 #[derive(Clone, Copy, PartialEq)]
 enum Published {

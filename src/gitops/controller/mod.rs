@@ -38,7 +38,7 @@ pub const FINALIZER: &str = "finalizers.fluxcd.io";
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// Writing status failed.
-    #[error("cannot patch status: {0}")]
+    #[error("cannot patch status: {}", crosstie_runtime::patch::describe(.0))]
     PatchStatus(#[source] kube::Error),
     /// Cleaning up a deleted object failed; retried.
     #[error("cleanup failed: {0}")]
