@@ -621,6 +621,31 @@ fn orphan_deletion_keeps_dependents_and_foreground_deletes_them_first() {
 }
 
 #[test]
+fn a_crd_whose_names_are_taken_in_its_group_is_not_served() {
+    let serve = serve_with_widgets();
+    let crd = |plural: &str, kind: &str, short: &str| {
+        format!(
+            "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata: {{name: {plural}.example.org}}\n\
+             spec:\n  group: example.org\n  scope: Namespaced\n  names: {{plural: {plural}, kind: {kind}, shortNames: [{short}]}}\n  \
+             versions: [{{name: v1, served: true, storage: true, schema: {{openAPIV3Schema: {{type: object}}}}}}]\n"
+        )
+    };
+    let condition = |name: &str| {
+        let path = "jsonpath={.status.conditions[?(@.type==\"NamesAccepted\")].reason} {.status.conditions[?(@.type==\"Established\")].status}";
+        serve.ok(&["get", "crd", name, "-o", path], None)
+    };
+    serve.ok(&["apply", "-f", "-"], Some(&crd("gadgets", "Widget", "gd")));
+    assert_eq!(condition("gadgets.example.org"), "KindConflict False");
+    let err = serve.fails(&["get", "gadgets"], None);
+    assert!(err.contains("doesn't have a resource type") || err.contains("NotFound"), "{err}");
+    serve.ok(&["apply", "-f", "-"], Some(&crd("gizmos", "Gizmo", "wg")));
+    assert_eq!(condition("gizmos.example.org"), "ShortNamesConflict False");
+    // The Widget CRD and its short name are untouched.
+    serve.ok(&["apply", "-f", "-"], Some(&widget("still-here", 1, "")));
+    serve.ok(&["get", "wg", "still-here"], None);
+}
+
+#[test]
 fn deleting_a_crd_deletes_its_objects_and_stops_serving_it() {
     let serve = serve_with_widgets();
     serve.ok(&["apply", "-f", "-"], Some(&widget("doomed", 1, "")));

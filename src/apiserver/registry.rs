@@ -119,7 +119,9 @@ impl ResourceType {
     /// incomplete (it is validated before it is stored, so only hand-made rows hit this).
     pub fn from_crd(crd: &Value) -> Option<Self> {
         let spec = &crd["spec"];
-        let names = &spec["names"];
+        // The names accepted, when a later update's conflicting ones were not.
+        let accepted = &crd["status"]["acceptedNames"];
+        let names = if accepted["kind"].is_string() { accepted } else { &spec["names"] };
         let strings = |v: &Value| -> Vec<String> {
             v.as_array()
                 .into_iter()
@@ -366,7 +368,14 @@ impl Registry {
     /// still served so that controllers can remove finalizers from its remaining objects.
     pub fn set_crds(&self, crds: &[Value]) {
         let mut types: Vec<Arc<ResourceType>> = builtins().into_iter().map(Arc::new).collect();
-        types.extend(crds.iter().filter_map(ResourceType::from_crd).map(Arc::new));
+        // A CRD whose names were refused (`Established=False`) is not served.
+        let refused = |crd: &&Value| {
+            crd["status"]["conditions"].as_array().is_some_and(|cs| {
+                cs.iter().any(|c| c["type"] == "Established" && c["status"] == "False")
+            })
+        };
+        let served = crds.iter().filter(|crd| !refused(crd));
+        types.extend(served.filter_map(ResourceType::from_crd).map(Arc::new));
         *self.catalog.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(types);
     }
 

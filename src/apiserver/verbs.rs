@@ -228,6 +228,36 @@ impl Api {
         }
     }
 
+    /// A name of `crd` that another served kind of its group already uses (kube-apiserver's
+    /// naming controller): the reason and message of its `NamesAccepted=False`.
+    fn name_conflict(&self, crd: &Value) -> Option<(&'static str, String)> {
+        let (spec, names) = (&crd["spec"], &crd["spec"]["names"]);
+        let name = |field: &str| names[field].as_str().unwrap_or_default().to_owned();
+        let (kind, plural) = (name("kind"), name("plural"));
+        let singular = Some(name("singular")).filter(|s| !s.is_empty());
+        let storage = format!("{}/{plural}", spec["group"].as_str().unwrap_or_default());
+        let catalog = self.registry.all();
+        let others = catalog.iter().filter(|t| t.group == spec["group"] && t.storage != storage);
+        for other in others {
+            let taken = |n: &str| {
+                n == other.plural || n == other.singular || other.short_names.iter().any(|s| s == n)
+            };
+            if other.kind == kind {
+                return Some(("KindConflict", format!("{kind:?} is already in use")));
+            }
+            if taken(&plural) {
+                return Some(("PluralConflict", format!("{plural:?} is already in use")));
+            }
+            if let Some(singular) = singular.as_deref().filter(|s| taken(s)) {
+                return Some(("SingularConflict", format!("{singular:?} is already in use")));
+            }
+            if let Some(short) = string_list(&names["shortNames"]).into_iter().find(|s| taken(s)) {
+                return Some(("ShortNamesConflict", format!("{short:?} is already in use")));
+            }
+        }
+        None
+    }
+
     /// The object's Scale (`/scale` subresource).
     pub fn get_scale(&self, scope: &Scope, name: &str) -> Result<Value, ApiError> {
         let paths = scale_paths(scope)?;
@@ -774,7 +804,8 @@ impl Api {
         }
         self.validate(scope, name, &mut object, None, body, opts)?;
         if scope.rt.storage == CRD_STORAGE {
-            accept_crd(&mut object, None);
+            let conflict = self.name_conflict(&object);
+            accept_crd(&mut object, None, conflict);
         }
         Ok(if opts.dry_run { Write::Unchanged(scope_dry_run(object)) } else { Write::Put(object) })
     }
@@ -909,7 +940,8 @@ impl Api {
         }
         self.validate(scope, name, &mut desired, Some(&old), strict_body, opts)?;
         if rt.storage == CRD_STORAGE {
-            accept_crd(&mut desired, Some(&old));
+            let conflict = self.name_conflict(&desired);
+            accept_crd(&mut desired, Some(&old), conflict);
         }
         if meta::spec_changed(&old, &desired, rt.status) {
             let generation = old["metadata"]["generation"].as_i64().unwrap_or(0);
@@ -1052,6 +1084,13 @@ fn ssa_options<'a>(scope: &'a Scope, opts: &'a WriteOptions) -> ssa::Options<'a>
         schema: scope.rt.schemas.get(&scope.version),
         status_subresource: scope.rt.status,
     }
+}
+
+/// Whether a CRD is `Established=True`.
+pub fn established(crd: &Value) -> bool {
+    crd["status"]["conditions"]
+        .as_array()
+        .is_some_and(|cs| cs.iter().any(|c| c["type"] == "Established" && c["status"] == "True"))
 }
 
 /// A dry-run object has no resourceVersion yet.
@@ -1228,7 +1267,7 @@ fn validate_crd(scope: &Scope, name: &str, crd: &Value) -> Result<(), ApiError> 
 }
 
 /// Marks a CRD's names accepted and the CRD established, as kube-apiserver's controllers do.
-fn accept_crd(crd: &mut Value, old: Option<&Value>) {
+fn accept_crd(crd: &mut Value, old: Option<&Value>, conflict: Option<(&str, String)>) {
     let now = meta::now();
     let since = |kind: &str| {
         old.and_then(|o| o["status"]["conditions"].as_array())
@@ -1260,12 +1299,41 @@ fn accept_crd(crd: &mut Value, old: Option<&Value>) {
         accepted["listKind"] =
             json!(format!("{}List", accepted["kind"].as_str().unwrap_or_default()));
     }
+    let was_established = old.is_some_and(established);
+    let (names_accepted, established_condition) = match conflict {
+        None => (
+            json!({"type": "NamesAccepted", "status": "True", "reason": "NoConflicts", "message": "no conflicts found"}),
+            json!({"type": "Established", "status": "True", "reason": "InitialNamesAccepted", "message": "the initial names have been accepted"}),
+        ),
+        // A conflicting update keeps serving the names accepted before; a new CRD is not served.
+        Some((reason, message)) => {
+            accepted = old.map(|o| o["status"]["acceptedNames"].clone()).unwrap_or(json!({}));
+            let established_condition = match was_established {
+                true => {
+                    json!({"type": "Established", "status": "True", "reason": "InitialNamesAccepted", "message": "the initial names have been accepted"})
+                }
+                false => {
+                    json!({"type": "Established", "status": "False", "reason": "NotAccepted", "message": "not all names are accepted"})
+                }
+            };
+            (
+                json!({"type": "NamesAccepted", "status": "False", "reason": reason, "message": message}),
+                established_condition,
+            )
+        }
+    };
+    let mut conditions = [names_accepted, established_condition];
+    for condition in &mut conditions {
+        let kind = condition["type"].as_str().unwrap_or_default().to_owned();
+        let unchanged = old
+            .and_then(|o| o["status"]["conditions"].as_array())
+            .and_then(|cs| cs.iter().find(|c| c["type"] == kind.as_str()))
+            .is_some_and(|c| c["status"] == condition["status"]);
+        condition["lastTransitionTime"] = json!(if unchanged { since(&kind) } else { now.clone() });
+    }
     crd["status"] = json!({
         "acceptedNames": accepted,
         "storedVersions": stored,
-        "conditions": [
-            {"type": "NamesAccepted", "status": "True", "reason": "NoConflicts", "message": "no conflicts found", "lastTransitionTime": since("NamesAccepted")},
-            {"type": "Established", "status": "True", "reason": "InitialNamesAccepted", "message": "the initial names have been accepted", "lastTransitionTime": since("Established")},
-        ],
+        "conditions": conditions,
     });
 }
