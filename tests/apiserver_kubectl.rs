@@ -196,6 +196,10 @@ fn merge_and_json_patches_change_objects() {
         None,
     );
     assert_eq!(out, "7 blue y");
+    // A failed `test` operation says why, not only that the object is invalid.
+    let failing = r#"[{"op":"test","path":"/spec/color","value":"red"}]"#;
+    let err = serve.fails(&["patch", "widget", "p", "--type", "json", "-p", failing], None);
+    assert!(err.contains("patch:") && err.contains("/spec/color"), "{err}");
 }
 
 #[test]

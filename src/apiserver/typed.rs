@@ -134,6 +134,23 @@ pub fn immutable_changes(storage: &str, old: &Value, new: &Value) -> Vec<(String
     refused
 }
 
+/// A ConfigMap's or Secret's data beyond kube-apiserver's 1 MiB limit, as (field, message).
+pub fn too_large(storage: &str, object: &Value) -> Option<(String, String)> {
+    const LIMIT: usize = 1024 * 1024;
+    let (fields, field): (&[&str], &str) = match storage {
+        "/configmaps" => (&["data", "binaryData"], "[]"),
+        "/secrets" => (&["data"], "data"),
+        _ => return None,
+    };
+    let size: usize = fields
+        .iter()
+        .filter_map(|f| object[f].as_object())
+        .flatten()
+        .map(|(key, value)| key.len() + value.as_str().map_or(0, str::len))
+        .sum();
+    (size > LIMIT).then(|| (field.to_owned(), format!("Too long: must have at most {LIMIT} bytes")))
+}
+
 /// A stored Secret's type, defaulted as [`apply_defaults`] defaults the update's (Secrets stored
 /// before defaulting may have none).
 fn secret_type(secret: &Value) -> Value {
@@ -344,6 +361,14 @@ mod tests {
         let refused = immutable_changes("apps/deployments", &old, &moved);
         assert_eq!(refused[0].0, "spec.selector");
         assert!(refused[0].1.ends_with("field is immutable"), "{}", refused[0].1);
+    }
+
+    #[test]
+    fn config_map_data_is_limited_to_one_mebibyte() {
+        let big = |n: usize| json!({"data": {"blob": "x".repeat(n)}});
+        assert!(too_large("/configmaps", &big(1024 * 1024 - 4)).is_none());
+        assert!(too_large("/configmaps", &big(1024 * 1024)).is_some());
+        assert!(too_large("/services", &big(2 * 1024 * 1024)).is_none());
     }
 
     #[test]

@@ -998,13 +998,16 @@ impl Api {
         }
         if !rt.custom {
             typed::apply_defaults(&rt.storage, object);
-            let immutable = old.map(|old| typed::immutable_changes(&rt.storage, old, object));
-            if let Some(refused) = immutable.filter(|r| !r.is_empty()) {
+            let mut refused = old
+                .map(|old| typed::immutable_changes(&rt.storage, old, object))
+                .unwrap_or_default();
+            refused.extend(typed::too_large(&rt.storage, object));
+            if !refused.is_empty() {
                 let causes = refused
                     .into_iter()
                     .map(|(field, message)| Cause {
                         reason: "FieldValueInvalid".into(),
-                        message: format!("{field}: {message}"),
+                        message,
                         field,
                     })
                     .collect();
@@ -1151,10 +1154,11 @@ fn unknown_fields(sent: &Value, kept: &Value, path: &str, out: &mut Vec<String>)
 
 fn patch_error(scope: &Scope, name: &str, e: PatchError) -> ApiError {
     match e {
-        PatchError::Invalid(message) => ApiError {
-            details: Some(json!({"name": name, "group": scope.rt.group, "kind": scope.rt.plural})),
-            ..ApiError::new(422, "Invalid", message)
-        },
+        // As kube-apiserver reports it: an invalid `patch` field, so kubectl prints why.
+        PatchError::Invalid(message) => ApiError::invalid(
+            scope.target(name),
+            vec![Cause { reason: "FieldValueInvalid".into(), message, field: "patch".into() }],
+        ),
         PatchError::UnsupportedMediaType(message) => {
             ApiError::new(415, "UnsupportedMediaType", message)
         }
