@@ -69,26 +69,6 @@ pub fn bound_to(claim: &Value, composite: &Value) -> bool {
         && claim_ref["namespace"] == claim["metadata"]["namespace"]
 }
 
-/// What a claim takes back from its composite, as a merge patch of the claim, the way
-/// Crossplane's claim syncer does: the Composition the composite selected when the claim names
-/// none (a claim that names one only ever passes it on), and the composite's revision when it
-/// follows new revisions automatically.
-pub fn from_composite(claim: &Value, composite: &Value) -> Option<Value> {
-    let mut spec = Map::new();
-    let selected = &composite["spec"]["compositionRef"];
-    if selected.is_object() && claim["spec"]["compositionRef"].is_null() {
-        spec.insert("compositionRef".to_owned(), selected.clone());
-    }
-    let revision = &composite["spec"]["compositionRevisionRef"];
-    if composite["spec"]["compositionUpdatePolicy"] == "Automatic"
-        && revision.is_object()
-        && claim["spec"]["compositionRevisionRef"] != *revision
-    {
-        spec.insert("compositionRevisionRef".to_owned(), revision.clone());
-    }
-    (!spec.is_empty()).then(|| json!({"spec": spec}))
-}
-
 /// The claim's status from its composite's: the composite's own status fields, and `Synced`
 /// / `Ready` naming the composite when it is the one failing.
 pub fn claim_status(composite: Option<&Value>, composite_ref: &str) -> Value {
@@ -284,36 +264,6 @@ mod tests {
         assert!(!bound_to(&claim(), &composite), "a claim of the same name in another namespace");
         composite["spec"]["claimRef"] = json!({"name": "other-db", "namespace": "team-a"});
         assert!(!bound_to(&claim(), &composite), "another claim in the same namespace");
-    }
-
-    #[test]
-    fn a_claim_takes_the_composition_its_composite_selected_only_when_it_named_none() {
-        let mut composite = json!({"spec": {"compositionRef": {"name": "aws"}}});
-        let mut unnamed = claim();
-        unnamed["spec"].as_object_mut().unwrap().remove("compositionRef");
-        assert_eq!(
-            from_composite(&unnamed, &composite),
-            Some(json!({"spec": {"compositionRef": {"name": "aws"}}}))
-        );
-        composite["spec"]["compositionRef"]["name"] = json!("gcp");
-        assert_eq!(from_composite(&claim(), &composite), None, "the claim's own choice stands");
-        assert_eq!(from_composite(&unnamed, &json!({"spec": {}})), None, "nothing selected yet");
-    }
-
-    #[test]
-    fn a_claim_follows_its_composites_revision_only_under_the_automatic_policy() {
-        let revision = json!({"name": "aws-8d2f1"});
-        let mut composite = json!({"spec": {
-            "compositionRef": {"name": "aws"},
-            "compositionRevisionRef": revision,
-            "compositionUpdatePolicy": "Manual",
-        }});
-        assert_eq!(from_composite(&claim(), &composite), None);
-        composite["spec"]["compositionUpdatePolicy"] = json!("Automatic");
-        assert_eq!(
-            from_composite(&claim(), &composite),
-            Some(json!({"spec": {"compositionRevisionRef": revision}}))
-        );
     }
 
     #[test]

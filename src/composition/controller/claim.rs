@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 use super::super::claim::{
     bound_to, can_bind, claim_status, composite_for_claim, connection_secret, controlled_by,
-    from_composite, new_composite_name, secret_data,
+    new_composite_name, secret_data,
 };
 use super::super::composite::{contains, with_desired_hash};
 use super::super::status::{condition, set_conditions};
@@ -97,13 +97,6 @@ pub async fn reconcile(claim: Arc<DynamicObject>, ctx: Arc<KindContext>) -> Resu
     };
     composite["apiVersion"] = json!(ctx.composite.api_version());
     composite["kind"] = json!(ctx.composite.kind);
-    if let Some(patch) = from_composite(&value, &composite) {
-        let written = api
-            .patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
-            .await
-            .map_err(kube_err(format!("cannot update claim {namespace}/{name}")))?;
-        ctx.claim_passes.wrote(&pass, version(&written));
-    }
 
     let mut status = claim_status(Some(&composite), &label);
     if let Some(published) = propagate_secret(&ctx, &value, &composite).await? {

@@ -635,29 +635,6 @@ async fn reconcile_bound_claim_with_secret(published: Published) -> (Option<Valu
 }
 
 #[tokio::test]
-async fn a_claim_that_named_no_composition_records_the_one_its_composite_selected() {
-    let (ctx, mut handle) = context();
-    let mut claim = claim_object();
-    claim["metadata"]["finalizers"] = json!(["finalizer.apiextensions.crossplane.io"]);
-    claim["spec"]["resourceRef"] = json!({"apiVersion": "database.crosstie.io/v1alpha1", "kind": "XPostgreSQLInstance", "name": "orders-db-abcde"});
-    let object: DynamicObject = serde_json::from_value(claim.clone()).unwrap();
-    let pass = tokio::spawn(claim::reconcile(Arc::new(object), ctx));
-    let composite = json!({
-        "apiVersion": "database.crosstie.io/v1alpha1",
-        "kind": "XPostgreSQLInstance",
-        "metadata": {"name": "orders-db-abcde", "uid": "x-1"},
-        "spec": {"claimRef": {"name": "orders-db", "namespace": "team-a"}, "compositionRef": {"name": "aws"}},
-    });
-    let composite_path = "/apis/database.crosstie.io/v1alpha1/xpostgresqlinstances/orders-db-abcde";
-    expect(&mut handle, "GET", composite_path, 200, composite.clone()).await;
-    expect(&mut handle, "PATCH", composite_path, 200, composite).await;
-    let recorded = expect(&mut handle, "PATCH", CLAIM_PATH, 200, claim.clone()).await;
-    assert_eq!(recorded, json!({"spec": {"compositionRef": {"name": "aws"}}}));
-    expect(&mut handle, "PATCH", &format!("{CLAIM_PATH}/status"), 200, claim).await;
-    tokio::time::timeout(Duration::from_secs(5), pass).await.unwrap().unwrap().unwrap();
-}
-
-#[tokio::test]
 async fn a_ready_claim_gets_its_composites_connection_secret_in_its_namespace() {
     let (copied, status) =
         reconcile_bound_claim_with_secret(Published::ControlledByComposite).await;
