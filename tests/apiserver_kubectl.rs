@@ -475,6 +475,10 @@ fn built_in_objects_of_the_wrong_shape_are_refused_naming_the_field() {
     let numbers = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: ports}\ndata: {port: 8080}\n";
     let err = serve.fails(&["apply", "-f", "-"], Some(numbers));
     assert!(err.contains("data.port"), "{err}");
+    let err = serve.fails(&["label", "deployment", "web", "bad key=v"], None);
+    assert!(err.contains("metadata.labels"), "{err}");
+    let err = serve.fails(&["annotate", "deployment", "web", "x<script>=1"], None);
+    assert!(err.contains("metadata.annotations"), "{err}");
     // What was refused changed nothing, and typed clients can still read every object.
     serve.ok(&["describe", "deployment", "web"], None);
     serve.fails(&["get", "configmap", "ports"], None);

@@ -85,6 +85,74 @@ pub fn validate_name(name: &str, rule: NameRule) -> Vec<Cause> {
     }
 }
 
+const QUALIFIED_NAME_MSG: &str = "name part must consist of alphanumeric characters, '-', '_' or '.', and \
+    must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used \
+    for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')";
+
+/// A qualified name's part after the prefix (and a label value): at most 63 alphanumerics,
+/// '-', '_' or '.', alphanumeric at both ends.
+fn is_name_part(s: &str) -> bool {
+    let alnum = |c: u8| c.is_ascii_alphanumeric();
+    s.len() <= 63
+        && s.bytes().next().is_some_and(alnum)
+        && s.bytes().last().is_some_and(alnum)
+        && s.bytes().all(|c| alnum(c) || matches!(c, b'-' | b'_' | b'.'))
+}
+
+/// Why `key` is not a qualified name (`prefix/name`, the prefix a DNS subdomain), if it is not.
+fn qualified_name_error(key: &str) -> Option<String> {
+    let (prefix, name) = match key.split_once('/') {
+        Some((prefix, name)) => (Some(prefix), name),
+        None => (None, key),
+    };
+    if let Some(prefix) = prefix
+        && !(prefix.len() <= 253 && prefix.split('.').all(is_label_text))
+    {
+        return Some(format!("prefix part {SUBDOMAIN_MSG}"));
+    }
+    (name.contains('/') || !is_name_part(name)).then(|| QUALIFIED_NAME_MSG.to_owned())
+}
+
+/// Label keys and values, annotation keys and owner references, checked as kube-apiserver
+/// checks every object's metadata; the causes name the field.
+pub fn validate_metadata(metadata: &Value) -> Vec<Cause> {
+    let invalid = |field: &str, value: &str, why: String| Cause {
+        reason: "FieldValueInvalid".into(),
+        message: format!("Invalid value: {value:?}: {why}"),
+        field: field.into(),
+    };
+    let mut causes = Vec::new();
+    for (key, value) in metadata["labels"].as_object().into_iter().flatten() {
+        if let Some(why) = qualified_name_error(key) {
+            causes.push(invalid("metadata.labels", key, why));
+        }
+        let value = value.as_str().unwrap_or_default();
+        if !value.is_empty() && !is_name_part(value) {
+            let why = "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', \
+                and must start and end with an alphanumeric character (at most 63 characters)";
+            causes.push(invalid("metadata.labels", value, why.to_owned()));
+        }
+    }
+    for key in metadata["annotations"].as_object().into_iter().flatten().map(|(k, _)| k) {
+        if let Some(why) = qualified_name_error(&key.to_lowercase()) {
+            causes.push(invalid("metadata.annotations", key, why));
+        }
+    }
+    let references = metadata["ownerReferences"].as_array().into_iter().flatten();
+    for (i, reference) in references.enumerate() {
+        for field in ["apiVersion", "kind", "name", "uid"] {
+            if reference[field].as_str().is_none_or(str::is_empty) {
+                causes.push(Cause {
+                    reason: "FieldValueRequired".into(),
+                    message: "Required value".into(),
+                    field: format!("metadata.ownerReferences[{i}].{field}"),
+                });
+            }
+        }
+    }
+    causes
+}
+
 /// Whether two versions of an object differ outside `metadata` (and `status`, when the kind has
 /// a status subresource): such changes bump `metadata.generation`.
 pub fn spec_changed(old: &Value, new: &Value, status_subresource: bool) -> bool {
@@ -140,6 +208,28 @@ mod tests {
         assert!(!validate_name(&"a".repeat(254), NameRule::Subdomain).is_empty());
         assert!(validate_name("system:controller:x", NameRule::PathSegment).is_empty());
         assert_eq!(validate_name("", NameRule::Subdomain)[0].reason, "FieldValueRequired");
+    }
+
+    #[test]
+    fn labels_annotations_and_owner_references_follow_kubernetes_rules() {
+        let good = json!({"labels": {"app.kubernetes.io/name": "web", "tier": "", "x": "a_b.c-1"},
+            "annotations": {"Example.COM/Checksum": "anything at all <>"},
+            "ownerReferences": [{"apiVersion": "v1", "kind": "ConfigMap", "name": "a", "uid": "u"}]});
+        assert!(validate_metadata(&good).is_empty());
+        let bad = json!({"labels": {"bad key": "v", "ok": "bad value!", "Bad_Prefix/x": "v"},
+            "annotations": {"x<script>": "1"},
+            "ownerReferences": [{"apiVersion": "v1", "kind": "ConfigMap", "name": "a"}]});
+        let fields: Vec<String> = validate_metadata(&bad).into_iter().map(|c| c.field).collect();
+        assert_eq!(
+            fields,
+            [
+                "metadata.labels",
+                "metadata.labels",
+                "metadata.labels",
+                "metadata.annotations",
+                "metadata.ownerReferences[0].uid"
+            ]
+        );
     }
 
     #[test]

@@ -993,6 +993,10 @@ impl Api {
         opts: &WriteOptions,
     ) -> Result<(), ApiError> {
         let rt = &scope.rt;
+        let causes = meta::validate_metadata(&object["metadata"]);
+        if !causes.is_empty() {
+            return Err(ApiError::invalid(scope.target(name), causes));
+        }
         if rt.storage == CRD_STORAGE {
             return validate_crd(scope, name, object);
         }
