@@ -192,13 +192,32 @@ async fn a_new_claim_records_its_composite_name_before_creating_the_composite() 
     assert_eq!(action, Action::requeue(super::REQUEUE_SETTLING));
 }
 
-#[tokio::test]
-async fn deleting_a_claim_deletes_its_composite_and_waits_then_its_secret_before_releasing_it() {
-    let (ctx, mut handle) = context();
+/// The claim being deleted, naming `composite` in its resourceRef.
+fn deleting_claim(composite: &str) -> Value {
     let mut object = claim_object();
     object["metadata"]["deletionTimestamp"] = json!("2026-01-01T00:00:00Z");
     object["metadata"]["finalizers"] = json!(["finalizer.apiextensions.crossplane.io"]);
-    object["spec"]["resourceRef"] = json!({"apiVersion": "database.crosstie.io/v1alpha1", "kind": "XPostgreSQLInstance", "name": "orders-db-abcde"});
+    object["spec"]["resourceRef"] = json!({"apiVersion": "database.crosstie.io/v1alpha1", "kind": "XPostgreSQLInstance", "name": composite});
+    object
+}
+
+/// Expects the claim's finalizer to be removed, ending the pass until the next change.
+async fn expect_release(
+    handle: &mut Handle,
+    claim: Value,
+    pass: tokio::task::JoinHandle<Result<Action, super::Error>>,
+) {
+    let release = expect(handle, "PATCH", CLAIM_PATH, 200, claim).await;
+    assert_eq!(release["metadata"]["finalizers"], json!([]));
+    let action =
+        tokio::time::timeout(Duration::from_secs(5), pass).await.unwrap().unwrap().unwrap();
+    assert_eq!(action, Action::await_change());
+}
+
+#[tokio::test]
+async fn deleting_a_claim_deletes_its_composite_and_waits_then_its_secret_before_releasing_it() {
+    let (ctx, mut handle) = context();
+    let object = deleting_claim("orders-db-abcde");
     let claim: DynamicObject = serde_json::from_value(object.clone()).unwrap();
     let composite_path = "/apis/database.crosstie.io/v1alpha1/xpostgresqlinstances/orders-db-abcde";
     let composite = json!({
@@ -233,20 +252,13 @@ async fn deleting_a_claim_deletes_its_composite_and_waits_then_its_secret_before
     let secret_path = "/api/v1/namespaces/team-a/secrets/orders-db-conn";
     expect(&mut handle, "GET", secret_path, 200, secret.clone()).await;
     expect(&mut handle, "DELETE", secret_path, 200, secret).await;
-    let release = expect(&mut handle, "PATCH", CLAIM_PATH, 200, object).await;
-    assert_eq!(release["metadata"]["finalizers"], json!([]));
-    let action =
-        tokio::time::timeout(Duration::from_secs(5), pass).await.unwrap().unwrap().unwrap();
-    assert_eq!(action, Action::await_change());
+    expect_release(&mut handle, object, pass).await;
 }
 
 #[tokio::test]
 async fn deleting_a_claim_refused_binding_leaves_the_other_claims_composite_and_releases_it() {
     let (ctx, mut handle) = context();
-    let mut object = claim_object();
-    object["metadata"]["deletionTimestamp"] = json!("2026-01-01T00:00:00Z");
-    object["metadata"]["finalizers"] = json!(["finalizer.apiextensions.crossplane.io"]);
-    object["spec"]["resourceRef"] = json!({"apiVersion": "database.crosstie.io/v1alpha1", "kind": "XPostgreSQLInstance", "name": "victim-gk6mc"});
+    let mut object = deleting_claim("victim-gk6mc");
     object["status"]["conditions"] = json!([{"type": "Synced", "status": "False", "reason": "ReconcileError",
         "message": "cannot bind composite resource XPostgreSQLInstance/victim-gk6mc: it is claimed by another claim"}]);
     let claim: DynamicObject = serde_json::from_value(object.clone()).unwrap();
@@ -263,11 +275,7 @@ async fn deleting_a_claim_refused_binding_leaves_the_other_claims_composite_and_
     let secret_path = "/api/v1/namespaces/team-a/secrets/orders-db-conn";
     let not_found = json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "NotFound", "code": 404});
     expect(&mut handle, "GET", secret_path, 404, not_found).await;
-    let release = expect(&mut handle, "PATCH", CLAIM_PATH, 200, object).await;
-    assert_eq!(release["metadata"]["finalizers"], json!([]));
-    let action =
-        tokio::time::timeout(Duration::from_secs(5), pass).await.unwrap().unwrap().unwrap();
-    assert_eq!(action, Action::await_change());
+    expect_release(&mut handle, object, pass).await;
 }
 
 #[tokio::test]
