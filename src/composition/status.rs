@@ -73,6 +73,18 @@ pub fn set_conditions(object: &mut Value, conditions: &[Value], now: &str) -> bo
     true
 }
 
+/// Whether the condition `kind` of `after` differs from that of `before` in status, reason or
+/// message (its time aside).
+pub fn condition_changed(before: &Value, after: &Value, kind: &str) -> bool {
+    let find = |object: &Value| {
+        object["status"]["conditions"]
+            .as_array()
+            .and_then(|cs| cs.iter().find(|c| c["type"] == kind))
+            .map(|c| (c["status"].clone(), c["reason"].clone(), c["message"].clone()))
+    };
+    find(before) != find(after)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

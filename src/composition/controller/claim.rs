@@ -229,6 +229,7 @@ async fn fail(
     {
         let written = patch_status(api, name, &object["status"]).await?;
         ctx.claim_passes.wrote(pass, version(&written));
+        ctx.shared.warn(claim, "BindCompositeResource", message).await;
     }
     Ok(Action::requeue(REQUEUE_ERROR))
 }

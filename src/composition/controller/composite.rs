@@ -16,7 +16,7 @@ use super::super::composite::{
 };
 use super::super::render::{Observed, render};
 use super::super::select::{SelectError, select};
-use super::super::status::{composite_conditions, condition, set_conditions};
+use super::super::status::{composite_conditions, condition, condition_changed, set_conditions};
 use super::definition::KindContext;
 use super::secrets::Reader;
 use super::{
@@ -139,6 +139,9 @@ pub async fn reconcile(xr: Arc<DynamicObject>, ctx: Arc<KindContext>) -> Result<
     if object["status"] != value["status"] {
         let written = patch_status(&api, &name, &object["status"]).await?;
         ctx.composite_passes.wrote(&name, version(&written));
+        if !errors.is_empty() && condition_changed(&value, &object, "Synced") {
+            ctx.shared.warn(&value, "ComposeResources", &errors.join("; ")).await;
+        }
     }
     let settled = errors.is_empty() && rendered.unready().is_empty();
     Ok(Action::requeue(if settled { REQUEUE_READY } else { REQUEUE_SETTLING }))
@@ -322,6 +325,7 @@ async fn fail(
     {
         let written = patch_status(api, name, &object["status"]).await?;
         ctx.composite_passes.wrote(name, version(&written));
+        ctx.shared.warn(xr, "SelectComposition", message).await;
     }
     Ok(Action::requeue(REQUEUE_ERROR))
 }

@@ -21,10 +21,12 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::StreamExt as _;
+use k8s_openapi::api::core::v1::ObjectReference;
 use kube::api::{Api, DynamicObject, Patch, PatchParams};
 use kube::core::GroupVersionKind;
 use kube::discovery::{self, ApiResource, Scope};
 use kube::runtime::controller::Action;
+use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{WatchStreamExt as _, watcher};
 use kube::{Client, ResourceExt as _};
@@ -92,6 +94,9 @@ fn kube_err(context: impl Into<String>) -> impl FnOnce(kube::Error) -> Error {
     move |source| Error::Kube { context, source }
 }
 
+/// Events API notes are limited to 1 KiB.
+const MAX_EVENT_NOTE: usize = 1024;
+
 /// State shared by every controller.
 pub struct Context {
     client: Client,
@@ -110,6 +115,8 @@ pub struct Context {
     secrets: Arc<secrets::ConnectionSecrets>,
     /// Reconciles counted for `/metrics`.
     metrics: CompositionMetrics,
+    /// Records the Warning events of failing composites and claims.
+    recorder: Recorder,
 }
 
 /// The cached Compositions that parse, and why each other one does not, by name.
@@ -147,6 +154,7 @@ pub async fn run(client: Client, metrics: CompositionMetrics) {
         parsed: Mutex::default(),
         secrets,
         metrics,
+        recorder: recorder(&client),
     });
     let changes = ctx.clone();
     let cache = cache.for_each(move |event| {
@@ -185,7 +193,48 @@ where
     Action::requeue(REQUEUE_ERROR)
 }
 
+/// The event recorder of the composite and claim controllers.
+fn recorder(client: &Client) -> Recorder {
+    let reporter = Reporter { controller: "crosstie/composition".into(), instance: None };
+    Recorder::new(client.clone(), reporter)
+}
+
 impl Context {
+    /// Records a Warning event on `object` (a composite or claim), as Crossplane does when one
+    /// fails, so `kubectl describe` says why. Only called when the failure is new or changed,
+    /// never on every retry; a failure to record is logged, never fails the pass.
+    pub async fn warn(&self, object: &Value, reason: &str, note: &str) {
+        let meta = &object["metadata"];
+        let text = |v: &Value| v.as_str().map(str::to_owned);
+        let reference = ObjectReference {
+            api_version: text(&object["apiVersion"]),
+            kind: text(&object["kind"]),
+            name: text(&meta["name"]),
+            namespace: text(&meta["namespace"]),
+            uid: text(&meta["uid"]),
+            resource_version: text(&meta["resourceVersion"]),
+            field_path: None,
+        };
+        let mut note = note.to_owned();
+        if note.len() > MAX_EVENT_NOTE {
+            let mut end = MAX_EVENT_NOTE;
+            while !note.is_char_boundary(end) {
+                end -= 1;
+            }
+            note.truncate(end);
+        }
+        let event = Event {
+            type_: EventType::Warning,
+            reason: reason.into(),
+            note: Some(note),
+            action: reason.into(),
+            secondary: None,
+        };
+        if let Err(error) = self.recorder.publish(&event, &reference).await {
+            tracing::warn!(%error, reason, "cannot publish event");
+        }
+    }
+
     fn shared_client(&self) -> Client {
         self.client.clone()
     }

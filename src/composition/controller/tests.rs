@@ -81,6 +81,7 @@ fn context_with_secrets(compositions: &[Value], secrets: &[Value]) -> (Arc<KindC
         (("v1".to_owned(), "Secret".to_owned()), (secrets, Scope::Namespaced)),
     ]);
     let shared = Arc::new(Context {
+        recorder: super::recorder(&client),
         client,
         compositions: store,
         kinds: Mutex::new(kinds),
@@ -126,6 +127,15 @@ async fn expect(handle: &mut Handle, method: &str, path: &str, status: u16, body
         .expect("response");
     send.send_response(response);
     sent
+}
+
+/// Expects the Warning event a failing composite or claim records, and returns its note.
+async fn expect_warning(handle: &mut Handle, reason: &str) -> String {
+    let event =
+        expect(handle, "POST", "/apis/events.k8s.io/v1/namespaces/default/events", 201, json!({}))
+            .await;
+    assert_eq!((&event["type"], &event["reason"]), (&json!("Warning"), &json!(reason)));
+    event["note"].as_str().unwrap_or_default().to_owned()
 }
 
 fn claim_object() -> Value {
@@ -353,6 +363,7 @@ async fn a_composite_composing_a_kind_nobody_serves_reports_it_and_still_compose
         synced["message"],
         "cannot compose resource \"vpc\": no kind \"VPC\" is served in ec2.aws.crossplane.io/v1beta1 (is its provider installed?)"
     );
+    expect_warning(&mut handle, "ComposeResources").await;
     let action =
         tokio::time::timeout(Duration::from_secs(5), pass).await.unwrap().unwrap().unwrap();
     assert_eq!(action, Action::requeue(super::REQUEUE_SETTLING));
@@ -473,6 +484,8 @@ async fn a_composite_applies_what_renders_keeps_what_fails_and_deletes_what_was_
         "cannot compose resource \"b\": patch 0 (FromCompositeFieldPath spec.parameters.missing): required field path not found"
     );
     assert_eq!(conditions[1]["message"], "Unready resources: b");
+    let note = expect_warning(&mut handle, "ComposeResources").await;
+    assert_eq!(note, conditions[0]["message"], "kubectl describe says why, as the condition does");
     let action =
         tokio::time::timeout(Duration::from_secs(5), pass).await.unwrap().unwrap().unwrap();
     assert_eq!(action, Action::requeue(super::REQUEUE_SETTLING));
@@ -696,6 +709,7 @@ async fn a_malformed_composition_fails_only_its_composites_with_the_parse_error(
         message.starts_with("cannot use composition \"bad\": unknown variant `FromNowhere`"),
         "{message}"
     );
+    assert_eq!(expect_warning(&mut handle, "SelectComposition").await, message);
     let action =
         tokio::time::timeout(Duration::from_secs(5), pass).await.unwrap().unwrap().unwrap();
     assert_eq!(action, Action::requeue(super::REQUEUE_ERROR));
@@ -1003,8 +1017,10 @@ async fn a_composite_reads_no_connection_secret_of_a_resource_that_has_reported_
 async fn compositions_are_parsed_again_only_after_one_changed() {
     let (service, _handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
     let mut writer = reflector::store::Writer::new(ApiResource::erase::<Composition>(&()));
+    let client = kube::Client::new(service, "default");
     let shared = Context {
-        client: kube::Client::new(service, "default"),
+        recorder: super::recorder(&client),
+        client,
         compositions: writer.as_reader(),
         kinds: Mutex::default(),
         served: Mutex::default(),
