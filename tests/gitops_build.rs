@@ -89,9 +89,21 @@ fn documents_that_are_not_objects_are_rejected_with_their_location() {
 fn a_missing_or_escaping_path_is_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
     let err = build(&request(dir.path(), "./nope")).unwrap_err().to_string();
-    assert!(err.starts_with("spec.path:") && err.contains("not found"), "{err}");
-    let err = build(&request(dir.path(), "../etc")).unwrap_err().to_string();
-    assert!(err.starts_with("spec.path:"), "{err}");
+    assert!(err.starts_with("kustomization path not found: \"./nope\""), "{err}");
+    for escaping in ["../etc", "/../etc", "./a/../../etc"] {
+        let err = build(&request(dir.path(), escaping)).unwrap_err().to_string();
+        assert!(err.starts_with("spec.path:") && err.contains(".."), "{escaping}: {err}");
+    }
+}
+
+#[test]
+fn a_path_with_a_leading_slash_starts_at_the_source_root_like_flux() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), &[("features/cm.yaml", CM)]);
+    for path in ["/features", "/features/", "features", "/"] {
+        let objects = build(&request(dir.path(), path)).unwrap();
+        assert_eq!(objects.len(), 1, "{path}");
+    }
 }
 
 #[test]
@@ -128,6 +140,20 @@ fn post_build_substitution_respects_types_defaults_escapes_and_opt_out() {
         untouched.iter().find(|o| o["kind"] == "Deployment").unwrap()["metadata"]["name"],
         "web-${env}"
     );
+}
+
+#[test]
+fn post_build_substitution_ignores_dollars_in_yaml_comments() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = "# cost is $5 {approx} ${greeting\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm # ${unterminated\n  namespace: apps\ndata:\n  greeting: ${greeting}\n";
+    write(dir.path(), &[("c/cm.yaml", text)]);
+    let mut req = request(dir.path(), "c");
+    req.vars = Some(BTreeMap::from([("greeting".into(), "hello".into())]));
+
+    let objects = build(&req).unwrap();
+
+    assert_eq!(objects[0]["data"]["greeting"], "hello");
+    assert_eq!(objects[0]["metadata"]["name"], "cm");
 }
 
 #[test]

@@ -302,9 +302,21 @@ async fn a_kustomization_waits_for_its_source_and_dependencies_then_applies() {
     let ks = env.reconcile_kustomization("t3").await;
     assert_eq!(ready(&ks).1, "DependencyNotReady", "Ready for an older generation does not count");
 
+    // Same source: Ready for an older revision does not count either (a CRD it adds in this
+    // commit may not exist yet).
     dependency["status"]["observedGeneration"] = json!(3);
-    env.fake.put(infra, dependency);
+    dependency["status"]["lastAppliedRevision"] = json!("main@sha1:0000");
+    env.fake.put(infra, dependency.clone());
     let ks = env.reconcile_kustomization("t4").await;
+    assert_eq!(ready(&ks).1, "DependencyNotReady");
+    let message = "dependency 'flux-system/infra' revision is not up to date";
+    assert!(ready(&ks).2.contains(message), "{}", ready(&ks).2);
+    assert!(env.fake.get(CM_ONE).is_none());
+
+    let source = env.fake.get(GIT).unwrap();
+    dependency["status"]["lastAppliedRevision"] = source["status"]["artifact"]["revision"].clone();
+    env.fake.put(infra, dependency);
+    let ks = env.reconcile_kustomization("t5").await;
     assert_eq!(ready(&ks).1, "ReconciliationSucceeded");
     assert!(env.fake.get(CM_ONE).is_some());
 }
@@ -410,6 +422,128 @@ async fn crosstie_reconcile_waits_until_the_controller_handled_the_request() {
     let message = cli.await.unwrap().unwrap();
     assert!(message.starts_with("stored artifact for revision 'main@sha1:"), "{message}");
     assert_eq!(env.fake.get(GIT).unwrap()["status"]["lastHandledReconcileAt"], requested.as_str());
+}
+
+#[tokio::test]
+async fn crosstie_reconcile_refuses_a_suspended_object_like_flux_reconcile() {
+    let env = setup();
+    for path in [GIT, KS] {
+        let mut object = env.fake.get(path).unwrap();
+        object["spec"]["suspend"] = json!(true);
+        env.fake.put(path, object);
+    }
+    let timeout = std::time::Duration::from_secs(5);
+    let client = env.ctx.client.clone();
+
+    let source =
+        trigger::reconcile::<GitRepository>(client.clone(), "flux-system", "myapp-source", timeout)
+            .await;
+    let ks = trigger::reconcile::<Kustomization>(client, "flux-system", "myapp", timeout).await;
+
+    for result in [source, ks] {
+        assert!(matches!(result, Err(trigger::Error::Suspended)), "{result:?}");
+    }
+    assert_eq!(trigger::Error::Suspended.to_string(), "resource is suspended");
+    for path in [GIT, KS] {
+        assert!(env.fake.get(path).unwrap()["metadata"].get("annotations").is_none(), "untouched");
+    }
+}
+
+#[tokio::test]
+async fn a_silent_git_server_fails_each_reconcile_by_spec_timeout_without_piling_up_connections() {
+    let env = setup();
+    let server = gitops_support::SilentServer::start();
+    let mut git = env.fake.get(GIT).unwrap();
+    git["spec"]["url"] = json!(server.url);
+    git["spec"]["timeout"] = json!("1s");
+    env.fake.put(GIT, git);
+
+    for requested_at in ["t1", "t2", "t3"] {
+        let source = env.reconcile_source(requested_at).await;
+        let message = "git operation timed out (spec.timeout)";
+        assert_eq!(ready(&source), ("False".into(), "GitOperationFailed".into(), message.into()));
+        assert!(
+            server.all_closed_within(std::time::Duration::from_secs(5)).await,
+            "{} connections left open after {requested_at}",
+            server.open()
+        );
+    }
+}
+
+fn condition(object: &Value, type_: &str) -> Option<(String, String)> {
+    let conditions = object["status"]["conditions"].as_array()?;
+    let c = conditions.iter().find(|c| c["type"] == type_)?;
+    Some((c["status"].as_str()?.into(), c["reason"].as_str()?.into()))
+}
+
+#[tokio::test]
+async fn spec_path_starts_at_the_source_root_and_a_missing_path_is_retried_not_stalled() {
+    let env = setup();
+    env.repo.commit(&[("myapp/manifests/one.yaml", &cm("one", "1"))], "app");
+    env.reconcile_source("t1").await;
+    let set_path = |generation: i64, path: &str| {
+        let mut ks = env.fake.get(KS).unwrap();
+        ks["spec"]["path"] = json!(path);
+        ks["metadata"]["generation"] = json!(generation);
+        env.fake.put(KS, ks);
+    };
+
+    set_path(2, "/myapp/manifests");
+    let ks = env.reconcile_kustomization("t1").await;
+    assert_eq!(ready(&ks).1, "ReconciliationSucceeded", "{:?}", ready(&ks));
+    assert!(env.fake.get(CM_ONE).is_some());
+
+    set_path(3, "./not-yet");
+    let ks = env.reconcile_kustomization("t2").await;
+    assert_eq!(ready(&ks).1, "ArtifactFailed", "{:?}", ready(&ks));
+    assert!(ready(&ks).2.contains("kustomization path not found"), "{:?}", ready(&ks));
+    assert_eq!(condition(&ks, "Reconciling"), Some(("True".into(), "ProgressingWithRetry".into())));
+    assert_eq!(condition(&ks, "Stalled"), None);
+
+    set_path(4, "../outside");
+    let ks = env.reconcile_kustomization("t3").await;
+    assert_eq!(ready(&ks).1, "InvalidSpec", "{:?}", ready(&ks));
+    assert_eq!(condition(&ks, "Stalled"), Some(("True".into(), "InvalidSpec".into())));
+}
+
+#[tokio::test]
+async fn a_new_generation_is_shown_in_progress_and_removed_health_checks_leave_no_verdict() {
+    let env = setup();
+    env.repo.commit(&[("myapp/manifests/one.yaml", &cm("one", "1"))], "app");
+    env.reconcile_source("t1").await;
+    assert_eq!(ready(&env.reconcile_kustomization("t1").await).0, "True");
+
+    // Generation 2 waits for an object that never appears.
+    let mut ks = env.fake.get(KS).unwrap();
+    ks["spec"]["wait"] = json!(false);
+    ks["spec"]["timeout"] = json!("1s");
+    ks["spec"]["healthChecks"] =
+        json!([{"apiVersion": "v1", "kind": "ConfigMap", "name": "missing", "namespace": "apps"}]);
+    ks["metadata"]["generation"] = json!(2);
+    env.fake.put(KS, ks);
+    let watch = async {
+        for _ in 0..100 {
+            let shown = ready(&env.fake.get(KS).unwrap());
+            if shown.0 != "True" {
+                return shown;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        ready(&env.fake.get(KS).unwrap())
+    };
+    let (ks, while_applying) = tokio::join!(env.reconcile_kustomization("t2"), watch);
+    let progressing = "Reconciliation in progress";
+    assert_eq!(while_applying, ("Unknown".into(), "Progressing".into(), progressing.into()));
+    assert_eq!(ready(&ks).1, "HealthCheckFailed");
+    assert_eq!(condition(&ks, "Healthy"), Some(("False".into(), "HealthCheckFailed".into())));
+
+    let mut ks = env.fake.get(KS).unwrap();
+    ks["spec"].as_object_mut().unwrap().remove("healthChecks");
+    ks["metadata"]["generation"] = json!(3);
+    env.fake.put(KS, ks);
+    let ks = env.reconcile_kustomization("t3").await;
+    assert_eq!(ready(&ks).0, "True");
+    assert_eq!(condition(&ks, "Healthy"), None, "no stale verdict next to Ready=True");
 }
 
 #[tokio::test]

@@ -8,7 +8,7 @@ use std::time::Duration;
 use crosstie::gitops::api::GitRepositoryRef;
 use crosstie::gitops::source::tls::TrustedCa;
 use crosstie::gitops::source::{Auth, Error, GitStorage, Outcome, SourceRequest};
-use gitops_support::{HttpServer, Repo, git};
+use gitops_support::{HttpServer, Repo, SilentServer, git};
 
 fn request(url: &str, reference: GitRepositoryRef) -> SourceRequest {
     SourceRequest {
@@ -246,26 +246,77 @@ fn an_ssh_url_is_refused_with_a_clear_message() {
 }
 
 #[tokio::test]
-async fn a_remote_that_never_answers_fails_with_a_timeout() {
-    // Accepts connections and says nothing; closes them after a while so no thread lingers.
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    std::thread::spawn(move || {
-        for stream in listener.incoming().flatten() {
-            std::thread::spawn(move || {
-                std::thread::sleep(Duration::from_secs(3));
-                drop(stream);
-            });
-        }
-    });
+async fn a_remote_that_never_answers_fails_by_the_timeout_and_keeps_no_connection_open() {
+    let server = SilentServer::start();
     let data = tempfile::tempdir().unwrap();
-    let mut req = request(&format!("http://127.0.0.1:{port}/repo.git"), branch("main"));
-    req.timeout = Duration::from_millis(500);
+    let storage = GitStorage::new(data.path());
+
+    for attempt in 1..=3 {
+        let mut req = request(&server.url, branch("main"));
+        req.timeout = Duration::from_millis(300);
+        let err = storage.reconcile_async(req).await.unwrap_err();
+        assert!(matches!(err, Error::Timeout), "{err:?}");
+        assert_eq!(err.reason(), "GitOperationFailed");
+        assert!(
+            server.all_closed_within(Duration::from_secs(5)).await,
+            "attempt {attempt} left {} connections to the silent remote open",
+            server.open()
+        );
+    }
+}
+
+#[tokio::test]
+async fn concurrent_reconciles_of_one_source_run_one_git_operation_at_a_time() {
+    let server = SilentServer::start();
+    let data = tempfile::tempdir().unwrap();
+    let storage = GitStorage::new(data.path());
+    let attempt = || {
+        let mut req = request(&server.url, branch("main"));
+        req.timeout = Duration::from_millis(500);
+        storage.reconcile_async(req)
+    };
+
+    let (a, b, c) = tokio::join!(attempt(), attempt(), attempt());
+
+    for result in [a, b, c] {
+        assert!(matches!(result, Err(Error::Timeout)), "{result:?}");
+    }
+    assert_eq!(server.most_open(), 1, "one connection at a time to the remote");
+    assert!(server.all_closed_within(Duration::from_secs(5)).await);
+}
+
+#[tokio::test]
+async fn http_and_https_remotes_are_fetched_through_the_timeout_relay() {
+    let repo = Repo::new();
+    let sha = repo.commit(&[("a.yaml", "a: 1\n")], "first");
+    let (ca_pem, tls) = gitops_support::test_tls();
+    let http = HttpServer::start(&repo.bare, "flux", "s3cret");
+    let https = HttpServer::start_tls(&repo.bare, "flux", "s3cret", tls);
+    let ca = TrustedCa::from_pem("git-auth", ca_pem.as_bytes()).unwrap();
+
+    for (server, ca) in [(&http, None), (&https, Some(ca))] {
+        let data = tempfile::tempdir().unwrap();
+        let mut req = request(&server.url, branch("main"));
+        req.auth = Auth::Basic { username: "flux".into(), password: "s3cret".into() };
+        req.ca = ca;
+        let outcome = GitStorage::new(data.path()).reconcile_async(req).await;
+        let artifact = new_artifact(outcome.unwrap());
+        assert_eq!(artifact.revision, format!("main@sha1:{sha}"), "{}", server.url);
+        assert!(
+            server.take_requests().iter().any(|r| r.starts_with("POST /repo.git/git-upload-pack"))
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_unreachable_remote_is_reported_as_such_not_as_a_relay_hang_up() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let data = tempfile::tempdir().unwrap();
+    let req = request(&format!("http://127.0.0.1:{port}/repo.git"), branch("main"));
 
     let err = GitStorage::new(data.path()).reconcile_async(req).await.unwrap_err();
 
-    assert!(matches!(err, Error::Timeout), "{err:?}");
-    assert_eq!(err.reason(), "GitOperationFailed");
+    assert!(matches!(&err, Error::Git(m) if m.contains(&format!("127.0.0.1:{port}"))), "{err}");
 }
 
 #[test]

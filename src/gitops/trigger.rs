@@ -19,6 +19,9 @@ pub enum Error {
     /// Reading or annotating the object failed.
     #[error("{}", crosstie_runtime::patch::describe(.0))]
     Api(#[from] kube::Error),
+    /// `spec.suspend` is true: the controller would not act on the request (as `flux reconcile`).
+    #[error("resource is suspended")]
+    Suspended,
     /// The controller did not handle the request in time.
     #[error("timed out after {0:?} waiting for the controller to handle the request")]
     Timeout(Duration),
@@ -39,6 +42,8 @@ pub trait Reconcilable:
     + DeserializeOwned
     + std::fmt::Debug
 {
+    /// `spec.suspend`.
+    fn suspended(&self) -> bool;
     /// `status.lastHandledReconcileAt`.
     fn last_handled(&self) -> Option<&str>;
     /// `status.conditions`.
@@ -46,6 +51,9 @@ pub trait Reconcilable:
 }
 
 impl Reconcilable for GitRepository {
+    fn suspended(&self) -> bool {
+        self.spec.suspend == Some(true)
+    }
     fn last_handled(&self) -> Option<&str> {
         self.status.as_ref()?.last_handled_reconcile_at.as_deref()
     }
@@ -55,6 +63,9 @@ impl Reconcilable for GitRepository {
 }
 
 impl Reconcilable for Kustomization {
+    fn suspended(&self) -> bool {
+        self.spec.suspend == Some(true)
+    }
     fn last_handled(&self) -> Option<&str> {
         self.status.as_ref()?.last_handled_reconcile_at.as_deref()
     }
@@ -64,7 +75,7 @@ impl Reconcilable for Kustomization {
 }
 
 /// Annotate `namespace/name` with `requestedAt = now` and wait up to `timeout` for the
-/// controller to handle it; returns Ready's message.
+/// controller to handle it; returns Ready's message. A suspended object is refused untouched.
 pub async fn reconcile<K: Reconcilable>(
     client: Client,
     namespace: &str,
@@ -72,6 +83,9 @@ pub async fn reconcile<K: Reconcilable>(
     timeout: Duration,
 ) -> Result<String, Error> {
     let api: Api<K> = Api::namespaced(client, namespace);
+    if api.get(name).await?.suspended() {
+        return Err(Error::Suspended);
+    }
     let requested_at = jiff::Timestamp::now().to_string();
     let patch =
         serde_json::json!({"metadata": {"annotations": {REQUESTED_AT_ANNOTATION: requested_at}}});

@@ -9,7 +9,9 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use base64::Engine;
 
@@ -138,6 +140,58 @@ impl HttpServer {
     /// Take and clear the request log.
     pub fn take_requests(&self) -> Vec<String> {
         std::mem::take(&mut *self.requests.lock().unwrap())
+    }
+}
+
+/// A TCP server that accepts connections and never answers, counting those the client has not
+/// closed yet: a Git remote that hangs.
+pub struct SilentServer {
+    /// `http://127.0.0.1:PORT/repo.git`
+    pub url: String,
+    open: Arc<AtomicUsize>,
+    most_open: Arc<AtomicUsize>,
+}
+
+impl SilentServer {
+    pub fn start() -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/repo.git", listener.local_addr().unwrap());
+        let (open, most_open) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+        let (counter, most) = (open.clone(), most_open.clone());
+        std::thread::spawn(move || {
+            for mut stream in listener.incoming().flatten() {
+                let now = counter.fetch_add(1, Ordering::SeqCst) + 1;
+                most.fetch_max(now, Ordering::SeqCst);
+                let counter = counter.clone();
+                std::thread::spawn(move || {
+                    // Read and ignore until the client hangs up; give up after a while, so a
+                    // client that never does fails its test instead of hanging it.
+                    let _ = stream.set_read_timeout(Some(Duration::from_secs(15)));
+                    let _ = std::io::copy(&mut stream, &mut std::io::sink());
+                    counter.fetch_sub(1, Ordering::SeqCst);
+                });
+            }
+        });
+        SilentServer { url, open, most_open }
+    }
+
+    /// Connections accepted and not closed by the client.
+    pub fn open(&self) -> usize {
+        self.open.load(Ordering::SeqCst)
+    }
+
+    /// The most connections open at once so far.
+    pub fn most_open(&self) -> usize {
+        self.most_open.load(Ordering::SeqCst)
+    }
+
+    /// Wait (without blocking the runtime) up to `within` for every connection to be closed.
+    pub async fn all_closed_within(&self, within: Duration) -> bool {
+        let deadline = std::time::Instant::now() + within;
+        while self.open() > 0 && std::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        self.open() == 0
     }
 }
 

@@ -1,7 +1,8 @@
 //! Building a Kustomization: artifact directory + `spec.path` → the objects to apply.
 //!
 //! Pure except for reading files and running `kubectl kustomize`:
-//! 1. `locate`: resolve `spec.path` inside the artifact (never outside it);
+//! 1. `locate`: resolve `spec.path` inside the artifact (never outside it; a leading `/` is the
+//!    artifact root, as in Flux);
 //! 2. `render`: `kubectl kustomize` for kustomization folders or when the spec has patches,
 //!    images or components; else every YAML file, with nested kustomization folders built by
 //!    kustomize and kustomize's own config files skipped (Flux's generator); `v1` `List`s are
@@ -30,9 +31,12 @@ pub const NAMESPACE_LABEL: &str = "kustomize.toolkit.fluxcd.io/namespace";
 /// Why a build failed; every variant names the file, line or field at fault.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// `spec.path` is absent from the artifact or escapes it.
+    /// `spec.path` (or a component) escapes the artifact.
     #[error("spec.path: {0}")]
     Path(String),
+    /// `spec.path` is absent from this revision of the artifact (a later commit may add it).
+    #[error("kustomization path not found: {0:?} is not a directory of the source artifact")]
+    PathNotFound(String),
     /// A file could not be read.
     #[error("cannot read {file}: {source}")]
     Read {
@@ -218,25 +222,33 @@ fn expand_list(object: Value, document: &Document) -> Result<Vec<Value>, Error> 
     }
 }
 
-/// Resolve `path` inside `root`, refusing absolute paths and `..`.
-fn locate(root: &Path, path: Option<&str>) -> Result<(PathBuf, String), Error> {
-    let path = path.unwrap_or("./");
-    let relative = Path::new(path);
-    if relative
-        .components()
-        .any(|c| matches!(c, Component::ParentDir | Component::RootDir | Component::Prefix(_)))
-    {
+/// Check `spec.path`: relative to the artifact root, where a leading `/` means the root (Flux
+/// joins it securely inside the root), and never through `..`.
+pub fn check_path(path: &str) -> Result<&Path, Error> {
+    let relative = Path::new(path.trim_start_matches('/'));
+    if relative.components().any(|c| matches!(c, Component::ParentDir | Component::Prefix(_))) {
         return Err(Error::Path(format!(
-            "{path:?} must be relative to the source root, without \"..\""
+            "{path:?} must stay inside the source root, without \"..\""
         )));
     }
-    let dir = root.join(relative);
-    if !dir.is_dir() {
-        return Err(Error::Path(format!("{path:?} not found in the source artifact")));
-    }
-    Ok((dir, path.to_owned()))
+    Ok(relative)
 }
 
+/// Resolve `path` inside `root` ([`check_path`]); returns the directory and the path to show.
+fn locate(root: &Path, path: Option<&str>) -> Result<(PathBuf, String), Error> {
+    let path = path.unwrap_or("./");
+    let relative = check_path(path)?;
+    let dir = root.join(relative);
+    if !dir.is_dir() {
+        return Err(Error::PathNotFound(path.to_owned()));
+    }
+    let shown = relative.display().to_string();
+    Ok((dir, if shown.is_empty() { "./".to_owned() } else { shown }))
+}
+
+/// Parse a document and apply `postBuild` substitution to the object as YAML, as Flux does to
+/// the kustomize output: comments in the source files are gone by then, so a `$` in a comment
+/// never fails the build.
 fn parse_and_substitute(
     document: &Document,
     vars: Option<&BTreeMap<String, String>>,
@@ -249,7 +261,9 @@ fn parse_and_substitute(
     if opted_out {
         return Ok(Some(object));
     }
-    let text = substitute::substitute(&document.text, vars, &document.origin())?;
+    let serialized = serde_saphyr::to_string(&object)
+        .map_err(|e| Error::Substitution(format!("{}: {e}", document.origin())))?;
+    let text = substitute::substitute(&serialized, vars, &document.origin())?;
     Document { text, ..document.clone() }.parse()
 }
 

@@ -1,5 +1,6 @@
 //! The Kustomization reconciler: `parse_spec` → `check_dependencies` → `get_source` →
-//! `load_variables` → `build` → `apply` → `prune` → `check_health`, then one status write.
+//! `load_variables` → `build` → `apply` → `prune` → `check_health`, then one status write (two
+//! for a new generation, which is first marked in progress).
 //!
 //! Safety: prune runs only after the whole build and apply succeeded; a failed build or apply
 //! keeps `lastAppliedRevision` and the inventory, so the last good state stays in place.
@@ -144,13 +145,37 @@ async fn apply(ks: Arc<Kustomization>, ctx: Arc<Context>) -> Result<Action, Erro
     if let Some(wait) = ctx.not_due(&key, &fingerprint).await {
         return Ok(Action::requeue(wait));
     }
-    let old = ks.status.clone();
+    let mut old = ks.status.clone();
     let mut status = old.clone().unwrap_or_default();
+    let generation = ks.meta().generation;
+    if ks.spec.suspend != Some(true) && status.observed_generation != generation {
+        // A new generation: say so before applying and waiting, rather than show the last
+        // generation's Ready meanwhile (Flux's "Reconciliation in progress").
+        let conds = &mut status.conditions;
+        let message = "Reconciliation in progress";
+        conditions::set(
+            conds,
+            conditions::RECONCILING,
+            true,
+            reason::PROGRESSING,
+            message,
+            generation,
+        );
+        conditions::set_status(
+            conds,
+            conditions::READY,
+            "Unknown",
+            reason::PROGRESSING,
+            message,
+            generation,
+        );
+        patch_status(&ctx.client, ks.as_ref(), old.as_ref(), &status).await?;
+        old = Some(status.clone());
+    }
     let uid = ks.uid().unwrap_or_default();
     if let Some(revision) = ctx.applied(&key, &uid).await {
         status.last_applied_revision = Some(revision);
     }
-    let generation = ks.meta().generation;
 
     // Only a success is remembered: after a failure, any wake-up (a dependency turning ready,
     // a fixed source) runs the pipeline again.
@@ -242,7 +267,7 @@ async fn pipeline(
     };
     let deadline = Instant::now() + timing.timeout;
 
-    check_dependencies(ks, ctx).await.map_err(|message| Failure {
+    check_dependencies(ks, ctx, source.as_ref().ok()).await.map_err(|message| Failure {
         reason: reason::DEPENDENCY_NOT_READY,
         message,
         retry_after: DEPENDENCY_REQUEUE,
@@ -280,7 +305,14 @@ async fn pipeline(
     let objects = tokio::task::spawn_blocking(move || build::build(&request))
         .await
         .map_err(|e| fail(reason::BUILD_FAILED, e.to_string()))?
-        .map_err(|e| fail(reason::BUILD_FAILED, format!("revision {revision}: {e}")))?;
+        .map_err(|e| {
+            // Like Flux: a path missing from this revision waits for a commit that adds it.
+            let why = match e {
+                build::Error::PathNotFound(_) => reason::ARTIFACT_FAILED,
+                _ => reason::BUILD_FAILED,
+            };
+            fail(why, format!("revision {revision}: {e}"))
+        })?;
 
     let options = ApplyOptions {
         detect_drift: status.last_applied_revision.as_deref() == Some(revision.as_str()),
@@ -354,6 +386,9 @@ async fn pipeline(
             "health check passed",
             generation,
         );
+    } else {
+        // Nothing is checked any more: a verdict from earlier checks would be stale.
+        conditions::remove(conds, conditions::HEALTHY);
     }
     conditions::set(
         conds,
@@ -375,6 +410,9 @@ fn parse_spec(ks: &Kustomization) -> Result<Timing, Failure> {
     if let Some(message) = ks.spec.unsupported() {
         return Err(stalled(message));
     }
+    if let Some(path) = &ks.spec.path {
+        build::check_path(path).map_err(|e| stalled(e.to_string()))?;
+    }
     let invalid = |e: duration::InvalidDuration| stalled(e.to_string());
     let interval = duration::parse("spec.interval", &ks.spec.interval)
         .map_err(invalid)?
@@ -391,25 +429,50 @@ fn parse_spec(ks: &Kustomization) -> Result<Timing, Failure> {
     Ok(Timing { interval, retry, timeout })
 }
 
-/// Every `dependsOn` Kustomization must be Ready for its current generation.
-async fn check_dependencies(ks: &Kustomization, ctx: &Context) -> Result<(), String> {
+/// Every `dependsOn` Kustomization must be Ready for its current generation and, when it
+/// builds from the same source, have applied that source's current revision: a commit adding a
+/// CRD to the dependency and a CR of it here must apply the CRD first.
+async fn check_dependencies(
+    ks: &Kustomization,
+    ctx: &Context,
+    source: Option<&GitRepository>,
+) -> Result<(), String> {
     let own_ns = ks.namespace().unwrap_or_default();
+    let source_revision =
+        source.and_then(|s| Some(&s.status.as_ref()?.artifact.as_ref()?.revision));
     for dep in &ks.spec.depends_on {
         let ns = dep.namespace.clone().unwrap_or_else(|| own_ns.clone());
         let api: Api<Kustomization> = Api::namespaced(ctx.client.clone(), &ns);
-        let ready = match api.get_opt(&dep.name).await {
-            Ok(Some(d)) => d.status.as_ref().is_some_and(|s| {
-                conditions::is_true(&s.conditions, conditions::READY)
-                    && s.observed_generation == d.meta().generation
-            }),
-            Ok(None) => false,
+        let dependency = match api.get_opt(&dep.name).await {
+            Ok(d) => d,
             Err(e) => return Err(format!("cannot read dependency '{ns}/{}': {e}", dep.name)),
         };
-        if !ready {
+        let ready = dependency.filter(|d| {
+            d.status.as_ref().is_some_and(|s| {
+                conditions::is_true(&s.conditions, conditions::READY)
+                    && s.observed_generation == d.meta().generation
+            })
+        });
+        let Some(dependency) = ready else {
             return Err(format!("dependency '{ns}/{}' is not ready", dep.name));
+        };
+        let applied = dependency.status.as_ref().and_then(|s| s.last_applied_revision.as_ref());
+        if let Some(revision) = source_revision
+            && same_source(ks, &dependency)
+            && applied != Some(revision)
+        {
+            return Err(format!("dependency '{ns}/{}' revision is not up to date", dep.name));
         }
     }
     Ok(())
+}
+
+fn same_source(a: &Kustomization, b: &Kustomization) -> bool {
+    let (ra, rb) = (&a.spec.source_ref, &b.spec.source_ref);
+    let namespace = |ks: &Kustomization| {
+        ks.spec.source_ref.namespace.clone().or_else(|| ks.namespace()).unwrap_or_default()
+    };
+    ra.kind == rb.kind && ra.name == rb.name && namespace(a) == namespace(b)
 }
 
 fn describe_source(ks: &Kustomization) -> String {

@@ -12,11 +12,14 @@ pub mod artifact;
 pub mod auth;
 pub mod ignore;
 pub mod refs;
+pub mod relay;
 pub mod remote;
 pub mod tls;
 
+use std::collections::HashMap;
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use git2::{Oid, Repository};
@@ -101,9 +104,22 @@ pub struct SourceRequest {
     pub last_ignore: Option<String>,
 }
 
-impl SourceRequest {
+/// A request on its way to the remote: directly, or through the timeout [`relay::Relay`].
+struct Route<'a> {
+    request: &'a SourceRequest,
+    via: Option<&'a relay::Via>,
+}
+
+impl Route<'_> {
     fn endpoint(&self, deadline: Instant) -> remote::Endpoint<'_> {
-        remote::Endpoint { url: &self.url, auth: &self.auth, ca: self.ca.as_ref(), deadline }
+        let request = self.request;
+        remote::Endpoint {
+            url: self.via.map_or(&request.url, |v| &v.url),
+            auth: &request.auth,
+            ca: request.ca.as_ref(),
+            deadline,
+            proxy: self.via.and_then(|v| v.proxy.as_deref()),
+        }
     }
 }
 
@@ -121,12 +137,14 @@ pub enum Outcome {
 #[derive(Clone, Debug)]
 pub struct GitStorage {
     root: PathBuf,
+    /// One Git operation per GitRepository at a time, by `namespace/name`.
+    busy: Arc<Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>>,
 }
 
 impl GitStorage {
     /// Storage rooted at `data_dir`.
     pub fn new(data_dir: impl Into<PathBuf>) -> Self {
-        GitStorage { root: data_dir.into() }
+        GitStorage { root: data_dir.into(), busy: Arc::default() }
     }
 
     /// The absolute directory of an artifact (from its `path`).
@@ -136,30 +154,59 @@ impl GitStorage {
 
     /// Remove a GitRepository's cache and artifacts (on deletion).
     pub fn remove(&self, namespace: &str, name: &str) -> std::io::Result<()> {
+        self.busy.lock().expect("busy lock").remove(&format!("{namespace}/{name}"));
         remove_dir_if_exists(&self.root.join("git").join(namespace).join(format!("{name}.git")))?;
         remove_dir_if_exists(&self.root.join("gitrepository").join(namespace).join(name))
     }
 
-    /// Run the pipeline on a blocking thread, bounded by `timeout`.
+    /// Run the pipeline on a blocking thread, bounded by `timeout`, one at a time per
+    /// GitRepository. HTTP(S) remotes are reached through a [`relay::Relay`], dropped at the
+    /// timeout: that closes libgit2's connection, so its thread returns instead of waiting on a
+    /// silent server forever, and the next attempt (which waits for it) does not pile up.
     pub async fn reconcile_async(&self, request: SourceRequest) -> Result<Outcome, Error> {
         let storage = self.clone();
         let timeout = request.timeout;
-        let task = tokio::task::spawn_blocking(move || storage.reconcile(&request));
-        match tokio::time::timeout(timeout, task).await {
+        let busy = self.busy_lock(&request.namespace, &request.name);
+        let relay = relay::Relay::start(&request.url).await;
+        let via = relay.as_ref().map(|r| r.via().clone());
+        let run = async move {
+            let guard = busy.lock_owned().await;
+            tokio::task::spawn_blocking(move || {
+                let _one_at_a_time = guard;
+                storage.reconcile_route(&Route { request: &request, via: via.as_ref() })
+            })
+            .await
+        };
+        let result = match tokio::time::timeout(timeout, run).await {
             Ok(joined) => joined.map_err(|e| Error::Git(format!("git task failed: {e}")))?,
-            Err(_) => Err(Error::Timeout),
+            Err(_) => return Err(Error::Timeout),
+        };
+        match (result, relay.and_then(|r| r.failure())) {
+            // libgit2 only saw the relay hang up; say why.
+            (Err(Error::Git(_)), Some(failure)) => Err(Error::Git(failure)),
+            (result, _) => result,
         }
+    }
+
+    fn busy_lock(&self, namespace: &str, name: &str) -> Arc<tokio::sync::Mutex<()>> {
+        let mut busy = self.busy.lock().expect("busy lock");
+        busy.entry(format!("{namespace}/{name}")).or_default().clone()
     }
 
     /// Check the remote, and fetch and export only if the wanted revision is new. Blocking.
     pub fn reconcile(&self, request: &SourceRequest) -> Result<Outcome, Error> {
+        self.reconcile_route(&Route { request, via: None })
+    }
+
+    fn reconcile_route(&self, route: &Route<'_>) -> Result<Outcome, Error> {
+        let request = route.request;
         let deadline = Instant::now() + request.timeout;
         let wanted = Wanted::from_spec(request.reference.as_ref())?;
         let repo = self.open_cache(&request.namespace, &request.name)?;
 
         let heads = match wanted {
             Wanted::Commit { branch: None, .. } => None,
-            _ => Some(remote::list(&repo, request.endpoint(deadline))?),
+            _ => Some(remote::list(&repo, route.endpoint(deadline))?),
         };
         let selected = refs::select(&wanted, heads.as_deref())?;
         let revision = selected.revision();
@@ -174,11 +221,11 @@ impl GitStorage {
             return Ok(Outcome::Unchanged);
         }
 
-        let commit = self.ensure_commit(&repo, request, &wanted, &selected, deadline)?;
+        let commit = self.ensure_commit(&repo, route, &wanted, &selected, deadline)?;
         if let (Wanted::Commit { branch: Some(branch), .. }, Some(name)) =
             (&wanted, &selected.ref_name)
         {
-            let tip = self.ensure_ref_tip(&repo, request, name, heads.as_deref(), deadline)?;
+            let tip = self.ensure_ref_tip(&repo, route, name, heads.as_deref(), deadline)?;
             if tip != commit && !repo.graph_descendant_of(tip, commit)? {
                 return Err(Error::RefNotFound(format!(
                     "commit {commit} is not on branch {branch:?}"
@@ -213,14 +260,14 @@ impl GitStorage {
     fn ensure_commit(
         &self,
         repo: &Repository,
-        request: &SourceRequest,
+        route: &Route<'_>,
         wanted: &Wanted,
         selected: &Selected,
         deadline: Instant,
     ) -> Result<Oid, Error> {
         let oid = Oid::from_str(&selected.commit)?;
         if repo.find_commit(oid).is_err() {
-            remote::fetch(repo, request.endpoint(deadline), &wanted.fetch_refspecs(selected))?;
+            remote::fetch(repo, route.endpoint(deadline), &wanted.fetch_refspecs(selected))?;
         }
         repo.find_commit(oid).map(|c| c.id()).map_err(|_| {
             Error::RefNotFound(format!("commit {} not found on the remote", selected.commit))
@@ -230,7 +277,7 @@ impl GitStorage {
     fn ensure_ref_tip(
         &self,
         repo: &Repository,
-        request: &SourceRequest,
+        route: &Route<'_>,
         name: &str,
         heads: Option<&[refs::RemoteRef]>,
         deadline: Instant,
@@ -240,7 +287,7 @@ impl GitStorage {
             .ok_or_else(|| Error::RefNotFound(name.to_owned()))?;
         let oid = Oid::from_str(&tip.commit)?;
         if repo.find_commit(oid).is_err() {
-            remote::fetch(repo, request.endpoint(deadline), &[format!("+{name}:{name}")])?;
+            remote::fetch(repo, route.endpoint(deadline), &[format!("+{name}:{name}")])?;
         }
         Ok(oid)
     }

@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use git2::{
     AutotagOption, CertificateCheckStatus, Cred, CredentialType, Direction, ErrorClass, ErrorCode,
-    FetchOptions, RemoteCallbacks, Repository,
+    FetchOptions, ProxyOptions, RemoteCallbacks, Repository,
 };
 
 use super::refs::RemoteRef;
@@ -24,6 +24,17 @@ pub struct Endpoint<'a> {
     pub ca: Option<&'a TrustedCa>,
     /// When to give up (`spec.timeout`).
     pub deadline: Instant,
+    /// The proxy to reach `url` through (the timeout relay for `https://`).
+    pub proxy: Option<&'a str>,
+}
+
+impl<'a> Endpoint<'a> {
+    fn proxy_options(self) -> Option<ProxyOptions<'a>> {
+        let proxy = self.proxy?;
+        let mut options = ProxyOptions::new();
+        options.url(proxy);
+        Some(options)
+    }
 }
 
 /// Callbacks that supply credentials once (a second request means they were rejected), accept
@@ -105,7 +116,11 @@ pub fn list(repo: &Repository, endpoint: Endpoint<'_>) -> Result<Vec<RemoteRef>,
     let attempts = Cell::new(0);
     let mut remote = repo.remote_anonymous(url).map_err(|e| classify(e, deadline))?;
     let connection = remote
-        .connect_auth(Direction::Fetch, Some(callbacks(endpoint, &attempts)), None)
+        .connect_auth(
+            Direction::Fetch,
+            Some(callbacks(endpoint, &attempts)),
+            endpoint.proxy_options(),
+        )
         .map_err(|e| classify(e, deadline))?;
     let heads = connection.list().map_err(|e| classify(e, deadline))?;
     let mut refs: Vec<RemoteRef> = Vec::with_capacity(heads.len());
@@ -131,6 +146,9 @@ pub fn fetch(repo: &Repository, endpoint: Endpoint<'_>, refspecs: &[String]) -> 
     let bearer;
     let mut options = FetchOptions::new();
     options.remote_callbacks(callbacks(endpoint, &attempts)).download_tags(AutotagOption::None);
+    if let Some(proxy) = endpoint.proxy_options() {
+        options.proxy_options(proxy);
+    }
     if let Auth::Bearer(token) = auth {
         bearer = format!("Authorization: Bearer {token}");
         options.custom_headers(&[bearer.as_str()]);
