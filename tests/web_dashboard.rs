@@ -8,7 +8,7 @@ use http::{Request, StatusCode, header};
 use serde_json::{Value, json};
 
 use crosstie::web::{Caches, Config, Role, WebState, router};
-use web_support::{App, app, config, fill, put, resource, send};
+use web_support::{App, app, app_with, cluster, config, fill, put, resource, send};
 
 const XSS: &str = "<script>alert(1)</script>";
 
@@ -485,4 +485,130 @@ async fn the_dashboard_watches_nothing_until_its_first_page_is_asked_for() {
     for kind in ["gitrepositories", "kustomizations", "secrets", "events", "rdsinstances"] {
         assert!(seen.iter().any(|uri| uri.contains(&format!("/{kind}?"))), "{kind}: {seen:?}");
     }
+}
+
+#[tokio::test]
+async fn every_response_carries_the_security_headers_and_the_policy_allows_no_inline_script() {
+    let app = dashboard().await;
+    let (caches, _writers) = Caches::new();
+    let (client, _) = web_support::mock_client();
+    let anonymous = router(WebState::new(caches.into(), client, config()));
+    let requests = [
+        ("/login", false),
+        ("/assets/app.js", false),
+        ("/", true),
+        ("/tree/Nothing/here", true),
+        ("/no-such-page", true),
+    ];
+    for (uri, with_session) in requests {
+        let mut request = Request::get(uri);
+        if with_session {
+            request = request.header(header::COOKIE, &app.cookie);
+        }
+        let router = if with_session { &app.router } else { &anonymous };
+        let (_, headers, body) = send(router, request.body(Body::empty()).unwrap()).await;
+        assert_eq!(
+            headers[header::CONTENT_SECURITY_POLICY],
+            "default-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'; object-src 'none'",
+            "{uri}"
+        );
+        assert_eq!(headers[header::X_FRAME_OPTIONS], "DENY", "{uri}");
+        assert_eq!(headers[header::X_CONTENT_TYPE_OPTIONS], "nosniff", "{uri}");
+        assert_eq!(headers[header::REFERRER_POLICY], "same-origin", "{uri}");
+        // What the policy would block: inline script, inline style, event handler attributes.
+        for inline in ["<script>", "<style", " style=", " onclick=", " onload=", " onsubmit="] {
+            assert!(!body.contains(inline), "{inline} in {uri}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_session_cookie_is_secure_when_the_request_came_over_https() {
+    let (caches, _writers) = Caches::new();
+    let (client, _) = web_support::mock_client();
+    let router = router(WebState::new(caches.into(), client, config()));
+    for (proto, secure) in [(None, false), (Some("http"), false), (Some("https"), true)] {
+        let mut request = Request::post("/login")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+        if let Some(proto) = proto {
+            request = request.header("x-forwarded-proto", proto);
+        }
+        let body = format!("token={}&name=Ada&email=ada%40example.org", web_support::TOKEN);
+        let (status, headers, _) = send(&router, request.body(Body::from(body)).unwrap()).await;
+        assert_eq!(status, StatusCode::SEE_OTHER);
+        let cookie = headers[header::SET_COOKIE].to_str().unwrap();
+        assert!(cookie.contains("HttpOnly; SameSite=Strict"), "{cookie}");
+        assert_eq!(cookie.ends_with("; Secure"), secure, "{proto:?}: {cookie}");
+    }
+}
+
+#[tokio::test]
+async fn a_name_or_email_git_would_refuse_is_refused_at_login() {
+    let (caches, _writers) = Caches::new();
+    let (client, _) = web_support::mock_client();
+    let router = router(WebState::new(caches.into(), client, config()));
+    for (name, email) in [
+        ("Ada <admin>", "ada@example.org"),
+        ("Ada", "ada@example.org>"),
+        ("Ada\nLovelace", "ada@example.org"),
+        ("Ada", "ada@example.org\r\nX: y"),
+    ] {
+        let form = serde_urlencoded::to_string([
+            ("token", web_support::TOKEN),
+            ("name", name),
+            ("email", email),
+        ])
+        .unwrap();
+        let request = Request::post("/login")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::from(form))
+            .unwrap();
+        let (status, headers, body) = send(&router, request).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{name:?} {email:?}");
+        assert!(headers.get(header::SET_COOKIE).is_none());
+        assert!(body.contains("cannot contain &lt;, &gt; or line breaks"), "{body}");
+    }
+}
+
+#[tokio::test]
+async fn a_page_number_past_the_end_shows_an_empty_page_instead_of_failing() {
+    let app = dashboard().await;
+    for page in ["18446744073709551615", "36893488147419103", "2"] {
+        let (status, body) = app.get(&format!("/?page={page}")).await;
+        assert_eq!(status, StatusCode::OK, "page {page}");
+        assert!(body.contains(r#"<table id="objects">"#), "page {page}");
+        assert!(!body.contains(">orders-db</a>"), "page {page}");
+    }
+}
+
+#[tokio::test]
+async fn credentials_in_a_git_repository_url_are_not_shown() {
+    let app = app(config(), |_, writers| {
+        let mut repo = git_repository();
+        repo["spec"]["url"] = json!("https://deploy:ghp_TOKEN@git.example.org/platform.git");
+        put(&mut writers.git_repositories, repo);
+    })
+    .await;
+    let (_, page) = app.get("/").await;
+    assert!(page.contains("<td>https://git.example.org/platform.git</td>"), "{page}");
+    assert!(!page.contains("ghp_TOKEN") && !page.contains("deploy:"), "{page}");
+}
+
+#[tokio::test]
+async fn an_action_on_an_object_the_cluster_does_not_have_is_a_404_not_a_502() {
+    let text = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("compositions/xrd-postgresqlinstance.yaml"),
+    )
+    .unwrap();
+    let cluster = cluster(&serde_saphyr::from_str(&text).unwrap()).await;
+    let app = app_with(cluster.client.clone(), config(), |caches, _| {
+        let claims = resource("database.crosstie.io", "PostgreSQLInstance", "postgresqlinstances");
+        fill(caches, Role::Claim, claims, &[claim()]);
+    })
+    .await;
+    let form = [("kind", "PostgreSQLInstance"), ("namespace", "team-a"), ("name", "orders-db")];
+    let (status, _, body) = app.post("/actions/reconcile", &form, true).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    assert!(body.contains("not found"), "{body}");
 }

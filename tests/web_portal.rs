@@ -1,6 +1,6 @@
 //! The self-service portal over the shipped PostgreSQLInstance XRD: the generated form, server
 //! validation, the YAML preview, and Submit committing the claim into a real local Git
-//! repository (or, without one, applying it).
+//! repository (or, without one, creating it), checked against the real embedded API server.
 
 mod web_support;
 
@@ -8,10 +8,12 @@ use std::path::{Path, PathBuf};
 
 use git2::{Index, IndexEntry, IndexTime, Repository, Signature};
 use http::{StatusCode, header};
+use kube::api::{Api, DynamicObject, PostParams};
+use kube::core::ApiResource;
 use serde_json::{Value, json};
 
 use crosstie::web::{Config, GitTarget};
-use web_support::{App, app, config, put};
+use web_support::{App, Cluster, app, app_with, cluster, config, put};
 
 const TEMPLATE: &str = "/portal/xpostgresqlinstances.database.crosstie.io";
 const XSS: &str = "<script>alert(1)</script>";
@@ -52,9 +54,46 @@ fn head(repo: &Repository) -> git2::Commit<'_> {
     repo.find_reference("refs/heads/main").unwrap().peel_to_commit().unwrap()
 }
 
+/// The blob at `path` on `main`.
+fn file(repo: &Repository, path: &str) -> String {
+    let entry = head(repo).tree().unwrap().get_path(Path::new(path)).unwrap();
+    String::from_utf8(repo.find_blob(entry.id()).unwrap().content().to_vec()).unwrap()
+}
+
+/// The PostgreSQLInstance claims of `namespace`.
+fn claims(cluster: &Cluster, namespace: &str) -> Api<DynamicObject> {
+    let resource = ApiResource {
+        group: "database.crosstie.io".into(),
+        version: "v1alpha1".into(),
+        api_version: "database.crosstie.io/v1alpha1".into(),
+        kind: "PostgreSQLInstance".into(),
+        plural: "postgresqlinstances".into(),
+    };
+    Api::namespaced_with(cluster.client.clone(), namespace, &resource)
+}
+
+/// Claim `name` in `team-a`, as a platform engineer created it with kubectl.
+async fn created_by_kubectl(cluster: &Cluster, name: &str) {
+    let claim = serde_json::from_value(json!({
+        "apiVersion": "database.crosstie.io/v1alpha1", "kind": "PostgreSQLInstance",
+        "metadata": {"name": name, "namespace": "team-a"},
+        "spec": {"parameters": {"storageGB": 100, "region": "us-east-1", "subnetIds": ["subnet-x"]},
+            "writeConnectionSecretToRef": {"name": "orders-db-prod"}},
+    }))
+    .unwrap();
+    let params = PostParams { field_manager: Some("kubectl-create".into()), ..Default::default() };
+    claims(cluster, "team-a").create(&params, &claim).await.unwrap();
+}
+
+/// The live claim's `spec`.
+async fn live_spec(cluster: &Cluster, name: &str) -> Value {
+    claims(cluster, "team-a").get(name).await.unwrap().data["spec"].clone()
+}
+
 struct Portal {
     app: App,
     repo: Repository,
+    cluster: Cluster,
     _dir: tempfile::TempDir,
 }
 
@@ -69,8 +108,12 @@ async fn portal(read_only: bool) -> Portal {
         cache_dir: dir.path().join("cache"),
     };
     let config = Config { git: Some(git), read_only, ..config() };
-    let app = app(config, |_, writers| put(&mut writers.xrds, shipped_xrd())).await;
-    Portal { app, repo, _dir: dir }
+    let cluster = cluster(&shipped_xrd()).await;
+    let app = app_with(cluster.client.clone(), config, |_, writers| {
+        put(&mut writers.xrds, shipped_xrd())
+    })
+    .await;
+    Portal { app, repo, cluster, _dir: dir }
 }
 
 fn valid() -> Vec<(&'static str, &'static str)> {
@@ -175,7 +218,8 @@ async fn a_valid_claim_is_committed_with_the_requester_as_author_and_pushed() {
             },
         })
     );
-    assert!(p.app.seen().is_empty(), "with Git configured nothing is applied directly");
+    let live = claims(&p.cluster, "team-a").get_opt("orders-db").await.unwrap();
+    assert!(live.is_none(), "with Git configured the cluster was only asked (a dry run)");
 
     // The requester follows the claim's tree, which waits for the Git loop to apply it.
     let (status, tree) = p.app.get("/tree/PostgreSQLInstance/orders-db?namespace=team-a").await;
@@ -184,24 +228,106 @@ async fn a_valid_claim_is_committed_with_the_requester_as_author_and_pushed() {
 }
 
 #[tokio::test]
-async fn without_a_git_repository_the_claim_is_applied_server_side() {
-    let app = app(config(), |_, writers| put(&mut writers.xrds, shipped_xrd())).await;
+async fn a_claim_already_in_the_cluster_is_refused_and_nothing_is_committed() {
+    let p = portal(false).await;
+    created_by_kubectl(&p.cluster, "orders-db").await;
+    let before = head(&p.repo).id();
+    let mut form = valid();
+    form.push(("intent", "submit"));
+    let (status, _, page) = p.app.post(TEMPLATE, &form, true).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{page}");
+    assert!(page.contains("PostgreSQLInstance team-a/orders-db already exists"), "{page}");
+    assert!(page.contains(r#"value="orders-db-conn""#), "the form is kept");
+    assert_eq!(head(&p.repo).id(), before);
+    assert_eq!(live_spec(&p.cluster, "orders-db").await["parameters"]["storageGB"], 100);
+}
+
+#[tokio::test]
+async fn a_claim_already_in_the_repository_is_refused_not_replaced() {
+    let p = portal(false).await;
+    let mut form = valid();
+    form.push(("intent", "submit"));
+    let (status, _, _) = p.app.post(TEMPLATE, &form, true).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let first = head(&p.repo).id();
+    let committed = file(&p.repo, "clusters/dev/claims/team-a/orders-db.yaml");
+
+    // Not applied yet: only the repository knows the name is taken.
+    form[2] = ("spec.parameters.storageGB", "500");
+    let (status, _, page) = p.app.post(TEMPLATE, &form, true).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{page}");
+    assert!(page.contains("PostgreSQLInstance team-a/orders-db already exists (clusters/dev/claims/team-a/orders-db.yaml is in the repository)"), "{page}");
+    assert_eq!(head(&p.repo).id(), first);
+    assert_eq!(file(&p.repo, "clusters/dev/claims/team-a/orders-db.yaml"), committed);
+}
+
+#[tokio::test]
+async fn a_claim_into_a_namespace_that_does_not_exist_is_refused_in_the_form() {
+    let p = portal(false).await;
+    let before = head(&p.repo).id();
+    let mut form = valid();
+    form[1] = ("metadata.namespace", "team-z");
+    form.push(("intent", "submit"));
+    let (status, _, page) = p.app.post(TEMPLATE, &form, true).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{page}");
+    assert!(
+        page.contains("Not submitted: Kubernetes API: namespaces &quot;team-z&quot; not found"),
+        "{page}"
+    );
+    assert!(page.contains(r#"value="team-z""#), "the form is kept");
+    assert_eq!(head(&p.repo).id(), before, "a commit would block the Kustomization");
+}
+
+#[tokio::test]
+async fn without_a_git_repository_the_claim_is_created_and_an_existing_one_left_alone() {
+    let cluster = cluster(&shipped_xrd()).await;
+    let app = app_with(cluster.client.clone(), config(), |_, writers| {
+        put(&mut writers.xrds, shipped_xrd())
+    })
+    .await;
     let mut form = valid();
     form.push(("intent", "submit"));
     let (status, _, body) = app.post(TEMPLATE, &form, true).await;
     assert_eq!(status, StatusCode::SEE_OTHER, "{body}");
-    let seen = app.seen();
-    assert_eq!(seen.len(), 1);
-    assert_eq!(seen[0].method, "PATCH");
-    assert_eq!(seen[0].content_type, "application/apply-patch+yaml");
-    assert!(seen[0].uri.starts_with(
-        "/apis/database.crosstie.io/v1alpha1/namespaces/team-a/postgresqlinstances/orders-db?"
-    ));
-    assert!(
-        seen[0].uri.contains("force=true")
-            && seen[0].uri.contains("fieldManager=crosstie-dashboard")
-    );
-    assert_eq!(seen[0].body["spec"]["parameters"]["storageGB"], 20);
+    let created = claims(&cluster, "team-a").get("orders-db").await.unwrap();
+    assert_eq!(created.data["spec"]["parameters"]["storageGB"], 20);
+    let managers = created.metadata.managed_fields.unwrap_or_default();
+    assert_eq!(managers.len(), 1, "{managers:?}");
+    assert_eq!(managers[0].manager.as_deref(), Some("crosstie-dashboard"));
+
+    // Submitted again, and over a claim made with kubectl: refused, never force-applied.
+    created_by_kubectl(&cluster, "billing-db").await;
+    for name in ["orders-db", "billing-db"] {
+        let mut again = valid();
+        again[0] = ("metadata.name", name);
+        again[2] = ("spec.parameters.storageGB", "900");
+        again.push(("intent", "submit"));
+        let (status, _, page) = app.post(TEMPLATE, &again, true).await;
+        assert_eq!(status, StatusCode::CONFLICT, "{page}");
+        assert!(page.contains(&format!("PostgreSQLInstance team-a/{name} already exists")));
+    }
+    assert_eq!(live_spec(&cluster, "orders-db").await["parameters"]["storageGB"], 20);
+    let kubectls = live_spec(&cluster, "billing-db").await;
+    assert_eq!(kubectls["parameters"]["storageGB"], 100);
+    assert_eq!(kubectls["writeConnectionSecretToRef"]["name"], "orders-db-prod");
+}
+
+#[tokio::test]
+async fn credentials_in_the_portal_git_url_are_never_shown() {
+    let git = GitTarget {
+        url: "http://deploy:ghp_TOKEN@127.0.0.1:9/platform.git".into(),
+        branch: "main".into(),
+        path: "claims".into(),
+        cache_dir: tempfile::tempdir().unwrap().path().join("cache"),
+    };
+    let secret_free = format!("{git:?}");
+    let config = Config { git: Some(git), ..config() };
+    let app = app(config, |_, writers| put(&mut writers.xrds, shipped_xrd())).await;
+    let (_, page) = app.get(TEMPLATE).await;
+    assert!(page.contains("<code>http://127.0.0.1:9/platform.git</code>"), "{page}");
+    for shown in [page, secret_free] {
+        assert!(!shown.contains("ghp_TOKEN") && !shown.contains("deploy"), "{shown}");
+    }
 }
 
 #[tokio::test]

@@ -143,6 +143,13 @@ pub async fn login(State(state): State<WebState>, Form(login): Form<Login>) -> R
         let message = "Give your name and e-mail address.";
         return (StatusCode::BAD_REQUEST, Html(login_form(Some(message)))).into_response();
     }
+    // They author portal commits, and Git refuses these: better said now than at Submit.
+    let unfit = |text: &str| text.chars().any(|c| c.is_control() || c == '<' || c == '>');
+    if unfit(name) || unfit(email) {
+        let message =
+            "Name and e-mail author Git commits: they cannot contain <, > or line breaks.";
+        return (StatusCode::BAD_REQUEST, Html(login_form(Some(message)))).into_response();
+    }
     let id = generate_token();
     let session = Session {
         csrf: generate_token(),

@@ -32,6 +32,19 @@ pub fn url(text: &str) -> String {
     out
 }
 
+/// `url` without its userinfo (`https://user:token@host/…` → `https://host/…`): Git URLs may
+/// carry credentials, and every logged-in user sees the pages.
+pub fn without_credentials(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
+    match authority.rfind('@') {
+        Some(at) => format!("{scheme}://{}", &rest[at + 1..]),
+        None => url.to_owned(),
+    }
+}
+
 /// A status badge: green for `True`, red for `False`, grey otherwise.
 pub fn badge(label: &str, status: &str) -> String {
     let class = match status {
@@ -79,6 +92,20 @@ mod tests {
             esc(r#"<script>alert("x")&'</script>"#),
             "&lt;script&gt;alert(&quot;x&quot;)&amp;&#39;&lt;/script&gt;"
         );
+    }
+
+    #[test]
+    fn credentials_are_cut_from_urls_and_nothing_else() {
+        for (url, shown) in [
+            ("http://deploy:ghp_TOKEN@host/x.git", "http://host/x.git"),
+            ("https://ghp_TOKEN@github.com/org/repo", "https://github.com/org/repo"),
+            ("ssh://git@host:22/repo.git", "ssh://host:22/repo.git"),
+            ("https://host/path/with@sign", "https://host/path/with@sign"),
+            ("git@github.com:org/repo.git", "git@github.com:org/repo.git"),
+            ("/srv/git/platform.git", "/srv/git/platform.git"),
+        ] {
+            assert_eq!(without_credentials(url), shown, "{url}");
+        }
     }
 
     #[test]

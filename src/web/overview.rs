@@ -133,22 +133,28 @@ fn pager(filter: &Filter, matched: usize) -> String {
             url(&filter.q)
         )
     };
-    let first = filter.page * PAGE_ROWS;
+    let first = filter.first_row();
+    let end = first.saturating_add(PAGE_ROWS);
     let mut out = format!(
         r#"<p class="pager">Rows {}–{} of {matched}."#,
-        (first + 1).min(matched),
-        (first + PAGE_ROWS).min(matched)
+        first.saturating_add(1).min(matched),
+        end.min(matched)
     );
     if filter.page > 0 {
         out += &link(filter.page - 1, "Previous");
     }
-    if first + PAGE_ROWS < matched {
+    if end < matched {
         out += &link(filter.page + 1, "Next");
     }
     out + "</p>"
 }
 
 impl Filter {
+    /// Index of the page's first row; saturates, as `page` is whatever the query said.
+    fn first_row(&self) -> usize {
+        self.page.saturating_mul(PAGE_ROWS)
+    }
+
     fn admits(&self, kind: &str, role: &str, ns: &str, name: &str, s: Standing, msg: &str) -> bool {
         let q = self.q.to_lowercase();
         (self.namespace.is_empty() || self.namespace == ns)
@@ -193,7 +199,7 @@ pub fn render(state: &WebState, session: &Session, filter: &Filter) -> String {
             s.as_str(),
             esc(&ns),
             esc(&name),
-            esc(&repo.spec.url),
+            esc(&html::without_credentials(&repo.spec.url)),
             esc(artifact.map(|a| a.revision.as_str()).unwrap_or("-")),
             esc(&artifact.map(|a| a.last_update_time.0.to_string()).unwrap_or_default()),
             esc(error),
@@ -248,7 +254,7 @@ pub fn render(state: &WebState, session: &Session, filter: &Filter) -> String {
     }
 
     let mut objects = String::new();
-    let (mut matched, first_row) = (0, filter.page * PAGE_ROWS);
+    let (mut matched, first_row) = (0, filter.first_row());
     let mut kinds = caches.kinds();
     kinds.sort_by(|a, b| (a.role, &a.resource.kind).cmp(&(b.role, &b.resource.kind)));
     for kind in &kinds {
@@ -273,7 +279,7 @@ pub fn render(state: &WebState, session: &Session, filter: &Filter) -> String {
             }
             counts.add(s);
             matched += 1;
-            if !(first_row..first_row + PAGE_ROWS).contains(&(matched - 1)) {
+            if !(first_row..first_row.saturating_add(PAGE_ROWS)).contains(&(matched - 1)) {
                 continue;
             }
             let ns_query =

@@ -1,5 +1,6 @@
 //! Shared fixture of the dashboard tests: caches filled through reflector writers, a
-//! recording mock Kubernetes API (tower-test), a logged-in session, and `oneshot` requests.
+//! recording mock Kubernetes API (tower-test) or the real embedded API server in this process,
+//! a logged-in session, and `oneshot` requests.
 #![allow(dead_code)]
 
 use std::sync::{Arc, Mutex};
@@ -124,11 +125,29 @@ pub struct App {
     pub state: WebState,
 }
 
-/// Builds the dashboard over caches `setup` fills, and logs in as Ada.
+/// Builds the dashboard over caches `setup` fills, writing to the mock API, and logs in as Ada.
 pub async fn app(config: Config, setup: impl FnOnce(&Caches, &mut CacheWriters)) -> App {
+    let (client, seen) = mock_client();
+    app_on(client, seen, config, setup).await
+}
+
+/// [`app`] writing through `client` (requests it receives are not in [`App::seen`]).
+pub async fn app_with(
+    client: kube::Client,
+    config: Config,
+    setup: impl FnOnce(&Caches, &mut CacheWriters),
+) -> App {
+    app_on(client, Arc::default(), config, setup).await
+}
+
+async fn app_on(
+    client: kube::Client,
+    seen: Arc<Mutex<Vec<Seen>>>,
+    config: Config,
+    setup: impl FnOnce(&Caches, &mut CacheWriters),
+) -> App {
     let (caches, mut writers) = Caches::new();
     setup(&caches, &mut writers);
-    let (client, seen) = mock_client();
     let state = WebState::new(Arc::new(caches), client, config);
     let router = router(state.clone());
     let cookie = log_in(&router).await;
@@ -203,4 +222,52 @@ impl App {
     pub fn seen(&self) -> Vec<Seen> {
         self.seen.lock().unwrap().clone()
     }
+}
+
+/// The real embedded API server, in this process, with namespace `team-a` and the claim CRD of
+/// `xrd` served (as the composition controller would install it).
+pub struct Cluster {
+    /// A client of the server, objects with their managedFields.
+    pub client: kube::Client,
+    _server: crosstie::apiserver::RunningServer,
+    _dir: tempfile::TempDir,
+}
+
+/// Starts a [`Cluster`].
+pub async fn cluster(xrd: &Value) -> Cluster {
+    use k8s_openapi::api::core::v1::Namespace;
+    use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+    use kube::api::{Api, PostParams};
+
+    let dir = tempfile::tempdir().unwrap();
+    let options = crosstie::apiserver::ServeOptions {
+        data_dir: dir.path().to_owned(),
+        listen: "127.0.0.1:0".parse().unwrap(),
+        kubeconfig_out: None,
+    };
+    let server = crosstie::apiserver::start(options).await.unwrap();
+    let client = server.client_with_managed_fields().unwrap();
+    let namespace = serde_json::from_value(json!({"metadata": {"name": "team-a"}})).unwrap();
+    Api::<Namespace>::all(client.clone()).create(&PostParams::default(), &namespace).await.unwrap();
+    let xrd = serde_json::from_value(xrd.clone()).unwrap();
+    let served = crosstie::composition::xrd::crds_for(&xrd).unwrap();
+    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
+    crds.create(&PostParams::default(), &served.claim.unwrap()).await.unwrap();
+    let claim = served.claim_kind.unwrap();
+    let resource = ApiResource {
+        group: claim.group.clone(),
+        version: claim.version.clone(),
+        api_version: claim.api_version(),
+        kind: claim.kind.clone(),
+        plural: claim.plural.clone(),
+    };
+    let claims: kube::Api<DynamicObject> =
+        kube::Api::namespaced_with(client.clone(), "team-a", &resource);
+    for _ in 0..100 {
+        if claims.list(&Default::default()).await.is_ok() {
+            return Cluster { client, _server: server, _dir: dir };
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("the claim kind is not served");
 }

@@ -1,6 +1,7 @@
 //! Committing a claim into the GitOps repository the Git loop syncs: fetch the branch into a
 //! bare cache, write `<path>/<namespace>/<name>.yaml` on top of it, commit with the requester
-//! as author, push. No working tree is checked out, so nothing can be left half-written.
+//! as author, push. No working tree is checked out, so nothing can be left half-written, and a
+//! claim file already in the repository is never replaced (the portal creates, never edits).
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -11,7 +12,7 @@ use git2::{
 };
 
 /// Where portal claims are committed.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct GitTarget {
     /// Remote URL (a path, `file://`, or a URL git2 can push to without prompting).
     pub url: String,
@@ -21,6 +22,29 @@ pub struct GitTarget {
     pub path: String,
     /// Local bare cache of the repository.
     pub cache_dir: PathBuf,
+}
+
+impl std::fmt::Debug for GitTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The URL may carry credentials: never in logs.
+        f.debug_struct("GitTarget")
+            .field("url", &crate::web::html::without_credentials(&self.url))
+            .field("branch", &self.branch)
+            .field("path", &self.path)
+            .field("cache_dir", &self.cache_dir)
+            .finish()
+    }
+}
+
+/// Why a claim was not committed.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The branch already holds a file at the claim's path.
+    #[error("{0} is already in the repository")]
+    Exists(String),
+    /// Fetching, committing or pushing failed.
+    #[error(transparent)]
+    Git(#[from] git2::Error),
 }
 
 /// Who asked for the claim.
@@ -49,14 +73,14 @@ pub fn claim_path(target: &GitTarget, namespace: &str, name: &str) -> String {
 }
 
 /// Commits `yaml` as `<path>/<namespace>/<name>.yaml` on the target branch and pushes it;
-/// returns the new commit's id.
+/// returns the new commit's id. Refuses ([`Error::Exists`]) when the branch has that file.
 pub fn commit_claim(
     target: &GitTarget,
     author: &Author<'_>,
     namespace: &str,
     name: &str,
     yaml: &str,
-) -> Result<Oid, git2::Error> {
+) -> Result<Oid, Error> {
     let _guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
     let repo = open_cache(&target.cache_dir)?;
     let mut remote = repo.remote_anonymous(&target.url)?;
@@ -68,28 +92,25 @@ pub fn commit_claim(
     )?;
     let parent = repo.find_reference(&tracking).ok().and_then(|r| r.peel_to_commit().ok());
 
+    let path = claim_path(target, namespace, name);
+    // Checked on the freshly fetched branch under the lock: a claim committed by anyone since
+    // (or added by hand) is found, and replacing it would drop whatever it says.
+    let existing = parent.as_ref().and_then(|p| p.tree().ok()?.get_path(Path::new(&path)).ok());
+    if existing.is_some() {
+        return Err(Error::Exists(path));
+    }
+
     let mut index = Index::new()?;
     if let Some(parent) = &parent {
         index.read_tree(&parent.tree()?)?;
     }
-    let path = claim_path(target, namespace, name);
     // An in-memory index cannot hash content itself: write the blob, then index it.
     index.add(&entry(&path, repo.blob(yaml.as_bytes())?, yaml.len()))?;
     let tree = repo.find_tree(index.write_tree_to(&repo)?)?;
-    if let Some(unchanged) = parent.as_ref().filter(|p| p.tree_id() == tree.id()) {
-        // Same claim as already committed: nothing to do.
-        return Ok(unchanged.id());
-    }
     let author = Signature::now(author.name, author.email)?;
     let committer = Signature::now(COMMITTER.0, COMMITTER.1)?;
-    let verb =
-        if parent.as_ref().and_then(|p| p.tree().ok()?.get_path(Path::new(&path)).ok()).is_some() {
-            "Update"
-        } else {
-            "Add"
-        };
     let message =
-        format!("{verb} claim {namespace}/{name}\n\nRequested through the Crosstie portal.\n");
+        format!("Add claim {namespace}/{name}\n\nRequested through the Crosstie portal.\n");
     let parents: Vec<_> = parent.iter().collect();
     let commit = repo.commit(None, &author, &committer, &message, &tree, &parents)?;
 
@@ -106,10 +127,8 @@ pub fn commit_claim(
     remote.push(&[format!("{local}:{local}")], Some(&mut options))?;
     drop(options);
     if let Some(reason) = rejected {
-        return Err(git2::Error::from_str(&format!(
-            "push to {} rejected: {reason}",
-            target.branch
-        )));
+        let message = format!("push to {} rejected: {reason}", target.branch);
+        return Err(git2::Error::from_str(&message).into());
     }
     Ok(commit)
 }

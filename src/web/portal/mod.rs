@@ -1,6 +1,11 @@
 //! The self-service portal: one template per claimable XRD, a form generated from its schema,
 //! a YAML preview, and Submit, which commits the claim to the configured Git repository (the
-//! Git loop applies it) or, without one, applies it directly with server-side apply.
+//! Git loop applies it) or, without one, creates it directly.
+//!
+//! The portal only ever creates: a claim whose name is taken, live or in the repository, is
+//! refused (409) rather than replaced, and in Git mode a dry-run create checks first that the
+//! cluster would take the claim (its namespace exists, its values pass the API server), so a
+//! commit never blocks the Kustomization applying the claims folder.
 //!
 //! Template metadata comes from XRD annotations: [`TITLE`], [`DESCRIPTION`], [`CATEGORY`];
 //! [`HIDDEN`] `"true"` keeps an XRD out of the portal.
@@ -12,10 +17,11 @@ pub mod schema;
 use std::fmt::Write as _;
 
 use axum::extract::{Path, State};
+use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::{Extension, Form};
 use kube::ResourceExt as _;
-use kube::api::{Api, DynamicObject, Patch, PatchParams};
+use kube::api::{Api, DynamicObject, PostParams};
 use kube::core::ApiResource;
 use serde_json::Value;
 
@@ -146,9 +152,11 @@ pub async fn form(
     Path(id): Path<String>,
 ) -> Result<Html<String>, Error> {
     let template = find(&state, &id)?;
-    Ok(Html(form_page(&state, &session, &template, &[], &[], None)))
+    Ok(Html(form_page(&state, &session, &template, &[], &[], None, None)))
 }
 
+/// The form with the user's `form` values, per-field `errors`, the YAML `preview`, and why the
+/// last submission was `refused`.
 fn form_page(
     state: &WebState,
     session: &Session,
@@ -156,21 +164,24 @@ fn form_page(
     form: &[(String, String)],
     errors: &[schema::Invalid],
     preview: Option<&str>,
+    refused: Option<&str>,
 ) -> String {
     let fields = schema::fields(&t.schema);
     let destination = match &state.config().git {
         Some(git) => format!(
             "Submit commits the claim to <code>{}</code> on branch <code>{}</code> under <code>{}</code>; the Git loop applies it.",
-            esc(&git.url),
+            esc(&html::without_credentials(&git.url)),
             esc(&git.branch),
             esc(&git.path)
         ),
-        None => "Submit applies the claim to the cluster.".to_owned(),
+        None => "Submit creates the claim in the cluster.".to_owned(),
     };
-    let summary = if errors.is_empty() {
-        String::new()
-    } else {
-        format!(r#"<p class="error" id="errors">{} field(s) need attention.</p>"#, errors.len())
+    let summary = match refused {
+        Some(why) => format!(r#"<p class="error" id="refused">Not submitted: {}</p>"#, esc(why)),
+        None if errors.is_empty() => String::new(),
+        None => {
+            format!(r#"<p class="error" id="errors">{} field(s) need attention.</p>"#, errors.len())
+        }
     };
     let keys = t.connection_secret_keys.iter().map(|k| esc(k)).collect::<Vec<_>>().join(", ");
     let submit = if state.config().read_only {
@@ -196,7 +207,9 @@ fn form_page(
 }
 
 /// `POST /portal/{xrd}`: `intent=preview` re-renders the form with the YAML; `intent=submit`
-/// validates, then commits or applies the claim and redirects to its tree.
+/// validates, then commits or creates the claim and redirects to its tree. What the user can
+/// fix (a taken name, an unknown namespace, values the API server refuses) comes back as a 4xx
+/// with the form as filled in.
 pub async fn submit(
     State(state): State<WebState>,
     Extension(session): Extension<Session>,
@@ -209,42 +222,77 @@ pub async fn submit(
     let claim = match schema::claim(&template.api_version, &template.kind, &fields, &form) {
         Ok(claim) => claim,
         Err(errors) => {
-            let page = form_page(&state, &session, &template, &form, &errors, None);
-            return Ok((axum::http::StatusCode::UNPROCESSABLE_ENTITY, Html(page)).into_response());
+            let page = form_page(&state, &session, &template, &form, &errors, None, None);
+            return Ok((StatusCode::UNPROCESSABLE_ENTITY, Html(page)).into_response());
         }
     };
     let yaml = serde_saphyr::to_string(&claim).map_err(|e| Error::BadRequest(e.to_string()))?;
     if intent != Some("submit") {
-        return Ok(
-            Html(form_page(&state, &session, &template, &form, &[], Some(&yaml))).into_response()
-        );
+        let page = form_page(&state, &session, &template, &form, &[], Some(&yaml), None);
+        return Ok(Html(page).into_response());
     }
     if state.config().read_only {
         return Err(Error::Forbidden("the dashboard is read-only"));
     }
-    let name = claim["metadata"]["name"].as_str().unwrap_or_default().to_owned();
-    let namespace = claim["metadata"]["namespace"].as_str().unwrap_or_default().to_owned();
-    match state.config().git.clone() {
-        Some(target) => {
-            let (ns, n) = (namespace.clone(), name.clone());
-            let (author_name, author_email) = (session.name.clone(), session.email.clone());
-            let commit = tokio::task::spawn_blocking(move || {
-                let author = git::Author { name: &author_name, email: &author_email };
-                git::commit_claim(&target, &author, &ns, &n, &yaml)
-            })
-            .await
-            .map_err(|e| Error::BadRequest(format!("commit task failed: {e}")))??;
-            tracing::info!(%commit, %namespace, %name, requester = %session.email, "portal claim committed");
+    let object: DynamicObject =
+        serde_json::from_value(claim).map_err(|e| Error::BadRequest(e.to_string()))?;
+    let (namespace, name) = (object.namespace().unwrap_or_default(), object.name_any());
+    if let Err(error) = create(&state, &session, &template, &object, &yaml).await {
+        let status = error.status();
+        if !status.is_client_error() {
+            return Err(error);
         }
-        None => {
-            let api: Api<DynamicObject> =
-                Api::namespaced_with(state.client(), &namespace, &template.resource());
-            let object: DynamicObject =
-                serde_json::from_value(claim).map_err(|e| Error::BadRequest(e.to_string()))?;
-            let params = PatchParams::apply(super::actions::FIELD_MANAGER).force();
-            api.patch(&name, &params, &Patch::Apply(&object)).await?;
-        }
+        let why = error.to_string();
+        let page = form_page(&state, &session, &template, &form, &[], Some(&yaml), Some(&why));
+        return Ok((status, Html(page)).into_response());
     }
     let to = format!("/tree/{}/{}?namespace={}", url(&template.kind), url(&name), url(&namespace));
     Ok(Redirect::to(&to).into_response())
+}
+
+/// Creates the claim: without Git, in the cluster; with Git, as a new file in the repository
+/// once a dry-run create shows the cluster would take it.
+async fn create(
+    state: &WebState,
+    session: &Session,
+    template: &Template,
+    object: &DynamicObject,
+    yaml: &str,
+) -> Result<(), Error> {
+    let (namespace, name) = (object.namespace().unwrap_or_default(), object.name_any());
+    let taken = || Error::Conflict(format!("{} {namespace}/{name} already exists", template.kind));
+    let api: Api<DynamicObject> =
+        Api::namespaced_with(state.client(), &namespace, &template.resource());
+    let git = state.config().git.clone();
+    let params = PostParams {
+        dry_run: git.is_some(),
+        field_manager: Some(super::actions::FIELD_MANAGER.to_owned()),
+    };
+    // A create, never an apply: an existing claim is reported, not overwritten or taken over.
+    if let Err(error) = api.create(&params, object).await {
+        return Err(match error {
+            kube::Error::Api(status) if status.code == 409 => taken(),
+            other => other.into(),
+        });
+    }
+    let Some(target) = git else {
+        return Ok(());
+    };
+    let (ns, n, yaml) = (namespace.clone(), name.clone(), yaml.to_owned());
+    let (author_name, author_email) = (session.name.clone(), session.email.clone());
+    let committed = tokio::task::spawn_blocking(move || {
+        let author = git::Author { name: &author_name, email: &author_email };
+        git::commit_claim(&target, &author, &ns, &n, &yaml)
+    })
+    .await
+    .map_err(|e| Error::Io(std::io::Error::other(format!("commit task failed: {e}"))))?;
+    let commit = match committed {
+        Ok(commit) => commit,
+        Err(git::Error::Exists(path)) => {
+            return Err(Error::Conflict(format!("{} ({path} is in the repository)", taken())));
+        }
+        Err(git::Error::Git(error)) => return Err(error.into()),
+    };
+    tracing::info!(%commit, %namespace, %name, requester = %session.email, "portal claim committed");
+    Ok(())
 }

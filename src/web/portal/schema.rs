@@ -177,8 +177,16 @@ fn parse(field: &Field, text: &str) -> Result<Option<Value>, String> {
         FieldType::Boolean => json!(matches!(text, "true" | "on")),
         FieldType::Integer | FieldType::Number => {
             let number: f64 = text.parse().map_err(|_| "must be a number".to_owned())?;
+            // `inf` and `NaN` parse, but JSON has no such numbers (they would become null).
+            if !number.is_finite() {
+                return Err("must be a number".into());
+            }
             if field.type_ == FieldType::Integer && number.fract() != 0.0 {
                 return Err("must be a whole number".into());
+            }
+            // Past 2^63 `as i64` would saturate: a different value than the one typed.
+            if field.type_ == FieldType::Integer && number.abs() >= 2f64.powi(63) {
+                return Err("is too large".into());
             }
             if let Some(min) = field.minimum.filter(|m| number < *m) {
                 return Err(format!("must be at least {min}"));
@@ -429,6 +437,28 @@ mod tests {
                 "metadata": {"name": "orders", "namespace": "team-a"},
                 "spec": {"parameters": {"storageGB": 20, "size": "large", "subnetIds": ["subnet-1", "subnet-2"]}}})
         );
+    }
+
+    #[test]
+    fn numbers_json_cannot_carry_are_refused_not_changed() {
+        let schema = json!({"type": "object", "properties": {"spec": {"type": "object", "properties": {
+            "count": {"type": "integer"}, "ratio": {"type": "number"},
+        }}}});
+        for (field, text, message) in [
+            ("spec.count", "1e30", "is too large"),
+            ("spec.count", "-1e19", "is too large"),
+            ("spec.ratio", "inf", "must be a number"),
+            ("spec.ratio", "NaN", "must be a number"),
+        ] {
+            let errors = claim(
+                "db.example.org/v1",
+                "Database",
+                &fields(&schema),
+                &form(&[("metadata.name", "a"), ("metadata.namespace", "b"), (field, text)]),
+            )
+            .unwrap_err();
+            assert_eq!(errors, [invalid(field, message)], "{text}");
+        }
     }
 
     #[test]
