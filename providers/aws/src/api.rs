@@ -94,10 +94,26 @@ impl ApiError {
             _ => Self {
                 operation,
                 code: "Unknown".to_owned(),
-                message: aws_sdk_rds::error::DisplayErrorContext(&err).to_string(),
+                message: without_dump(&err),
                 kind: ApiErrorKind::Transient,
             },
         }
+    }
+}
+
+/// What failed, then its root cause: "dispatch failure: Connection refused (os error 111)".
+/// The SDK's `DisplayErrorContext` ends in a debug dump of the whole error, unreadable in a
+/// condition, and the causes between the two ("io error", "client error (Connect)") add nothing.
+fn without_dump(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut root = err;
+    while let Some(cause) = root.source() {
+        root = cause;
+    }
+    let (what, why) = (err.to_string(), root.to_string());
+    if std::ptr::addr_eq(root, err) || what.contains(&why) {
+        what
+    } else {
+        format!("{what}: {why}")
     }
 }
 
@@ -128,6 +144,11 @@ impl From<ApiError> for ExternalError {
             _ => ExternalError::wrap("AWS call failed", err),
         }
     }
+}
+
+/// The region of an ARN (`arn:partition:service:region:account:resource`), if it names one.
+pub fn arn_region(arn: &str) -> Option<&str> {
+    arn.split(':').nth(3).filter(|region| !region.is_empty())
 }
 
 /// One page of `DescribeDBInstances`.

@@ -151,7 +151,7 @@ async fn an_instance_whose_group_is_not_begun_yet_is_created_once_the_group_is()
     let (vpc, subnets) = vpc_with_subnets(&moto.endpoint, REGION);
     let metrics = AwsMetrics::default();
     let api = ScriptedRds::new(Rds::new(sdk(&moto.endpoint, REGION), metrics.clone()));
-    let client = Arc::new(AwsClient::new(api, POLL));
+    let client = Arc::new(AwsClient::new(api, REGION, POLL));
     let groups = DbSubnetGroupExternal::new(client.clone());
     let instances = RdsInstanceExternal::new(client.clone(), MemorySecrets::default());
     let (mut group, mut db) = (subnet_group(&subnets), instance_in_the_group());
@@ -176,7 +176,7 @@ async fn a_group_that_already_exists_is_adopted_and_brought_to_the_spec() {
     let (_, subnets) = vpc_with_subnets(&moto.endpoint, REGION);
     let metrics = AwsMetrics::default();
     let api = ScriptedRds::new(Rds::new(sdk(&moto.endpoint, REGION), metrics.clone()));
-    let groups = DbSubnetGroupExternal::new(Arc::new(AwsClient::new(api, POLL)));
+    let groups = DbSubnetGroupExternal::new(Arc::new(AwsClient::new(api, REGION, POLL)));
     let mut earlier = subnet_group(&subnets);
     earlier.spec.for_provider.description = "made by hand".into();
     earlier.spec.for_provider.tags.clear();

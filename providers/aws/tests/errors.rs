@@ -32,3 +32,17 @@ async fn a_server_error_page_is_retried_then_reported_by_its_status() {
         "three attempts (the SDK's standard retries) before the provider sees the error"
     );
 }
+
+#[tokio::test]
+async fn an_endpoint_refusing_connections_is_reported_by_its_root_cause() {
+    let closed = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let endpoint = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let rds = Rds::new(sdk(&endpoint, "eu-west-1"), AwsMetrics::default());
+
+    let err = rds.describe_db_instances(None).await.expect_err("nothing listens");
+
+    assert_eq!(err.kind, ApiErrorKind::Transient);
+    assert!(err.message.to_lowercase().contains("connection refused"), "{}", err.message);
+    assert!(!err.message.contains('{'), "no debug dump: {}", err.message);
+}

@@ -171,8 +171,10 @@ async fn a_create_retried_after_its_answer_was_lost_does_not_fail() {
     let metrics = AwsMetrics::default();
     let api = ScriptedRds::new(Rds::new(sdk(&moto.endpoint, REGION), metrics.clone()));
     api.lose_the_next_create_answer();
-    let external =
-        RdsInstanceExternal::new(Arc::new(AwsClient::new(api, POLL)), MemorySecrets::default());
+    let external = RdsInstanceExternal::new(
+        Arc::new(AwsClient::new(api, REGION, POLL)),
+        MemorySecrets::default(),
+    );
     let mut mr = payments_db_prod();
 
     let lost = external.create(&mut mr).await.expect_err("the answer is lost");
@@ -209,6 +211,7 @@ async fn an_instance_made_since_the_snapshot_fails_the_create_unchanged_and_is_a
     let adopted = external.observe(&mut mr).await.expect("observe again");
     assert!(adopted.resource_exists, "described, found and adopted");
     assert!(adopted.diff.contains("dbInstanceClass"), "{}", adopted.diff);
+    assert!(!adopted.diff.contains("password"), "its users keep theirs: {}", adopted.diff);
     assert_eq!(metrics.calls("DescribeDBInstances"), 2, "the snapshot page and one describe");
 }
 
@@ -255,6 +258,29 @@ async fn a_new_master_password_in_the_referenced_secret_is_applied_and_published
         "the new password is published"
     );
     assert!(external.observe(&mut mr).await.unwrap().resource_up_to_date, "settled");
+}
+
+#[tokio::test]
+async fn a_master_password_secret_that_does_not_exist_is_reported_as_not_found() {
+    let metrics = AwsMetrics::default();
+    // Never reached: the password is read before any AWS call.
+    let client = aws("http://127.0.0.1:9", REGION, &metrics);
+    let external = RdsInstanceExternal::new(client, MemorySecrets::default());
+    let mut mr = payments_db_prod();
+    mr.spec.for_provider.master_password_secret_ref = Some(SecretKeySelector {
+        namespace: "payments-prod".into(),
+        name: "master".into(),
+        key: "pw".into(),
+    });
+
+    let err = external.create(&mut mr).await.expect_err("no password to create with");
+
+    let ExternalError::Terminal(message) = err else { panic!("terminal expected: {err:?}") };
+    assert_eq!(
+        message,
+        "spec.forProvider.masterPasswordSecretRef: Secret payments-prod/master not found"
+    );
+    assert_eq!(metrics.write_calls(), 0);
 }
 
 #[tokio::test]
@@ -383,6 +409,119 @@ spec:
     assert_eq!(metrics.write_calls(), 0, "zero write calls");
 }
 
+/// The instance, created through `external` as the engine does: records around the
+/// create, whose connection details are then lost (the Secret's namespace does not exist yet,
+/// the process stops before writing it, ...).
+async fn created_without_publishing(
+    external: &RdsInstanceExternal<ScriptedRds, MemorySecrets>,
+) -> RdsInstance {
+    let mut mr = payments_db_prod();
+    assert!(!external.observe(&mut mr).await.expect("observe").resource_exists);
+    mr.annotations_mut().insert(EXTERNAL_CREATE_PENDING.into(), "2026-12-07T07:00:00Z".into());
+    external.create(&mut mr).await.expect("create");
+    mr.annotations_mut().insert(EXTERNAL_CREATE_SUCCEEDED.into(), "2026-12-07T07:00:01Z".into());
+    mr
+}
+
+/// Observe, publish and update `mr` as one engine pass does; returns the observation's diff.
+async fn reconciled(
+    external: &RdsInstanceExternal<ScriptedRds, MemorySecrets>,
+    secrets: &MemorySecrets,
+    mr: &mut RdsInstance,
+) -> String {
+    let observation = external.observe(mr).await.expect("observe");
+    secrets.publish_for(mr, &observation.connection_details);
+    if !observation.resource_up_to_date {
+        let update = external.update(mr).await.expect("update");
+        secrets.publish_for(mr, &update.connection_details);
+    }
+    observation.diff
+}
+
+fn scripted(moto: &Moto) -> Arc<AwsClient<ScriptedRds>> {
+    let api = ScriptedRds::new(Rds::new(sdk(&moto.endpoint, REGION), AwsMetrics::default()));
+    Arc::new(AwsClient::new(api, REGION, POLL))
+}
+
+#[tokio::test]
+async fn a_generated_password_lost_before_its_secret_s_namespace_existed_is_replaced() {
+    let moto = Moto::start();
+    let (client, secrets) = (scripted(&moto), MemorySecrets::default());
+    let external = RdsInstanceExternal::new(client.clone(), secrets.clone());
+    let mut mr = created_without_publishing(&external).await;
+
+    let diff = reconciled(&external, &secrets, &mut mr).await;
+
+    assert_eq!(
+        diff,
+        "spec.forProvider.masterPasswordSecretRef: desired a newly generated password, AWS has one never published to Secret payments-prod/payments-db-credentials"
+    );
+    let sent = client.api.passwords_sent();
+    assert_eq!(sent.len(), 2, "the create's, then the replacement's: {sent:?}");
+    let published = secrets.value("payments-prod", "payments-db-credentials", "password");
+    assert_eq!(published.as_ref(), sent.last(), "the Secret holds the password AWS has");
+    assert_ne!(sent[0], sent[1], "a new password, not the lost one");
+    assert!(external.observe(&mut mr).await.unwrap().resource_up_to_date, "settled");
+}
+
+#[tokio::test]
+async fn a_generated_password_lost_in_a_crash_mid_create_is_replaced_after_the_restart() {
+    let moto = Moto::start();
+    let secrets = MemorySecrets::default();
+    let before = RdsInstanceExternal::new(scripted(&moto), secrets.clone());
+    let mut mr = created_without_publishing(&before).await;
+    // Only `-pending` was saved before the process stopped; the new process has no memory
+    // of the create.
+    mr.annotations_mut().remove(EXTERNAL_CREATE_SUCCEEDED);
+    let client = scripted(&moto);
+    let after = RdsInstanceExternal::new(client.clone(), secrets.clone());
+
+    reconciled(&after, &secrets, &mut mr).await;
+
+    let sent = client.api.passwords_sent();
+    assert_eq!(sent.len(), 1, "one replacement: {sent:?}");
+    let published = secrets.value("payments-prod", "payments-db-credentials", "password");
+    assert_eq!(published.as_ref(), sent.last(), "the Secret holds the password AWS has");
+}
+
+#[tokio::test]
+async fn a_moved_connection_secret_gets_a_new_password_that_works() {
+    let moto = Moto::start();
+    let (client, secrets) = (scripted(&moto), MemorySecrets::default());
+    let external = RdsInstanceExternal::new(client.clone(), secrets.clone());
+    let mut mr = created_without_publishing(&external).await;
+    reconciled(&external, &secrets, &mut mr).await;
+    assert!(external.observe(&mut mr).await.unwrap().resource_up_to_date, "published");
+
+    let target = mr.spec.resource_spec.write_connection_secret_to_ref.as_mut().unwrap();
+    (target.namespace, target.name) = ("payments-app".into(), "db".into());
+    let diff = reconciled(&external, &secrets, &mut mr).await;
+
+    assert!(diff.contains("never published to Secret payments-app/db"), "{diff}");
+    let sent = client.api.passwords_sent();
+    assert_eq!(sent.len(), 3, "create, first publication, move: {sent:?}");
+    let moved = secrets.value("payments-app", "db", "password");
+    assert_eq!(moved.as_ref(), sent.last(), "the new Secret holds the password AWS has");
+    assert!(secrets.value("payments-app", "db", "endpoint").is_some(), "and the rest");
+}
+
+#[tokio::test]
+async fn a_lost_generated_password_is_not_replaced_while_the_instance_is_creating() {
+    let moto = Moto::start();
+    let (client, secrets) = (scripted(&moto), MemorySecrets::default());
+    let external = RdsInstanceExternal::new(client.clone(), secrets.clone());
+    let mut mr = created_without_publishing(&external).await;
+    client.api.set(Some("creating"));
+
+    let observation = external.observe(&mut mr).await.expect("observe");
+    let err = external.update(&mut mr).await.expect_err("not synced without a password");
+
+    assert!(!observation.resource_up_to_date);
+    assert!(matches!(err, ExternalError::Transient { .. }), "{err}");
+    assert!(err.to_string().contains("is creating"), "{err}");
+    assert_eq!(client.api.passwords_sent().len(), 1, "the create's only");
+}
+
 #[tokio::test]
 async fn creating_and_modifying_states_give_readiness_and_hold_updates_back() {
     let moto = Moto::start();
@@ -390,7 +529,7 @@ async fn creating_and_modifying_states_give_readiness_and_hold_updates_back() {
     let secrets = MemorySecrets::default();
     let api = ScriptedRds::new(Rds::new(sdk(&moto.endpoint, REGION), metrics.clone()));
     api.set(Some("creating"));
-    let client = Arc::new(AwsClient::new(api, POLL));
+    let client = Arc::new(AwsClient::new(api, REGION, POLL));
     let external = RdsInstanceExternal::new(client.clone(), secrets.clone());
     let mut mr = payments_db_prod();
 

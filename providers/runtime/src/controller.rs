@@ -18,8 +18,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::future::BoxFuture;
-use futures::{StreamExt, TryStreamExt};
+use futures::future::{self, BoxFuture};
+use futures::{StreamExt, TryStreamExt, stream};
 use kube::Client;
 use kube::api::{Api, DynamicObject};
 use kube::runtime::controller::{self, Controller};
@@ -83,11 +83,19 @@ pub async fn run_provider_config_controller(
     let usages: Api<DynamicObject> = Api::all_with(client.clone(), &kinds.usage);
     let writer = reflector::store::Writer::new(kinds.usage.clone());
     let usage_store = writer.as_reader();
-    let usage_events =
+    let provider_config = kinds.provider_config.clone();
+    let mut placements = provider_config::Placements::default();
+    let recounts =
         reflector::reflector(writer, watcher(usages, watcher::Config::default().any_semantic()))
             .default_backoff()
-            .touched_objects();
-    let provider_config = kinds.provider_config.clone();
+            .filter_map(|event| {
+                let event = event.inspect_err(
+                    |err| tracing::debug!(error = %err, "usage watch failed; retrying"),
+                );
+                future::ready(event.ok())
+            })
+            .flat_map(move |event| stream::iter(placements.affected(&event)))
+            .map(move |name| ObjectRef::new_with(&name, provider_config.clone()));
     let ctx = Arc::new(provider_config::Context::new(
         client,
         kinds.clone(),
@@ -101,14 +109,7 @@ pub async fn run_provider_config_controller(
     )
     // A burst of new managed resources is a burst of usages: count once per second at most.
     .with_config(controller::Config::default().debounce(USAGE_DEBOUNCE))
-    .watches_stream_with(
-        usage_events,
-        move |usage| {
-            provider_config::used_config(&usage)
-                .map(|name| ObjectRef::new_with(&name, provider_config.clone()))
-        },
-        kinds.usage.clone(),
-    )
+    .reconcile_on(recounts)
     .shutdown_on_signal()
     .run(provider_config::reconcile, provider_config::error_policy, ctx)
     .for_each(|result| async move {

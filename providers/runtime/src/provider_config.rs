@@ -5,6 +5,7 @@
 //! it is deleted the finalizer is dropped only once no usage is left; until then a `Terminating`
 //! condition and a Warning event say how many resources still use it.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -13,6 +14,7 @@ use kube::api::{Api, DynamicObject, Patch, PatchParams};
 use kube::runtime::controller::Action;
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 use kube::runtime::reflector::Store;
+use kube::runtime::watcher;
 use kube::{Client, Resource, ResourceExt};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -175,9 +177,63 @@ pub fn error_policy(_pc: Arc<DynamicObject>, err: &Error, _ctx: Arc<Context>) ->
     Action::requeue(Duration::from_secs(5))
 }
 
+/// The ProviderConfig each usage counts towards, as the usage watch last saw it.
+///
+/// When a resource moves to another ProviderConfig its usage is relabelled, and the watch event
+/// names only the new ProviderConfig: the one it left must be re-counted too, or its `users`
+/// stays stale (and its deletion blocked or allowed wrongly) until the periodic resync.
+#[derive(Debug, Default)]
+pub struct Placements(HashMap<String, String>);
+
+impl Placements {
+    /// The ProviderConfigs whose number of users `event` may have changed.
+    pub fn affected(&mut self, event: &watcher::Event<DynamicObject>) -> Vec<String> {
+        let (usage, deleted) = match event {
+            watcher::Event::Apply(usage) | watcher::Event::InitApply(usage) => (usage, false),
+            watcher::Event::Delete(usage) => (usage, true),
+            watcher::Event::Init | watcher::Event::InitDone => return Vec::new(),
+        };
+        let name = usage.name_any();
+        let now = used_config(usage);
+        let before = match now.clone().filter(|_| !deleted) {
+            Some(config) => self.0.insert(name, config),
+            None => self.0.remove(&name),
+        };
+        let mut affected: Vec<String> = now.into_iter().chain(before).collect();
+        affected.dedup();
+        affected
+    }
+}
+
 /// The ProviderConfig a usage object counts towards.
 pub(crate) fn used_config(usage: &DynamicObject) -> Option<String> {
     usage.labels().get(PROVIDER_CONFIG_LABEL).cloned().or_else(|| {
         usage.data.get("providerConfigRef")?.get("name").and_then(Value::as_str).map(str::to_owned)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn usage(config: &str) -> DynamicObject {
+        serde_json::from_value(json!({
+            "apiVersion": "aws.crossplane.io/v1beta1",
+            "kind": "ProviderConfigUsage",
+            "metadata": { "name": "uid-db", "labels": { PROVIDER_CONFIG_LABEL: config } },
+        }))
+        .expect("a usage")
+    }
+
+    #[test]
+    fn a_usage_moving_to_another_provider_config_recounts_both() {
+        let mut placements = Placements::default();
+        let mut affected = |event| placements.affected(&event);
+
+        assert_eq!(affected(watcher::Event::InitApply(usage("pc-a"))), ["pc-a"]);
+        assert_eq!(affected(watcher::Event::Apply(usage("pc-a"))), ["pc-a"], "unchanged");
+        assert_eq!(affected(watcher::Event::Apply(usage("pc-b"))), ["pc-b", "pc-a"], "moved");
+        assert_eq!(affected(watcher::Event::Delete(usage("pc-b"))), ["pc-b"], "released");
+        assert_eq!(affected(watcher::Event::Apply(usage("pc-a"))), ["pc-a"], "forgotten");
+    }
 }

@@ -56,5 +56,7 @@ pub const IN_USE: &str = "InUse";
 /// `Synced` message of a paused resource.
 pub const MSG_PAUSED: &str =
     "Reconciliation (including deletion) is paused via the pause annotation or managementPolicies";
+/// Note of the [`CREATED`] event (Crossplane's words).
+pub const MSG_CREATED: &str = "Successfully requested creation of external resource";
 /// `Synced` message when a create may have succeeded without being recorded (Crossplane's words).
 pub const MSG_CREATE_INCOMPLETE: &str = "cannot determine creation result - remove the crossplane.io/external-create-pending annotation if it is safe to proceed";

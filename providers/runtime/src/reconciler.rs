@@ -518,7 +518,8 @@ where
         details.extend(creation.connection_details);
         // A new external resource: its Secret is most likely new too.
         self.publish_expecting(&details, connection::Expected::Absent).await?;
-        self.event(EventType::Normal, reason::CREATED, "Create", None).await;
+        self.event(EventType::Normal, reason::CREATED, "Create", Some(reason::MSG_CREATED.into()))
+            .await;
         self.set(conditions::reconcile_success(""));
         Ok(())
     }

@@ -85,10 +85,19 @@ impl Resolver {
                 .await
                 .map_err(|err| ResolveError(format!("cannot resolve {field}: {err}")))?;
             let want_controller = selector.match_controller_ref == Some(true);
-            list.items
+            let Some(target) = list
+                .items
                 .iter()
                 .find(|candidate| !want_controller || self.same_controller(*candidate))
-                .and_then(|target| external_name(target).map(str::to_owned))
+            else {
+                if optional {
+                    return Ok(());
+                }
+                return Err(ResolveError(format!(
+                    "cannot resolve {field}: no resources matched selector"
+                )));
+            };
+            external_name(target).map(str::to_owned)
         } else {
             return Ok(());
         };

@@ -13,7 +13,7 @@ use crosstie_runtime::annotations::{
     EXTERNAL_CREATE_FAILED, EXTERNAL_CREATE_PENDING, EXTERNAL_CREATE_SUCCEEDED, EXTERNAL_NAME,
     PAUSED, POLL_INTERVAL,
 };
-use crosstie_runtime::reason::{MSG_CREATE_INCOMPLETE, MSG_PAUSED};
+use crosstie_runtime::reason::{MSG_CREATE_INCOMPLETE, MSG_CREATED, MSG_PAUSED};
 use fixture::*;
 use kube::runtime::controller::Action;
 use serde_json::json;
@@ -39,7 +39,7 @@ fn created_on_first_pass(db: &Database) -> Vec<Exchange> {
     vec![
         metadata_saved("1", json!({ EXTERNAL_NAME: "db", EXTERNAL_CREATE_PENDING: NOW })),
         annotated(json!({ EXTERNAL_CREATE_SUCCEEDED: NOW })),
-        event("CreatedExternalResource", None),
+        event("CreatedExternalResource", Some(MSG_CREATED)),
         status_patch(db, json!([ready_available(), synced()])),
     ]
 }
@@ -443,6 +443,38 @@ async fn an_external_error_sets_synced_false_and_backs_off_until_it_succeeds() {
 }
 
 #[tokio::test]
+async fn a_repeated_event_with_a_new_message_says_the_new_message() {
+    let db = Database::named("db").created();
+    let failing = |why: &str| {
+        db.clone().with_conditions(json!([
+            ready_available(),
+            sync_failed(&format!("observe failed: {why}"))
+        ]))
+    };
+    let cloud = Cloud::in_sync().failing("throttled");
+    let engine = Engine::start(
+        &db,
+        &cloud,
+        steps([
+            usage_already_recorded(&db),
+            vec![warning("CannotObserveExternalResource", "observe failed: throttled")],
+            vec![
+                warning("CannotObserveExternalResource", "observe failed: access denied"),
+                status_patch(
+                    &db,
+                    json!([ready_available(), sync_failed("observe failed: access denied")]),
+                ),
+            ],
+        ]),
+    );
+
+    engine.reconcile(&failing("throttled")).await.unwrap();
+    cloud.fail("access denied");
+    engine.reconcile(&failing("throttled")).await.unwrap();
+    engine.verify().await;
+}
+
+#[tokio::test]
 async fn a_missing_provider_config_sets_synced_false_naming_it() {
     let db = Database::named("db").created();
     let cloud = Cloud::in_sync();
@@ -527,6 +559,24 @@ async fn an_unresolvable_reference_is_reported_and_retried_with_backoff() {
         "cannot resolve spec.forProvider.replicaOf: referenced Database \"primary\" not found";
     let script = vec![
         get("/apis/test.crosstie.dev/v1/databases/primary").not_found(),
+        warning("CannotResolveResourceReferences", message),
+        status_patch(&db, json!([ready_available(), sync_failed(message)])),
+    ];
+
+    let action = reconcile(&db, &cloud, script).await.unwrap();
+
+    assert_eq!(action, Action::requeue(Duration::from_secs(1)));
+    assert_eq!(cloud.calls(), []);
+}
+
+#[tokio::test]
+async fn a_selector_matching_nothing_says_so() {
+    let db = Database::named("db").created().replicating_one_labelled("role", "primary");
+    let cloud = Cloud::in_sync();
+    let message = "cannot resolve spec.forProvider.replicaOf: no resources matched selector";
+    let script = vec![
+        get("/apis/test.crosstie.dev/v1/databases?&labelSelector=role%3Dprimary")
+            .returns(json!({ "apiVersion": "v1", "kind": "List", "items": [] })),
         warning("CannotResolveResourceReferences", message),
         status_patch(&db, json!([ready_available(), sync_failed(message)])),
     ];

@@ -99,6 +99,9 @@ struct EventKey {
     pub event_type: EventType,
     pub action: String,
     pub reason: String,
+    // Crosstie patch: as in client-go, an event with another message is another event, not a
+    // repeat of the first one (whose message the series would keep showing).
+    pub note: Option<String>,
     pub reporting_controller: String,
     pub reporting_instance: Option<String>,
     pub regarding: Reference,
@@ -247,6 +250,7 @@ impl Recorder {
             event_type: ev.type_,
             action: ev.action.clone(),
             reason: ev.reason.clone(),
+            note: ev.note.clone(),
             reporting_controller: self.reporter.controller.clone(),
             reporting_instance: self.reporter.instance.clone(),
             regarding: Reference(regarding.clone()),
@@ -497,6 +501,7 @@ mod test {
             event_type: ev.type_,
             action: ev.action.clone(),
             reason: ev.reason.clone(),
+            note: ev.note.clone(),
             reporting_controller: reporter.controller.clone(),
             regarding: Reference(reference.clone()),
             reporting_instance: None,

@@ -55,6 +55,18 @@ pub enum ConfigError {
         /// The condition that makes it required.
         when: &'static str,
     },
+    /// An endpoint URL is not an absolute `http(s)://host…` URL.
+    #[error(
+        "ProviderConfig {provider_config:?}: {field} {url:?} is not a valid URL (expected http://host or https://host, with an optional port and path)"
+    )]
+    InvalidUrl {
+        /// Name of the ProviderConfig.
+        provider_config: String,
+        /// The field path, e.g. `spec.endpoint.url.static`.
+        field: &'static str,
+        /// The URL as given (or, for a dynamic endpoint, as built).
+        url: String,
+    },
 }
 
 /// Parse an AWS shared-credentials (INI) text and return its `[default]` profile.
@@ -115,19 +127,42 @@ pub fn endpoint_url(
         field,
         when,
     };
-    match endpoint.url.type_ {
+    let (field, url) = match endpoint.url.type_ {
         EndpointUrlType::Static => {
-            endpoint.url.static_.clone().filter(|u| !u.is_empty()).map(Some).ok_or_else(|| {
+            let url = endpoint.url.static_.clone().filter(|u| !u.is_empty()).ok_or_else(|| {
                 missing("spec.endpoint.url.static", "spec.endpoint.url.type is Static")
-            })
+            })?;
+            ("spec.endpoint.url.static", url)
         }
         EndpointUrlType::Dynamic => {
             let dynamic = endpoint.url.dynamic.as_ref().ok_or_else(|| {
                 missing("spec.endpoint.url.dynamic", "spec.endpoint.url.type is Dynamic")
             })?;
-            Ok(Some(format!("{}://rds.{region}.{}", dynamic.protocol, dynamic.host)))
+            let url = format!("{}://rds.{region}.{}", dynamic.protocol, dynamic.host);
+            ("spec.endpoint.url.dynamic", url)
         }
+    };
+    // The SDK takes any string and fails each call with a dump of its parse error instead.
+    if !is_http_url(&url) {
+        let provider_config = provider_config.to_owned();
+        return Err(ConfigError::InvalidUrl { provider_config, field, url });
     }
+    Ok(Some(url))
+}
+
+/// `http://` or `https://`, a host, then optionally a port and path; no whitespace.
+fn is_http_url(url: &str) -> bool {
+    let Some((scheme, rest)) = url.split_once("://") else { return false };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    // A port follows the last colon, unless that colon is inside an IPv6 host (`[::1]`).
+    let (host, port) = match authority.rsplit_once(':') {
+        Some((host, port)) if !port.contains(']') => (host, Some(port)),
+        _ => (authority, None),
+    };
+    matches!(scheme.to_ascii_lowercase().as_str(), "http" | "https")
+        && !host.is_empty()
+        && port.is_none_or(|p| p.parse::<u16>().is_ok())
+        && !url.contains(char::is_whitespace)
 }
 
 /// The region requests are signed for: `signingRegion` when an endpoint sets it, else `region`.
@@ -219,7 +254,7 @@ mod tests {
         };
         type Case =
             (&'static str, Option<EndpointConfig>, Result<Option<&'static str>, &'static str>);
-        let cases: [Case; 4] = [
+        let cases: [Case; 8] = [
             ("no override uses AWS's own endpoints", None, Ok(None)),
             (
                 "static is used as is",
@@ -235,6 +270,26 @@ mod tests {
                 "static without a URL names the field",
                 Some(static_url(None)),
                 Err("spec.endpoint.url.static"),
+            ),
+            (
+                "static that is not a URL says so",
+                Some(static_url(Some("not a url"))),
+                Err("spec.endpoint.url.static \"not a url\" is not a valid URL"),
+            ),
+            (
+                "static without a scheme says so",
+                Some(static_url(Some("127.0.0.1:5000"))),
+                Err("is not a valid URL"),
+            ),
+            (
+                "static with an IPv6 host is used as is",
+                Some(static_url(Some("http://[::1]"))),
+                Ok(Some("http://[::1]")),
+            ),
+            (
+                "static with a bad port says so",
+                Some(static_url(Some("http://moto:port"))),
+                Err("is not a valid URL"),
             ),
         ];
         for (reason, endpoint, want) in cases {

@@ -30,6 +30,8 @@ use crate::observation::{Created, InstanceCache, Settling, Unanswered};
 pub struct AwsClient<A> {
     /// The RDS API.
     pub api: A,
+    /// The region requests are signed for, which AWS names in the ARNs of what they make.
+    pub region: String,
     /// The batched observation of DB instances in this region.
     pub instances: InstanceCache,
     /// DB subnet groups just created, with the tags they were created with.
@@ -41,10 +43,11 @@ pub struct AwsClient<A> {
 }
 
 impl<A> AwsClient<A> {
-    /// Wrap `api`; the instance snapshot is reused for `poll_interval`.
-    pub fn new(api: A, poll_interval: Duration) -> Self {
+    /// Wrap `api`, signing for `region`; the instance snapshot is reused for `poll_interval`.
+    pub fn new(api: A, region: &str, poll_interval: Duration) -> Self {
         Self {
             api,
+            region: region.to_owned(),
             instances: InstanceCache::new(poll_interval),
             subnet_groups: Created::default(),
             unanswered: Unanswered::default(),
@@ -369,8 +372,11 @@ impl AwsConnector {
                 aws_sdk_rds::Client::from_conf(config.build())
             }
         };
-        let client =
-            Arc::new(AwsClient::new(Rds::new(sdk, self.metrics.clone()), self.poll_interval));
+        let client = Arc::new(AwsClient::new(
+            Rds::new(sdk, self.metrics.clone()),
+            signing,
+            self.poll_interval,
+        ));
         let mut clients = self.clients.lock().expect("client cache");
         // Resources connecting at once (a burst of new claims) all find the cache empty and
         // build a client each: keep the first, so they share one snapshot, one in-flight limit

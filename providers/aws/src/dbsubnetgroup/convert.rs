@@ -36,6 +36,18 @@ pub fn observation(group: &DbSubnetGroup) -> DbSubnetGroupObservation {
     }
 }
 
+/// The error when the group recorded at `recorded_arn` lives in another region than `region`,
+/// the one the spec now names: a group cannot move, and looking for it in the new region would
+/// create a second one and abandon the first.
+pub fn region_change(recorded_arn: Option<&str>, region: &str) -> Option<String> {
+    let recorded = crate::api::arn_region(recorded_arn?)?;
+    (recorded != region).then(|| {
+        format!(
+            "cannot change in place (AWS would require replacing the DB subnet group): spec.forProvider.region: desired {region:?}, AWS has {recorded:?}; revert the spec, or delete and recreate the resource"
+        )
+    })
+}
+
 fn observed_subnets(group: &DbSubnetGroup) -> Vec<String> {
     group.subnets().iter().filter_map(|s| s.subnet_identifier.clone()).collect()
 }
@@ -153,6 +165,16 @@ mod tests {
             let got = diff(&p, &group("db", &["a", "b"]), &aws_tags);
             assert_eq!(got.len(), lines, "{reason}: {got:?}");
         }
+    }
+
+    #[test]
+    fn a_region_other_than_the_recorded_group_s_is_an_immutable_change() {
+        let arn = Some("arn:aws:rds:us-east-1:123456789012:subgrp:orders");
+        let message = region_change(arn, "eu-west-1").expect("moving regions is refused");
+        assert!(message.starts_with("cannot change in place"), "{message}");
+        assert!(message.contains("desired \"eu-west-1\", AWS has \"us-east-1\""), "{message}");
+        assert_eq!(region_change(arn, "us-east-1"), None, "same region");
+        assert_eq!(region_change(None, "eu-west-1"), None, "nothing recorded yet");
     }
 
     #[test]

@@ -17,6 +17,7 @@ use kube::ResourceExt;
 
 use super::convert::{
     create_input, diff, late_initialize, missing_tags, modify_input, observation, readiness,
+    region_change,
 };
 use super::types::{DbSubnetGroup, DbSubnetGroupStatus};
 use crate::api::{ApiErrorKind, Rds, RdsApi};
@@ -43,14 +44,16 @@ fn group_name(mr: &DbSubnetGroup) -> String {
 impl<A: RdsApi> ExternalClient<DbSubnetGroup> for DbSubnetGroupExternal<A> {
     async fn observe(&self, mr: &mut DbSubnetGroup) -> Result<ExternalObservation, ExternalError> {
         let name = group_name(mr);
+        let at_provider = mr.status.as_ref().and_then(|s| s.at_provider.as_ref());
+        let recorded_arn = at_provider.and_then(|a| a.arn.as_deref());
+        if let Some(message) = region_change(recorded_arn, &self.client.region) {
+            return Err(ExternalError::terminal(message));
+        }
+        let observed = at_provider.is_some();
         let settling = &self.client.settling_subnet_groups;
         let (group, tags) = match self.client.subnet_groups.take(&name) {
             Some(created) => created,
-            None if create_will_tell(
-                mr,
-                mr.status.as_ref().is_some_and(|s| s.at_provider.is_some()),
-            ) =>
-            {
+            None if create_will_tell(mr, observed) => {
                 settling.begin(&name);
                 return Ok(ExternalObservation::default());
             }

@@ -310,13 +310,38 @@ impl Drift {
     }
 }
 
+/// A master password `ModifyDBInstance` must set, and why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum NewPassword {
+    /// `masterPasswordSecretRef` holds a password other than the published one.
+    Referenced(String),
+    /// The password generated at creation never reached the connection Secret `secret`: its
+    /// write failed, the process stopped first, or `writeConnectionSecretToRef` moved since. AWS
+    /// never returns passwords, so a new one is generated, set and published.
+    Regenerated {
+        /// The new password.
+        password: String,
+        /// `namespace/name` of the connection Secret that lacks it.
+        secret: String,
+    },
+}
+
+impl NewPassword {
+    /// The password to send.
+    pub fn value(&self) -> &str {
+        match self {
+            Self::Referenced(password) | Self::Regenerated { password, .. } => password,
+        }
+    }
+}
+
 /// Compare the (late-initialized) spec with the instance. Unset spec fields are not managed.
-/// `new_password` is the master password to set, when it differs from the published one.
+/// `new_password` is the master password to set, if any.
 pub fn drift(
     id: &str,
     p: &RdsInstanceParameters,
     i: &DbInstance,
-    new_password: Option<&str>,
+    new_password: Option<&NewPassword>,
 ) -> Drift {
     let i = &with_pending(i);
     let mut d = Diff::new(id, p.apply_modifications_immediately.unwrap_or(false));
@@ -523,15 +548,33 @@ pub fn drift(
             .set_allow_major_version_upgrade(p.allow_major_version_upgrade);
     }
     if let Some(password) = new_password {
-        d.change(
-            "masterPasswordSecretRef",
-            "a new password".to_owned(),
-            "the published one".to_owned(),
-        );
-        d.modify = std::mem::take(&mut d.modify).master_user_password(password);
+        let (desired, observed) = match password {
+            NewPassword::Referenced(_) => ("a new password", "the published one".to_owned()),
+            NewPassword::Regenerated { secret, .. } => {
+                ("a newly generated password", format!("one never published to Secret {secret}"))
+            }
+        };
+        d.change("masterPasswordSecretRef", desired.to_owned(), observed);
+        d.modify = std::mem::take(&mut d.modify).master_user_password(password.value());
     }
     let (add_tags, remove_tags) = tag_changes(p.tags.as_deref(), i.tag_list());
     Drift { changes: d.changes, immutable: d.immutable, modify: d.modify, add_tags, remove_tags }
+}
+
+/// The error when the instance recorded at `recorded_arn` lives in another region than
+/// `region`, the one the spec now names: RDS cannot move an instance, and looking for it in the
+/// new region would create a second one and abandon the first.
+pub fn region_change(recorded_arn: Option<&str>, region: &str) -> Option<String> {
+    let recorded = crate::api::arn_region(recorded_arn?)?;
+    if recorded == region {
+        return None;
+    }
+    let change = Change {
+        field: "region",
+        desired: format!("{region:?}"),
+        observed: format!("{recorded:?}"),
+    };
+    Drift { immutable: vec![change], ..Drift::default() }.immutable_error()
 }
 
 /// The instance as it will be once pending modifications apply: a change AWS accepted for the

@@ -6,12 +6,19 @@
 //! AWS never returns passwords, so a value in `masterPasswordSecretRef` that differs from the
 //! published one is a password change, applied by `update` and then published. Without a
 //! `writeConnectionSecretToRef`, password changes are not detected.
+//!
+//! A generated password that never reached the connection Secret (its write failed, the process
+//! stopped between the create and the write, or `writeConnectionSecretToRef` moved) cannot be
+//! recovered: for an instance Crosstie made, a Secret without a password is drift, and `update`
+//! sets and publishes a newly generated one.
 
 use std::sync::Arc;
 
 use aws_sdk_rds::operation::modify_db_instance::builders::ModifyDbInstanceInputBuilder;
 use aws_sdk_rds::types::DbInstance;
-use crosstie_runtime::annotations::{EXTERNAL_CREATE_SUCCEEDED, external_name};
+use crosstie_runtime::annotations::{
+    EXTERNAL_CREATE_FAILED, EXTERNAL_CREATE_SUCCEEDED, create_incomplete, external_name, timestamp,
+};
 use crosstie_runtime::{
     ConnectionDetails, Connector, ExternalClient, ExternalCreation, ExternalError,
     ExternalObservation, ExternalUpdate, SecretKeySelector,
@@ -21,14 +28,14 @@ use rand::Rng;
 use rand::distr::Alphanumeric;
 
 use super::convert::{
-    connection_details, create_input, default_master_username, delete_input, drift, is_busy,
-    late_initialize, observation, readiness,
+    NewPassword, connection_details, create_input, default_master_username, delete_input, drift,
+    is_busy, late_initialize, observation, readiness, region_change,
 };
 use super::types::{RdsInstance, RdsInstanceStatus};
 use crate::api::{ApiErrorKind, Rds, RdsApi};
 use crate::config::{AwsClient, AwsConnector};
 use crate::observation::{Creation, Unlisted, create_will_tell};
-use crate::secrets::SecretStore;
+use crate::secrets::{SecretData, SecretStore};
 
 /// Length of generated master passwords.
 const GENERATED_PASSWORD_LEN: usize = 32;
@@ -55,10 +62,17 @@ impl<A: RdsApi, S: SecretStore> RdsInstanceExternal<A, S> {
         let Some(selector) = &mr.spec.for_provider.master_password_secret_ref else {
             return Ok(None);
         };
-        let value = self.secret_value(selector).await?.ok_or_else(|| {
+        let (namespace, name) = (&selector.namespace, &selector.name);
+        let field = "spec.forProvider.masterPasswordSecretRef";
+        let Some(data) = self.secret_data(namespace, name).await? else {
+            return Err(ExternalError::terminal(format!(
+                "{field}: Secret {namespace}/{name} not found"
+            )));
+        };
+        let value = password_in(data, &selector.key).ok_or_else(|| {
             ExternalError::terminal(format!(
-                "spec.forProvider.masterPasswordSecretRef: Secret {}/{} has no key {:?}",
-                selector.namespace, selector.name, selector.key
+                "{field}: Secret {namespace}/{name} has no key {:?}",
+                selector.key
             ))
         })?;
         Ok(Some(value))
@@ -81,27 +95,57 @@ impl<A: RdsApi, S: SecretStore> RdsInstanceExternal<A, S> {
         &self,
         selector: &SecretKeySelector,
     ) -> Result<Option<String>, ExternalError> {
-        let data = self
-            .secrets
-            .secret_data(&selector.namespace, &selector.name)
-            .await
-            .map_err(|e| ExternalError::wrap("cannot read password", e))?;
-        Ok(data
-            .and_then(|mut d| d.remove(&selector.key))
-            .map(|v| String::from_utf8_lossy(&v).into_owned())
-            .filter(|v| !v.is_empty()))
+        let data = self.secret_data(&selector.namespace, &selector.name).await?;
+        Ok(data.and_then(|data| password_in(data, &selector.key)))
     }
 
-    /// The new password to set, when `masterPasswordSecretRef` differs from the published one.
-    /// Without a connection Secret there is nothing to compare with, so no change is detected.
-    async fn password_change(&self, mr: &RdsInstance) -> Result<Option<String>, ExternalError> {
-        if mr.spec.resource_spec.write_connection_secret_to_ref.is_none() {
+    async fn secret_data(
+        &self,
+        namespace: &str,
+        name: &str,
+    ) -> Result<Option<SecretData>, ExternalError> {
+        self.secrets
+            .secret_data(namespace, name)
+            .await
+            .map_err(|e| ExternalError::wrap("cannot read password", e))
+    }
+
+    /// The new password to set: the one `masterPasswordSecretRef` names when it differs from
+    /// the published one, or a newly generated one when the generated password of an instance
+    /// Crosstie made is not in the connection Secret. Without a connection Secret there is
+    /// nothing to compare with, so no change is detected.
+    async fn password_change(
+        &self,
+        mr: &RdsInstance,
+    ) -> Result<Option<NewPassword>, ExternalError> {
+        let Some(target) = &mr.spec.resource_spec.write_connection_secret_to_ref else {
+            return Ok(None);
+        };
+        if let Some(desired) = self.desired_password(mr).await? {
+            let published = self.published_password(mr).await?;
+            let changed = published.as_deref() != Some(desired.as_str());
+            return Ok(changed.then_some(NewPassword::Referenced(desired)));
+        }
+        // An instance made outside Crosstie and adopted keeps its password: its users have it.
+        if !made_here(mr) || self.published_password(mr).await?.is_some() {
             return Ok(None);
         }
-        let Some(desired) = self.desired_password(mr).await? else { return Ok(None) };
-        let published = self.published_password(mr).await?;
-        Ok((published.as_deref() != Some(desired.as_str())).then_some(desired))
+        let secret = format!("{}/{}", target.namespace, target.name);
+        Ok(Some(NewPassword::Regenerated { password: generate_password(), secret }))
     }
+}
+
+/// Whether Crosstie made `mr`'s instance: its create succeeded (and no later one failed), or
+/// one was started and never answered, as when the process stopped mid-create.
+fn made_here(mr: &RdsInstance) -> bool {
+    let succeeded = timestamp(mr, EXTERNAL_CREATE_SUCCEEDED);
+    (succeeded.is_some() && succeeded >= timestamp(mr, EXTERNAL_CREATE_FAILED))
+        || create_incomplete(mr)
+}
+
+/// The non-empty value of `key`, as text.
+fn password_in(mut data: SecretData, key: &str) -> Option<String> {
+    data.remove(key).map(|v| String::from_utf8_lossy(&v).into_owned()).filter(|v| !v.is_empty())
 }
 
 /// The AWS identifier of `mr`: its external name, else its name.
@@ -116,7 +160,12 @@ fn generate_password() -> String {
 impl<A: RdsApi, S: SecretStore> ExternalClient<RdsInstance> for RdsInstanceExternal<A, S> {
     async fn observe(&self, mr: &mut RdsInstance) -> Result<ExternalObservation, ExternalError> {
         let id = instance_id(mr);
-        let observed = mr.status.as_ref().is_some_and(|s| s.at_provider.is_some());
+        let at_provider = mr.status.as_ref().and_then(|s| s.at_provider.as_ref());
+        let recorded_arn = at_provider.and_then(|a| a.db_instance_arn.as_deref());
+        if let Some(message) = region_change(recorded_arn, &self.client.region) {
+            return Err(ExternalError::terminal(message));
+        }
+        let observed = at_provider.is_some();
         let unlisted =
             if create_will_tell(mr, observed) { Unlisted::Absent } else { Unlisted::Describe };
         let instances = &self.client.instances;
@@ -127,7 +176,7 @@ impl<A: RdsApi, S: SecretStore> ExternalClient<RdsInstance> for RdsInstanceExter
         mr.status.get_or_insert_with(RdsInstanceStatus::default).at_provider =
             Some(observation(&instance));
         let new_password = self.password_change(mr).await?;
-        let drift = drift(&id, &mr.spec.for_provider, &instance, new_password.as_deref());
+        let drift = drift(&id, &mr.spec.for_provider, &instance, new_password.as_ref());
         Ok(ExternalObservation {
             resource_exists: true,
             resource_up_to_date: drift.is_up_to_date(),
@@ -218,11 +267,17 @@ impl<A: RdsApi, S: SecretStore> ExternalClient<RdsInstance> for RdsInstanceExter
         let instance = self.instance(&id).await?.ok_or_else(|| {
             ExternalError::transient(format!("DB instance {id:?} disappeared before update"))
         })?;
-        if is_busy(instance.db_instance_status.as_deref()) {
+        let new_password = self.password_change(mr).await?;
+        if let Some(status) = instance.db_instance_status.as_deref().filter(|s| is_busy(Some(s))) {
+            // Reporting success would hide that the connection Secret has no usable password.
+            if let Some(NewPassword::Regenerated { secret, .. }) = new_password {
+                return Err(ExternalError::transient(format!(
+                    "DB instance {id:?} is {status}: the connection Secret {secret} gets a new master password once the instance can be modified"
+                )));
+            }
             return Ok(ExternalUpdate::default());
         }
-        let new_password = self.password_change(mr).await?;
-        let drift = drift(&id, &mr.spec.for_provider, &instance, new_password.as_deref());
+        let drift = drift(&id, &mr.spec.for_provider, &instance, new_password.as_ref());
         if let Some(message) = drift.immutable_error() {
             return Err(ExternalError::terminal(message));
         }
@@ -241,7 +296,7 @@ impl<A: RdsApi, S: SecretStore> ExternalClient<RdsInstance> for RdsInstanceExter
         self.client.instances.written(&id, written).await;
         let mut details = ConnectionDetails::new();
         if let Some(password) = new_password {
-            details.insert("password".to_owned(), password.into_bytes());
+            details.insert("password".to_owned(), password.value().as_bytes().to_vec());
         }
         Ok(ExternalUpdate { connection_details: details })
     }

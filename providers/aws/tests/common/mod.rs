@@ -42,7 +42,7 @@ pub fn sdk(endpoint: &str, region: &str) -> aws_sdk_rds::Client {
 
 /// A provider client on moto whose calls are counted in `metrics`.
 pub fn aws(endpoint: &str, region: &str, metrics: &AwsMetrics) -> Arc<AwsClient<Rds>> {
-    Arc::new(AwsClient::new(Rds::new(sdk(endpoint, region), metrics.clone()), POLL))
+    Arc::new(AwsClient::new(Rds::new(sdk(endpoint, region), metrics.clone()), region, POLL))
 }
 
 /// Secrets in memory, keyed by (namespace, name).
@@ -118,6 +118,7 @@ pub struct ScriptedRds {
     status: Mutex<Option<&'static str>>,
     lose_create_answer: AtomicBool,
     creates_answered: AtomicUsize,
+    passwords_sent: Mutex<Vec<String>>,
 }
 
 impl ScriptedRds {
@@ -127,7 +128,17 @@ impl ScriptedRds {
             status: Mutex::default(),
             lose_create_answer: AtomicBool::default(),
             creates_answered: AtomicUsize::default(),
+            passwords_sent: Mutex::default(),
         }
+    }
+
+    /// Every master password sent to AWS, by create or modify, oldest first.
+    pub fn passwords_sent(&self) -> Vec<String> {
+        self.passwords_sent.lock().unwrap().clone()
+    }
+
+    fn sent(&self, password: Option<&String>) {
+        self.passwords_sent.lock().unwrap().extend(password.cloned());
     }
 
     /// How many `CreateDBInstance` calls moto has answered, either way.
@@ -173,6 +184,7 @@ impl RdsApi for ScriptedRds {
         &self,
         input: CreateDbInstanceInputBuilder,
     ) -> Result<DbInstance, ApiError> {
+        self.sent(input.get_master_user_password().as_ref());
         let created = self.inner.create_db_instance(input).await;
         self.creates_answered.fetch_add(1, Ordering::Relaxed);
         let created = created?;
@@ -190,6 +202,7 @@ impl RdsApi for ScriptedRds {
         &self,
         input: ModifyDbInstanceInputBuilder,
     ) -> Result<DbInstance, ApiError> {
+        self.sent(input.get_master_user_password().as_ref());
         Ok(self.rewrite(self.inner.modify_db_instance(input).await?))
     }
     async fn delete_db_instance(

@@ -414,10 +414,37 @@ fn immutable_changes_are_a_clear_error_naming_the_field() {
 #[test]
 fn password_changes_are_modifications() {
     let p = late_initialized();
-    let drift = drift("db", &p, &observed(), Some("n3w"));
+    let drift = drift("db", &p, &observed(), Some(&NewPassword::Referenced("n3w".into())));
     assert_eq!(drift.changes.len(), 1, "only the password");
     assert_eq!(drift.modify.clone().build().expect("valid").master_user_password(), Some("n3w"));
     assert!(!drift.diff().contains("n3w"), "the diff never shows the password");
+}
+
+#[test]
+fn an_unpublished_generated_password_is_replaced_and_the_diff_names_the_secret() {
+    let p = late_initialized();
+    let regenerated =
+        NewPassword::Regenerated { password: "g3n".into(), secret: "app-a/db-conn".into() };
+    let drift = drift("db", &p, &observed(), Some(&regenerated));
+    let modify = drift.modify.clone().build().expect("valid");
+    assert_eq!(modify.master_user_password(), Some("g3n"));
+    assert_eq!(
+        drift.diff(),
+        "spec.forProvider.masterPasswordSecretRef: desired a newly generated password, AWS has one never published to Secret app-a/db-conn"
+    );
+}
+
+#[test]
+fn a_region_other_than_the_recorded_instance_s_is_an_immutable_change() {
+    let arn = Some("arn:aws:rds:us-east-1:123456789012:db:orders");
+    let message = region_change(arn, "us-west-2").expect("moving regions is refused");
+    assert!(message.starts_with("cannot change in place"), "{message}");
+    assert!(
+        message.contains("spec.forProvider.region: desired \"us-west-2\", AWS has \"us-east-1\""),
+        "{message}"
+    );
+    assert_eq!(region_change(arn, "us-east-1"), None, "same region");
+    assert_eq!(region_change(None, "us-west-2"), None, "nothing recorded yet");
 }
 
 #[test]
