@@ -200,9 +200,8 @@ where
     })?;
     let kept = serde_json::to_value(typed)
         .map_err(|e| TypeError { field: String::new(), message: e.to_string() })?;
-    let mut unknown = Vec::new();
-    collect_unknown(decoded, &kept, "", &mut unknown);
-    Ok(unknown)
+    // An empty list or map the typed form leaves out is no field of its own.
+    Ok(super::schema::dropped_paths(decoded, &kept, &[], true))
 }
 
 /// serde_path_to_error writes list indexes as path segments (`containers.0.image`); Kubernetes
@@ -220,34 +219,6 @@ fn kube_path(path: &str) -> String {
         }
     }
     out
-}
-
-/// Paths in `sent` that the typed decoding dropped (nulls aside: they mean "not set").
-fn collect_unknown(sent: &Value, kept: &Value, path: &str, out: &mut Vec<String>) {
-    match (sent, kept) {
-        (Value::Object(s), Value::Object(k)) => {
-            for (field, value) in s {
-                let child = if path.is_empty() { field.clone() } else { format!("{path}.{field}") };
-                match k.get(field) {
-                    Some(kept) => collect_unknown(value, kept, &child, out),
-                    None if value.is_null() => {}
-                    // An empty list or map the typed form leaves out is no field of its own.
-                    None if is_empty_container(value) => {}
-                    None => out.push(child),
-                }
-            }
-        }
-        (Value::Array(s), Value::Array(k)) if s.len() == k.len() => {
-            for (i, (s, k)) in s.iter().zip(k).enumerate() {
-                collect_unknown(s, k, &format!("{path}[{i}]"), out);
-            }
-        }
-        _ => {}
-    }
-}
-
-fn is_empty_container(value: &Value) -> bool {
-    value.as_object().is_some_and(|m| m.is_empty()) || value.as_array().is_some_and(Vec::is_empty)
 }
 
 fn remove_path(object: &mut Value, path: &str) {

@@ -1050,8 +1050,8 @@ impl Api {
         }
         object["apiVersion"] = served_api_version;
         if opts.validation == FieldValidation::Strict {
-            let mut unknown = Vec::new();
-            unknown_fields(body, object, "", &mut unknown);
+            let top_level = ["apiVersion", "kind", "metadata", "status"];
+            let unknown = schema::dropped_paths(body, object, &top_level, false);
             if !unknown.is_empty() {
                 return Err(strict_decoding_error(&unknown));
             }
@@ -1126,34 +1126,6 @@ pub fn string_list(v: &Value) -> Vec<String> {
 fn strict_decoding_error(unknown: &[String]) -> ApiError {
     let list: Vec<String> = unknown.iter().map(|f| format!("unknown field {f:?}")).collect();
     ApiError::bad_request(format!("strict decoding error: {}", list.join(", ")))
-}
-
-/// Paths present in what the client sent but pruned from the validated object.
-fn unknown_fields(sent: &Value, kept: &Value, path: &str, out: &mut Vec<String>) {
-    match (sent, kept) {
-        (Value::Object(s), Value::Object(k)) => {
-            for (field, value) in s {
-                if path.is_empty()
-                    && matches!(field.as_str(), "apiVersion" | "kind" | "metadata" | "status")
-                {
-                    continue;
-                }
-                let child = if path.is_empty() { field.clone() } else { format!("{path}.{field}") };
-                match k.get(field) {
-                    // A merge patch removes a field by sending it as null.
-                    None if value.is_null() => {}
-                    Some(kept) => unknown_fields(value, kept, &child, out),
-                    None => out.push(child),
-                }
-            }
-        }
-        (Value::Array(s), Value::Array(k)) if s.len() == k.len() => {
-            for (i, (s, k)) in s.iter().zip(k).enumerate() {
-                unknown_fields(s, k, &format!("{path}[{i}]"), out);
-            }
-        }
-        _ => {}
-    }
 }
 
 fn patch_error(scope: &Scope, name: &str, e: PatchError) -> ApiError {

@@ -53,6 +53,53 @@ pub fn unknown_fields(schema: &Value, obj: &Value) -> Vec<String> {
     found
 }
 
+/// Paths present in `sent` but dropped from `kept` (pruned, or not in the kind's type), below
+/// the top-level fields `ignored`. A null is "not set", never a dropped field; with
+/// `empty_is_absent`, neither is an empty list or map.
+pub fn dropped_paths(
+    sent: &Value,
+    kept: &Value,
+    ignored: &[&str],
+    empty_is_absent: bool,
+) -> Vec<String> {
+    struct Walk<'a> {
+        ignored: &'a [&'a str],
+        empty_is_absent: bool,
+        out: Vec<String>,
+    }
+    impl Walk<'_> {
+        fn walk(&mut self, sent: &Value, kept: &Value, path: &str) {
+            match (sent, kept) {
+                (Value::Object(s), Value::Object(k)) => {
+                    for (field, value) in s {
+                        if path.is_empty() && self.ignored.contains(&field.as_str()) {
+                            continue;
+                        }
+                        let child =
+                            if path.is_empty() { field.clone() } else { format!("{path}.{field}") };
+                        let empty = value.as_object().is_some_and(Map::is_empty)
+                            || value.as_array().is_some_and(Vec::is_empty);
+                        match k.get(field) {
+                            Some(kept) => self.walk(value, kept, &child),
+                            None if value.is_null() || (self.empty_is_absent && empty) => {}
+                            None => self.out.push(child),
+                        }
+                    }
+                }
+                (Value::Array(s), Value::Array(k)) if s.len() == k.len() => {
+                    for (i, (s, k)) in s.iter().zip(k).enumerate() {
+                        self.walk(s, k, &format!("{path}[{i}]"));
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    let mut walk = Walk { ignored, empty_is_absent, out: Vec::new() };
+    walk.walk(sent, kept, "");
+    walk.out
+}
+
 /// The schema a node stands for, through `$ref` or a lone `allOf: [{$ref}]`.
 fn resolve<'a>(root: &'a Value, schema: &'a Value) -> &'a Value {
     let reference = schema.get("$ref").or_else(|| match schema.get("allOf") {
