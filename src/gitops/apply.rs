@@ -283,8 +283,8 @@ impl Applier {
         target: &Target,
         options: &ApplyOptions,
     ) -> Result<Option<Change>, Error> {
+        let changed = live.map(|l| drift::changed_fields(object, l)).unwrap_or_default();
         if let Some(live) = live {
-            let changed = drift::changed_fields(object, live);
             let dropped = drift::dropped_owned_fields(object, live, FIELD_MANAGER);
             if changed.is_empty() && dropped.as_ref().is_some_and(Vec::is_empty) {
                 return Ok(None);
@@ -301,8 +301,7 @@ impl Applier {
                         && live.is_some()
                         && (options.force || forced(object)) =>
                 {
-                    let fields = live.map(|l| drift::changed_fields(object, l)).unwrap_or_default();
-                    return Ok(Some(Change { created: false, fields }));
+                    return Ok(Some(Change { created: false, fields: changed }));
                 }
                 Err(source) => return Err(Error::Api { object: target.describe(), source }),
             };

@@ -9,12 +9,12 @@
 //! refused.
 
 use std::collections::HashSet;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
 use super::Error;
-use super::kustomize::KUSTOMIZATION_FILES;
+use super::kustomize::{KUSTOMIZATION_FILES, normalize};
 
 /// Fields that hold values, never file names.
 const VALUE_FIELDS: &[&str] = &[
@@ -235,17 +235,7 @@ fn read_documents(file: &Path, origin: &str) -> Result<Vec<Value>, Error> {
 /// `base/path` with `.` and `..` resolved lexically, as Go's `filepath.Join` (which kustomize
 /// uses) does; an absolute `path` replaces `base`.
 fn lexical_join(base: &Path, path: &str) -> PathBuf {
-    let mut out = PathBuf::new();
-    for component in base.join(path).components() {
-        match component {
-            Component::ParentDir => {
-                out.pop();
-            }
-            Component::CurDir => {}
-            c => out.push(c),
-        }
-    }
-    out
+    normalize(&base.join(path))
 }
 
 #[cfg(test)]

@@ -158,7 +158,7 @@ fn run(
 }
 
 /// Resolve `.` and `..` lexically (the artifact has no symlinks; [`confine`] checks that).
-fn normalize(path: &Path) -> PathBuf {
+pub(super) fn normalize(path: &Path) -> PathBuf {
     let mut out = PathBuf::new();
     for component in path.components() {
         match component {

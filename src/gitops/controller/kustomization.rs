@@ -469,16 +469,17 @@ async fn check_dependencies(
 
 fn same_source(a: &Kustomization, b: &Kustomization) -> bool {
     let (ra, rb) = (&a.spec.source_ref, &b.spec.source_ref);
-    let namespace = |ks: &Kustomization| {
-        ks.spec.source_ref.namespace.clone().or_else(|| ks.namespace()).unwrap_or_default()
-    };
-    ra.kind == rb.kind && ra.name == rb.name && namespace(a) == namespace(b)
+    ra.kind == rb.kind && ra.name == rb.name && source_namespace(a) == source_namespace(b)
+}
+
+/// `sourceRef.namespace`, defaulting to the Kustomization's own.
+fn source_namespace(ks: &Kustomization) -> String {
+    ks.spec.source_ref.namespace.clone().or_else(|| ks.namespace()).unwrap_or_default()
 }
 
 fn describe_source(ks: &Kustomization) -> String {
     let r = &ks.spec.source_ref;
-    let ns = r.namespace.clone().or_else(|| ks.namespace()).unwrap_or_default();
-    format!("{}/{ns}/{}", r.kind, r.name)
+    format!("{}/{}/{}", r.kind, source_namespace(ks), r.name)
 }
 
 async fn source_of(ks: &Kustomization, ctx: &Context) -> Result<GitRepository, String> {
@@ -489,8 +490,7 @@ async fn source_of(ks: &Kustomization, ctx: &Context) -> Result<GitRepository, S
             r.kind
         ));
     }
-    let ns = r.namespace.clone().or_else(|| ks.namespace()).unwrap_or_default();
-    Api::<GitRepository>::namespaced(ctx.client.clone(), &ns)
+    Api::<GitRepository>::namespaced(ctx.client.clone(), &source_namespace(ks))
         .get_opt(&r.name)
         .await
         .map_err(|e| format!("cannot read source {}: {e}", describe_source(ks)))?
