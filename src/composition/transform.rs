@@ -136,7 +136,7 @@ fn string(s: &StringTransform, input: &Value) -> Result<Value, TransformError> {
     let kind = s.type_.unwrap_or_default();
     let need = |field: &str| TransformError(format!("string {} needs {field}", kind.as_str()));
     // Like P&T, these work on the input as Go's `%v` prints it: 42 is "42".
-    let text = go_value(input);
+    let text = || go_value(input);
     Ok(Value::String(match kind {
         StringType::Format => {
             go_format(s.fmt.as_deref().ok_or_else(|| need("fmt"))?, std::slice::from_ref(input))
@@ -146,16 +146,19 @@ fn string(s: &StringTransform, input: &Value) -> Result<Value, TransformError> {
         }
         StringType::TrimPrefix => {
             let trim = s.trim.as_deref().ok_or_else(|| need("trim"))?;
+            let text = text();
             text.strip_prefix(trim).unwrap_or(&text).to_owned()
         }
         StringType::TrimSuffix => {
             let trim = s.trim.as_deref().ok_or_else(|| need("trim"))?;
+            let text = text();
             text.strip_suffix(trim).unwrap_or(&text).to_owned()
         }
         StringType::Regexp => {
             let r = s.regexp.as_ref().ok_or_else(|| need("regexp"))?;
             let re = Regex::new(&r.match_)
                 .map_err(|e| TransformError(format!("invalid regexp {:?}: {e}", r.match_)))?;
+            let text = text();
             let caps = re
                 .captures(&text)
                 .ok_or_else(|| TransformError(format!("regexp {:?} had no matches", r.match_)))?;
@@ -176,7 +179,7 @@ fn string(s: &StringTransform, input: &Value) -> Result<Value, TransformError> {
         }
         StringType::Replace => {
             let r = s.replace.as_ref().ok_or_else(|| need("replace"))?;
-            text.replace(&r.search, &r.replace)
+            text().replace(&r.search, &r.replace)
         }
     }))
 }

@@ -200,7 +200,7 @@ async fn bounded<T>(
 }
 
 /// The API server rejects event notes over 1 kB; a long diff is cut rather than lost.
-fn truncate_note(mut note: String) -> String {
+pub fn truncate_note(mut note: String) -> String {
     const MAX: usize = 1024;
     if note.len() > MAX {
         let mut end = MAX - "…".len();

@@ -94,9 +94,6 @@ fn kube_err(context: impl Into<String>) -> impl FnOnce(kube::Error) -> Error {
     move |source| Error::Kube { context, source }
 }
 
-/// Events API notes are limited to 1 KiB.
-const MAX_EVENT_NOTE: usize = 1024;
-
 /// State shared by every controller.
 pub struct Context {
     client: Client,
@@ -215,18 +212,10 @@ impl Context {
             resource_version: text(&meta["resourceVersion"]),
             field_path: None,
         };
-        let mut note = note.to_owned();
-        if note.len() > MAX_EVENT_NOTE {
-            let mut end = MAX_EVENT_NOTE;
-            while !note.is_char_boundary(end) {
-                end -= 1;
-            }
-            note.truncate(end);
-        }
         let event = Event {
             type_: EventType::Warning,
             reason: reason.into(),
-            note: Some(note),
+            note: Some(crosstie_runtime::reconciler::truncate_note(note.to_owned())),
             action: reason.into(),
             secondary: None,
         };
