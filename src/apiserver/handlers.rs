@@ -22,7 +22,8 @@ use super::selector::{FieldSelector, LabelSelector};
 use super::status::ApiError;
 use super::table::{self, IncludeObject, TableOptions};
 use super::verbs::{
-    Api, DeleteOptions, FieldValidation, ListOptions, Patch, Propagation, Scope, WriteOptions,
+    Api, DeleteOptions, FieldValidation, ListOptions, Patch, Propagation, Scope, Served,
+    WriteOptions,
 };
 use super::watch::{WatchOptions, watch};
 use super::writes::Writes;
@@ -343,7 +344,7 @@ async fn serve(state: AppState, request: Request) -> Result<Response, ApiError> 
             let name = name.to_owned();
             let Some(options) = table else {
                 let text = blocking(move || api.get_raw(&scope, &name)).await?;
-                return Ok(raw_object(StatusCode::OK, text, lean));
+                return Ok(raw_object(StatusCode::OK, Served::Text(text), lean));
             };
             let object = blocking(move || api.get(&scope, &name)).await?;
             let rv = object["metadata"]["resourceVersion"].as_str().unwrap_or_default().to_owned();
@@ -353,7 +354,7 @@ async fn serve(state: AppState, request: Request) -> Result<Response, ApiError> 
             let object = parse_object(&headers, &read_body(body).await?)?;
             let opts = write_options(&params, &headers, None)?;
             let created = writes.run(move || api.create(&scope, object, &opts)).await?;
-            Ok((StatusCode::CREATED, object_json(created, lean)).into_response())
+            Ok(raw_object(StatusCode::CREATED, created, lean))
         }
         (Method::PUT, Some(name)) => {
             let object = parse_object(&headers, &read_body(body).await?)?;
@@ -366,10 +367,10 @@ async fn serve(state: AppState, request: Request) -> Result<Response, ApiError> 
             let patch = parse_patch(&headers, &read_body(body).await?, &rt)?;
             let opts = write_options(&params, &headers, address.subresource)?;
             let name = name.to_owned();
-            let (text, created) =
+            let (served, created) =
                 writes.run(move || api.patch(&scope, &name, patch, &opts)).await?;
             let code = if created { StatusCode::CREATED } else { StatusCode::OK };
-            Ok(raw_object(code, text, lean))
+            Ok(raw_object(code, served, lean))
         }
         (Method::DELETE, Some(name)) => {
             let opts = delete_options(&params, &read_body(body).await?)?;
@@ -395,10 +396,9 @@ async fn serve(state: AppState, request: Request) -> Result<Response, ApiError> 
     }
 }
 
-/// An object's stored JSON text as a response, without managedFields when `lean`.
-fn raw_object(code: StatusCode, text: String, lean: bool) -> Response {
-    let text = lean.then(|| without_managed_fields(&text)).flatten().unwrap_or(text);
-    (code, [(CONTENT_TYPE, "application/json")], text).into_response()
+/// An object's JSON text as a response, without managedFields when `lean`.
+fn raw_object(code: StatusCode, served: Served, lean: bool) -> Response {
+    (code, [(CONTENT_TYPE, "application/json")], served.into_text(lean)).into_response()
 }
 
 /// An object as a JSON response, without managedFields when `lean`.
@@ -713,6 +713,17 @@ mod tests {
                 assert!(fields.all(|f| f.is_some() == (client == Client::Socket)), "{events}");
             }
         }
+        // A create answers from the text it stored, stripped the same way.
+        let body = r#"{"metadata":{"name":"b"},"data":{"k":"v"}}"#;
+        let create = format!("{uri}?fieldManager=m");
+        let (code, made) = call_from(Client::InProcess, &app, "POST", &create, body).await;
+        assert_eq!(code, StatusCode::CREATED, "{made}");
+        let made: Value = serde_json::from_str(&made).unwrap();
+        let (_, b) = call(&app, "GET", &format!("{uri}/b"), "").await;
+        let mut b: Value = serde_json::from_str(&b).unwrap();
+        assert!(b["metadata"]["managedFields"].is_array(), "{b}");
+        remove_managed_fields(&mut b);
+        assert_eq!(made, b, "the POST answer");
     }
 
     #[tokio::test]

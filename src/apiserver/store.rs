@@ -131,8 +131,8 @@ pub struct Outcome {
     pub object: Value,
     /// The event written, `None` when nothing changed.
     pub event: Option<EventType>,
-    /// `object` as stored (JSON text), when it was written.
-    pub text: Option<Arc<str>>,
+    /// The event of the write, which holds `object` as stored (JSON text), when it was written.
+    pub written: Option<Arc<Event>>,
 }
 
 /// One page of a list.
@@ -555,7 +555,7 @@ impl Store {
         let owners_before = current.as_ref().map(owner_uids);
         let previous_meta = current.as_ref().map(selectable_meta);
         let (mut object, kind) = match decide(current)? {
-            Write::Unchanged(object) => return Ok(Outcome { object, event: None, text: None }),
+            Write::Unchanged(object) => return Ok(Outcome { object, event: None, written: None }),
             Write::Put(object) => {
                 (object, if existed { EventType::Modified } else { EventType::Added })
             }
@@ -573,21 +573,21 @@ impl Store {
             resource: key.resource.clone(),
             namespace: key.namespace.clone(),
             kind,
-            object: text.clone(),
+            object: text,
             previous,
             lean: OnceLock::new(),
         });
         if let Some(batch) = &mut w.batch {
             batch.rv = rv;
-            batch.events.push(event);
+            batch.events.push(event.clone());
         } else {
             self.latest.store(rv, Ordering::Release);
             self.compact_when_due(&mut w)?;
             self.committed(std::slice::from_ref(&event));
             // Sent under the write lock so live watchers see events in resourceVersion order.
-            let _ = self.events.send(event);
+            let _ = self.events.send(event.clone());
         }
-        Ok(Outcome { object, event: Some(kind), text: Some(text) })
+        Ok(Outcome { object, event: Some(kind), written: Some(event) })
     }
 
     fn compact_when_due(&self, w: &mut Writer) -> Result<(), StoreError> {

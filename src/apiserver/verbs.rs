@@ -9,6 +9,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
 
 use super::convert::{present, to_storage};
+use super::lean::without_managed_fields;
 use super::meta::{self, NameRule};
 use super::patch::{self, PatchError};
 use super::registry::{CRD_STORAGE, NAMESPACE_STORAGE, Registry, ResourceType, Shape};
@@ -17,7 +18,7 @@ use super::schema;
 use super::selector::{FieldSelector, LabelSelector};
 use super::ssa::{self, ApplyError};
 use super::status::{ApiError, Cause, Target};
-use super::store::{ObjectKey, Outcome, Store, StoreError, Write};
+use super::store::{Event, ObjectKey, Outcome, Store, StoreError, Write};
 use super::typed;
 
 impl From<StoreError> for ApiError {
@@ -292,8 +293,9 @@ impl Api {
         };
         let resource_patch = scale::resource_patch(&desired, paths)
             .map_err(|cause| ApiError::invalid(scope.target(name), vec![cause]))?;
-        let (text, _) = self.patch(scope, name, Patch::Merge(resource_patch), opts)?;
-        let updated: Value = serde_json::from_str(&text).map_err(StoreError::from)?;
+        let (served, _) = self.patch(scope, name, Patch::Merge(resource_patch), opts)?;
+        let updated: Value =
+            serde_json::from_str(&served.into_text(false)).map_err(StoreError::from)?;
         Ok(scale::scale_of(&updated, paths))
     }
 
@@ -373,12 +375,9 @@ impl Api {
         Ok(RawList { items, resource_version: rv.to_string(), continue_token })
     }
 
-    /// A stored row as served: unchanged when it already carries the served apiVersion (stored
-    /// JSON has sorted keys, so `apiVersion` leads), else parsed and presented.
+    /// A stored row as served: unchanged when [`served_as_stored`], else parsed and presented.
     fn present_raw(&self, scope: &Scope, text: String) -> Result<String, ApiError> {
-        let api_version = scope.rt.api_version(&scope.version);
-        let prefix = format!("{{\"apiVersion\":{}", Value::String(api_version));
-        if scope.rt.shape == Shape::Plain && text.starts_with(&prefix) {
+        if served_as_stored(scope, &text) {
             return Ok(text);
         }
         let object: Value = serde_json::from_str(&text).map_err(StoreError::from)?;
@@ -391,7 +390,7 @@ impl Api {
         scope: &Scope,
         body: Value,
         opts: &WriteOptions,
-    ) -> Result<Value, ApiError> {
+    ) -> Result<Served, ApiError> {
         let mut object = self.prepare_create(scope, body.clone())?;
         let name = object["metadata"]["name"].as_str().unwrap_or_default().to_owned();
         ssa::record_update_with(
@@ -445,14 +444,14 @@ impl Api {
     }
 
     /// Patches an object; a server-side apply creates it when absent. Returns the object as
-    /// served JSON text and whether it was created.
+    /// served and whether it was created.
     pub fn patch(
         &self,
         scope: &Scope,
         name: &str,
         mut patch: Patch,
         opts: &WriteOptions,
-    ) -> Result<(String, bool), ApiError> {
+    ) -> Result<(Served, bool), ApiError> {
         if let Patch::Apply(applied) = &mut patch {
             // kube-rs status applies send only apiVersion, kind and status: the name (and
             // namespace) come from the URL, as kube-apiserver allows.
@@ -780,14 +779,14 @@ impl Api {
         body: &Value,
         object: Value,
         opts: &WriteOptions,
-    ) -> Result<Value, ApiError> {
+    ) -> Result<Served, ApiError> {
         let outcome = self.store.mutate(&scope.key(name), |old| {
             if old.is_some() {
                 return Err(ApiError::already_exists(scope.target(name)));
             }
             self.decide_create(scope, name, body, object, opts)
         })?;
-        self.after_write(scope, outcome)
+        self.after_write_raw(scope, outcome)
     }
 
     /// Checks the namespace, validates, and settles a new object (called under the write lock).
@@ -1066,11 +1065,43 @@ impl Api {
 
     /// [`Api::after_write`] as served JSON text: the text just stored when it can be served as
     /// it is, so the object is not serialized a second time.
-    fn after_write_raw(&self, scope: &Scope, mut outcome: Outcome) -> Result<String, ApiError> {
-        match outcome.text.take() {
-            Some(text) => self.present_raw(scope, text.as_ref().to_owned()),
-            None => Ok(serde_json::to_string(&self.after_write(scope, outcome)?)
-                .map_err(StoreError::from)?),
+    fn after_write_raw(&self, scope: &Scope, mut outcome: Outcome) -> Result<Served, ApiError> {
+        match outcome.written.take() {
+            Some(event) if served_as_stored(scope, &event.object) => Ok(Served::Stored(event)),
+            Some(event) => Ok(Served::Text(self.present_raw(scope, event.object.to_string())?)),
+            None => Ok(Served::Text(
+                serde_json::to_string(&self.after_write(scope, outcome)?)
+                    .map_err(StoreError::from)?,
+            )),
+        }
+    }
+}
+
+/// Whether stored `text` is served as it is: it already carries the served apiVersion (stored
+/// JSON has sorted keys, so `apiVersion` leads).
+fn served_as_stored(scope: &Scope, text: &str) -> bool {
+    let api_version = scope.rt.api_version(&scope.version);
+    let prefix = format!("{{\"apiVersion\":{}", Value::String(api_version));
+    scope.rt.shape == Shape::Plain && text.starts_with(&prefix)
+}
+
+/// An object as served, as JSON text.
+#[derive(Debug)]
+pub enum Served {
+    /// Exactly as just stored: the write's event, so that the text without managedFields is
+    /// made once for both the writer's answer and every watcher in this process.
+    Stored(Arc<Event>),
+    Text(String),
+}
+
+impl Served {
+    /// The text, without managedFields when `lean`.
+    pub fn into_text(self, lean: bool) -> String {
+        match self {
+            Served::Stored(event) if lean => event.lean_object().to_string(),
+            Served::Stored(event) => event.object.to_string(),
+            Served::Text(text) if lean => without_managed_fields(&text).unwrap_or(text),
+            Served::Text(text) => text,
         }
     }
 }
