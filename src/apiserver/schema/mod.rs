@@ -43,16 +43,6 @@ pub fn validate(
     if errors.is_empty() { Ok(()) } else { Err(errors) }
 }
 
-/// Fields of `obj` the schema does not know, which pruning would drop silently: what
-/// `fieldValidation=Strict` refuses (`strict decoding error: unknown field "spec.x"`) and `Warn`
-/// reports. Call before [`validate`]. Follows `$ref`s into the schema's own
-/// `components.schemas`, so the built-in documents of `openapi::builtin_docs` work too.
-pub fn unknown_fields(schema: &Value, obj: &Value) -> Vec<String> {
-    let mut found = Vec::new();
-    collect_unknown(schema, schema, obj, "", true, &mut found);
-    found
-}
-
 /// Paths present in `sent` but dropped from `kept` (pruned, or not in the kind's type), below
 /// the top-level fields `ignored`. A null is "not set", never a dropped field; with
 /// `empty_is_absent`, neither is an empty list or map.
@@ -116,55 +106,6 @@ fn resolve<'a>(root: &'a Value, schema: &'a Value) -> &'a Value {
             ))
         })
         .unwrap_or(schema)
-}
-
-fn collect_unknown(
-    root: &Value,
-    schema: &Value,
-    value: &Value,
-    path: &str,
-    keep_meta: bool,
-    found: &mut Vec<String>,
-) {
-    let schema = resolve(root, schema);
-    match value {
-        Value::Object(map) => {
-            let keep_meta = keep_meta || flag(schema, "x-kubernetes-embedded-resource");
-            let properties = schema.get("properties").and_then(Value::as_object);
-            let additional = schema.get("additionalProperties");
-            let preserve = flag(schema, "x-kubernetes-preserve-unknown-fields");
-            for (key, child) in map {
-                if keep_meta && matches!(key.as_str(), "apiVersion" | "kind") {
-                    continue;
-                }
-                let child_path = field_path(path, key);
-                match (properties.and_then(|p| p.get(key)), additional) {
-                    (Some(property), _) => {
-                        let property = resolve(root, property);
-                        // The root's metadata is ObjectMeta: checked only where the schema spells it out.
-                        if keep_meta && key == "metadata" && property.get("properties").is_none() {
-                            continue;
-                        }
-                        collect_unknown(root, property, child, &child_path, false, found);
-                    }
-                    (None, Some(item @ Value::Object(_))) => {
-                        collect_unknown(root, item, child, &format!("{path}[{key}]"), false, found);
-                    }
-                    (None, Some(Value::Bool(true))) => {}
-                    (None, _) if preserve || (keep_meta && key == "metadata") => {}
-                    (None, _) => found.push(child_path),
-                }
-            }
-        }
-        Value::Array(items) => {
-            if let Some(item_schema) = schema.get("items") {
-                for (i, item) in items.iter().enumerate() {
-                    collect_unknown(root, item_schema, item, &format!("{path}[{i}]"), false, found);
-                }
-            }
-        }
-        _ => {}
-    }
 }
 
 /// Checks that a CRD's openAPIV3Schema is structural; errors name the path from

@@ -287,42 +287,6 @@ fn status_is_kept_when_the_schema_preserves_it() {
 }
 
 #[test]
-fn unknown_fields_are_named_for_strict_validation() {
-    let cases = [
-        ("a known object has none", json!({"forProvider": {"engine": "mysql"}}), vec![]),
-        (
-            "unknown fields at any depth, in list items by index",
-            json!({"bogus": 1, "forProvider": {"engine": "mysql", "tags": [{"key": "a", "x": 1}]}}),
-            vec!["spec.bogus", "spec.forProvider.tags[0].x"],
-        ),
-        (
-            "preserve-unknown-fields, maps and embedded metadata are not unknown",
-            json!({"forProvider": {"labels": {"any": "x"}, "raw": {"free": 1},
-                "template": {"apiVersion": "v1", "kind": "K", "metadata": {"name": "n"}, "extra": 1}}}),
-            vec!["spec.forProvider.template.extra"],
-        ),
-    ];
-    for (reason, spec, expected) in cases {
-        assert_eq!(unknown_fields(&rds_schema(), &object(spec)), expected, "{reason}");
-    }
-}
-
-#[test]
-fn unknown_fields_follow_references_in_built_in_schemas() {
-    let schema = json!({
-        "type": "object",
-        "properties": {
-            "metadata": {"allOf": [{"$ref": "#/components/schemas/meta"}]},
-            "data": {"type": "object", "additionalProperties": {"type": "string"}},
-        },
-        "components": {"schemas": {"meta": {"type": "object", "properties": {"name": {"type": "string"}}}}},
-    });
-    let obj = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "nmae": "typo"},
-                     "data": {"a": "b"}, "dta": {}});
-    assert_eq!(unknown_fields(&schema, &obj), ["dta", "metadata.nmae"]);
-}
-
-#[test]
 fn combinators_validate() {
     let schema = json!({"type": "object", "properties": {"spec": {"type": "object",
         "properties": {"a": {"type": "string"}, "b": {"type": "string"}},
