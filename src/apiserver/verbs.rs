@@ -1125,7 +1125,7 @@ fn ssa_options<'a>(scope: &'a Scope, opts: &'a WriteOptions) -> ssa::Options<'a>
 }
 
 /// Whether a CRD is `Established=True`.
-pub fn established(crd: &Value) -> bool {
+fn established(crd: &Value) -> bool {
     crd["status"]["conditions"]
         .as_array()
         .is_some_and(|cs| cs.iter().any(|c| c["type"] == "Established" && c["status"] == "True"))
