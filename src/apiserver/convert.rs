@@ -64,7 +64,7 @@ pub fn to_storage(rt: &ResourceType, version: &str, mut object: Value) -> Value 
 }
 
 /// A Secret's write-only `stringData` is merged into `data` (base64), as kube-apiserver does.
-fn fold_string_data(secret: &mut Value) {
+pub fn fold_string_data(secret: &mut Value) {
     use base64::Engine;
     let Some(string_data) = secret.as_object_mut().and_then(|m| m.remove("stringData")) else {
         return;

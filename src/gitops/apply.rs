@@ -664,24 +664,8 @@ struct Change {
 /// A Secret's `stringData` as the API server stores it: base64 in `data` (Flux does the
 /// same), so comparing with the live Secret finds no difference when there is none.
 fn fold_string_data(object: &mut Value) {
-    use base64::Engine as _;
-    if object["apiVersion"] != "v1" || object["kind"] != "Secret" {
-        return;
-    }
-    let Some(string_data) = object.as_object_mut().and_then(|o| o.remove("stringData")) else {
-        return;
-    };
-    let data = object
-        .as_object_mut()
-        .expect("a Secret is an object")
-        .entry("data")
-        .or_insert_with(|| Value::Object(Default::default()));
-    if let (Some(data), Some(string_data)) = (data.as_object_mut(), string_data.as_object()) {
-        for (key, value) in string_data {
-            let text = value.as_str().unwrap_or_default();
-            let encoded = base64::engine::general_purpose::STANDARD.encode(text);
-            data.insert(key.clone(), Value::String(encoded));
-        }
+    if object["apiVersion"] == "v1" && object["kind"] == "Secret" {
+        crate::apiserver::convert::fold_string_data(object);
     }
 }
 
