@@ -1091,6 +1091,7 @@ pub enum Served {
     /// Exactly as just stored: the write's event, so that the text without managedFields is
     /// made once for both the writer's answer and every watcher in this process.
     Stored(Arc<Event>),
+    /// Made for this answer: presented in another version, or serialized.
     Text(String),
 }
 
