@@ -9,12 +9,12 @@
 //! call goes through [`api::RdsApi`] and is counted in [`AwsMetrics`].
 
 pub mod api;
+pub mod cluster;
 pub mod config;
 pub mod dbsubnetgroup;
 pub mod metrics;
 pub mod observation;
 pub mod rdsinstance;
-pub mod secrets;
 
 use std::sync::Arc;
 

@@ -274,7 +274,8 @@ impl<T> Created<T> {
 pub const SETTLE_WAIT: Duration = Duration::from_secs(10);
 
 /// DB subnet groups this provider is settling: an observe is asking AWS about one, or found it
-/// absent and its create is to follow, or a DB instance found it missing and awaits its create.
+/// absent and its create is to follow, or a DB instance found it missing (or found a
+/// DBSubnetGroup resource about to make it) and awaits its create.
 /// A DB instance created in such a group meanwhile — as when a composition makes both at once —
 /// would fail with `DBSubnetGroupNotFoundFault`, showing an error and costing a retry; instead
 /// its create waits for the group to settle, for at most [`SETTLE_WAIT`]. Names are
@@ -322,6 +323,12 @@ impl Settling {
             groups.retain(|_, settle| !settle.stale(now));
             *prune_at = (2 * groups.len()).max(1024);
         }
+    }
+
+    /// Whether `name` is settling, or settled less than [`SETTLE_WAIT`] ago.
+    pub fn knows(&self, name: &str) -> bool {
+        let now = tokio::time::Instant::now();
+        lock(&self.0).groups.get(&name.to_ascii_lowercase()).is_some_and(|s| !s.stale(now))
     }
 
     /// `name` was found, or its create was answered (either way), or it is being deleted.
@@ -529,8 +536,10 @@ mod tests {
         let started = tokio::time::Instant::now();
         settling.wait("unknown-group").await;
         assert_eq!(started.elapsed(), Duration::ZERO, "a group nobody settles: no wait");
+        assert!(!settling.knows("unknown-group"));
 
         settling.begin("team-a-subnets");
+        assert!(settling.knows("TEAM-A-SUBNETS"), "settling");
         let waiter = {
             let settling = settling.clone();
             tokio::spawn(async move { settling.wait("Team-A-Subnets").await })
@@ -546,6 +555,8 @@ mod tests {
         assert_eq!(started.elapsed(), Duration::from_secs(2) + SETTLE_WAIT, "bounded wait");
         settling.wait("never-created").await;
         assert_eq!(started.elapsed(), Duration::from_secs(2) + SETTLE_WAIT, "once over, no wait");
+        assert!(!settling.knows("never-created"), "given up on");
+        assert!(!settling.knows("team-a-subnets"), "settled longer than SETTLE_WAIT ago");
     }
 
     #[tokio::test(start_paused = true)]

@@ -12,12 +12,12 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{MemorySecrets, POLL, ScriptedRds, aws, payments_db_prod, sdk};
+use common::{MemoryCluster, POLL, ScriptedRds, aws, payments_db_prod, sdk};
 use crosstie_provider_aws::api::Rds;
 use crosstie_provider_aws::config::AwsClient;
 use crosstie_provider_aws::dbsubnetgroup::DbSubnetGroupExternal;
 use crosstie_provider_aws::{AwsMetrics, DbSubnetGroup, RdsInstance, RdsInstanceExternal};
-use crosstie_runtime::annotations::EXTERNAL_CREATE_SUCCEEDED;
+use crosstie_runtime::annotations::{EXTERNAL_CREATE_SUCCEEDED, EXTERNAL_NAME};
 use crosstie_runtime::{ExternalClient, ManagementAction, Readiness};
 use ec2::vpc_with_subnets;
 use kube::ResourceExt;
@@ -83,7 +83,7 @@ async fn a_subnet_group_is_created_observed_updated_and_used_by_an_instance() {
     assert_eq!(at.subnets.len(), 2);
     assert!(at.arn.as_deref().is_some_and(|a| a.ends_with(":subgrp:payments-subnets")));
 
-    let instances = RdsInstanceExternal::new(client, MemorySecrets::default());
+    let instances = RdsInstanceExternal::new(client, MemoryCluster::default());
     let mut db = payments_db_prod();
     db.spec.for_provider.db_subnet_group_name = Some("payments-subnets".into());
     instances.create(&mut db).await.expect("create in the subnet group");
@@ -130,7 +130,7 @@ async fn an_instance_created_while_its_subnet_group_is_settling_waits_instead_of
     let metrics = AwsMetrics::default();
     let client = aws(&moto.endpoint, REGION, &metrics);
     let groups = DbSubnetGroupExternal::new(client.clone());
-    let instances = RdsInstanceExternal::new(client, MemorySecrets::default());
+    let instances = RdsInstanceExternal::new(client, MemoryCluster::default());
     let (mut group, mut db) = (subnet_group(&subnets), instance_in_the_group());
 
     assert!(!groups.observe(&mut group).await.expect("observe").resource_exists, "absent");
@@ -153,7 +153,7 @@ async fn an_instance_whose_group_is_not_begun_yet_is_created_once_the_group_is()
     let api = ScriptedRds::new(Rds::new(sdk(&moto.endpoint, REGION), metrics.clone()));
     let client = Arc::new(AwsClient::new(api, REGION, POLL));
     let groups = DbSubnetGroupExternal::new(client.clone());
-    let instances = RdsInstanceExternal::new(client.clone(), MemorySecrets::default());
+    let instances = RdsInstanceExternal::new(client.clone(), MemoryCluster::default());
     let (mut group, mut db) = (subnet_group(&subnets), instance_in_the_group());
 
     // The instance's create is answered first; the group's reconcile begins only afterwards.
@@ -168,6 +168,66 @@ async fn an_instance_whose_group_is_not_begun_yet_is_created_once_the_group_is()
     instance.expect("the instance's create was tried again once its group was made");
     assert_eq!(metrics.calls("CreateDBInstance"), 2, "the missing group's, then the real one");
     assert_eq!(vpc_of(&moto, "payments-db-prod").await, vpc, "in the group's VPC");
+}
+
+#[tokio::test]
+async fn an_instance_waits_for_the_group_a_subnet_group_resource_is_about_to_make() {
+    let moto = Moto::start();
+    let (vpc, subnets) = vpc_with_subnets(&moto.endpoint, REGION);
+    let metrics = AwsMetrics::default();
+    let client = aws(&moto.endpoint, REGION, &metrics);
+    let groups = DbSubnetGroupExternal::new(client.clone());
+    let cluster = MemoryCluster::default();
+    let instances = RdsInstanceExternal::new(client.clone(), cluster.clone());
+    let (mut group, mut db) = (subnet_group(&subnets), instance_in_the_group());
+    cluster.apply_subnet_group(&group);
+
+    // The group's reconcile has not begun (its controller is busy) when the instance's does.
+    let (instance, _) = tokio::join!(instances.create(&mut db), async {
+        while !client.settling_subnet_groups.knows("payments-subnets") {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert_eq!(metrics.calls("CreateDBInstance"), 0, "the instance waits");
+        assert!(!groups.observe(&mut group).await.expect("observe").resource_exists, "absent");
+        groups.create(&mut group).await.expect("create the group")
+    });
+
+    instance.expect("the instance's create waited for its group");
+    assert_eq!(metrics.calls("CreateDBInstance"), 1, "no failed create before it");
+    assert_eq!(vpc_of(&moto, "payments-db-prod").await, vpc, "in the group's VPC");
+}
+
+#[tokio::test]
+async fn an_instance_does_not_wait_for_a_group_its_resource_made_already_or_names_otherwise() {
+    let moto = Moto::start();
+    let (_, subnets) = vpc_with_subnets(&moto.endpoint, REGION);
+    let metrics = AwsMetrics::default();
+    // The group is made by another process, so this one has no record of it settling.
+    let groups = DbSubnetGroupExternal::new(aws(&moto.endpoint, REGION, &metrics));
+    let client = aws(&moto.endpoint, REGION, &metrics);
+    let cluster = MemoryCluster::default();
+    let instances = RdsInstanceExternal::new(client.clone(), cluster.clone());
+    let mut made = subnet_group(&subnets);
+    groups.create(&mut made).await.expect("create the group");
+    created_by_the_engine(&mut made);
+    cluster.apply_subnet_group(&made);
+    // Named like the instance's group, but making another one.
+    let mut other = subnet_group(&subnets);
+    other.metadata.name = Some("ledger-subnets".into());
+    other.annotations_mut().insert(EXTERNAL_NAME.into(), "ledger-subnets-eu".into());
+    cluster.apply_subnet_group(&other);
+
+    let mut db = instance_in_the_group();
+    instances.create(&mut db).await.expect("created in the group made already");
+    let mut ledger = payments_db_prod();
+    ledger.metadata.name = Some("ledger-db".into());
+    ledger.spec.for_provider.db_subnet_group_name = Some("payments-subnets".into());
+    ledger.spec.for_provider.db_subnet_group_name_ref =
+        Some(serde_json::from_value(serde_json::json!({"name": "ledger-subnets"})).unwrap());
+    instances.create(&mut ledger).await.expect("created in the group it names");
+
+    assert!(!client.settling_subnet_groups.knows("payments-subnets"), "neither waited");
+    assert_eq!(metrics.calls("CreateDBInstance"), 2);
 }
 
 #[tokio::test]

@@ -10,7 +10,7 @@ mod common;
 use std::sync::Arc;
 
 use aws_sdk_rds::types::DbInstance;
-use common::{MemorySecrets, POLL, ScriptedRds, aws, payments_db_prod, sdk};
+use common::{MemoryCluster, POLL, ScriptedRds, aws, payments_db_prod, sdk};
 use crosstie_provider_aws::api::Rds;
 use crosstie_provider_aws::config::AwsClient;
 use crosstie_provider_aws::{AwsMetrics, RdsInstance, RdsInstanceExternal};
@@ -58,8 +58,8 @@ async fn arrange_instance(moto: &Moto, id: &str, class: &str, engine: &str, stor
 
 /// Create the issue's instance through the provider and publish its details, as the engine would.
 async fn created(
-    external: &RdsInstanceExternal<Rds, MemorySecrets>,
-    secrets: &MemorySecrets,
+    external: &RdsInstanceExternal<Rds, MemoryCluster>,
+    secrets: &MemoryCluster,
 ) -> RdsInstance {
     let mut mr = payments_db_prod();
     let absent = external.observe(&mut mr).await.expect("observe before create");
@@ -77,7 +77,7 @@ async fn created(
 async fn the_issues_manifest_creates_the_instance_with_connection_details() {
     let moto = Moto::start();
     let metrics = AwsMetrics::default();
-    let secrets = MemorySecrets::default();
+    let secrets = MemoryCluster::default();
     let external = RdsInstanceExternal::new(aws(&moto.endpoint, REGION, &metrics), secrets.clone());
 
     let mut mr = created(&external, &secrets).await;
@@ -121,7 +121,7 @@ async fn the_issues_manifest_creates_the_instance_with_connection_details() {
 #[tokio::test]
 async fn a_first_create_makes_a_new_password_and_a_re_create_keeps_the_published_one() {
     let moto = Moto::start();
-    let secrets = MemorySecrets::default();
+    let secrets = MemoryCluster::default();
     let client = aws(&moto.endpoint, REGION, &AwsMetrics::default());
     let external = RdsInstanceExternal::new(client, secrets.clone());
     let mut first = payments_db_prod();
@@ -148,7 +148,7 @@ async fn a_created_instance_is_first_observed_from_the_create_response_then_desc
     let moto = Moto::start();
     let metrics = AwsMetrics::default();
     let external =
-        RdsInstanceExternal::new(aws(&moto.endpoint, REGION, &metrics), MemorySecrets::default());
+        RdsInstanceExternal::new(aws(&moto.endpoint, REGION, &metrics), MemoryCluster::default());
     let describes = || metrics.calls("DescribeDBInstances");
     let mut mr = payments_db_prod();
 
@@ -173,7 +173,7 @@ async fn a_create_retried_after_its_answer_was_lost_does_not_fail() {
     api.lose_the_next_create_answer();
     let external = RdsInstanceExternal::new(
         Arc::new(AwsClient::new(api, REGION, POLL)),
-        MemorySecrets::default(),
+        MemoryCluster::default(),
     );
     let mut mr = payments_db_prod();
 
@@ -189,7 +189,7 @@ async fn an_instance_made_since_the_snapshot_fails_the_create_unchanged_and_is_a
     let moto = Moto::start();
     let metrics = AwsMetrics::default();
     let external =
-        RdsInstanceExternal::new(aws(&moto.endpoint, REGION, &metrics), MemorySecrets::default());
+        RdsInstanceExternal::new(aws(&moto.endpoint, REGION, &metrics), MemoryCluster::default());
     let mut first_look = small_instance("first-look");
     external.observe(&mut first_look).await.expect("takes the (empty) snapshot");
     arrange_instance(&moto, "payments-db-prod", "db.t3.small", "postgres", 20).await;
@@ -219,7 +219,7 @@ async fn an_instance_made_since_the_snapshot_fails_the_create_unchanged_and_is_a
 async fn a_new_master_password_in_the_referenced_secret_is_applied_and_published() {
     let moto = Moto::start();
     let metrics = AwsMetrics::default();
-    let secrets = MemorySecrets::default();
+    let secrets = MemoryCluster::default();
     let external = RdsInstanceExternal::new(aws(&moto.endpoint, REGION, &metrics), secrets.clone());
     let one = |pw: &str| ConnectionDetails::from([("pw".to_owned(), pw.as_bytes().to_vec())]);
     secrets.publish("payments-prod", "master", &one("first-password"));
@@ -265,7 +265,7 @@ async fn a_master_password_secret_that_does_not_exist_is_reported_as_not_found()
     let metrics = AwsMetrics::default();
     // Never reached: the password is read before any AWS call.
     let client = aws("http://127.0.0.1:9", REGION, &metrics);
-    let external = RdsInstanceExternal::new(client, MemorySecrets::default());
+    let external = RdsInstanceExternal::new(client, MemoryCluster::default());
     let mut mr = payments_db_prod();
     mr.spec.for_provider.master_password_secret_ref = Some(SecretKeySelector {
         namespace: "payments-prod".into(),
@@ -287,7 +287,7 @@ async fn a_master_password_secret_that_does_not_exist_is_reported_as_not_found()
 async fn an_allocated_storage_change_makes_exactly_one_modify_call() {
     let moto = Moto::start();
     let metrics = AwsMetrics::default();
-    let secrets = MemorySecrets::default();
+    let secrets = MemoryCluster::default();
     let external = RdsInstanceExternal::new(aws(&moto.endpoint, REGION, &metrics), secrets.clone());
     let mut mr = created(&external, &secrets).await;
 
@@ -310,7 +310,7 @@ async fn an_allocated_storage_change_makes_exactly_one_modify_call() {
 async fn a_change_aws_cannot_make_in_place_is_a_terminal_error_naming_the_field() {
     let moto = Moto::start();
     let metrics = AwsMetrics::default();
-    let secrets = MemorySecrets::default();
+    let secrets = MemoryCluster::default();
     let external = RdsInstanceExternal::new(aws(&moto.endpoint, REGION, &metrics), secrets.clone());
     let mut mr = created(&external, &secrets).await;
 
@@ -329,7 +329,7 @@ async fn a_change_aws_cannot_make_in_place_is_a_terminal_error_naming_the_field(
 async fn delete_takes_the_final_snapshot_removes_the_instance_and_can_repeat() {
     let moto = Moto::start();
     let metrics = AwsMetrics::default();
-    let secrets = MemorySecrets::default();
+    let secrets = MemoryCluster::default();
     let external = RdsInstanceExternal::new(aws(&moto.endpoint, REGION, &metrics), secrets.clone());
     let mut mr = created(&external, &secrets).await;
     mr.spec.for_provider.final_db_snapshot_identifier = Some("payments-db-prod-final".into());
@@ -352,7 +352,7 @@ async fn delete_takes_the_final_snapshot_removes_the_instance_and_can_repeat() {
 async fn deletion_protection_blocks_delete_with_advice() {
     let moto = Moto::start();
     let metrics = AwsMetrics::default();
-    let secrets = MemorySecrets::default();
+    let secrets = MemoryCluster::default();
     let external = RdsInstanceExternal::new(aws(&moto.endpoint, REGION, &metrics), secrets.clone());
     let mut mr = payments_db_prod();
     mr.spec.for_provider.deletion_protection = Some(true);
@@ -379,7 +379,7 @@ async fn observing_an_existing_instance_by_external_name_fills_status_without_wr
     arrange_instance(&moto, "legacy-orders", "db.t3.medium", "mysql", 50).await;
     let metrics = AwsMetrics::default();
     let external =
-        RdsInstanceExternal::new(aws(&moto.endpoint, REGION, &metrics), MemorySecrets::default());
+        RdsInstanceExternal::new(aws(&moto.endpoint, REGION, &metrics), MemoryCluster::default());
     let mut mr: RdsInstance = serde_saphyr::from_str(
         r#"
 apiVersion: database.aws.crossplane.io/v1beta1
@@ -413,7 +413,7 @@ spec:
 /// create, whose connection details are then lost (the Secret's namespace does not exist yet,
 /// the process stops before writing it, ...).
 async fn created_without_publishing(
-    external: &RdsInstanceExternal<ScriptedRds, MemorySecrets>,
+    external: &RdsInstanceExternal<ScriptedRds, MemoryCluster>,
 ) -> RdsInstance {
     let mut mr = payments_db_prod();
     assert!(!external.observe(&mut mr).await.expect("observe").resource_exists);
@@ -425,8 +425,8 @@ async fn created_without_publishing(
 
 /// Observe, publish and update `mr` as one engine pass does; returns the observation's diff.
 async fn reconciled(
-    external: &RdsInstanceExternal<ScriptedRds, MemorySecrets>,
-    secrets: &MemorySecrets,
+    external: &RdsInstanceExternal<ScriptedRds, MemoryCluster>,
+    secrets: &MemoryCluster,
     mr: &mut RdsInstance,
 ) -> String {
     let observation = external.observe(mr).await.expect("observe");
@@ -446,7 +446,7 @@ fn scripted(moto: &Moto) -> Arc<AwsClient<ScriptedRds>> {
 #[tokio::test]
 async fn a_generated_password_lost_before_its_secret_s_namespace_existed_is_replaced() {
     let moto = Moto::start();
-    let (client, secrets) = (scripted(&moto), MemorySecrets::default());
+    let (client, secrets) = (scripted(&moto), MemoryCluster::default());
     let external = RdsInstanceExternal::new(client.clone(), secrets.clone());
     let mut mr = created_without_publishing(&external).await;
 
@@ -467,7 +467,7 @@ async fn a_generated_password_lost_before_its_secret_s_namespace_existed_is_repl
 #[tokio::test]
 async fn a_generated_password_lost_in_a_crash_mid_create_is_replaced_after_the_restart() {
     let moto = Moto::start();
-    let secrets = MemorySecrets::default();
+    let secrets = MemoryCluster::default();
     let before = RdsInstanceExternal::new(scripted(&moto), secrets.clone());
     let mut mr = created_without_publishing(&before).await;
     // Only `-pending` was saved before the process stopped; the new process has no memory
@@ -487,7 +487,7 @@ async fn a_generated_password_lost_in_a_crash_mid_create_is_replaced_after_the_r
 #[tokio::test]
 async fn a_moved_connection_secret_gets_a_new_password_that_works() {
     let moto = Moto::start();
-    let (client, secrets) = (scripted(&moto), MemorySecrets::default());
+    let (client, secrets) = (scripted(&moto), MemoryCluster::default());
     let external = RdsInstanceExternal::new(client.clone(), secrets.clone());
     let mut mr = created_without_publishing(&external).await;
     reconciled(&external, &secrets, &mut mr).await;
@@ -508,7 +508,7 @@ async fn a_moved_connection_secret_gets_a_new_password_that_works() {
 #[tokio::test]
 async fn a_lost_generated_password_is_not_replaced_while_the_instance_is_creating() {
     let moto = Moto::start();
-    let (client, secrets) = (scripted(&moto), MemorySecrets::default());
+    let (client, secrets) = (scripted(&moto), MemoryCluster::default());
     let external = RdsInstanceExternal::new(client.clone(), secrets.clone());
     let mut mr = created_without_publishing(&external).await;
     client.api.set(Some("creating"));
@@ -526,7 +526,7 @@ async fn a_lost_generated_password_is_not_replaced_while_the_instance_is_creatin
 async fn creating_and_modifying_states_give_readiness_and_hold_updates_back() {
     let moto = Moto::start();
     let metrics = AwsMetrics::default();
-    let secrets = MemorySecrets::default();
+    let secrets = MemoryCluster::default();
     let api = ScriptedRds::new(Rds::new(sdk(&moto.endpoint, REGION), metrics.clone()));
     api.set(Some("creating"));
     let client = Arc::new(AwsClient::new(api, REGION, POLL));
@@ -584,7 +584,7 @@ async fn unlisted_instances_observed_at_once_share_a_few_describes_and_new_ones_
     let metrics = AwsMetrics::default();
     let client = aws(&moto.endpoint, REGION, &metrics);
     let observe = |mut mr: RdsInstance| {
-        let external = RdsInstanceExternal::new(client.clone(), MemorySecrets::default());
+        let external = RdsInstanceExternal::new(client.clone(), MemoryCluster::default());
         async move { external.observe(&mut mr).await.expect("observe").resource_exists }
     };
     // A create was started for these before, with the result unknown: only AWS can tell.
@@ -643,7 +643,7 @@ async fn a_steady_state_cycle_over_500_instances_stays_within_the_describe_budge
     // Every resource observes at once, as after a controller restart: concurrent observers must
     // share one refresh.
     let observations = futures::future::try_join_all(resources.iter_mut().map(|mr| {
-        let external = RdsInstanceExternal::new(client.clone(), MemorySecrets::default());
+        let external = RdsInstanceExternal::new(client.clone(), MemoryCluster::default());
         async move { external.observe(mr).await }
     }))
     .await
@@ -659,7 +659,7 @@ async fn a_steady_state_cycle_over_500_instances_stays_within_the_describe_budge
     assert_eq!(metrics.write_calls(), 0, "observing never writes");
 
     for mr in &mut resources {
-        let external = RdsInstanceExternal::new(client.clone(), MemorySecrets::default());
+        let external = RdsInstanceExternal::new(client.clone(), MemoryCluster::default());
         external.observe(mr).await.expect("observe again");
     }
     assert_eq!(

@@ -37,7 +37,8 @@ impl<A: RdsApi> DbSubnetGroupExternal<A> {
     }
 }
 
-fn group_name(mr: &DbSubnetGroup) -> String {
+/// The AWS name of `mr`'s group: its external name, else its name.
+pub fn group_name(mr: &DbSubnetGroup) -> String {
     external_name(mr).map_or_else(|| mr.name_any(), str::to_owned)
 }
 

@@ -8,7 +8,7 @@ use crosstie_runtime::Managed;
 use crosstie_runtime::reference::{ResolveError, Resolver};
 use crosstie_runtime::{ResourceSpec, ResourceStatus};
 
-pub use external::DbSubnetGroupExternal;
+pub use external::{DbSubnetGroupExternal, group_name};
 pub use types::{
     DbSubnetGroup, DbSubnetGroupObservation, DbSubnetGroupParameters, DbSubnetGroupSpec,
     DbSubnetGroupStatus,

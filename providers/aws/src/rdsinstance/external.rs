@@ -33,24 +33,25 @@ use super::convert::{
 };
 use super::types::{RdsInstance, RdsInstanceStatus};
 use crate::api::{ApiErrorKind, Rds, RdsApi};
+use crate::cluster::{Cluster, SecretData};
 use crate::config::{AwsClient, AwsConnector};
+use crate::dbsubnetgroup::group_name;
 use crate::observation::{Creation, Unlisted, create_will_tell};
-use crate::secrets::{SecretData, SecretStore};
 
 /// Length of generated master passwords.
 const GENERATED_PASSWORD_LEN: usize = 32;
 
 /// Operations on the DB instance behind one RDSInstance.
 #[derive(Debug)]
-pub struct RdsInstanceExternal<A, S> {
+pub struct RdsInstanceExternal<A, C> {
     client: Arc<AwsClient<A>>,
-    secrets: S,
+    cluster: C,
 }
 
-impl<A: RdsApi, S: SecretStore> RdsInstanceExternal<A, S> {
-    /// A client using `client` for AWS and `secrets` for password Secrets.
-    pub fn new(client: Arc<AwsClient<A>>, secrets: S) -> Self {
-        Self { client, secrets }
+impl<A: RdsApi, C: Cluster> RdsInstanceExternal<A, C> {
+    /// A client using `client` for AWS and `cluster` for password Secrets and subnet groups.
+    pub fn new(client: Arc<AwsClient<A>>, cluster: C) -> Self {
+        Self { client, cluster }
     }
 
     async fn instance(&self, id: &str) -> Result<Option<DbInstance>, ExternalError> {
@@ -104,10 +105,32 @@ impl<A: RdsApi, S: SecretStore> RdsInstanceExternal<A, S> {
         namespace: &str,
         name: &str,
     ) -> Result<Option<SecretData>, ExternalError> {
-        self.secrets
+        self.cluster
             .secret_data(namespace, name)
             .await
             .map_err(|e| ExternalError::wrap("cannot read password", e))
+    }
+
+    /// Whether the DBSubnetGroup resource that `mr` names its subnet group by (its
+    /// `dbSubnetGroupNameRef`, else one named as the group) is about to create `group`: its
+    /// pass has not begun yet, as when its controller is busy with thousands of others. Creating
+    /// the instance first would fail, costing a call and a wait. A group made by a resource
+    /// found neither way is not waited for in advance: the create's not-found retry covers it.
+    async fn group_to_be_made(&self, mr: &RdsInstance, group: &str) -> bool {
+        let reference = mr.spec.for_provider.db_subnet_group_name_ref.as_ref();
+        // Resource names are lowercase; AWS names are case-insensitive.
+        let resource = reference.map_or_else(|| group.to_ascii_lowercase(), |r| r.name.clone());
+        match self.cluster.subnet_group(&resource).await {
+            Ok(Some(maker)) => {
+                let observed = maker.status.as_ref().is_some_and(|s| s.at_provider.is_some());
+                group_name(&maker).eq_ignore_ascii_case(group) && create_will_tell(&maker, observed)
+            }
+            Ok(None) => false,
+            Err(err) => {
+                tracing::debug!(%err, "not waiting for the DB subnet group in advance");
+                false
+            }
+        }
     }
 
     /// The new password to set: the one `masterPasswordSecretRef` names when it differs from
@@ -157,7 +180,7 @@ fn generate_password() -> String {
     rand::rng().sample_iter(Alphanumeric).take(GENERATED_PASSWORD_LEN).map(char::from).collect()
 }
 
-impl<A: RdsApi, S: SecretStore> ExternalClient<RdsInstance> for RdsInstanceExternal<A, S> {
+impl<A: RdsApi, C: Cluster> ExternalClient<RdsInstance> for RdsInstanceExternal<A, C> {
     async fn observe(&self, mr: &mut RdsInstance) -> Result<ExternalObservation, ExternalError> {
         let id = instance_id(mr);
         let at_provider = mr.status.as_ref().and_then(|s| s.at_provider.as_ref());
@@ -206,7 +229,11 @@ impl<A: RdsApi, S: SecretStore> ExternalClient<RdsInstance> for RdsInstanceExter
         };
         let group = params.db_subnet_group_name.as_deref();
         if let Some(group) = group {
-            self.client.settling_subnet_groups.wait(group).await;
+            let settling = &self.client.settling_subnet_groups;
+            if !settling.knows(group) && self.group_to_be_made(mr, group).await {
+                settling.begin(group);
+            }
+            settling.wait(group).await;
         }
         let key = format!("db:{id}");
         let create = || {
@@ -216,8 +243,8 @@ impl<A: RdsApi, S: SecretStore> ExternalClient<RdsInstance> for RdsInstanceExter
         let sent = tokio::time::Instant::now();
         let created = match create().await {
             // Its group is missing, as when a composition makes both at once and the group's
-            // create was still in flight or not begun: one more try once it settles beats
-            // failing the pass.
+            // create was still in flight or not begun (and not foreseen above): one more try
+            // once it settles beats failing the pass.
             Err(err) if err.code == "DBSubnetGroupNotFoundFault" => match group {
                 Some(group)
                     if self.client.settling_subnet_groups.settled_since(group, sent).await =>

@@ -1,5 +1,6 @@
 //! Helpers shared by the AWS provider's integration tests: moto-backed clients, an in-memory
-//! Secret store standing in for the runtime's connection-secret publishing, and EC2 setup.
+//! cluster (Secrets, standing in for the runtime's connection-secret publishing, and
+//! DBSubnetGroups), and EC2 setup.
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
@@ -13,10 +14,11 @@ use aws_sdk_rds::operation::delete_db_instance::builders::DeleteDbInstanceInputB
 use aws_sdk_rds::operation::modify_db_instance::builders::ModifyDbInstanceInputBuilder;
 use aws_sdk_rds::operation::modify_db_subnet_group::builders::ModifyDbSubnetGroupInputBuilder;
 use aws_sdk_rds::types::{DbInstance, DbSubnetGroup, Tag};
+use crosstie_provider_aws::DbSubnetGroup as SubnetGroupResource;
 use crosstie_provider_aws::api::{ApiError, ApiErrorKind, InstancePage, Rds, RdsApi};
+use crosstie_provider_aws::cluster::{Cluster, ReadError, SecretData};
 use crosstie_provider_aws::config::convert::StaticCredentials;
 use crosstie_provider_aws::config::{AwsClient, rds_client};
-use crosstie_provider_aws::secrets::{SecretData, SecretError, SecretStore};
 use crosstie_provider_aws::{AwsMetrics, RdsInstance};
 use crosstie_runtime::ConnectionDetails;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
@@ -45,14 +47,17 @@ pub fn aws(endpoint: &str, region: &str, metrics: &AwsMetrics) -> Arc<AwsClient<
     Arc::new(AwsClient::new(Rds::new(sdk(endpoint, region), metrics.clone()), region, POLL))
 }
 
-/// Secrets in memory, keyed by (namespace, name).
+/// A cluster in memory: Secrets keyed by (namespace, name), and DBSubnetGroup resources.
 #[derive(Clone, Debug, Default)]
-pub struct MemorySecrets(Arc<Mutex<BTreeMap<(String, String), SecretData>>>);
+pub struct MemoryCluster {
+    secrets: Arc<Mutex<BTreeMap<(String, String), SecretData>>>,
+    subnet_groups: Arc<Mutex<BTreeMap<String, SubnetGroupResource>>>,
+}
 
-impl MemorySecrets {
+impl MemoryCluster {
     /// Store (or merge into) Secret `namespace/name`, as the runtime publishes connection details.
     pub fn publish(&self, namespace: &str, name: &str, details: &ConnectionDetails) {
-        let mut secrets = self.0.lock().unwrap();
+        let mut secrets = self.secrets.lock().unwrap();
         let data = secrets.entry((namespace.to_owned(), name.to_owned())).or_default();
         data.extend(details.iter().map(|(k, v)| (k.clone(), v.clone())));
     }
@@ -65,19 +70,29 @@ impl MemorySecrets {
 
     /// One key of a Secret, as text.
     pub fn value(&self, namespace: &str, name: &str, key: &str) -> Option<String> {
-        let secrets = self.0.lock().unwrap();
+        let secrets = self.secrets.lock().unwrap();
         let data = secrets.get(&(namespace.to_owned(), name.to_owned()))?;
         data.get(key).map(|v| String::from_utf8(v.clone()).unwrap())
     }
+
+    /// Store a DBSubnetGroup resource, as when a composition creates one.
+    pub fn apply_subnet_group(&self, group: &SubnetGroupResource) {
+        let name = group.metadata.name.clone().expect("a named DBSubnetGroup");
+        self.subnet_groups.lock().unwrap().insert(name, group.clone());
+    }
 }
 
-impl SecretStore for MemorySecrets {
+impl Cluster for MemoryCluster {
     async fn secret_data(
         &self,
         namespace: &str,
         name: &str,
-    ) -> Result<Option<SecretData>, SecretError> {
-        Ok(self.0.lock().unwrap().get(&(namespace.to_owned(), name.to_owned())).cloned())
+    ) -> Result<Option<SecretData>, ReadError> {
+        Ok(self.secrets.lock().unwrap().get(&(namespace.to_owned(), name.to_owned())).cloned())
+    }
+
+    async fn subnet_group(&self, name: &str) -> Result<Option<SubnetGroupResource>, ReadError> {
+        Ok(self.subnet_groups.lock().unwrap().get(name).cloned())
     }
 }
 
