@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::{MemoryCluster, POLL, ScriptedRds, aws, payments_db_prod, sdk};
-use crosstie_provider_aws::api::Rds;
+use crosstie_provider_aws::api::{Rds, RdsApi};
 use crosstie_provider_aws::config::AwsClient;
 use crosstie_provider_aws::dbsubnetgroup::DbSubnetGroupExternal;
 use crosstie_provider_aws::{AwsMetrics, DbSubnetGroup, RdsInstance, RdsInstanceExternal};
@@ -115,6 +115,20 @@ async fn deleting_a_subnet_group_twice_succeeds() {
     groups.delete(&mut group).await.expect("NotFound on delete is success");
 }
 
+/// Once `ready` holds, reconcile `group` as the engine would a new one: observe it absent, then
+/// create it.
+async fn reconcile_once<A: RdsApi>(
+    groups: &DbSubnetGroupExternal<A>,
+    group: &mut DbSubnetGroup,
+    ready: impl Fn() -> bool,
+) {
+    while !ready() {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(!groups.observe(group).await.expect("observe").resource_exists, "absent");
+    groups.create(group).await.expect("create the group");
+}
+
 /// The instance in the group [`subnet_group`] makes, named in other letter case (AWS
 /// names are case-insensitive).
 fn instance_in_the_group() -> RdsInstance {
@@ -157,13 +171,8 @@ async fn an_instance_whose_group_is_not_begun_yet_is_created_once_the_group_is()
     let (mut group, mut db) = (subnet_group(&subnets), instance_in_the_group());
 
     // The instance's create is answered first; the group's reconcile begins only afterwards.
-    let (instance, _) = tokio::join!(instances.create(&mut db), async {
-        while client.api.creates_answered() == 0 {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        assert!(!groups.observe(&mut group).await.expect("observe").resource_exists, "absent");
-        groups.create(&mut group).await.expect("create the group")
-    });
+    let group_made = reconcile_once(&groups, &mut group, || client.api.creates_answered() > 0);
+    let (instance, ()) = tokio::join!(instances.create(&mut db), group_made);
 
     instance.expect("the instance's create was tried again once its group was made");
     assert_eq!(metrics.calls("CreateDBInstance"), 2, "the missing group's, then the real one");
@@ -183,14 +192,9 @@ async fn an_instance_waits_for_the_group_a_subnet_group_resource_is_about_to_mak
     cluster.apply_subnet_group(&group);
 
     // The group's reconcile has not begun (its controller is busy) when the instance's does.
-    let (instance, _) = tokio::join!(instances.create(&mut db), async {
-        while !client.settling_subnet_groups.knows("payments-subnets") {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        assert_eq!(metrics.calls("CreateDBInstance"), 0, "the instance waits");
-        assert!(!groups.observe(&mut group).await.expect("observe").resource_exists, "absent");
-        groups.create(&mut group).await.expect("create the group")
-    });
+    let waiting = || client.settling_subnet_groups.knows("payments-subnets");
+    let (instance, ()) =
+        tokio::join!(instances.create(&mut db), reconcile_once(&groups, &mut group, waiting));
 
     instance.expect("the instance's create waited for its group");
     assert_eq!(metrics.calls("CreateDBInstance"), 1, "no failed create before it");
