@@ -215,7 +215,7 @@ async fn an_instance_does_not_wait_for_a_group_its_resource_made_already_or_name
     groups.create(&mut made).await.expect("create the group");
     created_by_the_engine(&mut made);
     cluster.apply_subnet_group(&made);
-    // Named like the instance's group, but making another one.
+    // The resource a second instance's reference names: it makes a group of another name.
     let mut other = subnet_group(&subnets);
     other.metadata.name = Some("ledger-subnets".into());
     other.annotations_mut().insert(EXTERNAL_NAME.into(), "ledger-subnets-eu".into());
