@@ -311,12 +311,24 @@ impl Settle {
 impl Settling {
     /// `name` is being observed (and, if absent, will be created), or is awaited.
     pub fn begin(&self, name: &str) {
+        self.start(name, true);
+    }
+
+    /// `name` is about to be made by a resource whose pass has not begun: settling from now,
+    /// unless it already is or settled less than [`SETTLE_WAIT`] ago — as when that pass ran
+    /// while the caller was finding out.
+    pub fn expect(&self, name: &str) {
+        self.start(name, false);
+    }
+
+    fn start(&self, name: &str, again_if_settled: bool) {
         let mut settling = lock(&self.0);
         let now = tokio::time::Instant::now();
         let SettlingGroups { groups, prune_at } = &mut *settling;
         let entry = groups.entry(name.to_ascii_lowercase()).or_insert_with(|| Settle::new(now));
-        // Settled before, or left from long ago (observed absent and never created): over again.
-        if entry.ended.is_some() || now - entry.began >= SETTLE_WAIT {
+        // Settled before (for `begin`), or left from long ago (observed absent and never
+        // created): over again.
+        if (again_if_settled && entry.ended.is_some()) || entry.stale(now) {
             *entry = Settle::new(now);
         }
         if groups.len() >= *prune_at {
@@ -549,6 +561,9 @@ mod tests {
         settling.end("team-a-subnets");
         waiter.await.unwrap();
         assert_eq!(started.elapsed(), Duration::from_secs(2), "released when it settles");
+        settling.expect("team-a-subnets");
+        assert!(settling.wait("team-a-subnets").await, "expecting a settled group: no wait");
+        assert_eq!(started.elapsed(), Duration::from_secs(2));
 
         settling.begin("never-created");
         settling.wait("never-created").await;

@@ -231,7 +231,7 @@ impl<A: RdsApi, C: Cluster> ExternalClient<RdsInstance> for RdsInstanceExternal<
         if let Some(group) = group {
             let settling = &self.client.settling_subnet_groups;
             if !settling.knows(group) && self.group_to_be_made(mr, group).await {
-                settling.begin(group);
+                settling.expect(group);
             }
             settling.wait(group).await;
         }
