@@ -603,6 +603,73 @@ fn imperative_creates_of_namespaces_and_secrets_work_as_in_crossplane_docs() {
     assert_eq!(region, "us-east-1");
 }
 
+/// The rows of a `kubectl get` table, split at runs of two or more spaces (cells such as
+/// `Opaque` or a message may hold single spaces), header first.
+fn rows(table: &str) -> Vec<Vec<String>> {
+    let cells = |line: &str| {
+        line.split("  ").map(str::trim).filter(|c| !c.is_empty()).map(str::to_owned).collect()
+    };
+    table.lines().map(cells).collect()
+}
+
+#[test]
+fn built_in_kinds_are_listed_with_the_columns_kubectl_shows_for_them() {
+    let serve = Serve::start();
+    serve.ok(&["create", "namespace", "payments"], None);
+    let secret = ["create", "secret", "generic", "db-conn", "-n", "payments"];
+    serve
+        .ok(&[&secret[..], &["--from-literal=host=db", "--from-literal=port=5432"]].concat(), None);
+    let config = ["create", "configmap", "limits", "-n", "payments"];
+    let literals = ["--from-literal=cpu=2", "--from-literal=mem=4Gi", "--from-literal=disk=20"];
+    serve.ok(&[&config[..], &literals[..]].concat(), None);
+    let event = r#"
+apiVersion: v1
+kind: Event
+metadata: {name: db-conn.1, namespace: payments}
+involvedObject: {kind: RDSInstance, name: orders-db, fieldPath: spec.forProvider}
+type: Warning
+reason: CannotCreateExternalResource
+message: subnet group not found
+source: {component: crosstie}
+count: 3
+firstTimestamp: "2026-01-01T00:00:00Z"
+lastTimestamp: "2026-01-01T00:05:00Z"
+"#;
+    serve.ok(&["apply", "-f", "-"], Some(event));
+
+    let secrets = rows(&serve.ok(&["get", "secrets", "-n", "payments"], None));
+    assert_eq!(secrets[0], ["NAME", "TYPE", "DATA", "AGE"], "{secrets:?}");
+    assert_eq!(secrets[1][..3], ["db-conn", "Opaque", "2"], "{secrets:?}");
+    let configs = rows(&serve.ok(&["get", "configmaps", "limits", "-n", "payments"], None));
+    assert_eq!(configs[0], ["NAME", "DATA", "AGE"], "{configs:?}");
+    assert_eq!(configs[1][..2], ["limits", "3"], "{configs:?}");
+    let namespaces = rows(&serve.ok(&["get", "namespace", "payments"], None));
+    assert_eq!(namespaces[0], ["NAME", "STATUS", "AGE"], "{namespaces:?}");
+    assert_eq!(namespaces[1][..2], ["payments", "Active"], "{namespaces:?}");
+
+    // Events lead with when and what, not their generated names (those only in wide output).
+    let events = rows(&serve.ok(&["get", "events", "-n", "payments"], None));
+    assert_eq!(events[0], ["LAST SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"], "{events:?}");
+    assert_eq!(
+        events[1][1..],
+        [
+            "Warning",
+            "CannotCreateExternalResource",
+            "rdsinstance/orders-db",
+            "subnet group not found"
+        ],
+        "{events:?}"
+    );
+    let wide = rows(&serve.ok(&["get", "events", "-n", "payments", "-o", "wide"], None));
+    let header = &wide[0];
+    assert_eq!(header.last().map(String::as_str), Some("NAME"), "{wide:?}");
+    let cell = |column: &str| &wide[1][header.iter().position(|h| h == column).unwrap()];
+    assert_eq!(cell("SUBOBJECT"), "spec.forProvider");
+    assert_eq!(cell("SOURCE"), "crosstie");
+    assert_eq!(cell("COUNT"), "3");
+    assert_eq!(cell("NAME"), "db-conn.1");
+}
+
 /// An owner Widget and a ConfigMap it owns; returns the owner's uid.
 fn owner_with_dependent(serve: &Serve, owner: &str, dependent: &str) {
     serve.ok(&["apply", "-f", "-"], Some(&widget(owner, 1, "")));

@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use super::scale::ScalePaths;
 use super::selector::FieldSelector;
-use super::table::PrinterColumn;
+use super::table::{PrinterColumn, builtin_columns};
 
 /// How stored objects map to what a resource serves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,7 +50,7 @@ pub struct ResourceType {
     pub shape: Shape,
     /// `openAPIV3Schema` per version (custom resources).
     pub schemas: BTreeMap<String, Value>,
-    /// `additionalPrinterColumns` per version (custom resources).
+    /// Printer columns per version: a CRD's `additionalPrinterColumns`, a built-in kind's own.
     pub columns: BTreeMap<String, Vec<PrinterColumn>>,
     /// Field selector labels beyond `metadata.name`/`metadata.namespace`, per version: the
     /// kind's own (Secret `type`, Event `involvedObject.*`) or a CRD's `selectableFields`.
@@ -85,7 +85,10 @@ impl ResourceType {
             storage: format!("{group}/{plural}"),
             shape: Shape::Plain,
             schemas: BTreeMap::new(),
-            columns: BTreeMap::new(),
+            columns: builtin_columns(group, plural)
+                .map(|columns| (version.to_owned(), columns))
+                .into_iter()
+                .collect(),
             field_labels: builtin_field_labels(group, plural)
                 .map(|labels| (version.to_owned(), labels.iter().map(|l| l.to_string()).collect()))
                 .into_iter()
@@ -157,14 +160,7 @@ impl ResourceType {
                 .as_array()
                 .into_iter()
                 .flatten()
-                .map(|c| PrinterColumn {
-                    name: c["name"].as_str().unwrap_or_default().to_owned(),
-                    type_: c["type"].as_str().unwrap_or("string").to_owned(),
-                    json_path: c["jsonPath"].as_str().unwrap_or_default().to_owned(),
-                    description: c["description"].as_str().unwrap_or_default().to_owned(),
-                    priority: c["priority"].as_i64().unwrap_or(0) as i32,
-                    format: c["format"].as_str().unwrap_or_default().to_owned(),
-                })
+                .map(PrinterColumn::from_crd)
                 .collect();
             let selectable = v["selectableFields"].as_array().into_iter().flatten();
             let labels = selectable

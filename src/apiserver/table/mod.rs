@@ -1,8 +1,11 @@
 //! `meta.k8s.io/v1` Table responses for `kubectl get`: a Name column plus a CRD version's
-//! `additionalPrinterColumns` (or Name and Age without them), rows carrying
-//! PartialObjectMetadata.
+//! `additionalPrinterColumns` or a built-in kind's columns (or Name and Age without them), rows
+//! carrying PartialObjectMetadata.
 
+mod builtin;
 mod jsonpath;
+
+pub use builtin::{Computed, builtin_columns};
 
 use serde_json::{Map, Value, json};
 
@@ -23,6 +26,8 @@ pub struct PrinterColumn {
     pub priority: i32,
     /// Optional format hint, e.g. `name`.
     pub format: String,
+    /// Computed instead of read at `json_path` (built-in kinds' columns).
+    pub computed: Option<Computed>,
 }
 
 impl PrinterColumn {
@@ -31,7 +36,7 @@ impl PrinterColumn {
         let text = |key: &str| column.get(key).and_then(Value::as_str).unwrap_or_default();
         PrinterColumn {
             name: text("name").to_owned(),
-            type_: text("type").to_owned(),
+            type_: Some(text("type")).filter(|t| !t.is_empty()).unwrap_or("string").to_owned(),
             json_path: text("jsonPath").to_owned(),
             description: text("description").to_owned(),
             priority: column
@@ -40,6 +45,7 @@ impl PrinterColumn {
                 .and_then(|p| i32::try_from(p).ok())
                 .unwrap_or(0),
             format: text("format").to_owned(),
+            computed: None,
         }
     }
 }
@@ -122,18 +128,17 @@ pub fn table_at(
     continue_token: Option<&str>,
     now: jiff::Timestamp,
 ) -> Value {
-    let age = [PrinterColumn {
-        name: "Age".to_owned(),
-        type_: "date".to_owned(),
-        json_path: ".metadata.creationTimestamp".to_owned(),
-        description: AGE_DESCRIPTION.to_owned(),
-        ..PrinterColumn::default()
-    }];
+    let age = [age()];
     let columns = if columns.is_empty() { &age[..] } else { columns };
-    let mut definitions = vec![json!({
-        "name": "Name", "type": "string", "format": "name",
-        "description": NAME_DESCRIPTION, "priority": 0,
-    })];
+    // Kinds that place the Name column themselves (Events) list it among their columns.
+    let name_first = !columns.iter().any(|c| c.computed == Some(Computed::Name));
+    let mut definitions = Vec::new();
+    if name_first {
+        definitions.push(json!({
+            "name": "Name", "type": "string", "format": "name",
+            "description": NAME_DESCRIPTION, "priority": 0,
+        }));
+    }
     definitions.extend(columns.iter().map(|column| {
         json!({
             "name": column.name, "type": column.type_, "format": column.format,
@@ -144,8 +149,10 @@ pub fn table_at(
     let rows: Vec<Value> = objects
         .iter()
         .map(|object| {
-            let name = object.pointer("/metadata/name").cloned().unwrap_or(Value::Null);
-            let mut cells = vec![name];
+            let mut cells = Vec::new();
+            if name_first {
+                cells.push(object.pointer("/metadata/name").cloned().unwrap_or(Value::Null));
+            }
             cells.extend(
                 columns
                     .iter()
@@ -169,6 +176,17 @@ pub fn table_at(
     })
 }
 
+/// The Age column: how long ago the object was created.
+fn age() -> PrinterColumn {
+    PrinterColumn {
+        name: "Age".to_owned(),
+        type_: "date".to_owned(),
+        json_path: ".metadata.creationTimestamp".to_owned(),
+        description: AGE_DESCRIPTION.to_owned(),
+        ..PrinterColumn::default()
+    }
+}
+
 /// The object reduced to its metadata, as `includeObject=Metadata` asks.
 pub fn partial_object_metadata(object: &Value) -> Value {
     json!({
@@ -186,6 +204,9 @@ fn cell(
     path: Option<&[Step]>,
     now: jiff::Timestamp,
 ) -> Value {
+    if let Some(computed) = column.computed {
+        return computed.cell(object, now);
+    }
     let Some(path) = path else {
         return Value::Null;
     };
@@ -460,7 +481,8 @@ mod tests {
                 json_path: ".spec.size".into(),
                 description: "d".into(),
                 priority: 1,
-                format: String::new()
+                format: String::new(),
+                computed: None,
             }
         );
     }

@@ -1,0 +1,167 @@
+//! The columns kube-apiserver prints for built-in kinds (`kubectl get secrets`: TYPE, DATA),
+//! where a CRD would declare `additionalPrinterColumns`. Kinds not listed get Name and Age.
+
+use serde_json::Value;
+
+use super::{PrinterColumn, age, human_duration};
+
+/// A cell kube-apiserver computes rather than reads at one JSONPath.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Computed {
+    /// The object's name, for a kind that places the Name column itself (Events: last, wide).
+    Name,
+    /// How many entries the maps at these top-level fields hold (a Secret's DATA).
+    Entries(&'static [&'static str]),
+    /// An Event's object as kubectl shows it: `kind/name`, the kind lowercased.
+    InvolvedObject,
+    /// An Event's source: its component and host, else its reporting controller and instance.
+    EventSource,
+    /// When an Event was last seen, as an age: its series' last observation, else its
+    /// `lastTimestamp`, else its `eventTime`.
+    LastSeen,
+}
+
+impl Computed {
+    pub(super) fn cell(self, object: &Value, now: jiff::Timestamp) -> Value {
+        let text = |path: &str| object.pointer(path).and_then(Value::as_str).unwrap_or_default();
+        match self {
+            Computed::Name => object.pointer("/metadata/name").cloned().unwrap_or(Value::Null),
+            Computed::Entries(fields) => {
+                let count: usize = fields
+                    .iter()
+                    .filter_map(|f| object.get(f).and_then(Value::as_object))
+                    .map(|m| m.len())
+                    .sum();
+                Value::from(count)
+            }
+            Computed::InvolvedObject => Value::String(format!(
+                "{}/{}",
+                text("/involvedObject/kind").to_lowercase(),
+                text("/involvedObject/name")
+            )),
+            Computed::EventSource => {
+                let (first, second) = match text("/source/component") {
+                    "" => (text("/reportingComponent"), text("/reportingInstance")),
+                    component => (component, text("/source/host")),
+                };
+                match (first, second) {
+                    ("", _) => Value::Null,
+                    (first, "") => Value::String(first.to_owned()),
+                    (first, second) => Value::String(format!("{first}, {second}")),
+                }
+            }
+            Computed::LastSeen => {
+                let seen = ["/series/lastObservedTime", "/lastTimestamp", "/eventTime"]
+                    .into_iter()
+                    .map(text)
+                    .find(|t| !t.is_empty());
+                match seen.map(str::parse::<jiff::Timestamp>) {
+                    Some(Ok(t)) => Value::String(human_duration(now.duration_since(t))),
+                    Some(Err(_)) => Value::String("<invalid>".to_owned()),
+                    None => Value::String("<unknown>".to_owned()),
+                }
+            }
+        }
+    }
+}
+
+/// The columns of built-in resource `group`/`plural` after (or, with a [`Computed::Name`]
+/// column, instead of) Name, as kube-apiserver prints them; `None` for Name and Age.
+pub fn builtin_columns(group: &str, plural: &str) -> Option<Vec<PrinterColumn>> {
+    let path = |name: &str, json_path: &str, description: &str| PrinterColumn {
+        name: name.to_owned(),
+        type_: "string".to_owned(),
+        json_path: json_path.to_owned(),
+        description: description.to_owned(),
+        ..PrinterColumn::default()
+    };
+    let computed = |name: &str, type_: &str, computed: Computed, description: &str| PrinterColumn {
+        name: name.to_owned(),
+        type_: type_.to_owned(),
+        description: description.to_owned(),
+        computed: Some(computed),
+        ..PrinterColumn::default()
+    };
+    let wide = |column: PrinterColumn| PrinterColumn { priority: 1, ..column };
+    Some(match (group, plural) {
+        ("", "secrets") => vec![
+            path("Type", ".type", "The type of the secret"),
+            computed(
+                "Data",
+                "integer",
+                Computed::Entries(&["data"]),
+                "The number of items in the secret",
+            ),
+            age(),
+        ],
+        ("", "configmaps") => vec![
+            computed(
+                "Data",
+                "integer",
+                Computed::Entries(&["data", "binaryData"]),
+                "The number of items in the config map",
+            ),
+            age(),
+        ],
+        ("", "namespaces") => {
+            vec![path("Status", ".status.phase", "The status of the namespace"), age()]
+        }
+        ("", "events") => vec![
+            computed("Last Seen", "string", Computed::LastSeen, "When the event was last seen"),
+            path("Type", ".type", "The type of the event (Normal, Warning)"),
+            path("Reason", ".reason", "Why the event was emitted"),
+            computed("Object", "string", Computed::InvolvedObject, "The object the event is about"),
+            wide(path("Subobject", ".involvedObject.fieldPath", "The part of the object")),
+            wide(computed("Source", "string", Computed::EventSource, "Who reported the event")),
+            path("Message", ".message", "A description of what happened"),
+            wide(PrinterColumn {
+                type_: "date".to_owned(),
+                ..path("First Seen", ".firstTimestamp", "When the event was first seen")
+            }),
+            wide(path("Count", ".count", "How many times the event occurred")),
+            wide(computed("Name", "string", Computed::Name, "The name of the event")),
+        ],
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn now() -> jiff::Timestamp {
+        "2026-01-01T01:00:00Z".parse().unwrap()
+    }
+
+    #[test]
+    fn an_event_was_last_seen_at_its_series_else_its_last_time_else_its_event_time() {
+        let seen = |event: Value| Computed::LastSeen.cell(&event, now());
+        let series = json!({"series": {"lastObservedTime": "2026-01-01T00:59:00Z"},
+            "lastTimestamp": "2026-01-01T00:00:00Z"});
+        assert_eq!(seen(series), "60s");
+        assert_eq!(seen(json!({"lastTimestamp": "2026-01-01T00:30:00Z"})), "30m");
+        assert_eq!(seen(json!({"eventTime": "2026-01-01T00:58:00.000000Z"})), "2m");
+        assert_eq!(seen(json!({"lastTimestamp": "yesterday"})), "<invalid>");
+        assert_eq!(seen(json!({})), "<unknown>");
+    }
+
+    #[test]
+    fn an_event_source_falls_back_to_its_reporting_controller() {
+        let source = |event: Value| Computed::EventSource.cell(&event, now());
+        assert_eq!(
+            source(json!({"source": {"component": "kubelet", "host": "node-1"}})),
+            "kubelet, node-1"
+        );
+        let reported = json!({"reportingComponent": "crosstie", "reportingInstance": "crosstie-0"});
+        assert_eq!(source(reported), "crosstie, crosstie-0");
+        assert_eq!(source(json!({})), Value::Null);
+    }
+
+    #[test]
+    fn data_counts_the_entries_of_every_field_named() {
+        let config = json!({"data": {"a": "1", "b": "2"}, "binaryData": {"c": "AA=="}});
+        assert_eq!(Computed::Entries(&["data", "binaryData"]).cell(&config, now()), 3);
+        assert_eq!(Computed::Entries(&["data"]).cell(&json!({"type": "Opaque"}), now()), 0);
+    }
+}
