@@ -647,6 +647,29 @@ lastTimestamp: "2026-01-01T00:05:00Z"
     assert_eq!(namespaces[0], ["NAME", "STATUS", "AGE"], "{namespaces:?}");
     assert_eq!(namespaces[1][..2], ["payments", "Active"], "{namespaces:?}");
 
+    // No controller runs pods here: a Deployment reads as none of its replicas ready.
+    let deployment = r#"
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: checkout, namespace: payments}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: checkout}}
+  template:
+    metadata: {labels: {app: checkout}}
+    spec: {containers: [{name: web, image: "shop/checkout:1.4"}]}
+"#;
+    serve.ok(&["apply", "-f", "-"], Some(deployment));
+    let deployments = rows(&serve.ok(&["get", "deploy", "-n", "payments", "-o", "wide"], None));
+    let header = ["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE", "CONTAINERS", "IMAGES"];
+    assert_eq!(deployments[0], [&header[..], &["SELECTOR"]].concat(), "{deployments:?}");
+    assert_eq!(deployments[1][..4], ["checkout", "0/2", "0", "0"], "{deployments:?}");
+    assert_eq!(
+        deployments[1][5..],
+        ["web", "shop/checkout:1.4", "app=checkout"],
+        "{deployments:?}"
+    );
+
     // Events lead with when and what, not their generated names (those only in wide output).
     let events = rows(&serve.ok(&["get", "events", "-n", "payments"], None));
     assert_eq!(events[0], ["LAST SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"], "{events:?}");

@@ -19,6 +19,12 @@ pub enum Computed {
     /// When an Event was last seen, as an age: its series' last observation, else its
     /// `lastTimestamp`, else its `eventTime`.
     LastSeen,
+    /// A count kube prints as 0 when its status field is not set yet (AVAILABLE).
+    Count(&'static str),
+    /// `ready/desired` of two counts, each 0 when not set (a Deployment's READY).
+    Fraction(&'static str, &'static str),
+    /// The label selector at this pointer, as kubectl writes one (`app=web,tier in (a,b)`).
+    Selector(&'static str),
 }
 
 impl Computed {
@@ -50,6 +56,13 @@ impl Computed {
                     (first, second) => Value::String(format!("{first}, {second}")),
                 }
             }
+            Computed::Count(path) => Value::from(count(object, path)),
+            Computed::Fraction(part, whole) => {
+                Value::String(format!("{}/{}", count(object, part), count(object, whole)))
+            }
+            Computed::Selector(path) => object
+                .pointer(path)
+                .map_or(Value::Null, |selector| Value::String(selector_text(selector))),
             Computed::LastSeen => {
                 let seen = ["/series/lastObservedTime", "/lastTimestamp", "/eventTime"]
                     .into_iter()
@@ -63,6 +76,30 @@ impl Computed {
             }
         }
     }
+}
+
+fn count(object: &Value, path: &str) -> i64 {
+    object.pointer(path).and_then(Value::as_i64).unwrap_or(0)
+}
+
+/// A LabelSelector as `metav1.FormatLabelSelector` writes it: `matchLabels` as `k=v`, then
+/// each expression (`k in (a,b)`, `k notin (a)`, `k`, `!k`); `<none>` when empty.
+fn selector_text(selector: &Value) -> String {
+    let labels = selector["matchLabels"].as_object().into_iter().flatten();
+    let mut parts: Vec<String> =
+        labels.map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default())).collect();
+    for expression in selector["matchExpressions"].as_array().into_iter().flatten() {
+        let key = expression["key"].as_str().unwrap_or_default();
+        let values = expression["values"].as_array().into_iter().flatten();
+        let values: Vec<&str> = values.filter_map(Value::as_str).collect();
+        parts.push(match expression["operator"].as_str().unwrap_or_default() {
+            "In" => format!("{key} in ({})", values.join(",")),
+            "NotIn" => format!("{key} notin ({})", values.join(",")),
+            "DoesNotExist" => format!("!{key}"),
+            _ => key.to_owned(),
+        });
+    }
+    if parts.is_empty() { "<none>".to_owned() } else { parts.join(",") }
 }
 
 /// The columns of built-in resource `group`/`plural` after (or, with a [`Computed::Name`]
@@ -121,6 +158,46 @@ pub fn builtin_columns(group: &str, plural: &str) -> Option<Vec<PrinterColumn>> 
             wide(path("Count", ".count", "How many times the event occurred")),
             wide(computed("Name", "string", Computed::Name, "The name of the event")),
         ],
+        ("apps", "deployments") => vec![
+            computed(
+                "Ready",
+                "string",
+                Computed::Fraction("/status/readyReplicas", "/spec/replicas"),
+                "Ready replicas of the desired ones",
+            ),
+            computed(
+                "Up-to-date",
+                "integer",
+                Computed::Count("/status/updatedReplicas"),
+                "Replicas running the latest pod template",
+            ),
+            computed(
+                "Available",
+                "integer",
+                Computed::Count("/status/availableReplicas"),
+                "Replicas available to serve",
+            ),
+            age(),
+            wide(path("Containers", ".spec.template.spec.containers[*].name", "Containers")),
+            wide(path("Images", ".spec.template.spec.containers[*].image", "Images")),
+            wide(computed(
+                "Selector",
+                "string",
+                Computed::Selector("/spec/selector"),
+                "The label selector of the pods",
+            )),
+        ],
+        ("apps", "statefulsets") => vec![
+            computed(
+                "Ready",
+                "string",
+                Computed::Fraction("/status/readyReplicas", "/spec/replicas"),
+                "Ready replicas of the desired ones",
+            ),
+            age(),
+            wide(path("Containers", ".spec.template.spec.containers[*].name", "Containers")),
+            wide(path("Images", ".spec.template.spec.containers[*].image", "Images")),
+        ],
         _ => return None,
     })
 }
@@ -156,6 +233,31 @@ mod tests {
         let reported = json!({"reportingComponent": "crosstie", "reportingInstance": "crosstie-0"});
         assert_eq!(source(reported), "crosstie, crosstie-0");
         assert_eq!(source(json!({})), Value::Null);
+    }
+
+    #[test]
+    fn selectors_read_as_kubectl_writes_them() {
+        let selector = |s: Value| selector_text(&s);
+        assert_eq!(
+            selector(json!({"matchLabels": {"app": "web", "tier": "front"}})),
+            "app=web,tier=front"
+        );
+        let expressions = json!({"matchLabels": {"app": "web"}, "matchExpressions": [
+            {"key": "env", "operator": "In", "values": ["a", "b"]},
+            {"key": "zone", "operator": "NotIn", "values": ["x"]},
+            {"key": "canary", "operator": "Exists"},
+            {"key": "legacy", "operator": "DoesNotExist"},
+        ]});
+        assert_eq!(selector(expressions), "app=web,env in (a,b),zone notin (x),canary,!legacy");
+        assert_eq!(selector(json!({})), "<none>");
+    }
+
+    #[test]
+    fn unset_counts_read_as_zero() {
+        let fresh = json!({"spec": {"replicas": 3}});
+        let ready = Computed::Fraction("/status/readyReplicas", "/spec/replicas");
+        assert_eq!(ready.cell(&fresh, now()), "0/3");
+        assert_eq!(Computed::Count("/status/availableReplicas").cell(&fresh, now()), 0);
     }
 
     #[test]
