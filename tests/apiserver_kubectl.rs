@@ -670,6 +670,22 @@ spec:
         "{deployments:?}"
     );
 
+    let service = r#"
+apiVersion: v1
+kind: Service
+metadata: {name: checkout, namespace: payments}
+spec:
+  selector: {app: checkout}
+  ports: [{name: http, port: 8080, protocol: TCP}]
+"#;
+    serve.ok(&["apply", "-f", "-"], Some(service));
+    let services = rows(&serve.ok(&["get", "svc", "-n", "payments", "-o", "wide"], None));
+    let header = ["NAME", "TYPE", "CLUSTER-IP", "EXTERNAL-IP", "PORT(S)", "AGE", "SELECTOR"];
+    assert_eq!(services[0], header, "{services:?}");
+    // No cluster IPs are allocated here: no proxy would route them.
+    assert_eq!(services[1][..5], ["checkout", "ClusterIP", "<none>", "<none>", "8080/TCP"]);
+    assert_eq!(services[1][6], "app=checkout", "{services:?}");
+
     // Events lead with when and what, not their generated names (those only in wide output).
     let events = rows(&serve.ok(&["get", "events", "-n", "payments"], None));
     assert_eq!(events[0], ["LAST SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"], "{events:?}");

@@ -19,12 +19,21 @@ pub enum Computed {
     /// When an Event was last seen, as an age: its series' last observation, else its
     /// `lastTimestamp`, else its `eventTime`.
     LastSeen,
+    /// The string at this pointer, `<none>` when unset (a Service's CLUSTER-IP).
+    Text(&'static str),
     /// A count kube prints as 0 when its status field is not set yet (AVAILABLE).
     Count(&'static str),
     /// `ready/desired` of two counts, each 0 when not set (a Deployment's READY).
     Fraction(&'static str, &'static str),
     /// The label selector at this pointer, as kubectl writes one (`app=web,tier in (a,b)`).
     Selector(&'static str),
+    /// The plain label map at this pointer (a Service's selector): `app=web,tier=front`.
+    Labels(&'static str),
+    /// A Service's ports: `80/TCP`, with the node port `80:30080/TCP`.
+    ServicePorts,
+    /// A Service's external address: its load balancer's, its `externalIPs`, its external
+    /// name, or `<pending>` / `<none>`.
+    ServiceExternalIp,
 }
 
 impl Computed {
@@ -56,6 +65,9 @@ impl Computed {
                     (first, second) => Value::String(format!("{first}, {second}")),
                 }
             }
+            Computed::Text(path) => Value::String(
+                object.pointer(path).and_then(Value::as_str).unwrap_or("<none>").to_owned(),
+            ),
             Computed::Count(path) => Value::from(count(object, path)),
             Computed::Fraction(part, whole) => {
                 Value::String(format!("{}/{}", count(object, part), count(object, whole)))
@@ -63,6 +75,11 @@ impl Computed {
             Computed::Selector(path) => object
                 .pointer(path)
                 .map_or(Value::Null, |selector| Value::String(selector_text(selector))),
+            Computed::Labels(path) => {
+                Value::String(labels_text(object.pointer(path)).unwrap_or_else(|| "<none>".into()))
+            }
+            Computed::ServicePorts => Value::String(service_ports(object)),
+            Computed::ServiceExternalIp => Value::String(service_external_ip(object)),
             Computed::LastSeen => {
                 let seen = ["/series/lastObservedTime", "/lastTimestamp", "/eventTime"]
                     .into_iter()
@@ -85,9 +102,7 @@ fn count(object: &Value, path: &str) -> i64 {
 /// A LabelSelector as `metav1.FormatLabelSelector` writes it: `matchLabels` as `k=v`, then
 /// each expression (`k in (a,b)`, `k notin (a)`, `k`, `!k`); `<none>` when empty.
 fn selector_text(selector: &Value) -> String {
-    let labels = selector["matchLabels"].as_object().into_iter().flatten();
-    let mut parts: Vec<String> =
-        labels.map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default())).collect();
+    let mut parts: Vec<String> = labels_text(selector.get("matchLabels")).into_iter().collect();
     for expression in selector["matchExpressions"].as_array().into_iter().flatten() {
         let key = expression["key"].as_str().unwrap_or_default();
         let values = expression["values"].as_array().into_iter().flatten();
@@ -100,6 +115,59 @@ fn selector_text(selector: &Value) -> String {
         });
     }
     if parts.is_empty() { "<none>".to_owned() } else { parts.join(",") }
+}
+
+/// A label map as `k=v,k2=v2`; `None` when it is empty or missing.
+fn labels_text(labels: Option<&Value>) -> Option<String> {
+    let labels = labels.and_then(Value::as_object).filter(|l| !l.is_empty())?;
+    let pairs = labels.iter().map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default()));
+    Some(pairs.collect::<Vec<_>>().join(","))
+}
+
+fn service_ports(service: &Value) -> String {
+    let ports = service["spec"]["ports"].as_array().into_iter().flatten();
+    let ports: Vec<String> = ports
+        .map(|p| {
+            let protocol = p["protocol"].as_str().unwrap_or("TCP");
+            match p["nodePort"].as_i64().filter(|n| *n > 0) {
+                Some(node) => format!("{}:{node}/{protocol}", p["port"]),
+                None => format!("{}/{protocol}", p["port"]),
+            }
+        })
+        .collect();
+    if ports.is_empty() { "<none>".to_owned() } else { ports.join(",") }
+}
+
+/// As kubectl's `getServiceExternalIP`: a load balancer's ingress addresses (cut to 16
+/// characters, as kube-apiserver prints them) and `externalIPs`, `<pending>` until it has some.
+fn service_external_ip(service: &Value) -> String {
+    let strings = |v: &Value| -> Vec<String> {
+        v.as_array().into_iter().flatten().filter_map(|s| s.as_str().map(str::to_owned)).collect()
+    };
+    let external = strings(&service["spec"]["externalIPs"]);
+    let or_none =
+        |ips: Vec<String>| if ips.is_empty() { "<none>".to_owned() } else { ips.join(",") };
+    match service["spec"]["type"].as_str().unwrap_or("ClusterIP") {
+        "ClusterIP" | "NodePort" => or_none(external),
+        "ExternalName" => service["spec"]["externalName"].as_str().unwrap_or("<none>").to_owned(),
+        "LoadBalancer" => {
+            let ingress = service["status"]["loadBalancer"]["ingress"].as_array();
+            let addresses = ingress.into_iter().flatten().filter_map(|i| {
+                i["ip"].as_str().or(i["hostname"].as_str()).filter(|a| !a.is_empty())
+            });
+            let mut balancer = addresses.collect::<Vec<_>>().join(",");
+            if balancer.len() > 16 {
+                balancer = format!("{}...", &balancer[..13]);
+            }
+            match (balancer.is_empty(), external.is_empty()) {
+                (true, true) => "<pending>".to_owned(),
+                (true, false) => external.join(","),
+                (false, true) => balancer,
+                (false, false) => format!("{balancer},{}", external.join(",")),
+            }
+        }
+        _ => "<unknown>".to_owned(),
+    }
 }
 
 /// The columns of built-in resource `group`/`plural` after (or, with a [`Computed::Name`]
@@ -157,6 +225,29 @@ pub fn builtin_columns(group: &str, plural: &str) -> Option<Vec<PrinterColumn>> 
             }),
             wide(path("Count", ".count", "How many times the event occurred")),
             wide(computed("Name", "string", Computed::Name, "The name of the event")),
+        ],
+        ("", "services") => vec![
+            path("Type", ".spec.type", "The type of the service"),
+            computed(
+                "Cluster-IP",
+                "string",
+                Computed::Text("/spec/clusterIP"),
+                "The address inside the cluster",
+            ),
+            computed(
+                "External-IP",
+                "string",
+                Computed::ServiceExternalIp,
+                "The address outside the cluster",
+            ),
+            computed("Port(s)", "string", Computed::ServicePorts, "The ports it serves"),
+            age(),
+            wide(computed(
+                "Selector",
+                "string",
+                Computed::Labels("/spec/selector"),
+                "The labels of the pods it routes to",
+            )),
         ],
         ("apps", "deployments") => vec![
             computed(
@@ -250,6 +341,31 @@ mod tests {
         ]});
         assert_eq!(selector(expressions), "app=web,env in (a,b),zone notin (x),canary,!legacy");
         assert_eq!(selector(json!({})), "<none>");
+    }
+
+    #[test]
+    fn a_service_reads_its_ports_and_external_address_as_kubectl_shows_them() {
+        let ports = json!({"spec": {"ports": [{"port": 80, "protocol": "TCP"},
+            {"port": 53, "protocol": "UDP", "nodePort": 30053}]}});
+        assert_eq!(service_ports(&ports), "80/TCP,53:30053/UDP");
+        assert_eq!(service_ports(&json!({"spec": {}})), "<none>");
+        let external = |spec: Value, status: Value| {
+            service_external_ip(&json!({"spec": spec, "status": status}))
+        };
+        assert_eq!(external(json!({"type": "ClusterIP"}), json!({})), "<none>");
+        assert_eq!(
+            external(json!({"type": "NodePort", "externalIPs": ["1.2.3.4"]}), json!({})),
+            "1.2.3.4"
+        );
+        assert_eq!(
+            external(json!({"type": "ExternalName", "externalName": "db.example.com"}), json!({})),
+            "db.example.com"
+        );
+        assert_eq!(external(json!({"type": "LoadBalancer"}), json!({})), "<pending>");
+        let balanced = json!({"loadBalancer": {"ingress": [{"ip": "10.0.0.1"}]}});
+        assert_eq!(external(json!({"type": "LoadBalancer"}), balanced), "10.0.0.1");
+        let long = json!({"loadBalancer": {"ingress": [{"hostname": "a1b2c3.elb.amazonaws.com"}]}});
+        assert_eq!(external(json!({"type": "LoadBalancer"}), long), "a1b2c3.elb.am...");
     }
 
     #[test]
