@@ -156,8 +156,8 @@ fn service_external_ip(service: &Value) -> String {
                 i["ip"].as_str().or(i["hostname"].as_str()).filter(|a| !a.is_empty())
             });
             let mut balancer = addresses.collect::<Vec<_>>().join(",");
-            if balancer.len() > 16 {
-                balancer = format!("{}...", &balancer[..13]);
+            if balancer.chars().count() > 16 {
+                balancer = format!("{}...", balancer.chars().take(13).collect::<String>());
             }
             match (balancer.is_empty(), external.is_empty()) {
                 (true, true) => "<pending>".to_owned(),
@@ -188,6 +188,14 @@ pub fn builtin_columns(group: &str, plural: &str) -> Option<Vec<PrinterColumn>> 
         ..PrinterColumn::default()
     };
     let wide = |column: PrinterColumn| PrinterColumn { priority: 1, ..column };
+    // Workloads' columns.
+    let ready = || {
+        let ready = Computed::Fraction("/status/readyReplicas", "/spec/replicas");
+        computed("Ready", "string", ready, "Ready replicas of the desired ones")
+    };
+    let containers =
+        || wide(path("Containers", ".spec.template.spec.containers[*].name", "Containers"));
+    let images = || wide(path("Images", ".spec.template.spec.containers[*].image", "Images"));
     Some(match (group, plural) {
         ("", "secrets") => vec![
             path("Type", ".type", "The type of the secret"),
@@ -250,12 +258,7 @@ pub fn builtin_columns(group: &str, plural: &str) -> Option<Vec<PrinterColumn>> 
             )),
         ],
         ("apps", "deployments") => vec![
-            computed(
-                "Ready",
-                "string",
-                Computed::Fraction("/status/readyReplicas", "/spec/replicas"),
-                "Ready replicas of the desired ones",
-            ),
+            ready(),
             computed(
                 "Up-to-date",
                 "integer",
@@ -269,8 +272,8 @@ pub fn builtin_columns(group: &str, plural: &str) -> Option<Vec<PrinterColumn>> 
                 "Replicas available to serve",
             ),
             age(),
-            wide(path("Containers", ".spec.template.spec.containers[*].name", "Containers")),
-            wide(path("Images", ".spec.template.spec.containers[*].image", "Images")),
+            containers(),
+            images(),
             wide(computed(
                 "Selector",
                 "string",
@@ -278,17 +281,7 @@ pub fn builtin_columns(group: &str, plural: &str) -> Option<Vec<PrinterColumn>> 
                 "The label selector of the pods",
             )),
         ],
-        ("apps", "statefulsets") => vec![
-            computed(
-                "Ready",
-                "string",
-                Computed::Fraction("/status/readyReplicas", "/spec/replicas"),
-                "Ready replicas of the desired ones",
-            ),
-            age(),
-            wide(path("Containers", ".spec.template.spec.containers[*].name", "Containers")),
-            wide(path("Images", ".spec.template.spec.containers[*].image", "Images")),
-        ],
+        ("apps", "statefulsets") => vec![ready(), age(), containers(), images()],
         _ => return None,
     })
 }
