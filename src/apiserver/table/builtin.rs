@@ -8,7 +8,8 @@ use super::{PrinterColumn, age, human_duration};
 /// A cell kube-apiserver computes rather than reads at one JSONPath.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Computed {
-    /// The object's name, for a kind that places the Name column itself (Events: last, wide).
+    /// The object's name: the Name column, leading unless a kind places it itself (Events:
+    /// last, wide).
     Name,
     /// How many entries the maps at these top-level fields hold (a Secret's DATA).
     Entries(&'static [&'static str]),
@@ -72,9 +73,9 @@ impl Computed {
             Computed::Fraction(part, whole) => {
                 Value::String(format!("{}/{}", count(object, part), count(object, whole)))
             }
-            Computed::Selector(path) => object
-                .pointer(path)
-                .map_or(Value::Null, |selector| Value::String(selector_text(selector))),
+            Computed::Selector(path) => {
+                Value::String(object.pointer(path).map_or_else(|| "<none>".into(), selector_text))
+            }
             Computed::Labels(path) => {
                 Value::String(labels_text(object.pointer(path)).unwrap_or_else(|| "<none>".into()))
             }

@@ -130,35 +130,28 @@ pub fn table_at(
 ) -> Value {
     let age = [age()];
     let columns = if columns.is_empty() { &age[..] } else { columns };
-    // Kinds that place the Name column themselves (Events) list it among their columns.
+    // The Name column leads, unless the kind places it itself (Events list it last, wide).
+    let name = [name()];
     let name_first = !columns.iter().any(|c| c.computed == Some(Computed::Name));
-    let mut definitions = Vec::new();
-    if name_first {
-        definitions.push(json!({
-            "name": "Name", "type": "string", "format": "name",
-            "description": NAME_DESCRIPTION, "priority": 0,
-        }));
-    }
-    definitions.extend(columns.iter().map(|column| {
-        json!({
-            "name": column.name, "type": column.type_, "format": column.format,
-            "description": column.description, "priority": column.priority,
+    let columns: Vec<&PrinterColumn> = name.iter().filter(|_| name_first).chain(columns).collect();
+    let definitions: Vec<Value> = columns
+        .iter()
+        .map(|column| {
+            json!({
+                "name": column.name, "type": column.type_, "format": column.format,
+                "description": column.description, "priority": column.priority,
+            })
         })
-    }));
+        .collect();
     let paths: Vec<Option<Vec<Step>>> = columns.iter().map(|c| parse_path(&c.json_path)).collect();
     let rows: Vec<Value> = objects
         .iter()
         .map(|object| {
-            let mut cells = Vec::new();
-            if name_first {
-                cells.push(object.pointer("/metadata/name").cloned().unwrap_or(Value::Null));
-            }
-            cells.extend(
-                columns
-                    .iter()
-                    .zip(&paths)
-                    .map(|(column, path)| cell(object, column, path.as_deref(), now)),
-            );
+            let cells: Vec<Value> = columns
+                .iter()
+                .zip(&paths)
+                .map(|(column, path)| cell(object, column, path.as_deref(), now))
+                .collect();
             json!({"cells": cells, "object": partial_object_metadata(object)})
         })
         .collect();
@@ -174,6 +167,18 @@ pub fn table_at(
         "columnDefinitions": definitions,
         "rows": rows,
     })
+}
+
+/// The Name column.
+fn name() -> PrinterColumn {
+    PrinterColumn {
+        name: "Name".to_owned(),
+        type_: "string".to_owned(),
+        format: "name".to_owned(),
+        description: NAME_DESCRIPTION.to_owned(),
+        computed: Some(Computed::Name),
+        ..PrinterColumn::default()
+    }
 }
 
 /// The Age column: how long ago the object was created.
